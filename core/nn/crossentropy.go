@@ -1,0 +1,148 @@
+// This file holds the softmax cross-entropy loss over the vocabulary and the masked mean that reduces it.
+
+package nn
+
+import (
+	"fmt"
+
+	"golora/core/mathf"
+)
+
+// CrossEntropyForward computes, for each row i of logits (N, V), the
+// probabilities probs[i] = softmax(logits[i]) (saved for the backward pass)
+// and the loss losses[i] = -log probs[i][targets[i]]. It subtracts the row
+// maximum before exponentiating and sums in float64; the loss is computed as
+// log Σ exp(l - max) - (l_target - max), which stays exact where the target's
+// probability underflows float32. Rows with targets[i] < 0 are ignored: their
+// loss is 0 (their probabilities are still written, for sampling or metrics).
+// It returns the mean loss over the rows not ignored (0 if none), as PyTorch's
+// F.cross_entropy(..., ignore_index=-1) does; use MaskedMean for other weightings.
+func CrossEntropyForward(losses, probs, logits []float32, targets []int, n, v int) float32 {
+	checkLen("CrossEntropyForward losses", losses, n)
+	checkLen("CrossEntropyForward probs", probs, n*v)
+	checkLen("CrossEntropyForward logits", logits, n*v)
+	checkInts("CrossEntropyForward targets", targets, n)
+	var total float64
+	count := 0
+	for i := range n {
+		l := logits[i*v : (i+1)*v]
+		p := probs[i*v : (i+1)*v]
+		maxval := l[0]
+		for _, x := range l[1:] {
+			maxval = max(maxval, x)
+		}
+		var sum float64
+		for j, x := range l {
+			e := mathf.Exp64(float64(x) - float64(maxval))
+			p[j] = float32(e)
+			sum += e
+		}
+		inv := 1 / sum
+		for j := range p {
+			p[j] = float32(float64(p[j]) * inv)
+		}
+		tg := targets[i]
+		if tg < 0 {
+			losses[i] = 0
+			continue
+		}
+		if tg >= v {
+			panic(fmt.Sprintf("nn: CrossEntropyForward: target %d at row %d is outside a vocabulary of %d", tg, i, v))
+		}
+		loss := mathf.Log64(sum) - (float64(l[tg]) - float64(maxval))
+		losses[i] = float32(loss)
+		total += loss
+		count++
+	}
+	if count == 0 {
+		return 0
+	}
+	return float32(total / float64(count))
+}
+
+// CrossEntropyBackward accumulates dlogits (N, V) += dlosses[i] * (probs[i] -
+// onehot(targets[i])) for each row, given dlosses (N), the gradient of the
+// final loss with respect to each row's loss (see MaskedMeanBackward). Rows with
+// targets[i] < 0 are skipped.
+func CrossEntropyBackward(dlogits, probs []float32, targets []int, dlosses []float32, n, v int) {
+	checkLen("CrossEntropyBackward dlogits", dlogits, n*v)
+	checkLen("CrossEntropyBackward probs", probs, n*v)
+	checkInts("CrossEntropyBackward targets", targets, n)
+	checkLen("CrossEntropyBackward dlosses", dlosses, n)
+	for i := range n {
+		tg := targets[i]
+		if tg < 0 {
+			continue
+		}
+		if tg >= v {
+			panic(fmt.Sprintf("nn: CrossEntropyBackward: target %d at row %d is outside a vocabulary of %d", tg, i, v))
+		}
+		dl := dlosses[i]
+		p := probs[i*v : (i+1)*v]
+		dlog := dlogits[i*v : (i+1)*v]
+		for j, pj := range p {
+			// forward: losses[i] = log Σ exp(l - max) - (l[tg] - max), so dloss/dl_j = p_j - [j == tg]
+			dlog[j] += dl * pj
+		}
+		dlog[tg] -= dl
+	}
+}
+
+// MaskedMean returns Σ mask_i*losses_i / Σ mask_i, accumulated in float64, or 0
+// if the mask sums to 0. The per-position mask is how fine-tuning trains on the
+// target tokens only (mask 1) and not on the prompt (mask 0).
+func MaskedMean(losses, mask []float32) float32 {
+	checkLen("MaskedMean losses", losses, len(mask))
+	var num, den float64
+	for i, m := range mask {
+		num += float64(m) * float64(losses[i])
+		den += float64(m)
+	}
+	if den == 0 {
+		return 0
+	}
+	return float32(num / den)
+}
+
+// MaskedMeanBackward writes dlosses[i] = mask_i / Σ mask, the gradient of
+// MaskedMean with respect to each loss. Unlike the other backward functions it
+// OVERWRITES dlosses: the per-row losses are a leaf of the loss, not a tensor
+// that several layers read. If the mask sums to 0, dlosses is all zero.
+func MaskedMeanBackward(dlosses, mask []float32) {
+	checkLen("MaskedMeanBackward dlosses", dlosses, len(mask))
+	var den float64
+	for _, m := range mask {
+		den += float64(m)
+	}
+	for i, m := range mask {
+		if den == 0 {
+			dlosses[i] = 0
+			continue
+		}
+		// forward: num += m * losses[i]; return num / den
+		dlosses[i] = float32(float64(m) / den)
+	}
+}
+
+// Softmax writes softmax(in) into out for one row (len(in) elements), for
+// sampling. It subtracts the maximum and sums in float64. out may alias in.
+func Softmax(out, in []float32) {
+	checkLen("Softmax out", out, len(in))
+	if len(in) == 0 {
+		return
+	}
+	maxval := in[0]
+	for _, x := range in[1:] {
+		maxval = max(maxval, x)
+	}
+	var sum float64
+	for j, x := range in {
+		e := mathf.Exp64(float64(x) - float64(maxval))
+		out[j] = float32(e)
+		sum += e
+	}
+	inv := 1 / sum
+	for j := range in {
+		out[j] = float32(float64(out[j]) * inv)
+	}
+}

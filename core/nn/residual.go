@@ -1,0 +1,28 @@
+// This file holds the residual connection: an elementwise sum and its gradient.
+
+package nn
+
+// ResidualForward computes out = a + b elementwise over n elements.
+// out may alias a or b.
+func ResidualForward(out, a, b []float32, n int) {
+	checkLen("ResidualForward out", out, n)
+	checkLen("ResidualForward a", a, n)
+	checkLen("ResidualForward b", b, n)
+	a, b = a[:n], b[:n]
+	for i := range out[:n] {
+		out[i] = a[i] + b[i]
+	}
+}
+
+// ResidualBackward accumulates da += dout and db += dout over n elements.
+func ResidualBackward(da, db, dout []float32, n int) {
+	checkLen("ResidualBackward da", da, n)
+	checkLen("ResidualBackward db", db, n)
+	checkLen("ResidualBackward dout", dout, n)
+	da, db = da[:n], db[:n]
+	for i, d := range dout[:n] {
+		// forward: out[i] = a[i] + b[i]
+		da[i] += d
+		db[i] += d
+	}
+}

@@ -1,0 +1,68 @@
+// This file holds RMSNorm, Llama's normalisation: scale each row by the inverse of its root mean square.
+
+package nn
+
+import "golora/core/mathf"
+
+// RMSNormForward computes, for each row i of in (N, C),
+// out[i] = in[i] * rstd[i] * weight, with rstd[i] = 1/sqrt(mean(in[i]²) + eps)
+// saved (N) for the backward pass. The mean is summed in float64. weight is (C).
+func RMSNormForward(out, rstd, in, weight []float32, n, c int, eps float32) {
+	checkLen("RMSNormForward out", out, n*c)
+	checkLen("RMSNormForward rstd", rstd, n)
+	checkLen("RMSNormForward in", in, n*c)
+	checkLen("RMSNormForward weight", weight, c)
+	weight = weight[:c]
+	for i := range n {
+		x := in[i*c : (i+1)*c]
+		var ss float64
+		for _, v := range x {
+			ss += float64(v) * float64(v)
+		}
+		r := float32(1 / mathf.Sqrt64(ss/float64(c)+float64(eps)))
+		rstd[i] = r
+		o := out[i*c : (i+1)*c]
+		for j, w := range weight {
+			o[j] = x[j] * r * w
+		}
+	}
+}
+
+// RMSNormBackward accumulates din (N, C) and dweight (C) from dout (N, C),
+// using the rstd that RMSNormForward saved. dweight may be nil when the weight
+// is frozen (its product is then skipped).
+func RMSNormBackward(din, dweight, dout, in, weight, rstd []float32, n, c int) {
+	checkLen("RMSNormBackward din", din, n*c)
+	checkLen("RMSNormBackward dout", dout, n*c)
+	checkLen("RMSNormBackward in", in, n*c)
+	checkLen("RMSNormBackward weight", weight, c)
+	checkLen("RMSNormBackward rstd", rstd, n)
+	if dweight != nil {
+		checkLen("RMSNormBackward dweight", dweight, c)
+		dweight = dweight[:c]
+	}
+	weight = weight[:c]
+	for i := range n {
+		x := in[i*c : (i+1)*c]
+		d := dout[i*c : (i+1)*c]
+		dx := din[i*c : (i+1)*c]
+		r := rstd[i]
+		// With out_j = x_j r w_j and r = (mean(x²)+eps)^(-1/2), dr/dx_j = -r³ x_j / C, so
+		// dx_j = r w_j d_j - (r³/C) x_j Σ_k d_k w_k x_k.
+		var dot float64
+		for j, w := range weight {
+			dot += float64(d[j]) * float64(w) * float64(x[j])
+		}
+		k := float32(float64(r) * float64(r) * float64(r) * dot / float64(c))
+		for j, w := range weight {
+			// forward: o[j] = x[j] * r * w
+			dx[j] += r*w*d[j] - k*x[j]
+		}
+		if dweight != nil {
+			for j := range dweight {
+				// forward: o[j] = x[j] * r * w
+				dweight[j] += d[j] * x[j] * r
+			}
+		}
+	}
+}
