@@ -4,6 +4,9 @@ go 1.27
 
 toolchain go1.27.3
 
-require github.com/stretchr/testify v1.12.1
+require (
+	github.com/stretchr/testify v1.12.1
+	gonum.org/v1/gonum v0.17.0
+)
 
 require go.yaml.in/yaml/v3 v3.0.5 // indirect

@@ -6,11 +6,20 @@
 // rows and columns, never inside one sum, so results are bit-identical for
 // any GOMAXPROCS. Kernels panic with a "matmul: " message on programmer errors
 // (bad shapes); they never return errors.
+//
+// The three products share one machinery (gemm.go): pack A and B into
+// panels according to the transpose case, then run one register-tiled
+// micro-kernel, the portable scalar one (kernel_scalar.go) or, in builds with
+// GOEXPERIMENT=simd, the one written with the portable simd package
+// (kernel_simd.go). The scalar build gives the same bits natively and in
+// wasm; the SIMD build is deterministic but rounds differently (fused
+// multiply-add natively).
 package matmul
 
 // Forward computes out (N, OC) = in (N, C) · Wᵀ + bias, overwriting out.
 // w is (OC, C); bias is (OC) or nil.
 func Forward(out, in, w, bias []float32, n, c, oc int) {
+	checkDims("Forward", n, c, oc)
 	checkLen("Forward out", out, n*oc)
 	checkLen("Forward in", in, n*c)
 	checkLen("Forward w", w, oc*c)
@@ -33,6 +42,7 @@ func Forward(out, in, w, bias []float32, n, c, oc int) {
 // Any of din, dw, dbias may be nil: a frozen weight (nil dw) skips the
 // doutᵀ·in product entirely.
 func Backward(din, dw, dbias, dout, in, w []float32, n, c, oc int) {
+	checkDims("Backward", n, c, oc)
 	checkLen("Backward dout", dout, n*oc)
 	if din != nil {
 		checkLen("Backward din", din, n*c)
@@ -56,61 +66,34 @@ func Backward(din, dw, dbias, dout, in, w []float32, n, c, oc int) {
 
 // MulNT computes out (M, N) = a (M, K) · b (N, K)ᵀ, or adds it to out when accumulate is set.
 func MulNT(out, a, b []float32, m, k, n int, accumulate bool) {
+	checkDims("MulNT", m, k, n)
 	checkLen("MulNT out", out, m*n)
 	checkLen("MulNT a", a, m*k)
 	checkLen("MulNT b", b, n*k)
-	for i := range m {
-		for j := range n {
-			var s float32
-			for p := range k {
-				s += a[i*k+p] * b[j*k+p]
-			}
-			if accumulate {
-				out[i*n+j] += s
-			} else {
-				out[i*n+j] = s
-			}
-		}
-	}
+	gemm(out, a, b, m, k, n, false, true, accumulate)
 }
 
 // MulNN computes out (M, N) = a (M, K) · b (K, N), or adds it to out when accumulate is set.
 func MulNN(out, a, b []float32, m, k, n int, accumulate bool) {
+	checkDims("MulNN", m, k, n)
 	checkLen("MulNN out", out, m*n)
 	checkLen("MulNN a", a, m*k)
 	checkLen("MulNN b", b, k*n)
-	for i := range m {
-		for j := range n {
-			var s float32
-			for p := range k {
-				s += a[i*k+p] * b[p*n+j]
-			}
-			if accumulate {
-				out[i*n+j] += s
-			} else {
-				out[i*n+j] = s
-			}
-		}
-	}
+	gemm(out, a, b, m, k, n, false, false, accumulate)
 }
 
 // MulTN computes out (M, N) = a (K, M)ᵀ · b (K, N), or adds it to out when accumulate is set.
 func MulTN(out, a, b []float32, m, k, n int, accumulate bool) {
+	checkDims("MulTN", m, k, n)
 	checkLen("MulTN out", out, m*n)
 	checkLen("MulTN a", a, k*m)
 	checkLen("MulTN b", b, k*n)
-	for i := range m {
-		for j := range n {
-			var s float32
-			for p := range k {
-				s += a[p*m+i] * b[p*n+j]
-			}
-			if accumulate {
-				out[i*n+j] += s
-			} else {
-				out[i*n+j] = s
-			}
-		}
+	gemm(out, a, b, m, k, n, true, false, accumulate)
+}
+
+func checkDims(what string, m, k, n int) {
+	if m < 0 || k < 0 || n < 0 {
+		panic("matmul: bad shape: " + what + " has a negative dimension")
 	}
 }
 

@@ -1,0 +1,228 @@
+// This file holds the blocked, packed, goroutine-parallel product that MulNT, MulNN and MulTN share.
+
+package matmul
+
+import (
+	"runtime"
+	"sync"
+)
+
+// The product is out (M, N) (+)= A (M, K) · B (K, N), where A and B are read
+// through their transpose case. Layout of the work (Goto-style):
+//
+//   - B is packed once per call into column panels of tileCols columns,
+//     K-block by K-block: block kb (rows p0..p0+kc of B) starts at p0*nPad and
+//     holds its panels one after another, each kc×tileCols, row p of a panel
+//     at p*tileCols. Columns past N are zero.
+//   - Each worker owns a rectangle of output tiles. For each group of up to
+//     blockM rows and each K block it packs A into row panels of tileRows
+//     rows (kc×tileRows, row p at p*tileRows, rows past M zero), then runs the
+//     micro-kernel over every (row panel, column panel) pair.
+//   - The micro-kernel sums one K block from zero in registers, then stores
+//     the tile (first K block without accumulate) or adds it to out.
+//
+// So every output element is out = ((out?) + Σblock0) + Σblock1 + ..., with
+// the blocks in increasing K order and each block summed in increasing K:
+// an order fixed by the shapes alone, whatever the number of workers.
+
+// blockM is the number of output rows whose packed A block (blockM×blockK)
+// should stay in L2 while the column panels stream past it.
+const blockM = 128
+
+// parallelWork is the multiply-add count under which a product runs on the
+// calling goroutine: below it, starting goroutines costs more than it saves.
+const parallelWork = 1 << 17
+
+// operands describes one product and its packed B.
+type operands struct {
+	out, a, b  []float32
+	m, k, n    int
+	aT         bool // A stored (K, M) instead of (M, K)
+	bT         bool // B stored (N, K) instead of (K, N)
+	accumulate bool
+	bPack      []float32 // K × nPad, see the layout above
+	nPad       int       // N rounded up to whole column panels
+	rowT, colT int       // number of row tiles and column panels
+}
+
+var packPool = sync.Pool{New: func() any { s := make([]float32, 0); return &s }}
+
+func getBuf(n int) *[]float32 {
+	p := packPool.Get().(*[]float32)
+	if cap(*p) < n {
+		*p = make([]float32, n)
+	}
+	*p = (*p)[:n]
+	return p
+}
+
+// Workers returns how many goroutines a product of m×k×n multiply-adds uses:
+// 1 below a work threshold, otherwise up to runtime.GOMAXPROCS(0). The
+// result never changes the numbers, only the speed.
+func Workers(m, k, n int) int {
+	if m*k*n < parallelWork {
+		return 1
+	}
+	tiles := max(ceilDiv(m, tileRows), ceilDiv(n, tileCols))
+	return max(1, min(runtime.GOMAXPROCS(0), tiles))
+}
+
+func ceilDiv(a, b int) int { return (a + b - 1) / b }
+
+// gemm runs out (M, N) (+)= op(A) · op(B) with the packing chosen by aT and bT.
+func gemm(out, a, b []float32, m, k, n int, aT, bT, accumulate bool) {
+	if m == 0 || n == 0 {
+		return
+	}
+	if k == 0 {
+		if !accumulate {
+			clear(out[:m*n])
+		}
+		return
+	}
+	op := &operands{a: a, b: b, m: m, k: k, n: n, aT: aT, bT: bT, accumulate: accumulate, out: out}
+	op.rowT = ceilDiv(m, tileRows)
+	op.colT = ceilDiv(n, tileCols)
+	op.nPad = op.colT * tileCols
+	bp := getBuf(k * op.nPad)
+	defer packPool.Put(bp)
+	op.bPack = *bp
+
+	workers := Workers(m, k, n)
+	if workers == 1 {
+		op.packB(0, op.colT)
+		op.run(0, op.rowT, 0, op.colT)
+		return
+	}
+	// Split the longer side of the tile grid into contiguous ranges, one
+	// per worker. B panels are packed in parallel first (a copy, so the
+	// split cannot change any number), then each worker computes its rectangle.
+	var wg sync.WaitGroup
+	for w := range workers {
+		c0, c1 := w*op.colT/workers, (w+1)*op.colT/workers
+		wg.Go(func() { op.packB(c0, c1) })
+	}
+	wg.Wait()
+	splitRows := op.rowT >= op.colT
+	tiles := op.colT
+	if splitRows {
+		tiles = op.rowT
+	}
+	for w := range workers {
+		t0, t1 := w*tiles/workers, (w+1)*tiles/workers
+		if splitRows {
+			wg.Go(func() { op.run(t0, t1, 0, op.colT) })
+		} else {
+			wg.Go(func() { op.run(0, op.rowT, t0, t1) })
+		}
+	}
+	wg.Wait()
+}
+
+// packB packs column panels [c0, c1) of B for every K block.
+func (op *operands) packB(c0, c1 int) {
+	k, n, nPad := op.k, op.n, op.nPad
+	for p0 := 0; p0 < k; p0 += blockK {
+		kc := min(blockK, k-p0)
+		blk := op.bPack[p0*nPad : p0*nPad+kc*nPad]
+		for jp := c0; jp < c1; jp++ {
+			j0 := jp * tileCols
+			cols := min(tileCols, n-j0)
+			dst := blk[jp*kc*tileCols : (jp+1)*kc*tileCols]
+			if op.bT {
+				// B(p, j) = b[j*k + p]: walk each source row once.
+				for c := range cols {
+					src := op.b[(j0+c)*k+p0 : (j0+c)*k+p0+kc]
+					for p, v := range src {
+						dst[p*tileCols+c] = v
+					}
+				}
+			} else {
+				// B(p, j) = b[p*n + j]: copy row segments.
+				for p := range kc {
+					copy(dst[p*tileCols:p*tileCols+cols], op.b[(p0+p)*n+j0:(p0+p)*n+j0+cols])
+				}
+			}
+			if cols < tileCols {
+				for p := range kc {
+					clear(dst[p*tileCols+cols : (p+1)*tileCols])
+				}
+			}
+		}
+	}
+}
+
+// packA packs rows [i0, i0+rows) of A, K block [p0, p0+kc), into row panels.
+func (op *operands) packA(dst []float32, i0, rows, p0, kc int) {
+	m, k := op.m, op.k
+	for r0 := 0; r0 < rows; r0 += tileRows {
+		pan := dst[(r0/tileRows)*kc*tileRows : (r0/tileRows+1)*kc*tileRows]
+		nr := min(tileRows, rows-r0)
+		if op.aT {
+			// A(i, p) = a[p*m + i]: each K step is a contiguous run of rows.
+			for p := range kc {
+				src := op.a[(p0+p)*m+i0+r0 : (p0+p)*m+i0+r0+nr]
+				copy(pan[p*tileRows:p*tileRows+nr], src)
+			}
+		} else {
+			// A(i, p) = a[i*k + p]: walk each source row once.
+			for r := range nr {
+				src := op.a[(i0+r0+r)*k+p0 : (i0+r0+r)*k+p0+kc]
+				for p, v := range src {
+					pan[p*tileRows+r] = v
+				}
+			}
+		}
+		if nr < tileRows {
+			for p := range kc {
+				clear(pan[p*tileRows+nr : (p+1)*tileRows])
+			}
+		}
+	}
+}
+
+// run computes the output tiles in row tiles [r0, r1) × column panels [c0, c1).
+func (op *operands) run(r0, r1, c0, c1 int) {
+	m, k, n, nPad := op.m, op.k, op.n, op.nPad
+	ap := getBuf(blockM * blockK)
+	defer packPool.Put(ap)
+	var edge [maxTile]float32
+	rowEnd := min(r1*tileRows, m)
+	for i0 := r0 * tileRows; i0 < rowEnd; i0 += blockM {
+		rows := min(blockM, rowEnd-i0)
+		for p0 := 0; p0 < k; p0 += blockK {
+			kc := min(blockK, k-p0)
+			store := p0 == 0 && !op.accumulate
+			op.packA(*ap, i0, rows, p0, kc)
+			blk := op.bPack[p0*nPad : p0*nPad+kc*nPad]
+			for jp := c0; jp < c1; jp++ {
+				j0 := jp * tileCols
+				cols := min(tileCols, n-j0)
+				bpan := blk[jp*kc*tileCols : (jp+1)*kc*tileCols]
+				for r := 0; r < rows; r += tileRows {
+					apan := (*ap)[(r/tileRows)*kc*tileRows : (r/tileRows+1)*kc*tileRows]
+					nr := min(tileRows, rows-r)
+					at := (i0+r)*n + j0
+					if nr == tileRows && cols == tileCols {
+						kernel(kc, apan, bpan, op.out[at:], n, store)
+						continue
+					}
+					// Edge tile: sum into a scratch tile, then copy the valid part.
+					e := edge[:tileRows*tileCols]
+					kernel(kc, apan, bpan, e, tileCols, true)
+					for ri := range nr {
+						o := op.out[at+ri*n : at+ri*n+cols]
+						s := e[ri*tileCols : ri*tileCols+cols]
+						if store {
+							copy(o, s)
+						} else {
+							for j, v := range s {
+								o[j] += v
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}

@@ -1,0 +1,54 @@
+// This file holds the portable scalar micro-kernel, used by every build without GOEXPERIMENT=simd.
+
+//go:build !goexperiment.simd
+
+package matmul
+
+// A 2×4 tile keeps 8 accumulators, 4 B values and 2 A values in registers
+// (amd64 has 15 usable; a 4×4 tile spills and ran slower). The loop is plain
+// c += a*b: GOAMD64=v1 and wasm never fuse it into an FMA, so the scalar
+// build gives the same bits natively and in wasm.
+const (
+	tileRows = 2
+	tileCols = 4
+	maxTile  = tileRows * tileCols
+	// blockK keeps a B panel (blockK×4) and an A panel (blockK×2) in L1.
+	blockK = 256
+)
+
+// kernel sums a (kc×2 packed) · b (kc×4 packed) into a 2×4 tile of c (row
+// stride ldc), storing it when store is set and adding it otherwise.
+func kernel(kc int, a, b, c []float32, ldc int, store bool) {
+	var c00, c01, c02, c03, c10, c11, c12, c13 float32
+	a = a[:2*kc]
+	b = b[:4*kc]
+	for len(a) >= 2 && len(b) >= 4 {
+		a0, a1 := a[0], a[1]
+		b0, b1, b2, b3 := b[0], b[1], b[2], b[3]
+		c00 += a0 * b0
+		c01 += a0 * b1
+		c02 += a0 * b2
+		c03 += a0 * b3
+		c10 += a1 * b0
+		c11 += a1 * b1
+		c12 += a1 * b2
+		c13 += a1 * b3
+		a = a[2:]
+		b = b[4:]
+	}
+	r0 := c[0:4:4]
+	r1 := c[ldc : ldc+4 : ldc+4]
+	if store {
+		r0[0], r0[1], r0[2], r0[3] = c00, c01, c02, c03
+		r1[0], r1[1], r1[2], r1[3] = c10, c11, c12, c13
+		return
+	}
+	r0[0] += c00
+	r0[1] += c01
+	r0[2] += c02
+	r0[3] += c03
+	r1[0] += c10
+	r1[1] += c11
+	r1[2] += c12
+	r1[3] += c13
+}
