@@ -1,0 +1,240 @@
+// serve.go holds `golora serve`: a small static server for the browser app (web/) and the shipped base model.
+
+package main
+
+import (
+	"bytes"
+	"compress/gzip"
+	"flag"
+	"fmt"
+	"io/fs"
+	"mime"
+	"net"
+	"net/http"
+	"os"
+	"path"
+	"strings"
+	"sync"
+	"time"
+)
+
+// The server answers only these URL paths: the app's files at the top of web/, the build output in web/dist/ and the
+// base model in models/. Everything else is a 404, so a stray file in the checkout (a .git directory, a key, a
+// notebook) is never served, whatever its name.
+var (
+	// appExt lists the file types served from web/ and web/dist/.
+	appExt = map[string]bool{".html": true, ".js": true, ".css": true, ".wasm": true, ".svg": true, ".png": true, ".ico": true, ".json": true}
+	// modelExt lists the file types served from models/.
+	modelExt = map[string]bool{".safetensors": true, ".md": true, ".json": true}
+	// compressible lists the types worth gzipping; safetensors holds float32 noise that gzip barely shrinks.
+	compressible = map[string]bool{".html": true, ".js": true, ".css": true, ".wasm": true, ".svg": true, ".json": true, ".md": true}
+)
+
+// contentSecurityPolicy keeps the page to its own origin: nothing is fetched from outside, and the worker may compile
+// wasm. 'wasm-unsafe-eval' is what WebAssembly.instantiate needs; no JavaScript eval is allowed.
+const contentSecurityPolicy = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'; " +
+	"style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+
+// runServe is `golora serve [-addr host:port] [-root dir]`: it prints the URL and serves until the process ends.
+func runServe(args []string) error {
+	fl := flag.NewFlagSet("serve", flag.ContinueOnError)
+	addr := fl.String("addr", "127.0.0.1:8080", "`host:port` to listen on (port 0 picks a free port)")
+	root := fl.String("root", ".", "`directory` holding web/ and models/ (the repository root)")
+	fl.Usage = func() {
+		fmt.Fprintf(fl.Output(), "usage: golora serve [-addr host:port] [-root dir]\n\nServes the browser app and the base model.\n\n")
+		fl.PrintDefaults()
+	}
+	if err := fl.Parse(args); err != nil {
+		return err
+	}
+	if fl.NArg() > 0 {
+		return fmt.Errorf("serve: unexpected arguments %q", fl.Args())
+	}
+	h, err := newAppHandler(*root)
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	fmt.Printf("golora: serving the browser app at %s\n", listenURL(ln.Addr()))
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	return srv.Serve(ln)
+}
+
+// listenURL turns a listener's address into the URL a user can open (an unspecified host becomes 127.0.0.1).
+func listenURL(a net.Addr) string {
+	tcp, ok := a.(*net.TCPAddr)
+	if !ok {
+		return "http://" + a.String() + "/"
+	}
+	host := tcp.IP.String()
+	if tcp.IP == nil || tcp.IP.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, fmt.Sprint(tcp.Port)) + "/"
+}
+
+// appHandler serves the allow-listed files below root through an os.Root, which also refuses symlinks leading out.
+type appHandler struct {
+	root *os.Root
+
+	mu   sync.Mutex
+	gzip map[string]gzipped // on-the-fly gzip results by file path, reused while the file is unchanged
+}
+
+type gzipped struct {
+	mod  time.Time
+	size int64
+	data []byte
+}
+
+func newAppHandler(dir string) (*appHandler, error) {
+	r, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := r.Stat("web/index.html"); err != nil {
+		return nil, fmt.Errorf("%s does not hold the app (web/index.html): %w", dir, err)
+	}
+	return &appHandler{root: r, gzip: map[string]gzipped{}}, nil
+}
+
+// resolve maps a URL path to a file path below the root, or "" when the URL names nothing the app serves.
+func resolve(urlPath string) string {
+	if urlPath == "/" {
+		return "web/index.html"
+	}
+	if !strings.HasPrefix(urlPath, "/") || strings.Contains(urlPath, "\\") || strings.ContainsRune(urlPath, 0) {
+		return ""
+	}
+	clean := path.Clean(urlPath)
+	if clean != urlPath { // "..", "//", "/./" and trailing slashes: refuse rather than reinterpret
+		return ""
+	}
+	parts := strings.Split(clean[1:], "/")
+	for _, p := range parts {
+		if p == "" || strings.HasPrefix(p, ".") {
+			return ""
+		}
+	}
+	ext := path.Ext(clean)
+	switch {
+	case len(parts) == 1 && appExt[ext]:
+		return "web/" + parts[0]
+	case len(parts) == 2 && parts[0] == "dist" && appExt[ext]:
+		return "web/dist/" + parts[1]
+	case len(parts) == 2 && parts[0] == "models" && modelExt[ext]:
+		return "models/" + parts[1]
+	}
+	return ""
+}
+
+func (h *appHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	name := resolve(r.URL.Path)
+	if name == "" {
+		http.NotFound(w, r)
+		return
+	}
+	st, err := h.root.Stat(name)
+	if err != nil || !st.Mode().IsRegular() {
+		http.NotFound(w, r)
+		return
+	}
+	ext := path.Ext(name)
+	hdr := w.Header()
+	hdr.Set("Content-Type", contentType(ext))
+	hdr.Set("X-Content-Type-Options", "nosniff")
+	hdr.Set("Cache-Control", "no-cache") // revalidate: a rebuilt wasm must never mix with a cached worker.js
+	if ext == ".html" {
+		hdr.Set("Content-Security-Policy", contentSecurityPolicy)
+	}
+	if compressible[ext] {
+		hdr.Add("Vary", "Accept-Encoding")
+		if acceptsGzip(r) {
+			data, mod, err := h.gzipped(name, st)
+			if err != nil {
+				http.Error(w, "internal error", http.StatusInternalServerError)
+				return
+			}
+			hdr.Set("Content-Encoding", "gzip")
+			http.ServeContent(w, r, "", mod, bytes.NewReader(data))
+			return
+		}
+	}
+	f, err := h.root.Open(name)
+	if err != nil {
+		http.NotFound(w, r)
+		return
+	}
+	defer f.Close()
+	http.ServeContent(w, r, "", st.ModTime(), f)
+}
+
+// gzipped returns name's gzip encoding: the precompressed name+".gz" when it is at least as new as name (what
+// `make wasm` can write with `gzip -9k`), else a compression made once and kept until the file changes.
+func (h *appHandler) gzipped(name string, st fs.FileInfo) ([]byte, time.Time, error) {
+	if gz, err := h.root.Stat(name + ".gz"); err == nil && gz.Mode().IsRegular() && !gz.ModTime().Before(st.ModTime()) {
+		data, err := h.root.ReadFile(name + ".gz")
+		return data, gz.ModTime(), err
+	}
+	h.mu.Lock()
+	c, ok := h.gzip[name]
+	h.mu.Unlock()
+	if ok && c.mod.Equal(st.ModTime()) && c.size == st.Size() {
+		return c.data, c.mod, nil
+	}
+	raw, err := h.root.ReadFile(name)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	var buf bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression) // the level is a valid constant
+	if _, err := zw.Write(raw); err != nil {
+		return nil, time.Time{}, err
+	}
+	if err := zw.Close(); err != nil {
+		return nil, time.Time{}, err
+	}
+	c = gzipped{mod: st.ModTime(), size: st.Size(), data: buf.Bytes()}
+	h.mu.Lock()
+	h.gzip[name] = c
+	h.mu.Unlock()
+	return c.data, c.mod, nil
+}
+
+// acceptsGzip reports whether the request's Accept-Encoding allows gzip (and does not refuse it with q=0).
+func acceptsGzip(r *http.Request) bool {
+	for _, part := range strings.Split(r.Header.Get("Accept-Encoding"), ",") {
+		coding, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if strings.TrimSpace(coding) != "gzip" {
+			continue
+		}
+		q := strings.ReplaceAll(strings.TrimSpace(params), " ", "")
+		return q != "q=0" && q != "q=0.0" && q != "q=0.00" && q != "q=0.000"
+	}
+	return false
+}
+
+func contentType(ext string) string {
+	switch ext {
+	case ".wasm":
+		return "application/wasm" // instantiateStreaming refuses anything else
+	case ".js":
+		return "text/javascript; charset=utf-8"
+	case ".safetensors":
+		return "application/octet-stream"
+	case ".md":
+		return "text/markdown; charset=utf-8"
+	}
+	if t := mime.TypeByExtension(ext); t != "" {
+		return t
+	}
+	return "application/octet-stream"
+}
