@@ -1,0 +1,109 @@
+package nn
+
+import (
+	"fmt"
+	"math"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+
+	"golora/core/rng"
+)
+
+type attnShape struct{ b, t, nh, nkv, hs int }
+
+var attnShapes = []attnShape{
+	{1, 1, 1, 1, 2}, // T=1: a single position, softmax of one score
+	{1, 4, 2, 2, 4}, // plain multi-head
+	{2, 5, 4, 2, 3}, // B > 1, grouped-query, odd head size
+	{2, 3, 6, 1, 4}, // multi-query: every head reads one key/value head
+	{1, 7, 3, 3, 5},
+}
+
+// nans returns n NaNs: a buffer that must be overwritten before it is read.
+func nans(n int) []float32 {
+	s := make([]float32, n)
+	for i := range s {
+		s[i] = float32(math.NaN())
+	}
+	return s
+}
+
+func TestAttentionGrad(t *testing.T) {
+	for _, s := range attnShapes {
+		t.Run(fmt.Sprintf("b%d_t%d_nh%d_nkv%d_hs%d", s.b, s.t, s.nh, s.nkv, s.hs), func(t *testing.T) {
+			r := rng.New(uint64(s.t*100 + s.nh*10 + s.hs))
+			q, k, v := randn(r, s.b*s.t*s.nh*s.hs, 1), randn(r, s.b*s.t*s.nkv*s.hs, 1), randn(r, s.b*s.t*s.nkv*s.hs, 1)
+			dq, dk, dv := floats(len(q)), floats(len(k)), floats(len(v))
+			out, att, datt := nans(len(q)), nans(s.b*s.nh*s.t*s.t), nans(s.b*s.nh*s.t*s.t)
+			w := randn(r, len(out), 1)
+			fwd := func() []float32 { AttentionForward(out, att, q, k, v, s.b, s.t, s.nh, s.nkv, s.hs); return out }
+			bwd := func() { AttentionBackward(dq, dk, dv, datt, w, q, k, v, att, s.b, s.t, s.nh, s.nkv, s.hs) }
+			e := gradCheck(t, "AttentionBackward", fwd, bwd, []param{{"q", q, dq}, {"k", k, dk}, {"v", v, dv}}, w, 1e-2, 1e-2, 5e-3)
+			t.Logf("worst gradient error %.3g", e)
+
+			// att: rows are probability distributions over the past, zero above the diagonal.
+			fwd()
+			for row := range s.b * s.nh * s.t {
+				ti := row % s.t
+				var sum float64
+				for t2, p := range att[row*s.t : (row+1)*s.t] {
+					if t2 > ti {
+						assert.Zero(t, p, "AttentionForward att row %d col %d above the diagonal", row, t2)
+					}
+					sum += float64(p)
+				}
+				assert.InDelta(t, 1, sum, 1e-6, "AttentionForward att row %d sums to 1", row)
+			}
+		})
+	}
+}
+
+func TestAttentionFixtures(t *testing.T) {
+	for _, f := range loadFixtures(t, "attention") {
+		b, tt, nh, nkv, hs := f.Sizes["b"], f.Sizes["t"], f.Sizes["nh"], f.Sizes["nkv"], f.Sizes["hs"]
+		q, k, v := f.Inputs["q"], f.Inputs["k"], f.Inputs["v"]
+		out, att, datt := floats(len(q)), floats(b*nh*tt*tt), floats(b*nh*tt*tt)
+		dq, dk, dv := floats(len(q)), floats(len(k)), floats(len(v))
+		AttentionForward(out, att, q, k, v, b, tt, nh, nkv, hs)
+		AttentionBackward(dq, dk, dv, datt, f.Inputs["w"], q, k, v, att, b, tt, nh, nkv, hs)
+		t.Logf("%s: worst errors out %.3g, att %.3g, dq %.3g, dk %.3g, dv %.3g", f.Case,
+			assertClose(t, "AttentionForward "+f.Case+" out", f.Outputs["out"], out, fixtureRTol),
+			assertClose(t, "AttentionForward "+f.Case+" att", f.Outputs["att"], att, fixtureRTol),
+			assertClose(t, "AttentionBackward "+f.Case+" dq", f.Grads["q"], dq, fixtureRTol),
+			assertClose(t, "AttentionBackward "+f.Case+" dk", f.Grads["k"], dk, fixtureRTol),
+			assertClose(t, "AttentionBackward "+f.Case+" dv", f.Grads["v"], dv, fixtureRTol))
+	}
+}
+
+// TestAttentionStep checks that attending one token at a time through a KV
+// cache (generation) gives exactly AttentionForward's row for that position.
+func TestAttentionStep(t *testing.T) {
+	for _, s := range attnShapes {
+		t.Run(fmt.Sprintf("b%d_t%d_nh%d_nkv%d_hs%d", s.b, s.t, s.nh, s.nkv, s.hs), func(t *testing.T) {
+			r := rng.New(uint64(s.t*100 + s.nh*10 + s.hs + 1))
+			qd, kvd, maxT := s.nh*s.hs, s.nkv*s.hs, s.t+3 // a cache longer than the sequence
+			q, k, v := randn(r, s.b*s.t*qd, 1), randn(r, s.b*s.t*kvd, 1), randn(r, s.b*s.t*kvd, 1)
+			out, att := floats(len(q)), floats(s.b*s.nh*s.t*s.t)
+			AttentionForward(out, att, q, k, v, s.b, s.t, s.nh, s.nkv, s.hs)
+			for bi := range s.b {
+				kc, vc := nans(maxT*kvd), nans(maxT*kvd) // positions past pos must never be read
+				scores, step := floats(maxT), floats(qd)
+				for pos := range s.t {
+					row := bi*s.t + pos
+					copy(kc[pos*kvd:], k[row*kvd:(row+1)*kvd])
+					copy(vc[pos*kvd:], v[row*kvd:(row+1)*kvd])
+					AttentionStep(step, scores, q[row*qd:(row+1)*qd], kc, vc, pos, s.nh, s.nkv, s.hs)
+					assert.Equal(t, out[row*qd:(row+1)*qd], step, "AttentionStep batch %d pos %d", bi, pos)
+				}
+			}
+		})
+	}
+}
+
+func TestAttentionPanics(t *testing.T) {
+	assert.PanicsWithValue(t, "nn: AttentionForward: need NH a positive multiple of NKV and HS > 0, got NH=3 NKV=2 HS=4", func() {
+		AttentionForward(floats(12), floats(9), floats(12), floats(8), floats(8), 1, 1, 3, 2, 4)
+	})
+	assert.Panics(t, func() { AttentionStep(floats(4), floats(1), floats(4), floats(4), floats(4), 1, 1, 1, 4) }, "cache shorter than pos+1")
+}
