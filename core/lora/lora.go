@@ -1,0 +1,207 @@
+// Package lora implements Low-Rank Adaptation (Hu et al. 2021) over a frozen
+// linear layer, with loralib's vocabulary: a frozen weight W0 (out, in) gets
+// the update h = W0 x + scaling * B A x, where lora_A is A (r, in), lora_B is
+// B (out, r), and scaling is lora_alpha / r (or lora_alpha / sqrt(r) with
+// rsLoRA). A starts random, B starts at zero, so training starts exactly at the
+// base model; only A and B have gradients and optimizer state. Merge folds
+// scaling * B A into W0 for zero-cost inference; Unmerge takes it out again.
+//
+// Shapes: N rows (batch times time), In and Out the adapted layer's sizes,
+// R the rank. Activations are row-major (N, In) and (N, Out).
+package lora
+
+import (
+	"fmt"
+
+	"golora/core/mathf"
+	"golora/core/matmul"
+	"golora/core/rng"
+)
+
+// Init names how A is initialised (B is always zero).
+type Init string
+
+// The two initialisations: loralib's code and the paper's text.
+const (
+	InitKaiming  Init = "kaiming"  // loralib: kaiming_uniform_(a=sqrt(5)), uniform in ±1/sqrt(in)
+	InitGaussian Init = "gaussian" // the paper: Gaussian; std 1/r as PEFT's "gaussian" init
+)
+
+// Adapter is one low-rank update of a linear layer. A, B, DA and DB are views
+// into a Set's flat buffers.
+type Adapter struct {
+	Module  string    // module path, e.g. model.layers.0.self_attn.q_proj
+	In, Out int       // the adapted weight is (Out, In)
+	Rank    int       // r
+	Scaling float32   // alpha/r, or alpha/sqrt(r) with rsLoRA
+	A       []float32 // (R, In)  lora_A.weight
+	B       []float32 // (Out, R) lora_B.weight
+	DA, DB  []float32 // gradients of A and B, same shapes
+}
+
+// Scaling returns alpha/r, or alpha/sqrt(r) for rsLoRA (Kalajdzievski 2023).
+func Scaling(alpha float32, rank int, rslora bool) float32 {
+	if rslora {
+		return alpha / mathf.Sqrt(float32(rank))
+	}
+	return alpha / float32(rank)
+}
+
+// Cache is what one adapter's forward pass saves for its backward pass.
+type Cache struct {
+	U    []float32 // (N, R) = x_d · Aᵀ
+	Keep []float32 // (N, In) dropout scale per input element (0 or 1/(1-p)); nil without dropout
+	XD   []float32 // (N, In) dropped-out input x * Keep; nil without dropout
+}
+
+// NewCache sizes a cache for up to n rows; dropout > 0 also keeps the mask.
+func (a *Adapter) NewCache(n int, dropout bool) *Cache {
+	c := &Cache{U: make([]float32, n*a.Rank)}
+	if dropout {
+		c.Keep = make([]float32, n*a.In)
+		c.XD = make([]float32, n*a.In)
+	}
+	return c
+}
+
+// Forward adds the adapter's update to out: out (N, Out) += scaling * (x_d · Aᵀ) · Bᵀ,
+// where x_d is x after dropout with probability p (drawn from r) when p > 0.
+// Pass p = 0 (or r = nil) for evaluation.
+func (a *Adapter) Forward(out, x []float32, c *Cache, n int, p float32, r *rng.RNG) {
+	xd := x
+	if p > 0 && r != nil {
+		if c.Keep == nil {
+			panic("lora: Forward with dropout needs a cache made with dropout")
+		}
+		keep, scale := c.Keep[:n*a.In], 1/(1-p)
+		xd = c.XD[:n*a.In]
+		for i := range keep {
+			if r.Float32() < p {
+				keep[i] = 0
+			} else {
+				keep[i] = scale
+			}
+			xd[i] = x[i] * keep[i]
+		}
+	} else if c.Keep != nil {
+		c.Keep = c.Keep[:0] // marks "no dropout in this pass" for Backward
+	}
+	u := c.U[:n*a.Rank]
+	matmul.MulNT(u, xd, a.A, n, a.In, a.Rank, false)
+	// out += scaling * u · Bᵀ: fold the scaling into a scaled copy of u would
+	// change rounding relative to the merged weight either way; scale after.
+	a.addScaled(out, u, n)
+}
+
+// addScaled does out += scaling * (u · Bᵀ) row by row through a scratch-free loop:
+// R is tiny (1..64), so this is a rank-R update, cheaper than a packed matmul.
+func (a *Adapter) addScaled(out, u []float32, n int) {
+	R, O, s := a.Rank, a.Out, a.Scaling
+	for i := range n {
+		ui := u[i*R : (i+1)*R]
+		oi := out[i*O : (i+1)*O]
+		for o := range O {
+			bo := a.B[o*R : (o+1)*R]
+			var sum float32
+			for k, uk := range ui {
+				sum += uk * bo[k]
+			}
+			oi[o] += s * sum
+		}
+	}
+}
+
+// Backward accumulates the gradients of Forward. With dout (N, Out):
+// DB += scaling * doutᵀ · u; du = scaling * dout · B; DA += duᵀ · x_d; dx += (du · A) * keep.
+// du is (N, R) scratch; dx may be nil (the first layer's input needs no gradient).
+func (a *Adapter) Backward(dx, dout, x []float32, c *Cache, du []float32, n int) {
+	R, s := a.Rank, a.Scaling
+	u := c.U[:n*R]
+	xd := x
+	dropout := len(c.Keep) > 0
+	if dropout {
+		xd = c.XD[:n*a.In]
+	}
+	// forward: out += s * u · Bᵀ
+	du = du[:n*R]
+	for i, v := range u {
+		du[i] = s * v
+	}
+	matmul.MulTN(a.DB, dout, du, a.Out, n, R, true) // DB += doutᵀ · (s u)
+	matmul.MulNN(du, dout, a.B, n, a.Out, R, false) // du = dout · B
+	for i := range du {
+		du[i] *= s
+	}
+	// forward: u = x_d · Aᵀ
+	matmul.MulTN(a.DA, du, xd, R, n, a.In, true) // DA += duᵀ · x_d
+	if dx == nil {
+		return
+	}
+	if !dropout {
+		matmul.MulNN(dx, du, a.A, n, R, a.In, true) // dx += du · A
+		return
+	}
+	// forward: x_d = x * keep
+	for i := range n {
+		row := dx[i*a.In : (i+1)*a.In]
+		keep := c.Keep[i*a.In : (i+1)*a.In]
+		for j := range row {
+			var sum float32
+			for k := range R {
+				sum += du[i*R+k] * a.A[k*a.In+j]
+			}
+			row[j] += sum * keep[j]
+		}
+	}
+}
+
+// Delta returns scaling * B · A (Out, In), the update Merge adds.
+func (a *Adapter) Delta() []float32 {
+	d := make([]float32, a.Out*a.In)
+	matmul.MulNN(d, a.B, a.A, a.Out, a.Rank, a.In, false)
+	for i := range d {
+		d[i] *= a.Scaling
+	}
+	return d
+}
+
+// Merge adds scaling * B · A into w (Out, In).
+func (a *Adapter) Merge(w []float32) {
+	checkWeight(a, w)
+	for i, d := range a.Delta() {
+		w[i] += d
+	}
+}
+
+// Unmerge subtracts scaling * B · A from w, undoing Merge up to float rounding.
+func (a *Adapter) Unmerge(w []float32) {
+	checkWeight(a, w)
+	for i, d := range a.Delta() {
+		w[i] -= d
+	}
+}
+
+func checkWeight(a *Adapter, w []float32) {
+	if len(w) != a.Out*a.In {
+		panic(fmt.Sprintf("lora: %s: weight has %d elements, adapter is (%d, %d)", a.Module, len(w), a.Out, a.In))
+	}
+}
+
+// Reset initialises A (kaiming or gaussian) and zeroes B.
+func (a *Adapter) Reset(init Init, r *rng.RNG) {
+	switch init {
+	case InitGaussian:
+		std := 1 / float32(a.Rank)
+		for i := range a.A {
+			a.A[i] = std * r.Normal()
+		}
+	default:
+		// kaiming_uniform_(a=sqrt(5)) on a (R, In) tensor: gain sqrt(2/(1+5)),
+		// bound = gain*sqrt(3/fan_in) = 1/sqrt(In).
+		bound := 1 / mathf.Sqrt(float32(a.In))
+		for i := range a.A {
+			a.A[i] = r.Uniform(-bound, bound)
+		}
+	}
+	clear(a.B)
+}

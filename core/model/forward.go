@@ -1,0 +1,283 @@
+// Acts and the training forward/backward passes: the same list of kernel calls, run forwards then backwards.
+package model
+
+import (
+	"fmt"
+
+	"golora/core/lora"
+	"golora/core/matmul"
+	"golora/core/nn"
+	"golora/core/rng"
+)
+
+// Acts is the wave of activations of one batch (sized for up to MaxB x MaxT
+// tokens), kept for the backward pass, plus the scratch the backward needs.
+// Make one per model and reuse it every step: nothing here is allocated per step.
+type Acts struct {
+	MaxB, MaxT int
+	B, T       int // the current batch's shape
+
+	Dropout float32  // LoRA dropout probability for this pass (0 in evaluation)
+	RNG     *rng.RNG // draws the dropout masks
+
+	inputs  []int     // (N)
+	targets []int     // (N) -1 where no loss
+	mask    []float32 // (N) loss weight per position
+	X0      []float32 // (N, C) token embeddings
+	Layers  []LayerActs
+	LnF     []float32 // (N, C) final RMSNorm output
+	RstdF   []float32 // (N)
+	Logits  []float32 // (N, V)
+	Probs   []float32 // (N, V) softmax of the logits
+	Losses  []float32 // (N) per-position cross-entropy
+
+	// backward scratch
+	dres, dln, dattY []float32 // (N, C)
+	dq, dqPre        []float32 // (N, C)
+	dk, dkPre, dv    []float32 // (N, KVD)
+	datt             []float32 // (B, NH, T, T)
+	dg, du, dh       []float32 // (N, H)
+	dlogits          []float32 // (N, V)
+	dlosses          []float32 // (N)
+	dlora            []float32 // (N, R) adapter scratch
+}
+
+// LayerActs is what one block saves.
+type LayerActs struct {
+	Ln1   []float32 // (N, C) input_layernorm output
+	Rstd1 []float32 // (N)
+	Q     []float32 // (N, C) queries after RoPE
+	K     []float32 // (N, KVD) keys after RoPE
+	V     []float32 // (N, KVD)
+	Att   []float32 // (B, NH, T, T) attention probabilities
+	AttY  []float32 // (N, C) attention output before o_proj
+	XMid  []float32 // (N, C) residual after attention
+	Ln2   []float32 // (N, C) post_attention_layernorm output
+	Rstd2 []float32 // (N)
+	G     []float32 // (N, H) gate_proj output
+	U     []float32 // (N, H) up_proj output
+	Hd    []float32 // (N, H) silu(G) * U
+	XOut  []float32 // (N, C) block output
+	lora  [NumTargets]*lora.Cache
+}
+
+// NewActs sizes the activations for batches of up to maxB sequences of up to maxT tokens.
+func (m *Model) NewActs(maxB, maxT int) *Acts {
+	c := m.Config
+	if maxB < 1 || maxT < 1 || maxT > c.SeqLen {
+		panic(fmt.Sprintf("model: NewActs(%d, %d) outside 1..%d tokens", maxB, maxT, c.SeqLen))
+	}
+	N, C, KVD, H, V := maxB*maxT, c.Dim, c.KVDim(), c.HiddenDim, c.VocabSize
+	att := maxB * c.NHeads * maxT * maxT
+	f := func(n int) []float32 { return make([]float32, n) }
+	a := &Acts{MaxB: maxB, MaxT: maxT,
+		inputs: make([]int, N), targets: make([]int, N), mask: f(N),
+		X0: f(N * C), LnF: f(N * C), RstdF: f(N), Logits: f(N * V), Probs: f(N * V), Losses: f(N),
+		dres: f(N * C), dln: f(N * C), dattY: f(N * C), dq: f(N * C), dqPre: f(N * C),
+		dk: f(N * KVD), dkPre: f(N * KVD), dv: f(N * KVD), datt: f(att),
+		dg: f(N * H), du: f(N * H), dh: f(N * H), dlogits: f(N * V), dlosses: f(N)}
+	a.Layers = make([]LayerActs, c.NLayers)
+	for l := range a.Layers {
+		a.Layers[l] = LayerActs{Ln1: f(N * C), Rstd1: f(N), Q: f(N * C), K: f(N * KVD), V: f(N * KVD),
+			Att: f(att), AttY: f(N * C), XMid: f(N * C), Ln2: f(N * C), Rstd2: f(N),
+			G: f(N * H), U: f(N * H), Hd: f(N * H), XOut: f(N * C)}
+	}
+	m.sizeLoRAActs(a)
+	return a
+}
+
+// sizeLoRAActs gives every adapter a cache in a (call again after AddLoRA).
+func (m *Model) sizeLoRAActs(a *Acts) {
+	if m.LoRA == nil {
+		return
+	}
+	N := a.MaxB * a.MaxT
+	a.dlora = make([]float32, N*m.LoRA.Rank)
+	dropout := m.LoRA.Dropout > 0
+	for l := range a.Layers {
+		for t, ad := range m.adapters[l] {
+			if ad != nil && a.Layers[l].lora[t] == nil {
+				a.Layers[l].lora[t] = ad.NewCache(N, dropout)
+			}
+		}
+	}
+}
+
+// Forward runs the model on inputs (B*T token ids) and, when targets is not
+// nil, returns the masked mean cross-entropy against targets (-1 = no loss at
+// that position) weighted by mask (nil: every position with a target counts).
+// The logits are left in a.Logits.
+func (m *Model) Forward(a *Acts, inputs, targets []int, mask []float32, b, t int) float32 {
+	c := m.Config
+	if b < 1 || t < 1 || b > a.MaxB || t > a.MaxT {
+		panic(fmt.Sprintf("model: Forward batch (%d, %d) outside the acts' (%d, %d)", b, t, a.MaxB, a.MaxT))
+	}
+	if len(inputs) != b*t || (targets != nil && len(targets) != b*t) || (mask != nil && len(mask) != b*t) {
+		panic("model: Forward inputs, targets and mask must each hold B*T entries")
+	}
+	if m.LoRA != nil && a.dlora == nil {
+		m.sizeLoRAActs(a)
+	}
+	a.B, a.T = b, t
+	N, C, KVD, H, V := b*t, c.Dim, c.KVDim(), c.HiddenDim, c.VocabSize
+	NH, NKV, HS := c.NHeads, c.NKVHeads, c.HeadSize()
+	p := m.Params
+	copy(a.inputs, inputs)
+
+	nn.EmbeddingForward(a.X0, p.Embed, inputs, N, C)
+	x := a.X0
+	for l := range c.NLayers {
+		L, A := &p.Layers[l], &a.Layers[l]
+		nn.RMSNormForward(A.Ln1, A.Rstd1, x, L.AttnNorm, N, C, c.NormEps)
+		m.linear(a, l, TargetQ, A.Q, A.Ln1, L.Wq, N, C, C)
+		m.linear(a, l, TargetK, A.K, A.Ln1, L.Wk, N, C, KVD)
+		m.linear(a, l, TargetV, A.V, A.Ln1, L.Wv, N, C, KVD)
+		m.rope.Forward(A.Q, A.Q, b, t, NH, HS, 0)
+		m.rope.Forward(A.K, A.K, b, t, NKV, HS, 0)
+		nn.AttentionForward(A.AttY, A.Att, A.Q, A.K, A.V, b, t, NH, NKV, HS)
+		m.linear(a, l, TargetO, A.XMid, A.AttY, L.Wo, N, C, C) // o_proj output, then += x below
+		nn.ResidualForward(A.XMid, x, A.XMid, N*C)
+		nn.RMSNormForward(A.Ln2, A.Rstd2, A.XMid, L.MLPNorm, N, C, c.NormEps)
+		m.linear(a, l, TargetGate, A.G, A.Ln2, L.Wgate, N, C, H)
+		m.linear(a, l, TargetUp, A.U, A.Ln2, L.Wup, N, C, H)
+		nn.SwiGLUForward(A.Hd, A.G, A.U, N*H)
+		m.linear(a, l, TargetDown, A.XOut, A.Hd, L.Wdown, N, H, C)
+		nn.ResidualForward(A.XOut, A.XMid, A.XOut, N*C)
+		x = A.XOut
+	}
+	nn.RMSNormForward(a.LnF, a.RstdF, x, p.Norm, N, C, c.NormEps)
+	matmul.Forward(a.Logits[:N*V], a.LnF[:N*C], p.LMHead, nil, N, C, V)
+	if targets == nil {
+		return 0
+	}
+	copy(a.targets, targets)
+	for i := range N {
+		switch {
+		case targets[i] < 0:
+			a.mask[i] = 0
+		case mask == nil:
+			a.mask[i] = 1
+		default:
+			a.mask[i] = mask[i]
+		}
+	}
+	nn.CrossEntropyForward(a.Losses, a.Probs, a.Logits, targets, N, V)
+	return nn.MaskedMean(a.Losses[:N], a.mask[:N])
+}
+
+// linear computes out (N, OC) = in (N, IC) · Wᵀ, plus the LoRA update of (l, tg) if one is active.
+func (m *Model) linear(a *Acts, l int, tg Target, out, in, w []float32, n, ic, oc int) {
+	matmul.Forward(out[:n*oc], in[:n*ic], w, nil, n, ic, oc)
+	if ad := m.active(l, tg); ad != nil {
+		ad.Forward(out, in, a.Layers[l].lora[tg], n, a.Dropout, a.RNG)
+	}
+}
+
+// linearBackward accumulates din += dout·W (when din is not nil), dw += doutᵀ·in
+// (when dw is not nil: frozen weights skip it) and the adapter's gradients.
+func (m *Model) linearBackward(a *Acts, l int, tg Target, din, dw, dout, in, w []float32, n, ic, oc int) {
+	var dinN []float32
+	if din != nil {
+		dinN = din[:n*ic]
+	}
+	matmul.Backward(dinN, dw, nil, dout[:n*oc], in[:n*ic], w, n, ic, oc)
+	if ad := m.active(l, tg); ad != nil {
+		ad.Backward(dinN, dout, in, a.Layers[l].lora[tg], a.dlora, n)
+	}
+}
+
+// Backward accumulates the gradients of the last Forward's loss. Base weight
+// gradients go into grads; pass nil to keep the base frozen (LoRA), which skips
+// every weight-gradient product. Adapter gradients go into m.LoRA.Grads.
+// Callers zero the gradients once per step.
+func (m *Model) Backward(a *Acts, grads *Params) {
+	if m.merged {
+		panic("model: Backward on a merged model (unmerge before training)")
+	}
+	c := m.Config
+	b, t := a.B, a.T
+	N, C, KVD, H, V := b*t, c.Dim, c.KVDim(), c.HiddenDim, c.VocabSize
+	NH, NKV, HS := c.NHeads, c.NKVHeads, c.HeadSize()
+	p := m.Params
+	g := func(f func(*Params) []float32) []float32 {
+		if grads == nil {
+			return nil
+		}
+		return f(grads)
+	}
+	zero := func(s []float32) []float32 { s = s[:len(s)]; clear(s); return s }
+
+	// forward: loss = MaskedMean(losses, mask)
+	nn.MaskedMeanBackward(a.dlosses[:N], a.mask[:N])
+	// forward: losses = CrossEntropy(logits, targets)
+	dlogits := zero(a.dlogits[:N*V])
+	nn.CrossEntropyBackward(dlogits, a.Probs, a.targets[:N], a.dlosses, N, V)
+	// forward: logits = LnF · LMHeadᵀ
+	dln := zero(a.dln[:N*C])
+	matmul.Backward(dln, g(func(p *Params) []float32 { return p.LMHead }), nil, dlogits, a.LnF[:N*C], p.LMHead, N, C, V)
+	// forward: LnF = RMSNorm(x_L)
+	dres := zero(a.dres[:N*C])
+	xLast := a.X0
+	if c.NLayers > 0 {
+		xLast = a.Layers[c.NLayers-1].XOut
+	}
+	nn.RMSNormBackward(dres, g(func(p *Params) []float32 { return p.Norm }), dln, xLast, p.Norm, a.RstdF, N, C)
+
+	for l := c.NLayers - 1; l >= 0; l-- {
+		L, A := &p.Layers[l], &a.Layers[l]
+		var G *Layer
+		if grads != nil {
+			G = &grads.Layers[l]
+		}
+		gw := func(f func(*Layer) []float32) []float32 {
+			if G == nil {
+				return nil
+			}
+			return f(G)
+		}
+		x := a.X0
+		if l > 0 {
+			x = a.Layers[l-1].XOut
+		}
+		// dres holds dL/dXOut. forward: XOut = XMid + down(Hd)
+		dh := zero(a.dh[:N*H])
+		m.linearBackward(a, l, TargetDown, dh, gw(func(L *Layer) []float32 { return L.Wdown }), dres, A.Hd, L.Wdown, N, H, C)
+		// forward: Hd = silu(G) * U
+		dg, du := zero(a.dg[:N*H]), zero(a.du[:N*H])
+		nn.SwiGLUBackward(dg, du, dh, A.G, A.U, N*H)
+		// forward: G = Ln2 · Wgateᵀ; U = Ln2 · Wupᵀ
+		dln = zero(a.dln[:N*C])
+		m.linearBackward(a, l, TargetGate, dln, gw(func(L *Layer) []float32 { return L.Wgate }), dg, A.Ln2, L.Wgate, N, C, H)
+		m.linearBackward(a, l, TargetUp, dln, gw(func(L *Layer) []float32 { return L.Wup }), du, A.Ln2, L.Wup, N, C, H)
+		// forward: Ln2 = RMSNorm(XMid); the residual adds dL/dXOut, already in dres
+		nn.RMSNormBackward(dres, gw(func(L *Layer) []float32 { return L.MLPNorm }), dln, A.XMid, L.MLPNorm, A.Rstd2, N, C)
+		// dres holds dL/dXMid. forward: XMid = x + o(AttY)
+		dattY := zero(a.dattY[:N*C])
+		m.linearBackward(a, l, TargetO, dattY, gw(func(L *Layer) []float32 { return L.Wo }), dres, A.AttY, L.Wo, N, C, C)
+		// forward: AttY = Attention(Q, K, V)
+		dq, dk, dv := zero(a.dq[:N*C]), zero(a.dk[:N*KVD]), zero(a.dv[:N*KVD])
+		nn.AttentionBackward(dq, dk, dv, a.datt, dattY, A.Q, A.K, A.V, A.Att, b, t, NH, NKV, HS)
+		// forward: Q = RoPE(Ln1 · Wqᵀ); K = RoPE(Ln1 · Wkᵀ)
+		dqPre, dkPre := zero(a.dqPre[:N*C]), zero(a.dkPre[:N*KVD])
+		m.rope.Backward(dqPre, dq, b, t, NH, HS, 0)
+		m.rope.Backward(dkPre, dk, b, t, NKV, HS, 0)
+		// Below the first block only the embedding needs dL/dx: a frozen base skips it.
+		needInput := grads != nil || l > 0
+		dln = zero(a.dln[:N*C])
+		if !needInput {
+			dln = nil
+		}
+		m.linearBackward(a, l, TargetQ, dln, gw(func(L *Layer) []float32 { return L.Wq }), dqPre, A.Ln1, L.Wq, N, C, C)
+		m.linearBackward(a, l, TargetK, dln, gw(func(L *Layer) []float32 { return L.Wk }), dkPre, A.Ln1, L.Wk, N, C, KVD)
+		m.linearBackward(a, l, TargetV, dln, gw(func(L *Layer) []float32 { return L.Wv }), dv, A.Ln1, L.Wv, N, C, KVD)
+		if !needInput {
+			return
+		}
+		// forward: Ln1 = RMSNorm(x); the residual adds dL/dXMid, already in dres
+		nn.RMSNormBackward(dres, gw(func(L *Layer) []float32 { return L.AttnNorm }), dln, x, L.AttnNorm, A.Rstd1, N, C)
+	}
+	// forward: X0 = Embed[inputs]
+	if grads != nil {
+		nn.EmbeddingBackward(grads.Embed, dres, a.inputs[:N], N, C)
+	}
+}

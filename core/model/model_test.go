@@ -1,0 +1,271 @@
+package model
+
+import (
+	"fmt"
+	"math"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"golora/core/lora"
+	"golora/core/rng"
+)
+
+func tinyConfig() Config {
+	return Config{Dim: 16, HiddenDim: 24, NLayers: 2, NHeads: 4, NKVHeads: 2, VocabSize: 11, SeqLen: 8,
+		Tied: true, NormEps: 1e-5, RopeBase: 10000}
+}
+
+// randomModel draws weights large enough that logits are far from uniform.
+func randomModel(t *testing.T, cfg Config, seed uint64) *Model {
+	m, err := New("tiny", cfg)
+	require.NoError(t, err)
+	r := rng.New(seed)
+	for i := range m.Params.Data {
+		m.Params.Data[i] = 0.3 * r.Normal()
+	}
+	for l := range m.Params.Layers {
+		for i := range m.Params.Layers[l].AttnNorm {
+			m.Params.Layers[l].AttnNorm[i] = 1 + 0.1*r.Normal()
+			m.Params.Layers[l].MLPNorm[i] = 1 + 0.1*r.Normal()
+		}
+	}
+	return m
+}
+
+type batch struct {
+	inputs, targets []int
+	mask            []float32
+	b, t            int
+}
+
+func randomBatch(cfg Config, b, t int, seed uint64) batch {
+	r := rng.New(seed)
+	bt := batch{b: b, t: t, inputs: make([]int, b*t), targets: make([]int, b*t), mask: make([]float32, b*t)}
+	for i := range bt.inputs {
+		bt.inputs[i] = r.Intn(cfg.VocabSize)
+		bt.targets[i] = r.Intn(cfg.VocabSize)
+		bt.mask[i] = 1
+		if i%t < 2 { // the "prompt": no loss
+			bt.targets[i] = -1
+		}
+	}
+	return bt
+}
+
+// gradCheck compares analytic gradients with central differences of the loss
+// for a sample of parameters; it reports the worst relative error and its index.
+func gradCheck(t *testing.T, what string, params, grads []float32, loss func() float64, samples int) {
+	t.Helper()
+	const eps = 1e-2
+	r := rng.New(7)
+	worst, worstIdx := 0.0, -1
+	for s := 0; s < samples; s++ {
+		i := r.Intn(len(params))
+		old := params[i]
+		params[i] = old + eps
+		lp := loss()
+		params[i] = old - eps
+		lm := loss()
+		params[i] = old
+		num := (lp - lm) / (2 * eps)
+		ana := float64(grads[i])
+		rel := math.Abs(num-ana) / math.Max(math.Abs(num)+math.Abs(ana), 1e-2)
+		if rel > worst {
+			worst, worstIdx = rel, i
+		}
+	}
+	t.Logf("%s: worst relative error %.2e at index %d", what, worst, worstIdx)
+	assert.Less(t, worst, 2e-2, "%s: gradient check worst relative error at index %d", what, worstIdx)
+}
+
+func TestFullGradient(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  func() Config
+		b, t int
+	}{
+		{"tied-gqa", tinyConfig, 2, 7},
+		{"untied-mha", func() Config { c := tinyConfig(); c.Tied = false; c.NKVHeads = 4; return c }, 1, 5},
+		{"single-token", tinyConfig, 3, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := tc.cfg()
+			m := randomModel(t, cfg, 1)
+			bt := randomBatch(cfg, tc.b, tc.t, 2)
+			acts := m.NewActs(tc.b, tc.t)
+			grads := NewParams(cfg)
+			m.Forward(acts, bt.inputs, bt.targets, bt.mask, bt.b, bt.t)
+			m.Backward(acts, grads)
+			loss := func() float64 { return float64(m.Forward(acts, bt.inputs, bt.targets, bt.mask, bt.b, bt.t)) }
+			for _, ti := range cfg.Tensors() {
+				views := m.Params.Views(cfg)
+				gviews := grads.Views(cfg)
+				gradCheck(t, ti.Name, views[ti.Name], gviews[ti.Name], loss, 12)
+			}
+		})
+	}
+}
+
+func attachLoRA(t *testing.T, m *Model, rank int, targets []Target, randomB bool) {
+	t.Helper()
+	require.NoError(t, m.AddLoRA(lora.Config{Rank: rank, Alpha: 2 * float32(rank), Init: lora.InitKaiming}, targets, rng.New(3)))
+	if randomB {
+		r := rng.New(4)
+		for _, a := range m.LoRA.Adapters {
+			for i := range a.B {
+				a.B[i] = 0.3 * r.Normal()
+			}
+		}
+	}
+}
+
+func TestLoRAGradient(t *testing.T) {
+	cfg := tinyConfig()
+	m := randomModel(t, cfg, 1)
+	attachLoRA(t, m, 2, AllTargets(), true)
+	bt := randomBatch(cfg, 2, 6, 2)
+	acts := m.NewActs(2, 6)
+	m.Forward(acts, bt.inputs, bt.targets, bt.mask, bt.b, bt.t)
+	m.Backward(acts, nil)
+	loss := func() float64 { return float64(m.Forward(acts, bt.inputs, bt.targets, bt.mask, bt.b, bt.t)) }
+	for _, a := range m.LoRA.Adapters {
+		gradCheck(t, a.Module+".lora_A", a.A, a.DA, loss, 6)
+		gradCheck(t, a.Module+".lora_B", a.B, a.DB, loss, 6)
+	}
+}
+
+func TestLoRADropoutGradient(t *testing.T) {
+	cfg := tinyConfig()
+	m := randomModel(t, cfg, 1)
+	require.NoError(t, m.AddLoRA(lora.Config{Rank: 3, Alpha: 4, Dropout: 0.3}, []Target{TargetQ, TargetDown}, rng.New(3)))
+	r := rng.New(4)
+	for _, a := range m.LoRA.Adapters {
+		for i := range a.B {
+			a.B[i] = 0.3 * r.Normal()
+		}
+	}
+	bt := randomBatch(cfg, 2, 6, 2)
+	acts := m.NewActs(2, 6)
+	acts.Dropout = 0.3
+	// The same dropout mask for every evaluation: reseed before each forward.
+	loss := func() float64 {
+		acts.RNG = rng.New(99)
+		return float64(m.Forward(acts, bt.inputs, bt.targets, bt.mask, bt.b, bt.t))
+	}
+	loss()
+	m.Backward(acts, nil)
+	for _, a := range m.LoRA.Adapters {
+		gradCheck(t, a.Module+".lora_A (dropout)", a.A, a.DA, loss, 8)
+		gradCheck(t, a.Module+".lora_B (dropout)", a.B, a.DB, loss, 8)
+	}
+}
+
+func TestLoRAZeroBIsBaseBitForBit(t *testing.T) {
+	cfg := tinyConfig()
+	base := randomModel(t, cfg, 1)
+	bt := randomBatch(cfg, 2, 7, 2)
+	acts := base.NewActs(2, 7)
+	baseLoss := base.Forward(acts, bt.inputs, bt.targets, bt.mask, bt.b, bt.t)
+	baseLogits := append([]float32(nil), acts.Logits[:2*7*cfg.VocabSize]...)
+
+	m := base.Clone()
+	attachLoRA(t, m, 4, AllTargets(), false)
+	acts2 := m.NewActs(2, 7)
+	loss := m.Forward(acts2, bt.inputs, bt.targets, bt.mask, bt.b, bt.t)
+	assert.Equal(t, math.Float32bits(baseLoss), math.Float32bits(loss), "loss with B = 0")
+	for i, v := range baseLogits {
+		require.Equal(t, math.Float32bits(v), math.Float32bits(acts2.Logits[i]), "logit %d with B = 0", i)
+	}
+}
+
+func TestMergeEqualsUnmerged(t *testing.T) {
+	cfg := tinyConfig()
+	m := randomModel(t, cfg, 1)
+	attachLoRA(t, m, 3, []Target{TargetQ, TargetV, TargetDown}, true)
+	before := append([]float32(nil), m.Params.Data...)
+	bt := randomBatch(cfg, 2, 7, 2)
+	acts := m.NewActs(2, 7)
+	m.Forward(acts, bt.inputs, nil, nil, bt.b, bt.t)
+	unmerged := append([]float32(nil), acts.Logits[:2*7*cfg.VocabSize]...)
+	require.NoError(t, m.Merge())
+	m.Forward(acts, bt.inputs, nil, nil, bt.b, bt.t)
+	maxDiff := 0.0
+	for i, v := range unmerged {
+		maxDiff = math.Max(maxDiff, math.Abs(float64(v-acts.Logits[i])))
+	}
+	t.Logf("max |logit merged - unmerged| = %.3g", maxDiff)
+	assert.Less(t, maxDiff, 1e-4)
+	require.NoError(t, m.Unmerge())
+	for i, v := range before {
+		assert.InDelta(t, v, m.Params.Data[i], 1e-5, "weight %d after merge+unmerge", i)
+	}
+	assert.Error(t, m.Unmerge())
+}
+
+func TestTrainableCount(t *testing.T) {
+	cfg := tinyConfig()
+	m := randomModel(t, cfg, 1)
+	attachLoRA(t, m, 2, []Target{TargetQ, TargetV, TargetGate}, false)
+	want := 0
+	for range cfg.NLayers {
+		for _, tg := range []Target{TargetQ, TargetV, TargetGate} {
+			in, out := cfg.Shape(tg)
+			want += 2 * (in + out)
+		}
+	}
+	assert.Equal(t, want, m.LoRA.NumParams())
+}
+
+func TestRankOutOfRange(t *testing.T) {
+	cfg := tinyConfig()
+	m := randomModel(t, cfg, 1)
+	err := m.AddLoRA(lora.Config{Rank: 9, Alpha: 1}, []Target{TargetK}, rng.New(1))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "rank must be between 1 and 8")
+}
+
+// The KV-cached decoder must reproduce the training forward pass's logits.
+func TestDecoderMatchesForward(t *testing.T) {
+	cfg := tinyConfig()
+	m := randomModel(t, cfg, 1)
+	attachLoRA(t, m, 2, []Target{TargetQ, TargetV, TargetUp}, true)
+	bt := randomBatch(cfg, 1, 8, 5)
+	acts := m.NewActs(1, 8)
+	m.Forward(acts, bt.inputs, nil, nil, 1, 8)
+	d := m.NewDecoder()
+	V := cfg.VocabSize
+	for pos, tok := range bt.inputs {
+		logits, err := d.Next(tok)
+		require.NoError(t, err)
+		for j := range V {
+			assert.InDelta(t, acts.Logits[pos*V+j], logits[j], 1e-5, fmt.Sprintf("pos %d logit %d", pos, j))
+		}
+	}
+	_, err := d.Next(0)
+	assert.Error(t, err, "context full")
+}
+
+func TestSamplerGreedyAndSeeded(t *testing.T) {
+	logits := []float32{0.1, 2, 2, -1}
+	probs := make([]float32, 4)
+	assert.Equal(t, 1, Sampler{}.Sample(logits, probs), "first maximum wins")
+	s1 := Sampler{Temperature: 1, TopP: 0.9, RNG: rng.New(1)}
+	s2 := Sampler{Temperature: 1, TopP: 0.9, RNG: rng.New(1)}
+	for range 20 {
+		a, b := s1.Sample(logits, probs), s2.Sample(logits, probs)
+		require.Equal(t, a, b)
+		require.NotEqual(t, 3, a, "top-p 0.9 excludes the least likely token")
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	assert.NoError(t, DefaultConfig().Validate())
+	c := DefaultConfig()
+	c.NKVHeads = 3
+	assert.ErrorContains(t, c.Validate(), "n_kv_heads")
+	c = DefaultConfig()
+	c.Dim = 0
+	assert.ErrorContains(t, c.Validate(), "dim must be positive")
+}

@@ -1,0 +1,60 @@
+// AdamW with bias correction and decoupled weight decay, as torch.optim.AdamW computes it.
+package optim
+
+import (
+	"fmt"
+
+	"golora/core/mathf"
+)
+
+// AdamW is Adam with decoupled weight decay (Loshchilov and Hutter, 2019).
+// Defaults follow torch.optim.AdamW except WeightDecay (0, the LoRA recipes' usual choice).
+type AdamW struct {
+	Beta1       float32 // first-moment decay (0.9)
+	Beta2       float32 // second-moment decay (0.999)
+	Eps         float32 // added to the denominator (1e-8)
+	WeightDecay float32 // decoupled: p -= lr*wd*p before the Adam update
+
+	m, v       []float32 // moments (len(params))
+	step       int       // updates taken so far
+	pow1, pow2 float64   // Beta1^step and Beta2^step, tracked by multiplication (same on every platform)
+}
+
+// NewAdamW returns an optimizer for n parameters with torch's default betas and eps.
+func NewAdamW(n int, weightDecay float32) *AdamW {
+	return &AdamW{Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, WeightDecay: weightDecay,
+		m: make([]float32, n), v: make([]float32, n), pow1: 1, pow2: 1}
+}
+
+// Len is the number of parameters the optimizer holds state for.
+func (o *AdamW) Len() int { return len(o.m) }
+
+// StateBytes is the memory held by the optimizer's moments.
+func (o *AdamW) StateBytes() int64 { return int64(len(o.m)+len(o.v)) * 4 }
+
+// Steps is the number of updates taken.
+func (o *AdamW) Steps() int { return o.step }
+
+// Step applies one update with learning rate lr to params from grads.
+// It panics if the slices do not match the optimizer's size.
+func (o *AdamW) Step(params, grads []float32, lr float32) {
+	if len(params) != len(o.m) || len(grads) != len(o.m) {
+		panic(fmt.Sprintf("optim: AdamW holds %d parameters, got params %d grads %d", len(o.m), len(params), len(grads)))
+	}
+	o.step++
+	o.pow1 *= float64(o.Beta1)
+	o.pow2 *= float64(o.Beta2)
+	// torch: denom = sqrt(v)/sqrt(1-b2^t) + eps; p -= lr/(1-b1^t) * m/denom.
+	bc2Sqrt := float32(mathf.Sqrt64(1 - o.pow2))
+	stepSize := float32(float64(lr) / (1 - o.pow1))
+	decay := 1 - lr*o.WeightDecay
+	b1, b2 := o.Beta1, o.Beta2
+	for i, g := range grads {
+		p := params[i] * decay
+		m := b1*o.m[i] + (1-b1)*g
+		v := b2*o.v[i] + (1-b2)*(g*g)
+		o.m[i], o.v[i] = m, v
+		denom := mathf.Sqrt(v)/bc2Sqrt + o.Eps
+		params[i] = p - stepSize*(m/denom)
+	}
+}
