@@ -234,7 +234,7 @@ func TestDecoderMatchesForward(t *testing.T) {
 	bt := randomBatch(cfg, 1, 8, 5)
 	acts := m.NewActs(1, 8)
 	m.Forward(acts, bt.inputs, nil, nil, 1, 8)
-	d := m.NewDecoder()
+	d := m.NewDecoder(1)
 	V := cfg.VocabSize
 	for pos, tok := range bt.inputs {
 		logits, err := d.Next(tok)
@@ -268,4 +268,29 @@ func TestConfigValidate(t *testing.T) {
 	c = DefaultConfig()
 	c.Dim = 0
 	assert.ErrorContains(t, c.Validate(), "dim must be positive")
+}
+
+// Rows of a batched decoder are independent: each matches a one-row decoder.
+func TestBatchedDecoderRows(t *testing.T) {
+	cfg := tinyConfig()
+	m := randomModel(t, cfg, 1)
+	attachLoRA(t, m, 2, []Target{TargetK, TargetO}, true)
+	seqs := [][]int{{1, 2, 3, 4, 5}, {7, 7, 0, 1, 9}, {10, 3, 3, 2, 1}}
+	d := m.NewDecoder(3)
+	V := cfg.VocabSize
+	for pos := range 5 {
+		logits, err := d.Next(seqs[0][pos], seqs[1][pos], seqs[2][pos])
+		require.NoError(t, err)
+		for r, s := range seqs {
+			single := m.NewDecoder(1)
+			var want []float32
+			for _, tok := range s[:pos+1] {
+				want, err = single.Next(tok)
+				require.NoError(t, err)
+			}
+			for j := range V {
+				assert.InDelta(t, want[j], logits[r*V+j], 1e-5, "row %d pos %d logit %d", r, pos, j)
+			}
+		}
+	}
 }
