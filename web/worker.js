@@ -1,0 +1,246 @@
+// worker.js runs golora's WebAssembly build off the main thread and speaks typed messages {type, payload} with app.js.
+//
+// Go's wasm has no threads and no preemption, so a training call blocks whatever thread runs it: here, this worker,
+// never the page. Training goes in chunks of steps sized to about 100 ms, and between chunks the worker yields to its
+// event loop so that pause, resume and stop arrive at once.
+//
+// page -> worker                                   worker -> page
+//   init     {modelURL, modelName}                   ready     {model, simd, wasmURL, wasmBytes, wasmEncodedBytes,
+//                                                                modelBytes, loadMs, defaults}
+//   validate {id, config, custom}                    validated {id, ok, error?, field?}
+//   preview  {id, config, custom, n}                 preview   {id, examples, error?, field?}
+//   generate {id, prompt, maxTokens, temperature,    generated {id, text, error?}
+//             seed}
+//   start    {runId, config, custom}                 started   {runId, info}
+//                                                    eval      {runId, step, valLoss, accuracy, correct, total,
+//                                                               samples, initial}
+//                                                    progress  {runId, step, steps, fromStep, losses: Float32Array,
+//                                                               lr, tokensPerSec, elapsed, ms}
+//   pause    {runId}                                 state     {runId, state: "running" | "paused"}
+//   resume   {runId}
+//   stop     {runId}                                 done      {runId, status: "done" | "stopped", info, final,
+//                                                               adapter: Uint8Array | null, adapterConfig, seconds}
+//   merge    {runId}                                 merged    {runId, maxAbsLogitDiff, error?}
+//                                                    error     {runId?, message, field?}
+"use strict";
+
+importScripts("dist/wasm_exec.js");
+
+// A tiny module using one SIMD128 instruction (i8x16.splat, i8x16.popcnt): valid only where wasm SIMD is supported.
+const SIMD_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0,
+  253, 15, 253, 98, 11]);
+
+const CHUNK_MS = 100; // aim for one progress message (and one chance to pause) per ~100 ms of training
+
+let g = null;        // the golora object that the wasm instance registers
+let job = null;      // the run in progress: {runId, paused, stopped, wake}
+let sessionRun = ""; // the runId whose session the instance holds ("" for a preview session)
+
+function post(type, payload, transfer) {
+  self.postMessage({ type, payload }, transfer || []);
+}
+
+// yieldNow lets queued messages (pause, stop) run: a MessageChannel round trip costs far less than setTimeout's 4 ms.
+function yieldNow() {
+  return new Promise((resolve) => {
+    const ch = new MessageChannel();
+    ch.port1.onmessage = () => { ch.port1.close(); resolve(); };
+    ch.port2.postMessage(0);
+  });
+}
+
+// call invokes golora.name and turns an {error} result into an exception carrying the field at fault.
+function call(name, ...args) {
+  const r = g[name](...args);
+  if (r && r.error) {
+    const e = new Error(r.error);
+    e.field = r.field;
+    throw e;
+  }
+  return r;
+}
+
+async function init({ modelURL, modelName }) {
+  const t0 = performance.now();
+  const simd = WebAssembly.validate(SIMD_PROBE);
+  const wasmURL = simd ? "dist/golora.wasm" : "dist/golora-scalar.wasm";
+  const go = new Go();
+  let instance;
+  try {
+    const res = await fetch(wasmURL);
+    if (!res.ok) throw new Error(`HTTP ${res.status}`);
+    ({ instance } = await WebAssembly.instantiateStreaming(res, go.importObject));
+  } catch (err) {
+    throw new Error(`could not load ${wasmURL}: ${err.message}. Build it with \`make wasm\` (or run \`make serve\`).`);
+  }
+  go.run(instance).then(() => post("error", { message: "the Go instance exited; reload the page" }));
+  g = self.golora;
+  if (!g) throw new Error("the wasm module did not register golora");
+
+  const mres = await fetch(modelURL);
+  if (!mres.ok) throw new Error(`could not fetch the base model ${modelURL}: HTTP ${mres.status}`);
+  const bytes = new Uint8Array(await mres.arrayBuffer());
+  const { model } = call("load", bytes, modelName);
+  const { config } = call("defaults");
+
+  const entry = performance.getEntriesByType("resource").find((e) => e.name.endsWith(wasmURL));
+  post("ready", {
+    model, simd, wasmURL, defaults: config,
+    wasmBytes: entry ? entry.decodedBodySize : 0,
+    wasmEncodedBytes: entry ? entry.encodedBodySize : 0,
+    modelBytes: bytes.length,
+    loadMs: performance.now() - t0,
+  });
+}
+
+function cfgJSON(config) {
+  return JSON.stringify(config);
+}
+
+// frozenSession makes a session that only reads the data and generates, for previews while no run is active.
+function frozenSession(config, custom) {
+  call("start", cfgJSON({ ...config, method: "frozen" }), custom || "");
+  sessionRun = "";
+}
+
+async function run({ runId, config, custom }) {
+  job = { runId, paused: false, stopped: false, wake: null };
+  const t0 = performance.now();
+  try {
+    const { info } = call("start", cfgJSON(config), custom || "");
+    sessionRun = runId;
+    post("started", { runId, info });
+
+    // Step 0: the untrained model's generations are the "before" column.
+    post("eval", { runId, initial: true, ...call("evaluate") });
+
+    const steps = config.steps;
+    const every = config.evalEvery > 0 ? config.evalEvery : 0;
+    let step = 0;
+    let chunk = 1;
+    while (step < steps) {
+      await yieldNow();
+      if (job.stopped) break;
+      if (job.paused) {
+        post("state", { runId, state: "paused" });
+        await new Promise((resolve) => { job.wake = resolve; });
+        job.wake = null;
+        if (!job.stopped) post("state", { runId, state: "running" });
+        continue;
+      }
+      let n = Math.min(chunk, steps - step);
+      if (every) n = Math.min(n, every - (step % every));
+      const c0 = performance.now();
+      const r = call("step", n);
+      const ms = performance.now() - c0;
+      const fromStep = r.step - n + 1;
+      step = r.step;
+      const bad = r.losses.findIndex((x) => !Number.isFinite(x));
+      post("progress", {
+        runId, step, steps, fromStep, losses: r.losses, lr: r.lr, tokensPerSec: r.tokensPerSec,
+        elapsed: r.elapsed, ms,
+      }, [r.losses.buffer]);
+      if (bad >= 0) throw new Error(`the loss became NaN at step ${fromStep + bad}; try a smaller learning rate`);
+      chunk = Math.max(1, Math.min(64, Math.round(n * CHUNK_MS / Math.max(ms, 1))));
+      if (every && step % every === 0 && step < steps) {
+        await yieldNow();
+        if (job.stopped) break;
+        post("eval", { runId, ...call("evaluate") });
+      }
+    }
+    if (job.stopped) {
+      post("done", { runId, status: "stopped", seconds: (performance.now() - t0) / 1000 });
+      return;
+    }
+    const final = call("evaluate");
+    post("eval", { runId, ...final });
+    let adapter = null;
+    let adapterConfig = "";
+    if (config.method === "lora") {
+      const ex = call("exportAdapter");
+      adapter = ex.safetensors;
+      adapterConfig = ex.config;
+    }
+    post("done", {
+      runId, status: "done", final, info: call("info").info, adapter, adapterConfig,
+      seconds: (performance.now() - t0) / 1000,
+    }, adapter ? [adapter.buffer] : []);
+  } catch (err) {
+    post("error", { runId, message: err.message, field: err.field });
+  } finally {
+    job = null;
+  }
+}
+
+function busy(type, id) {
+  if (!job) return false;
+  post("error", { id, message: `${type}: the worker is training; wait for the run to finish or stop it` });
+  return true;
+}
+
+const handlers = {
+  async init(p) { await init(p); },
+  validate({ id, config, custom }) {
+    try {
+      call("validate", cfgJSON(config), custom || "");
+      post("validated", { id, ok: true });
+    } catch (err) {
+      post("validated", { id, ok: false, error: err.message, field: err.field });
+    }
+  },
+  preview({ id, config, custom, n }) {
+    if (busy("preview", id)) return;
+    try {
+      frozenSession(config, custom);
+      post("preview", { id, examples: call("examples", "train", n || 3).examples });
+    } catch (err) {
+      post("preview", { id, examples: [], error: err.message, field: err.field });
+    }
+  },
+  generate({ id, prompt, maxTokens, temperature, seed, config, custom }) {
+    if (busy("generate", id)) return;
+    try {
+      if (!sessionRun && config) frozenSession(config, custom);
+      post("generated", { id, text: call("generate", prompt, maxTokens, temperature, seed).text });
+    } catch (err) {
+      post("generated", { id, error: err.message });
+    }
+  },
+  start(p) {
+    if (busy("start", p.runId)) return;
+    run(p);
+  },
+  pause({ runId }) { if (job && job.runId === runId) job.paused = true; },
+  resume({ runId }) {
+    if (job && job.runId === runId) { job.paused = false; if (job.wake) job.wake(); }
+  },
+  stop({ runId }) {
+    if (job && job.runId === runId) { job.stopped = true; if (job.wake) job.wake(); }
+  },
+  merge({ runId }) {
+    if (busy("merge", runId)) return;
+    if (sessionRun !== runId) {
+      post("merged", { runId, error: "this run's adapter is no longer loaded; merge right after training" });
+      return;
+    }
+    try {
+      post("merged", { runId, maxAbsLogitDiff: call("merge").maxAbsLogitDiff });
+    } catch (err) {
+      post("merged", { runId, error: err.message });
+    }
+  },
+};
+
+self.onmessage = async (e) => {
+  const { type, payload } = e.data || {};
+  const h = handlers[type];
+  if (!h) {
+    post("error", { message: `worker: unknown message type ${JSON.stringify(type)}` });
+    return;
+  }
+  try {
+    await h(payload || {});
+  } catch (err) {
+    post("error", { message: err.message, fatal: type === "init" });
+  }
+};
