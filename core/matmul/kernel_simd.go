@@ -1,0 +1,115 @@
+// This file holds the SIMD micro-kernel, written once with Go's portable simd package (GOEXPERIMENT=simd).
+
+//go:build goexperiment.simd
+
+package matmul
+
+import "simd"
+
+// The tile is 4 rows × 2 vectors: 8 vector accumulators, 2 B vectors and one
+// broadcast A value in registers. One accumulator alone would wait on the
+// multiply-add latency; eight independent chains keep the FMA units busy.
+// The vector width is the platform's (16 lanes with AVX-512, 4 in wasm), so
+// tileCols is set at start-up. Each output element is still one chain of
+// multiply-adds in increasing K order, so the bits do not depend on the
+// vector width or on how the work is split. Natively MulAdd is a fused
+// multiply-add, in wasm a multiply then an add: the two differ in the last bits.
+const (
+	tileRows = 4
+	maxLanes = 16
+	maxTile  = tileRows * 2 * maxLanes
+	// blockK keeps a B panel (blockK × 32 floats = 16 KiB with AVX-512) in L1.
+	blockK = 128
+)
+
+var (
+	lanes    int // float32 lanes per vector
+	tileCols int // 2 × lanes
+)
+
+func init() {
+	lanes = simd.VectorBitSize() / 32
+	if lanes > maxLanes {
+		panic("matmul: vectors wider than 512 bits are not supported")
+	}
+	tileCols = 2 * lanes
+}
+
+// kernel sums a (kc×4 packed) · b (kc×tileCols packed) into a 4×tileCols tile
+// of c (row stride ldc), storing it when store is set and adding it otherwise.
+func kernel(kc int, a, b, c []float32, ldc int, store bool) {
+	l := lanes
+	var c00, c01, c10, c11, c20, c21, c30, c31 simd.Float32s
+	a = a[:4*kc]
+	b = b[:2*l*kc]
+	var b0, b1, x simd.Float32s
+	// Two K steps per iteration halve the loop overhead; the order of the
+	// multiply-adds into each accumulator is unchanged.
+	for len(a) >= 8 && len(b) >= 4*l {
+		b0 = simd.LoadFloat32s(b)
+		b1 = simd.LoadFloat32s(b[l:])
+		x = simd.BroadcastFloat32s(a[0])
+		c00 = x.MulAdd(b0, c00)
+		c01 = x.MulAdd(b1, c01)
+		x = simd.BroadcastFloat32s(a[1])
+		c10 = x.MulAdd(b0, c10)
+		c11 = x.MulAdd(b1, c11)
+		x = simd.BroadcastFloat32s(a[2])
+		c20 = x.MulAdd(b0, c20)
+		c21 = x.MulAdd(b1, c21)
+		x = simd.BroadcastFloat32s(a[3])
+		c30 = x.MulAdd(b0, c30)
+		c31 = x.MulAdd(b1, c31)
+		b0 = simd.LoadFloat32s(b[2*l:])
+		b1 = simd.LoadFloat32s(b[2*l+l:])
+		x = simd.BroadcastFloat32s(a[4])
+		c00 = x.MulAdd(b0, c00)
+		c01 = x.MulAdd(b1, c01)
+		x = simd.BroadcastFloat32s(a[5])
+		c10 = x.MulAdd(b0, c10)
+		c11 = x.MulAdd(b1, c11)
+		x = simd.BroadcastFloat32s(a[6])
+		c20 = x.MulAdd(b0, c20)
+		c21 = x.MulAdd(b1, c21)
+		x = simd.BroadcastFloat32s(a[7])
+		c30 = x.MulAdd(b0, c30)
+		c31 = x.MulAdd(b1, c31)
+		a = a[8:]
+		b = b[4*l:]
+	}
+	if len(a) >= 4 && len(b) >= 2*l {
+		b0 = simd.LoadFloat32s(b)
+		b1 = simd.LoadFloat32s(b[l:])
+		x = simd.BroadcastFloat32s(a[0])
+		c00 = x.MulAdd(b0, c00)
+		c01 = x.MulAdd(b1, c01)
+		x = simd.BroadcastFloat32s(a[1])
+		c10 = x.MulAdd(b0, c10)
+		c11 = x.MulAdd(b1, c11)
+		x = simd.BroadcastFloat32s(a[2])
+		c20 = x.MulAdd(b0, c20)
+		c21 = x.MulAdd(b1, c21)
+		x = simd.BroadcastFloat32s(a[3])
+		c30 = x.MulAdd(b0, c30)
+		c31 = x.MulAdd(b1, c31)
+	}
+	r0, r1, r2, r3 := c, c[ldc:], c[2*ldc:], c[3*ldc:]
+	if !store {
+		c00 = c00.Add(simd.LoadFloat32s(r0))
+		c01 = c01.Add(simd.LoadFloat32s(r0[l:]))
+		c10 = c10.Add(simd.LoadFloat32s(r1))
+		c11 = c11.Add(simd.LoadFloat32s(r1[l:]))
+		c20 = c20.Add(simd.LoadFloat32s(r2))
+		c21 = c21.Add(simd.LoadFloat32s(r2[l:]))
+		c30 = c30.Add(simd.LoadFloat32s(r3))
+		c31 = c31.Add(simd.LoadFloat32s(r3[l:]))
+	}
+	c00.Store(r0)
+	c01.Store(r0[l:])
+	c10.Store(r1)
+	c11.Store(r1[l:])
+	c20.Store(r2)
+	c21.Store(r2[l:])
+	c30.Store(r3)
+	c31.Store(r3[l:])
+}
