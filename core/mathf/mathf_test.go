@@ -35,3 +35,30 @@ func TestSpecialValues(t *testing.T) {
 	// The smallest subnormal is 2**-1074 (amd64's assembly math.Log gets this one wrong).
 	assert.InDelta(t, -1074*math.Ln2, Log64(5e-324), 1e-12)
 }
+
+// Exp (float32) stays within one float32 ulp of the true value over its whole range.
+func TestExpFloat32(t *testing.T) {
+	worst := 0.0
+	for x := float32(-103.9); x < 88.7; x += 0.0137 {
+		want := math.Exp(float64(x))
+		got := float64(Exp(x))
+		ulp := float64(math.Nextafter32(float32(want), float32(math.Inf(1))) - float32(want))
+		if want < 1.2e-38 { // subnormal results: absolute error below the smallest subnormal
+			ulp = 1.5e-45
+		}
+		worst = math.Max(worst, math.Abs(got-want)/ulp)
+	}
+	t.Logf("worst error %.3f ulp", worst)
+	assert.LessOrEqual(t, worst, 1.0)
+	assert.True(t, math.IsInf(float64(Exp(89)), 1))
+	assert.Equal(t, float32(0), Exp(-105))
+	assert.Equal(t, float32(1), Exp(0))
+}
+
+func BenchmarkExp(b *testing.B) {
+	var s float32
+	for i := 0; i < b.N; i++ {
+		s += Exp(float32(i%200)*0.1 - 10)
+	}
+	_ = s
+}

@@ -1,0 +1,208 @@
+// Config: one fine-tuning run's settings, with literal defaults and a validation that names each bad field.
+package train
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+
+	"golora/core/data"
+	"golora/core/lora"
+	"golora/core/model"
+)
+
+// Methods a run can use.
+const (
+	MethodLoRA   = "lora"   // train adapters only; the base is frozen
+	MethodFull   = "full"   // train every weight (the baseline LoRA is measured against)
+	MethodFrozen = "frozen" // train nothing: the base model's own score, for reference
+)
+
+// Config is everything one fine-tuning run needs besides the base model.
+type Config struct {
+	// What to learn.
+	Task       string         // "e2e", "cipher", "facts", or "custom" (Custom* below)
+	TaskSeed   uint64         // seeds the generated task's examples (1)
+	Difficulty int            // cipher: letters substituted (0 = the task's default)
+	Facts      int            // facts: how many facts (0 = the task's default)
+	Custom     []data.Example // custom: the user's examples, split 80/10/10 unless CustomVal/CustomTest are given
+	CustomVal  []data.Example
+	CustomTest []data.Example
+
+	// How to learn it.
+	Method  string   // MethodLoRA, MethodFull or MethodFrozen
+	Rank    int      // LoRA r
+	Alpha   float32  // LoRA alpha; scaling = Alpha/Rank (or Alpha/sqrt(Rank) with RSLoRA)
+	RSLoRA  bool     // rank-stabilised scaling
+	Targets []string // adapted matrices: some of q k v o gate up down
+	Init    string   // A's init: "kaiming" (loralib) or "gaussian" (the paper)
+	Dropout float32  // LoRA dropout on the adapter input
+
+	// Optimisation.
+	LR          float32 // peak learning rate
+	Steps       int     // optimizer steps
+	Batch       int     // sequences per step
+	Warmup      int     // linear warmup steps
+	WeightDecay float32 // AdamW decoupled weight decay
+	Clip        float32 // global gradient-norm clip (0 = off)
+	Seed        uint64  // adapter init, batch order and dropout
+
+	// Evaluation.
+	EvalEvery int // evaluate every this many steps in Run (0 = only at the end)
+	EvalLimit int // test examples decoded for accuracy (0 = the whole test split)
+}
+
+// DefaultConfig is the run the README and the page start with: e2e, LoRA r=4 on q,v.
+func DefaultConfig() Config {
+	return Config{
+		Task:     "e2e",
+		TaskSeed: 1,
+		Method:   MethodLoRA,
+		Rank:     4,                   // the paper's sweet spot on E2E with GPT-2
+		Alpha:    8,                   // scaling 2: a common LoRA recipe (alpha = 2r)
+		Targets:  []string{"q", "v"}, // the paper's choice
+		Init:     string(lora.InitKaiming),
+		LR:       DefaultLR(MethodLoRA),
+		Steps:    300,  // the e2e house style is learned well within this
+		Batch:    16,   // sequences per step
+		Warmup:   20,   // steps
+		Clip:     1,    // protects the first steps of full fine-tuning
+		Seed:     1,
+		EvalEvery: 100,
+	}
+}
+
+// DefaultLR is a learning rate that works for each method on the shipped base:
+// adapters start at zero and need a larger step than full fine-tuning.
+func DefaultLR(method string) float32 {
+	if method == MethodFull {
+		return 1e-3
+	}
+	return 1e-2
+}
+
+// FieldError is one invalid setting, by the name the CLI flag and the page use.
+type FieldError struct {
+	Field  string
+	Reason string
+}
+
+func (e *FieldError) Error() string { return e.Field + ": " + e.Reason }
+
+// FieldErrors lists the fields err (from Validate or New) complains about.
+func FieldErrors(err error) []*FieldError {
+	var out []*FieldError
+	var walk func(error)
+	walk = func(e error) {
+		if e == nil {
+			return
+		}
+		var fe *FieldError
+		if errors.As(e, &fe) && fe == e {
+			out = append(out, fe)
+			return
+		}
+		if j, ok := e.(interface{ Unwrap() []error }); ok {
+			for _, x := range j.Unwrap() {
+				walk(x)
+			}
+			return
+		}
+		if errors.As(e, &fe) {
+			out = append(out, fe)
+		}
+	}
+	walk(err)
+	return out
+}
+
+func finite(x float32) bool { return !math.IsNaN(float64(x)) && !math.IsInf(float64(x), 0) }
+
+// Validate checks c against the base model m and returns every invalid field
+// (joined), or nil.
+func (c Config) Validate(m *model.Model) error {
+	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, &FieldError{Field: field, Reason: fmt.Sprintf(format, args...)})
+	}
+	switch c.Task {
+	case "custom":
+		if len(c.Custom) == 0 {
+			bad("task", "custom data has no examples")
+		}
+	case "":
+		bad("task", "empty (want one of %s or custom)", strings.Join(data.TaskNames(), ", "))
+	default:
+		if _, err := data.DefaultTaskConfig(c.Task); err != nil {
+			bad("task", "unknown task %q (want one of %s or custom)", c.Task, strings.Join(data.TaskNames(), ", "))
+		}
+	}
+	if c.Difficulty < 0 || c.Difficulty > 26 {
+		bad("difficulty", "must be 1..26 letters, got %d", c.Difficulty)
+	}
+	if c.Facts < 0 {
+		bad("facts", "must be positive, got %d", c.Facts)
+	}
+	switch c.Method {
+	case MethodLoRA:
+		targets, err := model.ParseTargets(c.Targets)
+		if err != nil {
+			bad("targets", "%v", err)
+		}
+		maxRank := 0
+		for _, t := range targets {
+			in, out := m.Config.Shape(t)
+			if r := min(in, out); maxRank == 0 || r < maxRank {
+				maxRank = r
+			}
+		}
+		if maxRank == 0 {
+			maxRank = min(m.Config.Dim, m.Config.KVDim())
+		}
+		if c.Rank < 1 || c.Rank > maxRank {
+			bad("rank", "must be between 1 and %d (the smaller side of the adapted matrices), got %d", maxRank, c.Rank)
+		}
+		if !finite(c.Alpha) || c.Alpha <= 0 {
+			bad("alpha", "must be a positive number, got %g", c.Alpha)
+		}
+		if !finite(c.Dropout) || c.Dropout < 0 || c.Dropout >= 1 {
+			bad("dropout", "must be in [0, 1), got %g", c.Dropout)
+		}
+		if c.Init != string(lora.InitKaiming) && c.Init != string(lora.InitGaussian) && c.Init != "" {
+			bad("init", "must be kaiming or gaussian, got %q", c.Init)
+		}
+	case MethodFull, MethodFrozen:
+	default:
+		bad("method", "must be lora, full or frozen, got %q", c.Method)
+	}
+	if c.Method != MethodFrozen {
+		if !finite(c.LR) || c.LR <= 0 {
+			bad("lr", "must be a positive number, got %g", c.LR)
+		} else if c.LR > 1 {
+			bad("lr", "%g is far too large (training would diverge); try 1e-2 for LoRA, 1e-3 for full", c.LR)
+		}
+		if c.Steps < 1 || c.Steps > 1_000_000 {
+			bad("steps", "must be between 1 and 1000000, got %d", c.Steps)
+		}
+		if c.Warmup < 0 || (c.Steps > 0 && c.Warmup > c.Steps) {
+			bad("warmup", "must be between 0 and steps (%d), got %d", c.Steps, c.Warmup)
+		}
+	}
+	if c.Batch < 1 || c.Batch > 512 {
+		bad("batch", "must be between 1 and 512, got %d", c.Batch)
+	}
+	if !finite(c.WeightDecay) || c.WeightDecay < 0 || c.WeightDecay >= 1 {
+		bad("weight_decay", "must be in [0, 1), got %g", c.WeightDecay)
+	}
+	if !finite(c.Clip) || c.Clip < 0 {
+		bad("clip", "must be >= 0 (0 turns clipping off), got %g", c.Clip)
+	}
+	if c.EvalEvery < 0 {
+		bad("eval_every", "must be >= 0, got %d", c.EvalEvery)
+	}
+	if c.EvalLimit < 0 {
+		bad("eval_limit", "must be >= 0, got %d", c.EvalLimit)
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,135 @@
+// Pretrainer: trains a base model from scratch on the generated corpus.
+package train
+
+import (
+	"fmt"
+
+	"golora/core/data"
+	"golora/core/model"
+	"golora/core/optim"
+	"golora/core/rng"
+)
+
+// PretrainConfig is the recipe of a base model.
+type PretrainConfig struct {
+	Model       model.Config
+	Name        string  // the model's name, recorded in its checkpoint
+	Sentences   int     // corpus size (sentences generated from CorpusSeed)
+	ValFraction float32 // held-out share of the corpus for the validation loss
+	CorpusSeed  uint64
+	Steps       int
+	Batch       int // windows per step
+	SeqLen      int // window length (<= Model.SeqLen)
+	LR          float32
+	Warmup      int
+	WeightDecay float32
+	Clip        float32
+	Seed        uint64 // weight init and window order
+}
+
+// DefaultPretrainConfig is the recipe of the shipped base (models/README.md).
+func DefaultPretrainConfig() PretrainConfig {
+	return PretrainConfig{
+		Model:       model.DefaultConfig(),
+		Name:        "golora-base",
+		Sentences:   200000, // ~17 MB of text would be overkill; 200k sentences are ~15M bytes... see the card
+		ValFraction: 0.01,
+		CorpusSeed:  1,
+		Steps:       3000,
+		Batch:       32,
+		SeqLen:      128,
+		LR:          3e-3, // small models tolerate a high peak rate
+		Warmup:      100,
+		WeightDecay: 0.1,
+		Clip:        1,
+		Seed:        1,
+	}
+}
+
+// Pretrainer owns a model being trained from scratch.
+type Pretrainer struct {
+	cfg      PretrainConfig
+	model    *model.Model
+	batcher  *data.StreamBatcher
+	val      []int // held-out token stream
+	acts     *model.Acts
+	loop     *loop
+}
+
+// NewPretrainer builds the corpus, the model (freshly initialised) and the optimizer.
+func NewPretrainer(cfg PretrainConfig, tok data.Tokenizer) (*Pretrainer, error) {
+	if err := cfg.Model.Validate(); err != nil {
+		return nil, err
+	}
+	if tok.VocabSize() != cfg.Model.VocabSize {
+		return nil, fmt.Errorf("pretrain: tokenizer has %d tokens, model vocabulary %d", tok.VocabSize(), cfg.Model.VocabSize)
+	}
+	switch {
+	case cfg.SeqLen < 2 || cfg.SeqLen > cfg.Model.SeqLen:
+		return nil, fmt.Errorf("pretrain: seq_len must be 2..%d, got %d", cfg.Model.SeqLen, cfg.SeqLen)
+	case cfg.Batch < 1, cfg.Steps < 1, cfg.Sentences < 100:
+		return nil, fmt.Errorf("pretrain: batch, steps must be positive and sentences >= 100")
+	case !finite(cfg.LR) || cfg.LR <= 0:
+		return nil, fmt.Errorf("pretrain: lr must be positive, got %g", cfg.LR)
+	case !(cfg.ValFraction > 0 && cfg.ValFraction < 0.5):
+		return nil, fmt.Errorf("pretrain: val fraction must be in (0, 0.5), got %g", cfg.ValFraction)
+	}
+	m, err := model.New(cfg.Name, cfg.Model)
+	if err != nil {
+		return nil, err
+	}
+	m.Init(rng.New(cfg.Seed))
+	corpus := data.Corpus(cfg.CorpusSeed, cfg.Sentences)
+	nVal := max(1, int(float32(len(corpus))*cfg.ValFraction))
+	p := &Pretrainer{cfg: cfg, model: m}
+	p.val = data.EncodeStream(tok, corpus[:nVal])
+	train := data.EncodeStream(tok, corpus[nVal:])
+	if len(p.val) < cfg.SeqLen+1 {
+		return nil, fmt.Errorf("pretrain: validation stream of %d tokens is shorter than a window", len(p.val))
+	}
+	p.batcher = data.NewStreamBatcher(train, cfg.Batch, cfg.SeqLen, cfg.Seed)
+	p.acts = m.NewActs(cfg.Batch, cfg.SeqLen)
+	grads := model.NewParams(cfg.Model)
+	sched := optim.Schedule{Max: cfg.LR, Min: cfg.LR / 10, Warmup: cfg.Warmup, Total: cfg.Steps}
+	p.loop = newLoop(m, p.acts, grads, m.Params.Data, grads.Data, sched, cfg.WeightDecay, cfg.Clip)
+	return p, nil
+}
+
+// Model is the model being trained.
+func (p *Pretrainer) Model() *model.Model { return p.model }
+
+// StepsDone is the number of optimizer steps taken.
+func (p *Pretrainer) StepsDone() int { return p.loop.step }
+
+// Step takes up to n steps (stopping at the configured total).
+func (p *Pretrainer) Step(n int) (Metrics, error) {
+	return p.loop.run(min(n, p.cfg.Steps-p.loop.step), p.batcher.Next)
+}
+
+// ValLoss is the mean loss over consecutive windows of the held-out stream (up to maxWindows).
+func (p *Pretrainer) ValLoss(maxWindows int) float32 {
+	T, B := p.cfg.SeqLen, p.cfg.Batch
+	var num float64
+	var cnt int
+	inputs := make([]int, B*T)
+	targets := make([]int, B*T)
+	for start := 0; start+T+1 <= len(p.val) && cnt < maxWindows; {
+		rows := 0
+		for rows < B && start+T+1 <= len(p.val) && cnt+rows < maxWindows {
+			copy(inputs[rows*T:], p.val[start:start+T])
+			copy(targets[rows*T:], p.val[start+1:start+T+1])
+			rows++
+			start += T
+		}
+		loss := p.model.Forward(p.acts, inputs[:rows*T], targets[:rows*T], nil, rows, T)
+		num += float64(loss) * float64(rows)
+		cnt += rows
+	}
+	if cnt == 0 {
+		return 0
+	}
+	return float32(num / float64(cnt))
+}
+
+// TokensSeen is the number of training tokens processed.
+func (p *Pretrainer) TokensSeen() int64 { return p.loop.tokens }

@@ -1,0 +1,405 @@
+// Package train is the one training API that the CLI and the browser both
+// call: a Session fine-tunes a copy of a base model on a task with LoRA or
+// full fine-tuning, step by step, and evaluates it; Sweep runs a Session per
+// rank; Pretrainer trains a base model from scratch on the generated corpus.
+// Callers drive the pace (Step(n) returns after n steps), so a browser worker
+// can train in chunks and report between them.
+package train
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"golora/core/data"
+	"golora/core/lora"
+	"golora/core/model"
+	"golora/core/optim"
+	"golora/core/rng"
+)
+
+// Metrics is what a chunk of training steps reports.
+type Metrics struct {
+	Step         int     `json:"step"`           // optimizer steps taken so far
+	Loss         float32 `json:"loss"`           // mean training loss over the chunk's steps
+	LR           float32 `json:"lr"`             // learning rate of the chunk's last step
+	GradNorm     float32 `json:"grad_norm"`      // global gradient norm of the last step, before clipping
+	Tokens       int64   `json:"tokens"`         // tokens processed so far (B*T per step, padding included)
+	TokensPerSec float64 `json:"tokens_per_s"`   // over the chunk
+	Elapsed      float64 `json:"elapsed_s"`      // seconds spent training so far (evaluation excluded)
+}
+
+// Sample is one test prompt with the expected and the generated completion.
+type Sample struct {
+	Prompt string `json:"prompt"`
+	Want   string `json:"want"`
+	Got    string `json:"got"`
+}
+
+// Eval is a validation loss and an exact-match test accuracy.
+type Eval struct {
+	Step     int      `json:"step"`
+	ValLoss  float32  `json:"val_loss"`
+	Accuracy float32  `json:"accuracy"` // fraction of test prompts whose greedy completion matches exactly
+	Correct  int      `json:"correct"`
+	Total    int      `json:"total"`
+	Samples  []Sample `json:"samples"` // the first few test prompts
+	Seconds  float64  `json:"seconds"`
+}
+
+// Info describes what a run trains and what that costs in memory.
+type Info struct {
+	Method          string   `json:"method"`
+	Rank            int      `json:"rank,omitempty"`
+	Targets         []string `json:"targets,omitempty"`
+	TrainableParams int      `json:"trainable_params"`
+	TotalParams     int      `json:"total_params"`      // base parameters
+	TrainableBytes  int64    `json:"trainable_bytes"`   // trainable weights + their gradients + AdamW's two moments
+	FullBytes       int64    `json:"full_bytes"`        // the same for full fine-tuning of this base
+	TrainExamples   int      `json:"train_examples"`
+	ValExamples     int      `json:"val_examples"`
+	TestExamples    int      `json:"test_examples"`
+}
+
+// bytesPerTrainable: a float32 weight, its gradient, and AdamW's m and v.
+const bytesPerTrainable = 4 * 4
+
+// Session is one fine-tuning run on its own copy of the base model.
+type Session struct {
+	cfg   Config
+	model *model.Model
+	tok   data.Tokenizer
+	task  *data.Task
+
+	train, val []data.Sequence
+	batcher    *data.Batcher
+	acts       *model.Acts
+	loop       *loop
+}
+
+// New prepares a run of cfg on a copy of base (base itself is never modified).
+// tok must be the base's tokenizer. Every invalid setting is reported, by field.
+func New(base *model.Model, tok data.Tokenizer, cfg Config) (*Session, error) {
+	if base == nil || tok == nil {
+		return nil, fmt.Errorf("train: a base model and its tokenizer are required")
+	}
+	if tok.VocabSize() != base.Config.VocabSize {
+		return nil, fmt.Errorf("train: tokenizer %s has %d tokens but the model's vocabulary is %d",
+			tok.Name(), tok.VocabSize(), base.Config.VocabSize)
+	}
+	if base.LoRA != nil || base.Merged() {
+		return nil, fmt.Errorf("train: the base model already carries adapters; start from a plain base")
+	}
+	if cfg.Init == "" {
+		cfg.Init = string(lora.InitKaiming)
+	}
+	if err := cfg.Validate(base); err != nil {
+		return nil, err
+	}
+	task, err := buildTask(cfg)
+	if err != nil {
+		return nil, &FieldError{Field: "task", Reason: err.Error()}
+	}
+	s := &Session{cfg: cfg, tok: tok, task: task, model: base.Clone()}
+	ctx := base.Config.SeqLen
+	if s.train, err = data.EncodeExamples(tok, task.Train, ctx, task.Name+" train"); err != nil {
+		return nil, &FieldError{Field: "task", Reason: err.Error()}
+	}
+	if s.val, err = data.EncodeExamples(tok, task.Val, ctx, task.Name+" validation"); err != nil {
+		return nil, &FieldError{Field: "task", Reason: err.Error()}
+	}
+	if _, err = data.EncodeExamples(tok, task.Test, ctx, task.Name+" test"); err != nil {
+		return nil, &FieldError{Field: "task", Reason: err.Error()}
+	}
+	s.batcher = data.NewBatcher(s.train, cfg.Batch, cfg.Seed)
+	r := rng.New(cfg.Seed)
+	var grads *model.Params // full fine-tuning only; nil keeps the base frozen
+	var params, grad []float32
+	switch cfg.Method {
+	case MethodLoRA:
+		targets, _ := model.ParseTargets(cfg.Targets) // validated above
+		lc := lora.Config{Rank: cfg.Rank, Alpha: cfg.Alpha, RSLoRA: cfg.RSLoRA, Init: lora.Init(cfg.Init), Dropout: cfg.Dropout}
+		if err := s.model.AddLoRA(lc, targets, r); err != nil {
+			return nil, &FieldError{Field: "rank", Reason: err.Error()}
+		}
+		params, grad = s.model.LoRA.Params, s.model.LoRA.Grads
+	case MethodFull:
+		grads = model.NewParams(s.model.Config)
+		params, grad = s.model.Params.Data, grads.Data
+	}
+	s.acts = s.model.NewActs(cfg.Batch, maxLen(s.train, s.val))
+	s.acts.RNG = rng.New(cfg.Seed ^ 0x5eed)
+	sched := optim.Schedule{Max: cfg.LR, Min: cfg.LR / 10, Warmup: cfg.Warmup, Total: cfg.Steps}
+	s.loop = newLoop(s.model, s.acts, grads, params, grad, sched, cfg.WeightDecay, cfg.Clip)
+	return s, nil
+}
+
+func maxLen(sets ...[]data.Sequence) int {
+	n := 1
+	for _, set := range sets {
+		for _, s := range set {
+			n = max(n, len(s.Tokens)-1)
+		}
+	}
+	return n
+}
+
+func buildTask(cfg Config) (*data.Task, error) {
+	if cfg.Task == "custom" {
+		if cfg.CustomVal == nil && cfg.CustomTest == nil {
+			tr, va, te := data.SplitExamples(cfg.Custom, cfg.TaskSeed)
+			return data.NewTaskFromExamples("custom", tr, va, te)
+		}
+		return data.NewTaskFromExamples("custom", cfg.Custom, cfg.CustomVal, cfg.CustomTest)
+	}
+	tc, err := data.DefaultTaskConfig(cfg.Task)
+	if err != nil {
+		return nil, err
+	}
+	tc.Seed = cfg.TaskSeed
+	if cfg.Difficulty > 0 {
+		tc.Difficulty = cfg.Difficulty
+	}
+	if cfg.Facts > 0 {
+		tc.Facts = cfg.Facts
+		tc.Train, tc.Val, tc.Test = 2*cfg.Facts, cfg.Facts, cfg.Facts
+	}
+	return data.NewTask(tc)
+}
+
+// Config returns the run's settings.
+func (s *Session) Config() Config { return s.cfg }
+
+// Model is the run's model (the base copy with its adapters).
+func (s *Session) Model() *model.Model { return s.model }
+
+// Task is the run's task with its three splits.
+func (s *Session) Task() *data.Task { return s.task }
+
+// Tokenizer is the base model's tokenizer.
+func (s *Session) Tokenizer() data.Tokenizer { return s.tok }
+
+// StepsDone is the number of optimizer steps taken.
+func (s *Session) StepsDone() int { return s.loop.step }
+
+// Done reports whether the configured number of steps has been taken.
+func (s *Session) Done() bool { return s.cfg.Method == MethodFrozen || s.loop.step >= s.cfg.Steps }
+
+// Info describes the run's trainable parameters and their memory.
+func (s *Session) Info() Info {
+	n := s.model.NumParams()
+	info := Info{Method: s.cfg.Method, TotalParams: n, TrainableParams: len(s.loop.params),
+		TrainableBytes: int64(len(s.loop.params)) * bytesPerTrainable, FullBytes: int64(n) * bytesPerTrainable,
+		TrainExamples: len(s.task.Train), ValExamples: len(s.task.Val), TestExamples: len(s.task.Test)}
+	if s.cfg.Method == MethodLoRA {
+		info.Rank = s.cfg.Rank
+		for _, t := range s.model.Targets() {
+			info.Targets = append(info.Targets, t.String())
+		}
+	}
+	return info
+}
+
+// Examples returns up to n examples of a split ("train", "val" or "test").
+func (s *Session) Examples(split string, n int) []data.Example {
+	var ex []data.Example
+	switch split {
+	case "train":
+		ex = s.task.Train
+	case "val":
+		ex = s.task.Val
+	case "test":
+		ex = s.task.Test
+	}
+	return ex[:min(n, len(ex))]
+}
+
+// Step takes up to n optimizer steps (fewer if the run reaches its configured
+// Steps) and reports them. A NaN or infinite loss or gradient stops the run
+// with an error before the update, so the weights stay at the last good step.
+func (s *Session) Step(n int) (Metrics, error) {
+	if s.cfg.Method == MethodFrozen {
+		return s.loop.metrics(), fmt.Errorf("train: a frozen run has nothing to train")
+	}
+	if s.model.Merged() {
+		if err := s.model.Unmerge(); err != nil {
+			return Metrics{}, err
+		}
+	}
+	s.acts.Dropout = s.cfg.Dropout
+	defer func() { s.acts.Dropout = 0 }()
+	return s.loop.run(min(n, s.cfg.Steps-s.loop.step), s.batcher.Next)
+}
+
+// ValLoss is the mean loss over the validation split (target tokens only).
+func (s *Session) ValLoss() float32 {
+	var num, den float64
+	b := s.cfg.Batch
+	for i := 0; i < len(s.val); i += b {
+		chunk := s.val[i:min(i+b, len(s.val))]
+		var bt data.Batch
+		data.FillBatch(&bt, chunk)
+		loss := s.model.Forward(s.acts, bt.Inputs[:bt.B*bt.T], bt.Targets[:bt.B*bt.T], bt.Mask[:bt.B*bt.T], bt.B, bt.T)
+		cnt := float64(bt.Count())
+		num += float64(loss) * cnt
+		den += cnt
+	}
+	if den == 0 {
+		return 0
+	}
+	return float32(num / den)
+}
+
+// Evaluate computes the validation loss and the exact-match accuracy of greedy
+// decoding on the test split (the first EvalLimit examples when set).
+func (s *Session) Evaluate() (Eval, error) {
+	start := time.Now()
+	test := s.task.Test
+	if s.cfg.EvalLimit > 0 {
+		test = test[:min(s.cfg.EvalLimit, len(test))]
+	}
+	prompts := make([]string, len(test))
+	for i, e := range test {
+		prompts[i] = e.Prompt
+	}
+	got, err := s.Complete(prompts)
+	if err != nil {
+		return Eval{}, err
+	}
+	ev := Eval{Step: s.loop.step, ValLoss: s.ValLoss(), Total: len(test)}
+	for i, e := range test {
+		if data.ExactMatch(got[i], e.Completion) {
+			ev.Correct++
+		}
+		if i < 4 {
+			ev.Samples = append(ev.Samples, Sample{Prompt: e.Prompt, Want: e.Completion, Got: got[i]})
+		}
+	}
+	if ev.Total > 0 {
+		ev.Accuracy = float32(ev.Correct) / float32(ev.Total)
+	}
+	ev.Seconds = time.Since(start).Seconds()
+	return ev, nil
+}
+
+// decodeRows is how many prompts greedy decoding runs side by side.
+const decodeRows = 32
+
+// Complete greedily decodes a completion for each prompt (until End or the
+// context is full), in batches of side-by-side rows.
+func (s *Session) Complete(prompts []string) ([]string, error) {
+	out := make([]string, len(prompts))
+	end, ctx := s.tok.End(), s.model.Config.SeqLen
+	var d *model.Decoder
+	for lo := 0; lo < len(prompts); lo += decodeRows {
+		hi := min(lo+decodeRows, len(prompts))
+		rows := hi - lo
+		if d == nil || d.Rows() != rows {
+			d = s.model.NewDecoder(rows)
+		}
+		d.Reset()
+		enc := make([][]int, rows)
+		gen := make([][]int, rows)
+		done := make([]bool, rows)
+		longest := 0
+		for r := range rows {
+			enc[r] = data.EncodePrompt(s.tok, prompts[lo+r])
+			if len(enc[r]) >= ctx {
+				return nil, fmt.Errorf("train: prompt %d is %d tokens, the context is %d", lo+r, len(enc[r]), ctx)
+			}
+			longest = max(longest, len(enc[r]))
+		}
+		feed := make([]int, rows)
+		V := s.model.Config.VocabSize
+		for pos := 0; pos < ctx; pos++ {
+			all := true
+			for r := range rows {
+				switch {
+				case pos < len(enc[r]):
+					feed[r] = enc[r][pos]
+				case len(gen[r]) > 0:
+					feed[r] = gen[r][len(gen[r])-1]
+				}
+				if !done[r] {
+					all = false
+				}
+			}
+			if all && pos >= longest {
+				break
+			}
+			logits, err := d.Next(feed...)
+			if err != nil {
+				return nil, err
+			}
+			for r := range rows {
+				if done[r] || pos+1 < len(enc[r]) {
+					continue
+				}
+				next := model.Argmax(logits[r*V : (r+1)*V])
+				if next == end {
+					done[r] = true
+					continue
+				}
+				gen[r] = append(gen[r], next)
+			}
+		}
+		for r := range rows {
+			out[lo+r] = s.tok.Decode(gen[r])
+		}
+	}
+	return out, nil
+}
+
+// Generate continues prompt with up to maxTokens tokens, greedily when
+// temperature is 0, else by sampling (top-p 0.9) from a generator seeded with seed.
+func (s *Session) Generate(prompt string, maxTokens int, temperature float32, seed uint64) (string, error) {
+	if maxTokens < 1 {
+		return "", fmt.Errorf("train: maxTokens must be positive, got %d", maxTokens)
+	}
+	ids := data.EncodePrompt(s.tok, prompt)
+	if len(ids) >= s.model.Config.SeqLen {
+		return "", fmt.Errorf("train: the prompt is %d tokens, the context is %d", len(ids), s.model.Config.SeqLen)
+	}
+	sampler := model.Sampler{Temperature: temperature, TopP: 0.9, RNG: rng.New(seed)}
+	out, err := s.model.Generate(s.model.NewDecoder(1), ids, maxTokens, []int{s.tok.End()}, sampler)
+	if err != nil {
+		return "", err
+	}
+	if n := len(out); n > 0 && out[n-1] == s.tok.End() {
+		out = out[:n-1]
+	}
+	return s.tok.Decode(out), nil
+}
+
+// Merge folds the adapters into the base weights and returns the largest
+// |logit| difference between the merged and the unmerged model on a
+// validation batch. Training after Merge unmerges first.
+func (s *Session) Merge() (float32, error) {
+	if s.model.LoRA == nil {
+		return 0, fmt.Errorf("train: only a LoRA run has adapters to merge")
+	}
+	if s.model.Merged() {
+		return 0, fmt.Errorf("train: the adapters are already merged")
+	}
+	var bt data.Batch
+	data.FillBatch(&bt, s.val[:min(len(s.val), s.cfg.Batch)])
+	n := bt.B * bt.T * s.model.Config.VocabSize
+	s.model.Forward(s.acts, bt.Inputs[:bt.B*bt.T], nil, nil, bt.B, bt.T)
+	before := append([]float32(nil), s.acts.Logits[:n]...)
+	if err := s.model.Merge(); err != nil {
+		return 0, err
+	}
+	s.model.Forward(s.acts, bt.Inputs[:bt.B*bt.T], nil, nil, bt.B, bt.T)
+	var worst float32
+	for i, v := range before {
+		d := v - s.acts.Logits[i]
+		if d < 0 {
+			d = -d
+		}
+		worst = max(worst, d)
+	}
+	return worst, nil
+}
+
+// TargetsString is the run's targets as "q,v" (empty for full fine-tuning).
+func (i Info) TargetsString() string { return strings.Join(i.Targets, ",") }
