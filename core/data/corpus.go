@@ -146,7 +146,7 @@ var corpusTemplates = []template{
 		return join("the", pick(r, adjectives), pick(r, objects), "is", pick(r, prepositions), "the", pick(r, furniture), "next to the", pick(r, adjectives), pick(r, objects)+".")
 	},
 	func(r *rng.RNG) string {
-		return join(pick(r, people), "keeps", withArticle(pick(r, adjectives)), pick(r, objects), "in a", pick(r, adjectives), pick(r, objects), "on the", pick(r, furniture)+".")
+		return join(pick(r, people), "keeps", withArticle(pick(r, adjectives)), pick(r, objects), "next to", withArticle(pick(r, adjectives)), pick(r, objects), "on the", pick(r, furniture)+".")
 	},
 	// Weather.
 	func(r *rng.RNG) string {

@@ -95,6 +95,7 @@ type Batcher struct {
 	order     []int // the current epoch's permutation
 	pos       int   // next index into order
 	epoch     int
+	picked    []Sequence // this batch's rows, reused
 }
 
 // NewBatcher returns a batcher over seqs. It panics on an empty seqs or a
@@ -123,23 +124,29 @@ func (b *Batcher) Epoch() int { return b.epoch }
 // sequence of this batch minus one: rows are padded to the batch's longest,
 // not to the model's context.
 func (b *Batcher) Next(dst *Batch) {
-	var picked [64]int
-	idx := picked[:0]
-	T := 0
+	b.picked = b.picked[:0]
 	for range b.batchSize {
 		if b.pos == len(b.order) {
 			b.order = b.r.Perm(len(b.seqs))
 			b.pos = 0
 			b.epoch++
 		}
-		i := b.order[b.pos]
+		b.picked = append(b.picked, b.seqs[b.order[b.pos]])
 		b.pos++
-		idx = append(idx, i)
-		T = max(T, len(b.seqs[i].Tokens)-1)
 	}
-	dst.resize(len(idx), T)
-	for row, i := range idx {
-		s := b.seqs[i]
+	layout(dst, b.picked)
+}
+
+// layout makes dst the batch of seqs in order: row r is seqs[r], T the longest
+// minus one, Inputs Tokens[t], Targets Tokens[t+1] where t+1 >= PromptLen, and
+// 0 / -1 / 0 on padding.
+func layout(dst *Batch, seqs []Sequence) {
+	T := 1
+	for _, s := range seqs {
+		T = max(T, len(s.Tokens)-1)
+	}
+	dst.resize(len(seqs), T)
+	for row, s := range seqs {
 		in := dst.Inputs[row*T : (row+1)*T]
 		tg := dst.Targets[row*T : (row+1)*T]
 		mk := dst.Mask[row*T : (row+1)*T]
