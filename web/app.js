@@ -73,8 +73,10 @@ const onWorker = {
     state.ready = true;
     state.engine = p;
     state.model = p.model;
-    state.defaults = p.defaults;
-    state.config = { ...p.defaults, ...readHash() };
+    // Go's float32 values arrive as float64 (0.003 as 0.003000000026077032): round them back to float32 precision.
+    state.defaults = Object.fromEntries(Object.entries(p.defaults).map(([k, v]) =>
+      [k, typeof v === "number" && !Number.isInteger(v) ? +v.toPrecision(7) : v]));
+    state.config = { ...state.defaults, ...readHash() };
     state.gen.prompt = "";
     fillForm();
     configChanged();
@@ -559,8 +561,8 @@ function fmtInt(n) { return n == null ? "–" : nf.format(Math.round(n)); }
 function fmtCompact(n) {
   if (n == null) return "–";
   if (n >= 1e9) return `${(n / 1e9).toFixed(n >= 1e10 ? 0 : 1)}B`;
-  if (n >= 1e6) return `${(n / 1e6).toFixed(n >= 1e7 ? 1 : 2)}M`;
-  if (n >= 1e3) return `${(n / 1e3).toFixed(n >= 1e4 ? 0 : 1)}k`;
+  if (n >= 1e6) return `${+(n / 1e6).toFixed(n >= 1e7 ? 1 : 2)}M`;
+  if (n >= 1e3) return `${+(n / 1e3).toFixed(n >= 1e4 ? 0 : 1)}k`;
   return String(Math.round(n));
 }
 
@@ -611,6 +613,13 @@ function niceTicks(lo, hi, n) {
   return out;
 }
 
+// niceMax rounds hi up to the next round number of a scale with about n ticks.
+function niceMax(hi, n) {
+  const t = niceTicks(0, hi, n);
+  const step = t.length > 1 ? t[1] - t[0] : hi;
+  return Math.ceil(hi / step - 1e-9) * step;
+}
+
 function setupCanvas(canvas) {
   const dpr = window.devicePixelRatio || 1;
   const w = canvas.clientWidth;
@@ -630,7 +639,7 @@ function setupCanvas(canvas) {
 // points, width, dash}], refs: [{y, label, color}], empty}
 function drawChart(canvas, spec) {
   const { ctx, w, h } = setupCanvas(canvas);
-  const pad = { l: 52, r: 16, t: 14, b: 40 };
+  const pad = { l: 52, r: 22, t: 14, b: 40 };
   const pw = w - pad.l - pad.r;
   const ph = h - pad.t - pad.b;
   const X = spec.x;
@@ -743,6 +752,8 @@ function drawChart(canvas, spec) {
   }
 
   // Hover: the nearest point within reach, with a crosshair and a label.
+  canvas.points = pts; // for tests: where each value was drawn
+  let tip = "";
   const hv = state.hover && state.hover.chart === canvas.dataset.chart ? state.hover : null;
   if (hv && pts.length && spec.tip) {
     let best = null;
@@ -759,6 +770,7 @@ function drawChart(canvas, spec) {
       ctx.fillStyle = best.series.color;
       ctx.beginPath(); ctx.arc(best.x, best.y, 4.5, 0, 2 * Math.PI); ctx.fill();
       const lines = spec.tip(best);
+      tip = lines.join(" · ");
       ctx.font = FONT;
       const tw = Math.max(...lines.map((l) => ctx.measureText(l).width)) + 16;
       const th = lines.length * 17 + 10;
@@ -774,6 +786,7 @@ function drawChart(canvas, spec) {
       lines.forEach((l, i) => ctx.fillText(l, bx + 8, by + 6 + i * 17));
     }
   }
+  if (canvas.dataset.tip !== tip) canvas.dataset.tip = tip;
   return pts;
 }
 
@@ -807,7 +820,7 @@ function drawLossChart() {
   let ymax = 1;
   for (const v of losses) if (Number.isFinite(v) && v > ymax) ymax = v;
   for (const e of evals) if (Number.isFinite(e.valLoss) && e.valLoss > ymax) ymax = e.valLoss;
-  ymax = niceTicks(0, ymax, 4).at(-1);
+  ymax = niceMax(ymax, 4);
   const sm = smooth(losses, 0.9);
   drawChart(canvas, {
     x: { min: 0, max: r ? r.steps : 100, fmt: fmtInt, label: "step" },
@@ -978,8 +991,8 @@ function renderForm() {
 
   const ex = $("examples");
   const key = JSON.stringify(state.examples);
-  if (ex.dataset.key !== key) {
-    ex.dataset.key = key;
+  if (ex.dataset.sig !== key) {
+    ex.dataset.sig = key;
     ex.replaceChildren(...state.examples.map((e) => {
       const li = document.createElement("li");
       const p = document.createElement("span");
@@ -1041,8 +1054,8 @@ function renderRun() {
   setText("memory", info ? fmtBytes(info.trainableBytes) : "–");
   const mb = $("memory-bars");
   const key = info ? `${info.trainableBytes}/${info.fullBytes}/${info.trainableParams}/${info.totalParams}` : "";
-  if (mb.dataset.key !== key) {
-    mb.dataset.key = key;
+  if (mb.dataset.sig !== key) {
+    mb.dataset.sig = key;
     mb.replaceChildren();
     if (info) {
       const share = info.fullBytes ? info.trainableBytes / info.fullBytes : 0;
@@ -1084,8 +1097,8 @@ function renderSamples(r) {
   const before = r.before || [];
   const after = r.after || [];
   const key = JSON.stringify([r.id, before, after]);
-  if (tbody.dataset.key === key) return;
-  tbody.dataset.key = key;
+  if (tbody.dataset.sig === key) return;
+  tbody.dataset.sig = key;
   const rows = [];
   const n = Math.max(before.length, after.length);
   for (let i = 0; i < n; i++) {
@@ -1145,8 +1158,8 @@ function renderSweep() {
 function renderRuns() {
   const tbody = $("runs").tBodies[0];
   const key = state.runs.map((r) => r.id).join(",");
-  if (tbody.dataset.key === key) return;
-  tbody.dataset.key = key;
+  if (tbody.dataset.sig === key) return;
+  tbody.dataset.sig = key;
   const rows = state.runs.map((rec) => {
     const tr = document.createElement("tr");
     tr.dataset.id = rec.id;

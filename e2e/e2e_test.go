@@ -1,0 +1,281 @@
+// e2e_test.go drives the browser app in headless Chromium against `golora serve`: a short LoRA run, a rank sweep,
+// a reload, with screenshots saved under e2e/screenshots/.
+
+// Package e2e holds golora's end-to-end test of the browser app in a real browser.
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/input"
+	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// chromiumPath is Debian's chromium; GOLORA_CHROMIUM overrides it.
+const chromiumPath = "/usr/bin/chromium"
+
+// shotDir is where the screenshots go (git-ignored), relative to this package's directory.
+const shotDir = "screenshots"
+
+// repoRoot is the module root: the directory above this package that holds go.mod.
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	dir, err := filepath.Abs("..")
+	require.NoError(t, err)
+	_, err = os.Stat(filepath.Join(dir, "go.mod"))
+	require.NoError(t, err, "the e2e package must sit one level below go.mod")
+	return dir
+}
+
+// startServer builds cmd/golora, runs `golora serve` on a free port and returns the URL it prints.
+func startServer(t *testing.T, root string) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "golora")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/golora")
+	build.Dir = root
+	out, err := build.CombinedOutput()
+	require.NoError(t, err, "go build ./cmd/golora:\n%s", out)
+
+	cmd := exec.Command(bin, "serve", "-addr", "127.0.0.1:0", "-root", root)
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	cmd.Stderr = os.Stderr
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	lines := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if i := strings.Index(sc.Text(), "http://"); i >= 0 {
+				lines <- sc.Text()[i:]
+			}
+		}
+		close(lines)
+	}()
+	select {
+	case u, ok := <-lines:
+		require.True(t, ok, "golora serve exited without printing its URL")
+		return strings.TrimSpace(u)
+	case <-time.After(30 * time.Second):
+		t.Fatal("golora serve printed no URL within 30 s")
+		return ""
+	}
+}
+
+// newBrowser starts headless Chromium with a fresh profile.
+func newBrowser(t *testing.T) context.Context {
+	t.Helper()
+	path := chromiumPath
+	if p := os.Getenv("GOLORA_CHROMIUM"); p != "" {
+		path = p
+	}
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("chromium not found at %s: install it with `apt-get update && apt-get install -y chromium` "+
+			"(or set GOLORA_CHROMIUM to a Chromium binary)", path)
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(path),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1440, 1000),
+	)
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
+	t.Cleanup(func() {
+		cancel()
+		cancelAlloc()
+	})
+	// The first Run starts the browser; it must not carry a timeout (see chromedp.Run).
+	require.NoError(t, chromedp.Do(ctx, chromedp.EmulateViewport(1440, 1000)), "start chromium")
+	return ctx
+}
+
+func eval[T any](t *testing.T, ctx context.Context, expr string) T {
+	t.Helper()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr))
+	require.NoError(t, err, "evaluate %s", expr)
+	return v
+}
+
+// waitFor polls a JavaScript expression until it is truthy, and fails with what the page shows if it never is.
+func waitFor(t *testing.T, ctx context.Context, what, expr string, timeout time.Duration) {
+	t.Helper()
+	_, err := chromedp.Run(ctx, chromedp.Poll[bool](expr, chromedp.WithPollingInterval(100*time.Millisecond),
+		chromedp.WithPollingTimeout(timeout)))
+	if err != nil {
+		shot(t, ctx, "failure-"+strings.ReplaceAll(what, " ", "-"))
+		status, _ := chromedp.Run(ctx, chromedp.Evaluate[string](
+			`document.getElementById("status").textContent + " | " + document.getElementById("error-text").textContent + " | " + document.getElementById("progress-text").textContent`))
+		t.Fatalf("waiting for %s (%s): %v; page shows: %s", what, expr, err, status)
+	}
+}
+
+func shot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	buf, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)) // quality 100 is a PNG
+	if err != nil {
+		t.Logf("screenshot %s: %v", name, err)
+		return
+	}
+	if err := os.MkdirAll(shotDir, 0o755); err != nil {
+		t.Logf("screenshot %s: %v", name, err)
+		return
+	}
+	p := filepath.Join(shotDir, name+".png")
+	if err := os.WriteFile(p, buf, 0o644); err != nil {
+		t.Logf("screenshot %s: %v", name, err)
+		return
+	}
+	t.Logf("screenshot: e2e/%s", p)
+}
+
+// envInt reads a positive integer from the environment, or returns def.
+func envInt(name string, def int) int {
+	if n, err := strconv.Atoi(os.Getenv(name)); err == nil && n > 0 {
+		return n
+	}
+	return def
+}
+
+const (
+	pageReady   = `document.getElementById("status").dataset.kind !== "busy"`
+	runRows     = `document.querySelectorAll("#runs tbody tr[data-id]").length`
+	runFinished = `state.run && ["done", "stopped", "error"].includes(state.run.status)`
+)
+
+func TestBrowserApp(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the browser test needs a few minutes; run it without -short")
+	}
+	root := repoRoot(t)
+	for _, f := range []string{"web/dist/golora.wasm", "web/dist/golora-scalar.wasm", "web/dist/wasm_exec.js", "models/base.safetensors"} {
+		_, err := os.Stat(filepath.Join(root, f))
+		require.NoError(t, err, "%s is missing: run `make wasm` (make test-e2e does it first) and keep the shipped base model", f)
+	}
+	ctx := newBrowser(t)
+	url := startServer(t, root)
+	// A short run: small enough for the test to stay well under its budget, long enough for the loss to fall.
+	steps := envInt("GOLORA_E2E_STEPS", 40)
+	batch := envInt("GOLORA_E2E_BATCH", 8)
+	evalEvery := max(steps/2, 1)
+	sweepFull := "false" // full fine-tuning in the sweep only on request: it is the slowest run
+	if os.Getenv("GOLORA_E2E_SWEEP_FULL") == "1" {
+		sweepFull = "true"
+	}
+
+	// 1. Load the page and wait for the engine.
+	start := time.Now()
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(url)))
+	// A main-thread timer that counts its ticks and remembers its longest gap: if the page froze, it would stop.
+	eval[bool](t, ctx, `window.__ticks = 0; window.__maxGap = 0; window.__last = performance.now();
+		setInterval(() => { const now = performance.now(); window.__maxGap = Math.max(window.__maxGap, now - window.__last);
+		window.__last = now; window.__ticks++; }, 20); true`)
+	waitFor(t, ctx, "page ready", pageReady, 60*time.Second)
+	require.Equal(t, "ok", eval[string](t, ctx, `document.getElementById("status").dataset.kind`),
+		"the engine loads: %s", eval[string](t, ctx, `document.getElementById("error-text").textContent`))
+	t.Logf("ready after %.2f s: %s", time.Since(start).Seconds(), eval[string](t, ctx, `document.getElementById("status").textContent`))
+	assert.NotEmpty(t, eval[string](t, ctx, `document.getElementById("model-params").textContent.replace("–", "")`), "model panel shows parameters")
+	waitFor(t, ctx, "task examples", `document.querySelectorAll("#examples li").length > 0`, 30*time.Second)
+
+	// 2. An invalid value is refused next to its field, and Start is disabled.
+	require.NoError(t, chromedp.Do(ctx, chromedp.SetValue("#rank", "0"),
+		chromedp.Evaluate[chromedp.Void](`document.getElementById("rank").dispatchEvent(new Event("input")); undefined`)))
+	waitFor(t, ctx, "rank error", `document.querySelector('.err[data-for="rank"]').textContent.length > 0`, 10*time.Second)
+	assert.True(t, eval[bool](t, ctx, `document.getElementById("start").disabled`), "Start is disabled while rank is invalid")
+	t.Logf("rank=0 refused: %s", eval[string](t, ctx, `document.querySelector('.err[data-for="rank"]').textContent`))
+	shot(t, ctx, "0-invalid")
+
+	// 3. A short LoRA run from the URL hash, started by autostart=1.
+	hash := fmt.Sprintf("#task=e2e&method=lora&rank=4&targets=q,v&steps=%d&batch=%d&evalEvery=%d&autostart=1", steps, batch, evalEvery)
+	runStart := time.Now()
+	require.NoError(t, chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](`location.hash = "`+hash+`"; undefined`)))
+	waitFor(t, ctx, "run started", `state.run && state.run.losses.length > 0`, 60*time.Second)
+	assert.NotContains(t, eval[string](t, ctx, `location.hash`), "autostart", "autostart is consumed so a reload does not train again")
+	ticks0 := eval[int](t, ctx, `window.__maxGap = 0; window.__ticks`)
+	step0 := eval[int](t, ctx, `state.run.step`)
+	waitFor(t, ctx, "more steps", fmt.Sprintf(`state.run.step >= Math.min(%d, state.run.steps) || %s`, step0+3, runFinished), 120*time.Second)
+	ticks1 := eval[int](t, ctx, `window.__ticks`)
+	step1 := eval[int](t, ctx, `state.run.step`)
+	t.Logf("main thread while the worker trained steps %d..%d: %d timer ticks (every 20 ms), longest gap %.0f ms",
+		step0, step1, ticks1-ticks0, eval[float64](t, ctx, `window.__maxGap`))
+	assert.Greater(t, ticks1, ticks0, "the main-thread timer kept firing while the worker trained steps %d..%d", step0, step1)
+	shot(t, ctx, "1-training")
+	waitFor(t, ctx, "run finished", runFinished, 5*time.Minute)
+	require.Equal(t, "done", eval[string](t, ctx, `state.run.status`), "run status: %s", eval[string](t, ctx, `state.run.errorText || ""`))
+	t.Logf("run of %d steps: %.1f s (with screenshots); %s", steps, time.Since(runStart).Seconds(),
+		eval[string](t, ctx, `document.getElementById("progress-text").textContent`))
+	losses := eval[[]float64](t, ctx, `Array.from(state.run.losses)`)
+	require.Len(t, losses, steps, "one loss per step reaches the chart")
+	k := max(len(losses)/5, 1)
+	first, last := mean(losses[:k]), mean(losses[len(losses)-k:])
+	assert.Less(t, last, first, "the training loss falls: mean of the first %d steps %.4f, of the last %d %.4f", k, first, k, last)
+	t.Logf("train loss %.4f -> %.4f; accuracy %s; tokens/s %s; trainable %s", first, last,
+		eval[string](t, ctx, `document.getElementById("accuracy").textContent`),
+		eval[string](t, ctx, `document.getElementById("tps").textContent`),
+		eval[string](t, ctx, `document.getElementById("trainable").textContent`))
+	assert.Equal(t, 1, eval[int](t, ctx, runRows), "the finished run is in #runs")
+	assert.Greater(t, eval[int](t, ctx, `document.querySelectorAll("#samples tbody tr:not(.empty)").length`), 0, "before/after samples shown")
+	// The adapter download is a stored zip holding PEFT's two files.
+	zipHead, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(async () => { const r = state.runs[0]; const b = zipStore([{name: "adapter_model.safetensors", data: r.adapter},
+		{name: "adapter_config.json", data: new TextEncoder().encode(r.adapterConfig)}]);
+		const u = new Uint8Array(await b.arrayBuffer()); return String.fromCharCode(u[0], u[1]) + " " + u.length; })()`, chromedp.EvalAwaitPromise))
+	require.NoError(t, err, "zip the adapter")
+	assert.True(t, strings.HasPrefix(zipHead, "PK "), "adapter zip starts with PK: %q", zipHead)
+	shot(t, ctx, "2-run-done")
+
+	// 4. A two-rank sweep with the same short settings.
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.SetValue("#sweep-ranks", "1, 2"),
+		chromedp.Evaluate[chromedp.Void](`document.getElementById("sweep-full").checked = `+sweepFull+`; undefined`),
+		chromedp.Click("#sweep-start"),
+	))
+	waitFor(t, ctx, "sweep finished", `state.sweep && state.sweep.status !== "running"`, 8*time.Minute)
+	require.Equal(t, "done", eval[string](t, ctx, `state.sweep.status`), "sweep status")
+	wantRows := 3
+	if sweepFull == "true" {
+		wantRows = 4
+	}
+	assert.Equal(t, wantRows, eval[int](t, ctx, runRows), "the sweep's runs join #runs")
+	assert.Equal(t, []int{1, 2}, eval[[]int](t, ctx, `sweepRuns().filter((r) => r.rank).map((r) => r.rank).sort()`), "the sweep chart has ranks 1 and 2")
+	// Hovering a point of the rank chart shows its values.
+	xy := eval[[]float64](t, ctx, `(() => { const c = document.getElementById("rank-chart"); c.scrollIntoView({block: "center"});
+		const b = c.getBoundingClientRect(); const p = c.points.find((p) => p.xv === 2); return [b.left + p.x, b.top + p.y]; })()`)
+	require.NoError(t, chromedp.Do(ctx, chromedp.MouseEvent(input.DispatchMouseEventTypeMouseMoved, xy[0], xy[1])))
+	waitFor(t, ctx, "hover tooltip", `document.getElementById("rank-chart").dataset.tip.startsWith("rank 2")`, 5*time.Second)
+	t.Logf("hover on rank 2: %s", eval[string](t, ctx, `document.getElementById("rank-chart").dataset.tip`))
+	shot(t, ctx, "3-sweep")
+
+	// 5. Reload: the results table is still there, and nothing trains by itself.
+	require.NoError(t, chromedp.Do(ctx, chromedp.Reload()))
+	waitFor(t, ctx, "page ready after reload", pageReady, 60*time.Second)
+	waitFor(t, ctx, "runs restored", fmt.Sprintf("%s === %d", runRows, wantRows), 10*time.Second)
+	assert.Nil(t, eval[any](t, ctx, `state.run`), "reloading does not start a run")
+	shot(t, ctx, "4-reloaded")
+}
+
+func mean(xs []float64) float64 {
+	s := 0.0
+	for _, x := range xs {
+		s += x
+	}
+	return s / float64(len(xs))
+}
