@@ -79,9 +79,9 @@ func ReadBPE(r io.Reader, name string, vocabSize int) (*BPE, error) {
 	}
 	t := &BPE{
 		name:   name,
-		pieces: make([]string, vocabSize),
-		scores: make([]float32, vocabSize),
-		lookup: make(map[string]int, vocabSize),
+		pieces: make([]string, 0, min(vocabSize, 1<<16)), // grown as read: vocabSize is not yet trusted
+		scores: make([]float32, 0, min(vocabSize, 1<<16)),
+		lookup: make(map[string]int, min(vocabSize, 1<<16)),
 		space:  -1,
 		maxLen: maxLen,
 	}
@@ -89,7 +89,7 @@ func ReadBPE(r io.Reader, name string, vocabSize int) (*BPE, error) {
 		if err := readFull(word[:8], "score and length", id); err != nil {
 			return nil, err
 		}
-		t.scores[id] = math.Float32frombits(binary.LittleEndian.Uint32(word[:4]))
+		score := math.Float32frombits(binary.LittleEndian.Uint32(word[:4]))
 		n := int(int32(binary.LittleEndian.Uint32(word[4:8])))
 		if n < 0 || n > maxLen {
 			return nil, fail("token %d: length %d is outside [0, max_token_length %d]", id, n, maxLen)
@@ -102,7 +102,8 @@ func ReadBPE(r io.Reader, name string, vocabSize int) (*BPE, error) {
 		if strings.IndexByte(piece, 0) >= 0 {
 			return nil, fail("token %d: piece %q holds a NUL byte (run.c would truncate it)", id, piece)
 		}
-		t.pieces[id] = piece
+		t.pieces = append(t.pieces, piece)
+		t.scores = append(t.scores, score)
 		if _, dup := t.lookup[piece]; !dup {
 			t.lookup[piece] = id
 		}

@@ -249,18 +249,26 @@ func TestBPETok512(t *testing.T) {
 }
 
 func FuzzReadBPE(f *testing.F) {
-	f.Add(bpeFile(7, tinyPieces, tinyScores), uint16(len(tinyPieces)))
-	f.Add(bpeFile(3, []string{" ", "ab"}, []float32{0, float32(math.NaN())}), uint16(2))
-	f.Add([]byte{}, uint16(0))
-	f.Fuzz(func(t *testing.T, data []byte, extra uint16) {
-		tok, err := ReadBPE(bytes.NewReader(data), "fuzz.bin", 259+int(extra))
+	// In "tail" mode the input follows a valid prefix (specials and byte tokens),
+	// so the fuzzer explores merge vocabularies rather than the fixed prefix.
+	prefix := bpeFile(7, nil, nil)
+	full := bpeFile(7, tinyPieces, tinyScores)
+	f.Add(full, uint8(len(tinyPieces)), false)
+	f.Add(full[len(prefix):], uint8(len(tinyPieces)), true)
+	f.Add(bpeFile(3, []string{" ", "ab"}, []float32{0, float32(math.NaN())})[len(prefix):], uint8(2), true)
+	f.Add([]byte{}, uint8(0), false)
+	f.Fuzz(func(t *testing.T, data []byte, extra uint8, tail bool) {
+		if tail {
+			data = append(append([]byte(nil), prefix...), data...)
+		}
+		tok, err := ReadBPE(bytes.NewReader(data), "fuzz.bin", 259+int(extra%64))
 		if err != nil {
 			if tok != nil || !strings.HasPrefix(err.Error(), "tokenizer fuzz.bin: ") {
 				t.Fatalf("bad error result: %v", err)
 			}
 			return
 		}
-		for _, s := range []string{"", "abc", "a\x00é\xff", " x  y "} {
+		for _, s := range []string{"", "abc", "a\x00é\xff", " x  y ", string(data[len(data)-min(len(data), 12):])} {
 			ids := tok.EncodeRun(s, true, true)
 			for _, id := range ids {
 				if id < 0 || id >= tok.VocabSize() {
