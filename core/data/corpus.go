@@ -87,6 +87,14 @@ func article(next string) string {
 	return "a"
 }
 
+// foodPhrase is "Italian food", but "fast food" (not "fast food food").
+func foodPhrase(f string) string {
+	if strings.HasSuffix(f, "food") {
+		return f
+	}
+	return f + " food"
+}
+
 func withArticle(phrase string) string { return article(phrase) + " " + phrase }
 
 func join(parts ...string) string { return strings.Join(parts, " ") }
@@ -101,10 +109,10 @@ var corpusTemplates = []template{
 	},
 	func(r *rng.RNG) string {
 		name := pick(r, restaurantNames)
-		return join("if you want", pick(r, foods), "food, try", name, "near", pickOther(r, restaurantNames, name)+"; it is", pick(r, priceWords)+".")
+		return join("if you want", foodPhrase(pick(r, foods))+", try", name, "near", pickOther(r, restaurantNames, name)+"; it is", pick(r, priceWords)+".")
 	},
 	func(r *rng.RNG) string {
-		return join(pick(r, restaurantNames), "serves", pick(r, foods), "food at", pick(r, []string{"low", "fair", "high"}), "prices and is", pick(r, familyWords)+".")
+		return join(pick(r, restaurantNames), "serves", foodPhrase(pick(r, foods)), "at", pick(r, []string{"low", "fair", "high"}), "prices and is", pick(r, familyWords)+".")
 	},
 	func(r *rng.RNG) string {
 		return join("we had dinner at", pick(r, restaurantNames)+",", withArticle(pick(r, foods)), pick(r, eatTypes), pick(r, areaWords)+", and it was", pick(r, []string{"lovely.", "too loud.", "very good.", "fine."}))
@@ -118,7 +126,7 @@ var corpusTemplates = []template{
 	},
 	func(r *rng.RNG) string {
 		p := pick(r, people)
-		return join(p, "likes", pick(r, foods), "food, so", pick(r, []string{"she", "he"}), "often eats at", pick(r, restaurantNames), pick(r, times)+".")
+		return join(p, "likes", foodPhrase(pick(r, foods))+", so", pick(r, []string{"she", "he"}), "often eats at", pick(r, restaurantNames), pick(r, times)+".")
 	},
 	func(r *rng.RNG) string {
 		name := pick(r, restaurantNames)
@@ -128,7 +136,11 @@ var corpusTemplates = []template{
 		return join(pick(r, restaurantNames), "is rated", pick(r, ratings), "by its customers, and its prices are", pick(r, []string{"cheap", "moderate", "high"})+".")
 	},
 	func(r *rng.RNG) string {
-		return join("Q: where can I get", pick(r, foods), "food?\nA: try", pick(r, restaurantNames)+", it is", pick(r, areaWords)+".")
+		return join("Q: where can I get", foodPhrase(pick(r, foods))+"?\nA: try", pick(r, restaurantNames)+", it is", pick(r, areaWords)+".")
+	},
+	func(r *rng.RNG) string {
+		name := pick(r, restaurantNames)
+		return join(name, "is", withArticle(pick(r, []string{"nice", "busy", "quiet", "friendly", "small"})), "place near", pickOther(r, restaurantNames, name)+", rated", pick(r, ratings), "and", pick(r, familyWords)+".")
 	},
 	// People going places.
 	func(r *rng.RNG) string {
@@ -167,7 +179,7 @@ var corpusTemplates = []template{
 		return join("the", pick(r, animals), pick(r, actionVerbs), pick(r, prepositions), "the", pick(r, objects), pick(r, times), "while", pick(r, people), "was", pick(r, feelings)+".")
 	},
 	func(r *rng.RNG) string {
-		return join(pick(r, people), "was", pick(r, feelings)+", so", pick(r, []string{"she", "he"}), "went to", pick(r, restaurantNames), "for", pick(r, foods), "food with a friend.")
+		return join(pick(r, people), "was", pick(r, feelings)+", so", pick(r, []string{"she", "he"}), "went to", pick(r, restaurantNames), "for", foodPhrase(pick(r, foods)), "with a friend.")
 	},
 	// Questions and answers.
 	func(r *rng.RNG) string {

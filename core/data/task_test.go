@@ -259,6 +259,8 @@ func TestCorpus(t *testing.T) {
 		require.GreaterOrEqual(t, len(s), 50, "sentence %d %q", i, s)
 		require.LessOrEqual(t, len(s), 120, "sentence %d %q", i, s)
 		assert.NotContains(t, s, "cipher", "sentence %d", i)
+		assert.NotContains(t, s, "food food", "sentence %d", i)
+		assert.NotContains(t, s, "  ", "sentence %d", i)
 		distinct[s] = true
 		switch {
 		case s[0] >= 'A' && s[0] <= 'Z':
