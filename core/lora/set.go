@@ -32,7 +32,8 @@ type Set struct {
 	Grads    []float32
 }
 
-// NewSet allocates and initialises adapters for shapes. It returns an error if
+// NewSet allocates and initialises adapters for shapes (A from r, B zero; with
+// a nil r both stay zero, for loading saved adapters). It returns an error if
 // the rank is not in 1..min(in, out) for some shape or alpha is not positive.
 func NewSet(cfg Config, shapes []Shape, r *rng.RNG) (*Set, error) {
 	if !(cfg.Alpha > 0) {
@@ -60,7 +61,9 @@ func NewSet(cfg Config, shapes []Shape, r *rng.RNG) (*Set, error) {
 		off += nA
 		a.B, a.DB = take(s.Params, nB), take(s.Grads, nB)
 		off += nB
-		a.Reset(cfg.Init, r)
+		if r != nil {
+			a.Reset(cfg.Init, r)
+		}
 		s.Adapters = append(s.Adapters, a)
 	}
 	return s, nil

@@ -87,8 +87,20 @@ func New(base *model.Model, tok data.Tokenizer, cfg Config) (*Session, error) {
 		return nil, fmt.Errorf("train: tokenizer %s has %d tokens but the model's vocabulary is %d",
 			tok.Name(), tok.VocabSize(), base.Config.VocabSize)
 	}
-	if base.LoRA != nil || base.Merged() {
-		return nil, fmt.Errorf("train: the base model already carries adapters; start from a plain base")
+	if base.Merged() {
+		return nil, fmt.Errorf("train: the base model's adapters are merged; load the adapter unmerged to continue training")
+	}
+	if base.LoRA != nil {
+		// An imported adapter: continue training it (or evaluate it, frozen).
+		if cfg.Method == MethodFull {
+			return nil, &FieldError{Field: "method", Reason: "the base carries a LoRA adapter; full fine-tuning needs a plain base (merge it first)"}
+		}
+		cfg.Rank, cfg.Alpha, cfg.RSLoRA, cfg.Dropout = base.LoRA.Rank, base.LoRA.Alpha, base.LoRA.RSLoRA, base.LoRA.Dropout
+		cfg.Init = string(base.LoRA.Init)
+		cfg.Targets = nil
+		for _, t := range base.Targets() {
+			cfg.Targets = append(cfg.Targets, t.String())
+		}
 	}
 	if cfg.Init == "" {
 		cfg.Init = string(lora.InitKaiming)
@@ -101,6 +113,13 @@ func New(base *model.Model, tok data.Tokenizer, cfg Config) (*Session, error) {
 		return nil, &FieldError{Field: "task", Reason: err.Error()}
 	}
 	s := &Session{cfg: cfg, tok: tok, task: task, model: base.Clone()}
+	if base.LoRA != nil {
+		targets, _ := model.ParseTargets(cfg.Targets)
+		if err := s.model.AddLoRA(base.LoRA.Config, targets, nil); err != nil {
+			return nil, err
+		}
+		copy(s.model.LoRA.Params, base.LoRA.Params)
+	}
 	ctx := base.Config.SeqLen
 	if s.train, err = data.EncodeExamples(tok, task.Train, ctx, task.Name+" train"); err != nil {
 		return nil, &FieldError{Field: "task", Reason: err.Error()}
@@ -117,10 +136,12 @@ func New(base *model.Model, tok data.Tokenizer, cfg Config) (*Session, error) {
 	var params, grad []float32
 	switch cfg.Method {
 	case MethodLoRA:
-		targets, _ := model.ParseTargets(cfg.Targets) // validated above
-		lc := lora.Config{Rank: cfg.Rank, Alpha: cfg.Alpha, RSLoRA: cfg.RSLoRA, Init: lora.Init(cfg.Init), Dropout: cfg.Dropout}
-		if err := s.model.AddLoRA(lc, targets, r); err != nil {
-			return nil, &FieldError{Field: "rank", Reason: err.Error()}
+		if s.model.LoRA == nil {
+			targets, _ := model.ParseTargets(cfg.Targets) // validated above
+			lc := lora.Config{Rank: cfg.Rank, Alpha: cfg.Alpha, RSLoRA: cfg.RSLoRA, Init: lora.Init(cfg.Init), Dropout: cfg.Dropout}
+			if err := s.model.AddLoRA(lc, targets, r); err != nil {
+				return nil, &FieldError{Field: "rank", Reason: err.Error()}
+			}
 		}
 		params, grad = s.model.LoRA.Params, s.model.LoRA.Grads
 	case MethodFull:
