@@ -4,14 +4,14 @@
 // (web/worker.js) and registers one global object, golora, whose functions decode their input, call core/train and
 // return plain JS values. Nothing here trains, tokenizes or formats: that is core/train's job.
 //
-// Every function returns an object; on failure it is {error: "message"} (plus field: "rank" when a config value is at
-// fault), and a Go panic is recovered into the same shape, so a bad call never kills the instance. Configs cross as
+// Every function returns an object; on failure it is {error: "message"} (plus field: "rank" and fields: {rank: reason,
+// ...} when config values are at fault), and a Go panic is recovered into the same shape, so a bad call never kills the instance. Configs cross as
 // JSON text (JSON.stringify of the object below); arrays cross with one bulk copy.
 //
 //	golora.version                                   -> "golora wasm 1"
 //	golora.load(bytes: Uint8Array, name: string)     -> {model: {name, params, dim, hiddenDim, layers, heads, kvHeads, vocab, seqLen}}
 //	golora.defaults()                                -> {config}                      train.DefaultConfig()
-//	golora.validate(config: string, jsonl?: string)  -> {ok: true} | {error, field}
+//	golora.validate(config: string, jsonl?: string)  -> {ok: true} | {error, field, fields: {field: reason}}
 //	golora.start(config: string, jsonl?: string)     -> {info}                        a new train.Session on the loaded base
 //	golora.step(n: number)                           -> {step, loss, lr, tokensPerSec, elapsed, losses: Float32Array(n)}
 //	golora.evaluate()                                -> {step, valLoss, accuracy, correct, total, samples: [{prompt, want, got}]}
@@ -22,8 +22,8 @@
 //	golora.exportAdapter()                           -> {safetensors: Uint8Array, config: string}   PEFT adapter pair
 //
 // config is {task, difficulty, facts, method, rank, alpha, rslora, targets: ["q","v"], init, dropout, lr, steps,
-// batch, warmup, weightDecay, clip, seed, evalEvery}; missing keys keep train.DefaultConfig()'s values. jsonl is the
-// text of the user's JSON Lines file for task "custom".
+// batch, warmup, weightDecay, clip, seed, evalEvery, evalLimit}; missing keys keep train.DefaultConfig()'s values.
+// jsonl is the text of the user's JSON Lines file for task "custom".
 package main
 
 import (
@@ -45,6 +45,8 @@ import (
 var (
 	base    *model.Model
 	session *train.Session
+	// tokenizer is the shipped base's: golora pretrains it on bytes (cmd/golora/pretrain.go).
+	tokenizer data.Tokenizer = data.NewByteTokenizer()
 )
 
 func main() {
@@ -82,7 +84,7 @@ func export(fn func(args []js.Value) (map[string]any, error)) js.Func {
 	})
 }
 
-// fieldError marks an error caused by one config value, so that the page can show it next to that field.
+// fieldError marks an error in the page's input (the custom file), so that the page can show it next to that field.
 type fieldError struct {
 	field string
 	err   error
@@ -94,21 +96,28 @@ func (e *fieldError) Error() string { return e.err.Error() }
 var configFields = map[string]bool{
 	"task": true, "difficulty": true, "facts": true, "custom": true, "method": true, "rank": true, "alpha": true,
 	"rslora": true, "targets": true, "init": true, "dropout": true, "lr": true, "steps": true, "batch": true,
-	"warmup": true, "weightDecay": true, "clip": true, "seed": true, "evalEvery": true,
+	"warmup": true, "weightDecay": true, "clip": true, "seed": true, "evalEvery": true, "evalLimit": true,
 }
 
+// errorResult is {error, field?, fields?: {field: reason}}: Validate reports every invalid field at once.
 func errorResult(err error) js.Value {
 	res := map[string]any{"error": err.Error()}
 	var fe *fieldError
 	if errors.As(err, &fe) {
 		res["field"] = fe.field
-	} else if name, _, ok := strings.Cut(err.Error(), ":"); ok && configFields[jsonName(strings.TrimSpace(name))] {
-		res["field"] = jsonName(strings.TrimSpace(name))
+		res["fields"] = map[string]any{fe.field: err.Error()}
+	} else if fes := train.FieldErrors(err); len(fes) > 0 {
+		fields := map[string]any{}
+		for _, f := range fes {
+			fields[jsonName(f.Field)] = f.Reason
+		}
+		res["field"] = jsonName(fes[0].Field)
+		res["fields"] = fields
 	}
 	return js.ValueOf(res)
 }
 
-// jsonName maps a field name as train's messages may spell it ("Rank", "weight_decay", "LR") to its JSON name.
+// jsonName maps a field name as train spells it ("weight_decay") to the page's JSON name ("weightDecay").
 func jsonName(s string) string {
 	k := strings.ToLower(strings.ReplaceAll(s, "_", ""))
 	for name := range configFields {
@@ -163,6 +172,7 @@ type wireConfig struct {
 	Clip        *float32 `json:"clip"`
 	Seed        *uint64  `json:"seed"`
 	EvalEvery   *int     `json:"evalEvery"`
+	EvalLimit   *int     `json:"evalLimit"`
 }
 
 // decodeConfig reads args[0] (config JSON) and args[1] (optional JSON Lines text) into a train.Config.
@@ -198,6 +208,7 @@ func decodeConfig(args []js.Value) (train.Config, error) {
 	set(&c.Clip, w.Clip)
 	set(&c.Seed, w.Seed)
 	set(&c.EvalEvery, w.EvalEvery)
+	set(&c.EvalLimit, w.EvalLimit)
 	if jsonl := argOptString(args, 1); c.Task == "custom" {
 		if jsonl == "" {
 			return c, &fieldError{"custom", errors.New("custom: choose a JSON Lines file of {\"prompt\", \"completion\"} lines")}
@@ -241,7 +252,7 @@ func load(args []js.Value) (map[string]any, error) {
 	name := argOptString(args, 1)
 	buf := make([]byte, args[0].Get("byteLength").Int())
 	js.CopyBytesToGo(buf, args[0])
-	m, err := model.Load(bytes.NewReader(buf), name)
+	m, _, err := model.Load(bytes.NewReader(buf), name)
 	if err != nil {
 		return nil, fmt.Errorf("load %s: %w", name, err)
 	}
@@ -279,7 +290,7 @@ func start(args []js.Value) (map[string]any, error) {
 		return nil, err
 	}
 	session = nil // let the old session's buffers go before the new one allocates
-	s, err := train.New(base, c)
+	s, err := train.New(base, tokenizer, c)
 	if err != nil {
 		return nil, err
 	}
@@ -405,7 +416,7 @@ func exportAdapter(args []js.Value) (map[string]any, error) {
 	if err := needSession(); err != nil {
 		return nil, err
 	}
-	st, cfg, err := session.ExportAdapter()
+	st, cfg, err := session.ExportAdapter(base.Name)
 	if err != nil {
 		return nil, err
 	}
@@ -439,7 +450,7 @@ func jsConfig(c train.Config) map[string]any {
 		"task": c.Task, "difficulty": c.Difficulty, "facts": c.Facts, "method": c.Method, "rank": c.Rank,
 		"alpha": c.Alpha, "rslora": c.RSLoRA, "targets": targets, "init": c.Init, "dropout": c.Dropout, "lr": c.LR,
 		"steps": c.Steps, "batch": c.Batch, "warmup": c.Warmup, "weightDecay": c.WeightDecay, "clip": c.Clip,
-		"seed": float64(c.Seed), "evalEvery": c.EvalEvery,
+		"seed": float64(c.Seed), "evalEvery": c.EvalEvery, "evalLimit": c.EvalLimit,
 	}
 }
 

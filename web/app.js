@@ -8,11 +8,11 @@
 const MODEL_URL = "models/base.safetensors";
 const TARGETS = ["q", "k", "v", "o", "gate", "up", "down"];
 const NUMERIC = ["difficulty", "facts", "rank", "alpha", "dropout", "lr", "steps", "batch", "seed", "warmup",
-  "weightDecay", "clip", "evalEvery"];
-const INTEGER = new Set(["difficulty", "facts", "rank", "steps", "batch", "seed", "warmup", "evalEvery"]);
+  "weightDecay", "clip", "evalEvery", "evalLimit"];
+const INTEGER = new Set(["difficulty", "facts", "rank", "steps", "batch", "seed", "warmup", "evalEvery", "evalLimit"]);
 // The settings kept in the URL hash, in this order.
 const HASH_KEYS = ["task", "difficulty", "facts", "method", "rank", "alpha", "rslora", "targets", "init", "dropout",
-  "lr", "steps", "batch", "warmup", "weightDecay", "clip", "seed", "evalEvery"];
+  "lr", "steps", "batch", "warmup", "weightDecay", "clip", "seed", "evalEvery", "evalLimit"];
 
 const state = {
   ready: false,
@@ -56,6 +56,15 @@ function newRun(runId, config, sweepId) {
   };
 }
 
+// fieldErrors turns a wasm error {error, field, fields} into form errors; one without a field goes under the buttons.
+function fieldErrors(p) {
+  const out = {};
+  const known = (f) => f && document.querySelector(`.err[data-for="${f}"]`);
+  if (p.fields) for (const [f, msg] of Object.entries(p.fields)) out[known(f) ? f : "_"] = { msg, local: false };
+  else out[known(p.field) ? p.field : "_"] = { msg: p.error, local: false };
+  return out;
+}
+
 function showError(msg) {
   state.error = msg;
   invalidate();
@@ -86,7 +95,7 @@ const onWorker = {
     state.validating = 0;
     const errs = {};
     for (const [k, v] of Object.entries(state.fieldErrors)) if (v.local) errs[k] = v;
-    if (!p.ok) errs[p.field || "_"] = { msg: p.error, local: false };
+    if (!p.ok) Object.assign(errs, fieldErrors(p));
     state.fieldErrors = errs;
     if (state.autostart && p.ok) {
       state.autostart = false;
@@ -99,7 +108,7 @@ const onWorker = {
   },
   preview(p) {
     state.examples = p.examples || [];
-    if (p.error) state.fieldErrors[p.field || "task"] = { msg: p.error, local: false };
+    if (p.error) Object.assign(state.fieldErrors, fieldErrors({ field: "task", ...p }));
     if (state.gen.auto && state.examples.length) {
       state.gen.auto = false;
       state.gen.prompt = state.examples[0].prompt;
@@ -171,7 +180,7 @@ const onWorker = {
     if (p.runId && r && r.id === p.runId) {
       r.status = "error";
       r.errorText = p.message;
-      if (p.field) state.fieldErrors[p.field] = { msg: p.message, local: false };
+      if (p.field) Object.assign(state.fieldErrors, fieldErrors({ error: p.message, field: p.field, fields: p.fields }));
       if (state.sweep) { state.sweep.status = "error"; }
     }
     if (p.fatal) state.status = "error";
@@ -639,7 +648,7 @@ function setupCanvas(canvas) {
 // points, width, dash}], refs: [{y, label, color}], empty}
 function drawChart(canvas, spec) {
   const { ctx, w, h } = setupCanvas(canvas);
-  const pad = { l: 52, r: 22, t: 14, b: 40 };
+  const pad = { l: 52, r: 22, t: 30, b: 40 };
   const pw = w - pad.l - pad.r;
   const ph = h - pad.t - pad.b;
   const X = spec.x;
@@ -725,7 +734,7 @@ function drawChart(canvas, spec) {
   }
   ctx.restore();
 
-  // Legend, top right.
+  // Legend, top right, above the plot area so that it never hides data.
   const named = spec.series.filter((s) => s.name).concat((spec.refs || []).filter((r) => r.legend));
   let lx = pad.l + pw;
   ctx.textAlign = "right";
@@ -735,11 +744,11 @@ function drawChart(canvas, spec) {
     const label = s.name || s.legend;
     const tw = ctx.measureText(label).width;
     ctx.fillStyle = COLORS.ink;
-    ctx.fillText(label, lx, pad.t + 2);
+    ctx.fillText(label, lx, 10);
     ctx.strokeStyle = s.color || COLORS.ref;
     ctx.lineWidth = 2;
     ctx.setLineDash(s.dash || (s.legend ? [5, 4] : []));
-    ctx.beginPath(); ctx.moveTo(lx - tw - 22, pad.t + 2); ctx.lineTo(lx - tw - 6, pad.t + 2); ctx.stroke();
+    ctx.beginPath(); ctx.moveTo(lx - tw - 22, 10); ctx.lineTo(lx - tw - 6, 10); ctx.stroke();
     ctx.setLineDash([]);
     lx -= tw + 36;
   }

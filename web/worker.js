@@ -7,7 +7,7 @@
 // page -> worker                                   worker -> page
 //   init     {modelURL, modelName}                   ready     {model, simd, wasmURL, wasmBytes, wasmEncodedBytes,
 //                                                                modelBytes, loadMs, defaults}
-//   validate {id, config, custom}                    validated {id, ok, error?, field?}
+//   validate {id, config, custom}                    validated {id, ok, error?, field?, fields?}
 //   preview  {id, config, custom, n}                 preview   {id, examples, error?, field?}
 //   generate {id, prompt, maxTokens, temperature,    generated {id, text, error?}
 //             seed}
@@ -21,7 +21,7 @@
 //   stop     {runId}                                 done      {runId, status: "done" | "stopped", info, final,
 //                                                               adapter: Uint8Array | null, adapterConfig, seconds}
 //   merge    {runId}                                 merged    {runId, maxAbsLogitDiff, error?}
-//                                                    error     {runId?, message, field?}
+//                                                    error     {runId?, message, field?, fields?, fatal?}
 "use strict";
 
 importScripts("dist/wasm_exec.js");
@@ -55,6 +55,7 @@ function call(name, ...args) {
   if (r && r.error) {
     const e = new Error(r.error);
     e.field = r.field;
+    e.fields = r.fields;
     throw e;
   }
   return r;
@@ -166,7 +167,7 @@ async function run({ runId, config, custom }) {
       seconds: (performance.now() - t0) / 1000,
     }, adapter ? [adapter.buffer] : []);
   } catch (err) {
-    post("error", { runId, message: err.message, field: err.field });
+    post("error", { runId, message: err.message, field: err.field, fields: err.fields });
   } finally {
     job = null;
   }
@@ -185,7 +186,7 @@ const handlers = {
       call("validate", cfgJSON(config), custom || "");
       post("validated", { id, ok: true });
     } catch (err) {
-      post("validated", { id, ok: false, error: err.message, field: err.field });
+      post("validated", { id, ok: false, error: err.message, field: err.field, fields: err.fields });
     }
   },
   preview({ id, config, custom, n }) {
@@ -194,7 +195,7 @@ const handlers = {
       frozenSession(config, custom);
       post("preview", { id, examples: call("examples", "train", n || 3).examples });
     } catch (err) {
-      post("preview", { id, examples: [], error: err.message, field: err.field });
+      post("preview", { id, examples: [], error: err.message, field: err.field, fields: err.fields });
     }
   },
   generate({ id, prompt, maxTokens, temperature, seed, config, custom }) {
