@@ -177,3 +177,14 @@ func TestStreamBatcherWindows(t *testing.T) {
 	assert.Panics(t, func() { NewStreamBatcher(stream[:T], B, T, 1) })
 	assert.Panics(t, func() { NewStreamBatcher(stream, 0, T, 1) })
 }
+
+// FillBatch (evaluation batches, in order) lays rows out as Batcher.Next does.
+func TestFillBatchMatchesBatcherLayout(t *testing.T) {
+	seqs := []Sequence{seqOf(0, 5, 2), seqOf(1, 3, 1), seqOf(2, 8, 4)}
+	var got, want Batch
+	FillBatch(&got, seqs)
+	layout(&want, seqs)
+	assert.Equal(t, want, got)
+	assert.Equal(t, 3, got.B)
+	assert.Equal(t, 7, got.T)
+}
