@@ -86,8 +86,8 @@ func AttentionForward(out, att, q, k, v []float32, b, t, nh, nkv, hs int) {
 
 // AttentionBackward accumulates dq (B, T, NH*HS), dk and dv (B, T, NKV*HS)
 // from dout (B, T, NH*HS), using the probabilities att that AttentionForward
-// saved. datt (B, NH, T, T) is caller scratch and is overwritten (it ends up
-// holding the gradient of the pre-softmax scores).
+// saved. datt (B, NH, T, T) is caller scratch and is overwritten: it ends up
+// holding the gradient of the scaled pre-softmax scores, zero above the diagonal.
 func AttentionBackward(dq, dk, dv, datt, dout, q, k, v, att []float32, b, t, nh, nkv, hs int) {
 	checkHeads("AttentionBackward", nh, nkv, hs)
 	qd, kvd := nh*hs, nkv*hs

@@ -42,6 +42,14 @@ func TestAttentionGrad(t *testing.T) {
 			e := gradCheck(t, "AttentionBackward", fwd, bwd, []param{{"q", q, dq}, {"k", k, dk}, {"v", v, dv}}, w, 1e-2, 1e-2, 5e-3)
 			t.Logf("worst gradient error %.3g", e)
 
+			// datt started as NaN: backward must have overwritten all of it, with zeros above the diagonal.
+			for i, d := range datt {
+				if i%s.t > (i/s.t)%s.t {
+					assert.Zero(t, d, "AttentionBackward datt[%d] above the diagonal", i)
+				}
+				assert.False(t, math.IsNaN(float64(d)), "AttentionBackward datt[%d] left unwritten", i)
+			}
+
 			// att: rows are probability distributions over the past, zero above the diagonal.
 			fwd()
 			for row := range s.b * s.nh * s.t {

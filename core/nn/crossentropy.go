@@ -27,20 +27,7 @@ func CrossEntropyForward(losses, probs, logits []float32, targets []int, n, v in
 	for i := range n {
 		l := logits[i*v : (i+1)*v]
 		p := probs[i*v : (i+1)*v]
-		maxval := l[0]
-		for _, x := range l[1:] {
-			maxval = max(maxval, x)
-		}
-		var sum float64
-		for j, x := range l {
-			e := mathf.Exp64(float64(x) - float64(maxval))
-			p[j] = float32(e)
-			sum += e
-		}
-		inv := 1 / sum
-		for j := range p {
-			p[j] = float32(float64(p[j]) * inv)
-		}
+		maxval, sum := softmax(p, l)
 		tg := targets[i]
 		if tg < 0 {
 			losses[i] = 0
@@ -125,24 +112,31 @@ func MaskedMeanBackward(dlosses, mask []float32) {
 }
 
 // Softmax writes softmax(in) into out for one row (len(in) elements), for
-// sampling. It subtracts the maximum and sums in float64. out may alias in.
+// sampling; the probabilities are those CrossEntropyForward saves. out may alias in.
 func Softmax(out, in []float32) {
 	checkLen("Softmax out", out, len(in))
-	if len(in) == 0 {
-		return
+	if len(in) > 0 {
+		softmax(out, in)
 	}
-	maxval := in[0]
+}
+
+// softmax writes softmax(in) into out (len(in) > 0): it subtracts the maximum,
+// exponentiates and sums in float64, and returns the maximum and the sum of
+// exp(in - max), from which the cross-entropy takes its log-sum-exp.
+func softmax(out, in []float32) (maxval float32, sum float64) {
+	maxval = in[0]
 	for _, x := range in[1:] {
 		maxval = max(maxval, x)
 	}
-	var sum float64
 	for j, x := range in {
 		e := mathf.Exp64(float64(x) - float64(maxval))
 		out[j] = float32(e)
 		sum += e
 	}
+	// The maximum contributes exp(0) = 1, so sum >= 1.
 	inv := 1 / sum
 	for j := range in {
 		out[j] = float32(float64(out[j]) * inv)
 	}
+	return maxval, sum
 }

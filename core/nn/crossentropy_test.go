@@ -77,7 +77,7 @@ func TestCrossEntropyFixtures(t *testing.T) {
 			assertClose(t, "CrossEntropyBackward "+f.Case+" dlogits", f.Grads["logits"], dlogits, fixtureRTol))
 	}
 	for _, f := range loadFixtures(t, "maskedmean") {
-		mask := f.Outputs["mask"]
+		mask := f.Inputs["mask"]
 		dlosses := floats(len(mask))
 		mean := MaskedMean(f.Inputs["losses"], mask)
 		MaskedMeanBackward(dlosses, mask)

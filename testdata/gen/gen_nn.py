@@ -19,9 +19,10 @@ shape legend of core/nn/doc.go:
     sizes    {"b": 2, "t": 5, ...} integer sizes (names as in the Go signatures)
     scalars  {"eps": 1e-05, ...} float parameters
     ints     {"ids": [...], "targets": [...]} integer inputs
-    inputs   float32 inputs, plus "w": the weights of the loss L = sum(w * out)
+    inputs   float32 inputs (a mask among them), plus "w": the weights of the
+             loss L = sum(w * out)
     outputs  float32 outputs of the forward pass
-    grads    dL/d(input) for each float input of the forward pass
+    grads    dL/d(input) for each differentiated float input
 
 Floats are written with 9 significant digits, which round-trips float32 exactly.
 """
@@ -44,8 +45,11 @@ def leaf(x):
     return x.detach().clone().requires_grad_(True)
 
 
-def write(kernel, case, sizes, inputs, outputs, loss_out, w, ints=None, scalars=None):
-    """Backpropagates L = sum(w * loss_out) and writes one JSON case file."""
+def write(kernel, case, sizes, inputs, outputs, loss_out, w, ints=None, scalars=None, consts=None):
+    """Backpropagates L = sum(w * loss_out) and writes one JSON case file.
+
+    inputs are the float tensors differentiated; consts are float inputs that
+    are not (a mask), written among the inputs without a gradient."""
     L = (w * loss_out).sum()
     L.backward()
     doc = {
@@ -54,7 +58,7 @@ def write(kernel, case, sizes, inputs, outputs, loss_out, w, ints=None, scalars=
         "sizes": sizes,
         "scalars": scalars or {},
         "ints": {k: [int(i) for i in v.reshape(-1).tolist()] for k, v in (ints or {}).items()},
-        "inputs": {**{k: flat(v) for k, v in inputs.items()}, "w": flat(w)},
+        "inputs": {**{k: flat(v) for k, v in {**inputs, **(consts or {})}.items()}, "w": flat(w)},
         "outputs": {k: flat(v) for k, v in outputs.items()},
         "grads": {k: flat(v.grad) for k, v in inputs.items()},
     }
@@ -151,7 +155,7 @@ def maskedmean(case, seed, n, mask):
     m = torch.tensor(mask, dtype=torch.float32)
     mean = ((m * losses).sum() / m.sum()).reshape(1)
     w = torch.randn(1, generator=g)
-    write("maskedmean", case, {"n": n}, {"losses": losses}, {"mean": mean, "mask": m}, mean, w)
+    write("maskedmean", case, {"n": n}, {"losses": losses}, {"mean": mean}, mean, w, consts={"mask": m})
 
 
 def residual(case, seed, n):
