@@ -158,14 +158,44 @@ func (op *operands) packA(dst []float32, i0, rows, p0, kc int) {
 	for r0 := 0; r0 < rows; r0 += tileRows {
 		pan := dst[(r0/tileRows)*kc*tileRows : (r0/tileRows+1)*kc*tileRows]
 		nr := min(tileRows, rows-r0)
-		if op.aT {
-			// A(i, p) = a[p*m + i]: each K step is a contiguous run of rows.
+		switch {
+		case nr == tileRows && op.aT:
+			// A(i, p) = a[p*m + i]: each K step is a contiguous run of
+			// tileRows floats (assigned, not copied: copy's call costs more).
+			for p := range kc {
+				src := op.a[(p0+p)*m+i0+r0 : (p0+p)*m+i0+r0+tileRows]
+				dst := pan[p*tileRows : p*tileRows+tileRows]
+				for r := range tileRows {
+					dst[r] = src[r]
+				}
+			}
+		case nr == tileRows && tileRows == 4:
+			// A(i, p) = a[i*k + p]: read four source rows side by side and
+			// write the panel sequentially (a strided write per row was
+			// about a third of the time at N = 128).
+			base := (i0+r0)*k + p0
+			s0 := op.a[base : base+kc]
+			s1 := op.a[base+k : base+k+kc]
+			s2 := op.a[base+2*k : base+2*k+kc]
+			s3 := op.a[base+3*k : base+3*k+kc]
+			for p := range kc {
+				dst := pan[p*tileRows : p*tileRows+4]
+				dst[0], dst[1], dst[2], dst[3] = s0[p], s1[p], s2[p], s3[p]
+			}
+		case nr == tileRows && tileRows == 2:
+			base := (i0+r0)*k + p0
+			s0 := op.a[base : base+kc]
+			s1 := op.a[base+k : base+k+kc]
+			for p := range kc {
+				dst := pan[p*tileRows : p*tileRows+2]
+				dst[0], dst[1] = s0[p], s1[p]
+			}
+		case op.aT:
 			for p := range kc {
 				src := op.a[(p0+p)*m+i0+r0 : (p0+p)*m+i0+r0+nr]
 				copy(pan[p*tileRows:p*tileRows+nr], src)
 			}
-		} else {
-			// A(i, p) = a[i*k + p]: walk each source row once.
+		default:
 			for r := range nr {
 				src := op.a[(i0+r0+r)*k+p0 : (i0+r0+r)*k+p0+kc]
 				for p, v := range src {
