@@ -103,4 +103,7 @@ func TestCrossEntropyStable(t *testing.T) {
 	probs2 := floats(3)
 	Softmax(probs2, logits[:3])
 	assert.Equal(t, probs[:3], probs2, "Softmax matches CrossEntropyForward's probabilities")
+	inPlace := append([]float32(nil), logits[:3]...)
+	Softmax(inPlace, inPlace)
+	assert.Equal(t, probs[:3], inPlace, "Softmax in place")
 }
