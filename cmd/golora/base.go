@@ -1,0 +1,123 @@
+// Loading a base model (ours, or a llama2.c checkpoint with its tokenizer) and an optional PEFT adapter.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"golora/core/checkpoint"
+	"golora/core/data"
+	"golora/core/model"
+	"golora/core/train"
+)
+
+// baseFlags selects the base model and, optionally, an adapter to put on it.
+type baseFlags struct {
+	base       string // golora safetensors base
+	checkpoint string // llama2.c .bin (overrides base)
+	tokenizer  string // llama2.c tokenizer.bin
+	adapter    string // folder with adapter_model.safetensors + adapter_config.json
+}
+
+func (b *baseFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&b.base, "base", defaultBase(), "golora base model (safetensors)")
+	fs.StringVar(&b.checkpoint, "checkpoint", "", "llama2.c checkpoint (.bin) to use instead of -base")
+	fs.StringVar(&b.tokenizer, "tokenizer", "", "llama2.c tokenizer.bin for -checkpoint")
+	fs.StringVar(&b.adapter, "adapter", "", "folder holding a PEFT adapter (adapter_model.safetensors, adapter_config.json)")
+}
+
+// defaultBase finds the shipped base from the repository root or the binary's folder.
+func defaultBase() string {
+	for _, p := range []string{"models/base.safetensors", "../models/base.safetensors", "../../models/base.safetensors"} {
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	return "models/base.safetensors"
+}
+
+// name is how the base is recorded in an adapter's base_model_name_or_path.
+func (b *baseFlags) name() string {
+	if b.checkpoint != "" {
+		return filepath.Base(b.checkpoint)
+	}
+	return filepath.Base(b.base)
+}
+
+// load returns the base (with the adapter attached when -adapter is set) and its tokenizer.
+func (b *baseFlags) load() (*model.Model, data.Tokenizer, error) {
+	m, tok, err := b.loadBase()
+	if err != nil {
+		return nil, nil, err
+	}
+	if b.adapter == "" {
+		return m, tok, nil
+	}
+	cfgPath := filepath.Join(b.adapter, "adapter_config.json")
+	wPath := filepath.Join(b.adapter, "adapter_model.safetensors")
+	cf, err := os.Open(cfgPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer cf.Close()
+	wf, err := os.Open(wPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer wf.Close()
+	am, err := train.ReadAdapter(m, cf, cfgPath, wf, wPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	return am, tok, nil
+}
+
+func (b *baseFlags) loadBase() (*model.Model, data.Tokenizer, error) {
+	if b.checkpoint == "" {
+		f, err := os.Open(b.base)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w (the shipped base is models/base.safetensors; run from the repository root or pass -base)", err)
+		}
+		defer f.Close()
+		m, meta, err := model.Load(f, b.base)
+		if err != nil {
+			return nil, nil, err
+		}
+		if tk := meta["golora.tokenizer"]; tk != "" && tk != "byte" {
+			return nil, nil, fmt.Errorf("%s: tokenizer %q is not golora's byte tokenizer", b.base, tk)
+		}
+		return m, data.NewByteTokenizer(), nil
+	}
+	if b.tokenizer == "" {
+		return nil, nil, fmt.Errorf("-checkpoint needs -tokenizer (llama2.c's tokenizer.bin)")
+	}
+	f, err := os.Open(b.checkpoint)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, nil, err
+	}
+	lc, tensors, err := checkpoint.ReadLlama2C(f, b.checkpoint, st.Size())
+	if err != nil {
+		return nil, nil, err
+	}
+	m, err := model.FromLlama2C(filepath.Base(b.checkpoint), lc, tensors)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", b.checkpoint, err)
+	}
+	tf, err := os.Open(b.tokenizer)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer tf.Close()
+	tok, err := data.ReadBPE(tf, b.tokenizer, lc.VocabSize)
+	if err != nil {
+		return nil, nil, err
+	}
+	return m, tok, nil
+}

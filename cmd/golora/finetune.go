@@ -1,0 +1,239 @@
+// golora finetune: one fine-tuning run with a progress line on stderr and, with -json, a result object on stdout.
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"golora/core/data"
+	"golora/core/train"
+)
+
+// trainFlags binds a train.Config to command-line flags.
+type trainFlags struct {
+	cfg        train.Config
+	lr         float64
+	alpha      float64
+	dropout    float64
+	wd, clip   float64
+	targets    string
+	dataFile   string
+	valFile    string
+	testFile   string
+}
+
+func (t *trainFlags) register(fs *flag.FlagSet) {
+	t.cfg = train.DefaultConfig()
+	c := &t.cfg
+	fs.StringVar(&c.Task, "task", c.Task, "task: "+strings.Join(data.TaskNames(), ", ")+" (or give -data)")
+	fs.Uint64Var(&c.TaskSeed, "task-seed", c.TaskSeed, "seed of the generated task's examples")
+	fs.IntVar(&c.Difficulty, "difficulty", 0, "cipher: letters substituted (0 = task default)")
+	fs.IntVar(&c.Facts, "facts", 0, "facts: number of invented facts (0 = task default)")
+	fs.StringVar(&t.dataFile, "data", "", "your own examples: JSON Lines, one {\"prompt\": ..., \"completion\": ...} per line")
+	fs.StringVar(&t.valFile, "val", "", "with -data: validation examples (JSON Lines) instead of a split")
+	fs.StringVar(&t.testFile, "test", "", "with -data: test examples (JSON Lines) instead of a split")
+	fs.StringVar(&c.Method, "method", c.Method, "lora, full or frozen")
+	fs.IntVar(&c.Rank, "rank", c.Rank, "LoRA rank r")
+	fs.Float64Var(&t.alpha, "alpha", float64(c.Alpha), "LoRA alpha (scaling alpha/r)")
+	fs.BoolVar(&c.RSLoRA, "rslora", false, "scale by alpha/sqrt(r) (rsLoRA)")
+	fs.StringVar(&t.targets, "targets", strings.Join(c.Targets, ","), "adapted matrices: some of q,k,v,o,gate,up,down (or all)")
+	fs.StringVar(&c.Init, "init", c.Init, "LoRA A init: kaiming (loralib) or gaussian (the paper)")
+	fs.Float64Var(&t.dropout, "dropout", 0, "LoRA dropout on the adapter input")
+	fs.Float64Var(&t.lr, "lr", 0, "peak learning rate (0 = 1e-2 for LoRA, 1e-3 for full)")
+	fs.IntVar(&c.Steps, "steps", c.Steps, "optimizer steps")
+	fs.IntVar(&c.Batch, "batch", c.Batch, "sequences per step")
+	fs.IntVar(&c.Warmup, "warmup", c.Warmup, "warmup steps")
+	fs.Float64Var(&t.wd, "weight-decay", 0, "AdamW weight decay")
+	fs.Float64Var(&t.clip, "clip", float64(c.Clip), "gradient-norm clip (0 = off)")
+	fs.Uint64Var(&c.Seed, "seed", c.Seed, "seed of the adapter init, batch order and dropout")
+	fs.IntVar(&c.EvalEvery, "eval-every", c.EvalEvery, "evaluate every N steps (0 = at the end only)")
+	fs.IntVar(&c.EvalLimit, "eval-limit", 0, "test examples decoded for accuracy (0 = all)")
+}
+
+// config finishes the Config after parsing (JSON Lines files, float flags, defaults by method).
+func (t *trainFlags) config() (train.Config, error) {
+	c := t.cfg
+	c.Alpha, c.Dropout = float32(t.alpha), float32(t.dropout)
+	c.WeightDecay, c.Clip = float32(t.wd), float32(t.clip)
+	c.LR = float32(t.lr)
+	if t.lr == 0 {
+		c.LR = train.DefaultLR(c.Method)
+	}
+	if t.targets == "all" {
+		c.Targets = []string{"q", "k", "v", "o", "gate", "up", "down"}
+	} else {
+		c.Targets = strings.Split(t.targets, ",")
+	}
+	if t.dataFile != "" {
+		c.Task = "custom"
+		var err error
+		if c.Custom, err = readJSONL(t.dataFile); err != nil {
+			return c, err
+		}
+		if (t.valFile == "") != (t.testFile == "") {
+			return c, fmt.Errorf("-val and -test go together (or leave both out to split -data 80/10/10)")
+		}
+		if t.valFile != "" {
+			if c.CustomVal, err = readJSONL(t.valFile); err != nil {
+				return c, err
+			}
+			if c.CustomTest, err = readJSONL(t.testFile); err != nil {
+				return c, err
+			}
+		}
+	} else if t.valFile != "" || t.testFile != "" {
+		return c, fmt.Errorf("-val and -test need -data")
+	}
+	return c, nil
+}
+
+func readJSONL(path string) ([]data.Example, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return data.ReadJSONL(f, path)
+}
+
+// Result is one run's final figures: what finetune -json and sweep -json print.
+type Result struct {
+	Task            string   `json:"task"`
+	Method          string   `json:"method"`
+	Rank            int      `json:"rank"`
+	Targets         []string `json:"targets"`
+	TrainableParams int      `json:"trainable_params"`
+	TrainableBytes  int64    `json:"trainable_bytes"`
+	Steps           int      `json:"steps"`
+	ValLoss         float32  `json:"val_loss"`
+	Accuracy        float32  `json:"accuracy"`
+	TokensPerSec    float64  `json:"tokens_per_s"`
+	Seconds         float64  `json:"train_seconds"`
+}
+
+// run trains s to the end, printing progress (and evaluations every EvalEvery steps) to stderr.
+func run(s *train.Session, label string) (Result, error) {
+	cfg := s.Config()
+	chunk := 10
+	if cfg.EvalEvery > 0 {
+		chunk = min(chunk, cfg.EvalEvery)
+	}
+	var last train.Metrics
+	for !s.Done() {
+		m, err := s.Step(chunk)
+		if err != nil {
+			return Result{}, err
+		}
+		last = m
+		fmt.Fprintf(os.Stderr, "\r%s step %4d/%d  loss %.4f  lr %.1e  %6.0f tok/s  %5.1fs ", label, m.Step, cfg.Steps, m.Loss, m.LR, m.TokensPerSec, m.Elapsed)
+		if cfg.EvalEvery > 0 && m.Step%cfg.EvalEvery == 0 && !s.Done() {
+			ev, err := s.Evaluate()
+			if err != nil {
+				return Result{}, err
+			}
+			fmt.Fprintf(os.Stderr, "\n%s step %4d  val loss %.4f  accuracy %.1f%% (%d/%d)\n", label, ev.Step, ev.ValLoss, 100*ev.Accuracy, ev.Correct, ev.Total)
+		}
+	}
+	fmt.Fprintln(os.Stderr)
+	ev, err := s.Evaluate()
+	if err != nil {
+		return Result{}, err
+	}
+	info := s.Info()
+	fmt.Fprintf(os.Stderr, "%s done: val loss %.4f  accuracy %.1f%% (%d/%d)  trainable %d params (%s)\n",
+		label, ev.ValLoss, 100*ev.Accuracy, ev.Correct, ev.Total, info.TrainableParams, humanBytes(info.TrainableBytes))
+	for _, smp := range ev.Samples {
+		fmt.Fprintf(os.Stderr, "  %q -> %q (want %q)\n", smp.Prompt, smp.Got, smp.Want)
+	}
+	tps := 0.0
+	if last.Elapsed > 0 {
+		tps = float64(last.Tokens) / last.Elapsed
+	}
+	return Result{Task: cfg.Task, Method: cfg.Method, Rank: info.Rank, Targets: info.Targets,
+		TrainableParams: info.TrainableParams, TrainableBytes: info.TrainableBytes, Steps: s.StepsDone(),
+		ValLoss: ev.ValLoss, Accuracy: ev.Accuracy, TokensPerSec: tps, Seconds: last.Elapsed}, nil
+}
+
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+func runFinetune(args []string) error {
+	fs := flag.NewFlagSet("finetune", flag.ContinueOnError)
+	var bf baseFlags
+	var tf trainFlags
+	bf.register(fs)
+	tf.register(fs)
+	asJSON := fs.Bool("json", false, "print the result as one JSON object on stdout")
+	out := fs.String("out", "", "write the trained adapter (PEFT files) into this folder")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := tf.config()
+	if err != nil {
+		return err
+	}
+	base, tok, err := bf.load()
+	if err != nil {
+		return err
+	}
+	s, err := train.New(base, tok, cfg)
+	if err != nil {
+		return err
+	}
+	info := s.Info()
+	fmt.Fprintf(os.Stderr, "finetune: %s on %s (%d train / %d val / %d test), %s, trainable %d of %d params\n",
+		cfg.Method, s.Task().Name, info.TrainExamples, info.ValExamples, info.TestExamples, describe(info), info.TrainableParams, info.TotalParams)
+	res, err := run(s, cfg.Method)
+	if err != nil {
+		return err
+	}
+	if *out != "" {
+		if err := writeAdapter(s, bf.name(), *out); err != nil {
+			return err
+		}
+	}
+	if *asJSON {
+		return json.NewEncoder(os.Stdout).Encode(res)
+	}
+	return nil
+}
+
+func describe(info train.Info) string {
+	if info.Method != train.MethodLoRA {
+		return info.Method
+	}
+	return fmt.Sprintf("r=%d on %s", info.Rank, info.TargetsString())
+}
+
+// writeAdapter writes adapter_model.safetensors and adapter_config.json into dir.
+func writeAdapter(s *train.Session, baseName, dir string) error {
+	if s.Model().LoRA == nil {
+		return fmt.Errorf("-out: only a LoRA run has an adapter to write")
+	}
+	w, c, err := s.ExportAdapter(baseName)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "adapter_model.safetensors"), w, 0o644); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "adapter_config.json"), c, 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "wrote %s/adapter_model.safetensors (%s) and adapter_config.json\n", dir, humanBytes(int64(len(w))))
+	return nil
+}

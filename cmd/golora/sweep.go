@@ -1,0 +1,110 @@
+// golora sweep: one run per LoRA rank plus full fine-tuning, as a table, JSON lines and a chart.
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	"golora/core/train"
+)
+
+func runSweep(args []string) error {
+	fs := flag.NewFlagSet("sweep", flag.ContinueOnError)
+	var bf baseFlags
+	var tf trainFlags
+	bf.register(fs)
+	tf.register(fs)
+	ranks := fs.String("ranks", "1,2,4,8,16", "LoRA ranks to run")
+	full := fs.Bool("full", true, "also run full fine-tuning as the baseline")
+	fullLR := fs.Float64("full-lr", float64(train.DefaultLR(train.MethodFull)), "learning rate of the full fine-tuning run")
+	asJSON := fs.Bool("json", false, "print one JSON object per run on stdout")
+	png := fs.String("png", "", "draw accuracy vs rank and vs trainable parameters into this PNG")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := tf.config()
+	if err != nil {
+		return err
+	}
+	var rs []int
+	for _, f := range strings.Split(*ranks, ",") {
+		r, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil {
+			return fmt.Errorf("-ranks: %q is not a number", f)
+		}
+		rs = append(rs, r)
+	}
+	base, tok, err := bf.load()
+	if err != nil {
+		return err
+	}
+	var runs []train.Config
+	for _, r := range rs {
+		c := cfg
+		c.Method, c.Rank = train.MethodLoRA, r
+		if tf.alpha == float64(train.DefaultConfig().Alpha) {
+			c.Alpha = float32(2 * r) // keep scaling alpha/r = 2 at every rank unless -alpha was set
+		}
+		runs = append(runs, c)
+	}
+	if *full {
+		c := cfg
+		c.Method, c.LR = train.MethodFull, float32(*fullLR)
+		runs = append(runs, c)
+	}
+	// Validate every run before spending minutes on the first.
+	for _, c := range runs {
+		if err := c.Validate(base); err != nil {
+			return fmt.Errorf("%s r=%d: %w", c.Method, c.Rank, err)
+		}
+	}
+	var results []Result
+	enc := json.NewEncoder(os.Stdout)
+	for i, c := range runs {
+		s, err := train.New(base, tok, c)
+		if err != nil {
+			return err
+		}
+		label := fmt.Sprintf("[%d/%d] %s", i+1, len(runs), describe(s.Info()))
+		res, err := run(s, label)
+		if err != nil {
+			return fmt.Errorf("%s: %w", label, err)
+		}
+		results = append(results, res)
+		if *asJSON {
+			if err := enc.Encode(res); err != nil {
+				return err
+			}
+		}
+	}
+	if !*asJSON {
+		printTable(results)
+	}
+	if *png != "" {
+		if err := plotSweep(*png, cfg.Task, results); err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "wrote %s\n", *png)
+	}
+	return nil
+}
+
+func printTable(results []Result) {
+	fmt.Printf("%-6s %-6s %4s %-10s %10s %10s %9s %9s %9s\n", "task", "method", "rank", "targets", "trainable", "state", "val_loss", "accuracy", "tok/s")
+	for _, r := range results {
+		rank := "-"
+		if r.Method == train.MethodLoRA {
+			rank = strconv.Itoa(r.Rank)
+		}
+		targets := strings.Join(r.Targets, ",")
+		if targets == "" {
+			targets = "all"
+		}
+		fmt.Printf("%-6s %-6s %4s %-10s %10d %10s %9.4f %8.1f%% %9.0f\n", r.Task, r.Method, rank, targets,
+			r.TrainableParams, humanBytes(r.TrainableBytes), r.ValLoss, 100*r.Accuracy, r.TokensPerSec)
+	}
+}
