@@ -15,15 +15,15 @@ import (
 
 // trainFlags binds a train.Config to command-line flags.
 type trainFlags struct {
-	cfg        train.Config
-	lr         float64
-	alpha      float64
-	dropout    float64
-	wd, clip   float64
-	targets    string
-	dataFile   string
-	valFile    string
-	testFile   string
+	cfg      train.Config
+	lr       float64
+	alpha    float64
+	dropout  float64
+	wd, clip float64
+	targets  string
+	dataFile string
+	valFile  string
+	testFile string
 }
 
 func (t *trainFlags) register(fs *flag.FlagSet) {

@@ -80,4 +80,3 @@ func generate(m *model.Model, tok data.Tokenizer, prompt string, steps int, s mo
 	}
 	return tok.Decode(printed) + "\n", nil
 }
-

@@ -52,10 +52,10 @@ func runPretrain(args []string) error {
 	elapsed := time.Since(start)
 	recipe, _ := json.Marshal(cfg)
 	extra := map[string]string{
-		"golora.pretrain":       string(recipe),
-		"golora.val_loss":       fmt.Sprintf("%.4f", val),
-		"golora.tokens_seen":    fmt.Sprint(p.TokensSeen()),
-		"golora.tokenizer":      tok.Name(),
+		"golora.pretrain":    string(recipe),
+		"golora.val_loss":    fmt.Sprintf("%.4f", val),
+		"golora.tokens_seen": fmt.Sprint(p.TokensSeen()),
+		"golora.tokenizer":   tok.Name(),
 	}
 	if err := os.MkdirAll(filepath.Dir(*out), 0o755); err != nil {
 		return err

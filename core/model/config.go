@@ -8,16 +8,16 @@ import (
 
 // Config is the blueprint of a model: every size the parameters and activations derive from.
 type Config struct {
-	Dim        int     // C: width of the residual stream
-	HiddenDim  int     // H: width of the SwiGLU MLP
-	NLayers    int     // L: transformer blocks
-	NHeads     int     // NH: query heads; head size HS = Dim/NHeads
-	NKVHeads   int     // NKV: key/value heads (grouped-query attention when < NHeads)
-	VocabSize  int     // V: tokenizer vocabulary
-	SeqLen     int     // longest sequence the model is trained and run on (context)
-	Tied       bool    // classifier shares the token embedding (lm_head = embed_tokens)
-	NormEps    float32 // RMSNorm epsilon
-	RopeBase   float64 // rotary embedding base (10000 in Llama and llama2.c)
+	Dim       int     // C: width of the residual stream
+	HiddenDim int     // H: width of the SwiGLU MLP
+	NLayers   int     // L: transformer blocks
+	NHeads    int     // NH: query heads; head size HS = Dim/NHeads
+	NKVHeads  int     // NKV: key/value heads (grouped-query attention when < NHeads)
+	VocabSize int     // V: tokenizer vocabulary
+	SeqLen    int     // longest sequence the model is trained and run on (context)
+	Tied      bool    // classifier shares the token embedding (lm_head = embed_tokens)
+	NormEps   float32 // RMSNorm epsilon
+	RopeBase  float64 // rotary embedding base (10000 in Llama and llama2.c)
 }
 
 // DefaultConfig is golora's shipped base: a byte-level model small enough to

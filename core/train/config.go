@@ -56,19 +56,19 @@ type Config struct {
 // DefaultConfig is the run the README and the page start with: e2e, LoRA r=4 on q,v.
 func DefaultConfig() Config {
 	return Config{
-		Task:     "e2e",
-		TaskSeed: 1,
-		Method:   MethodLoRA,
-		Rank:     4,                   // the paper's sweet spot on E2E with GPT-2
-		Alpha:    8,                   // scaling 2: a common LoRA recipe (alpha = 2r)
-		Targets:  []string{"q", "v"}, // the paper's choice
-		Init:     string(lora.InitKaiming),
-		LR:       DefaultLR(MethodLoRA),
-		Steps:    300,  // the e2e house style is learned well within this
-		Batch:    16,   // sequences per step
-		Warmup:   20,   // steps
-		Clip:     1,    // protects the first steps of full fine-tuning
-		Seed:     1,
+		Task:      "e2e",
+		TaskSeed:  1,
+		Method:    MethodLoRA,
+		Rank:      4,                  // the paper's sweet spot on E2E with GPT-2
+		Alpha:     8,                  // scaling 2: a common LoRA recipe (alpha = 2r)
+		Targets:   []string{"q", "v"}, // the paper's choice
+		Init:      string(lora.InitKaiming),
+		LR:        DefaultLR(MethodLoRA),
+		Steps:     300, // the e2e house style is learned well within this
+		Batch:     16,  // sequences per step
+		Warmup:    20,  // steps
+		Clip:      1,   // protects the first steps of full fine-tuning
+		Seed:      1,
 		EvalEvery: 100,
 	}
 }

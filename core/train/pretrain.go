@@ -48,12 +48,12 @@ func DefaultPretrainConfig() PretrainConfig {
 
 // Pretrainer owns a model being trained from scratch.
 type Pretrainer struct {
-	cfg      PretrainConfig
-	model    *model.Model
-	batcher  *data.StreamBatcher
-	val      []int // held-out token stream
-	acts     *model.Acts
-	loop     *loop
+	cfg     PretrainConfig
+	model   *model.Model
+	batcher *data.StreamBatcher
+	val     []int // held-out token stream
+	acts    *model.Acts
+	loop    *loop
 }
 
 // NewPretrainer builds the corpus, the model (freshly initialised) and the optimizer.

@@ -20,13 +20,13 @@ import (
 
 // Metrics is what a chunk of training steps reports.
 type Metrics struct {
-	Step         int     `json:"step"`           // optimizer steps taken so far
-	Loss         float32 `json:"loss"`           // mean training loss over the chunk's steps
-	LR           float32 `json:"lr"`             // learning rate of the chunk's last step
-	GradNorm     float32 `json:"grad_norm"`      // global gradient norm of the last step, before clipping
-	Tokens       int64   `json:"tokens"`         // tokens processed so far (B*T per step, padding included)
-	TokensPerSec float64 `json:"tokens_per_s"`   // over the chunk
-	Elapsed      float64 `json:"elapsed_s"`      // seconds spent training so far (evaluation excluded)
+	Step         int     `json:"step"`         // optimizer steps taken so far
+	Loss         float32 `json:"loss"`         // mean training loss over the chunk's steps
+	LR           float32 `json:"lr"`           // learning rate of the chunk's last step
+	GradNorm     float32 `json:"grad_norm"`    // global gradient norm of the last step, before clipping
+	Tokens       int64   `json:"tokens"`       // tokens processed so far (B*T per step, padding included)
+	TokensPerSec float64 `json:"tokens_per_s"` // over the chunk
+	Elapsed      float64 `json:"elapsed_s"`    // seconds spent training so far (evaluation excluded)
 }
 
 // Sample is one test prompt with the expected and the generated completion.
@@ -53,9 +53,9 @@ type Info struct {
 	Rank            int      `json:"rank,omitempty"`
 	Targets         []string `json:"targets,omitempty"`
 	TrainableParams int      `json:"trainable_params"`
-	TotalParams     int      `json:"total_params"`      // base parameters
-	TrainableBytes  int64    `json:"trainable_bytes"`   // trainable weights + their gradients + AdamW's two moments
-	FullBytes       int64    `json:"full_bytes"`        // the same for full fine-tuning of this base
+	TotalParams     int      `json:"total_params"`    // base parameters
+	TrainableBytes  int64    `json:"trainable_bytes"` // trainable weights + their gradients + AdamW's two moments
+	FullBytes       int64    `json:"full_bytes"`      // the same for full fine-tuning of this base
 	TrainExamples   int      `json:"train_examples"`
 	ValExamples     int      `json:"val_examples"`
 	TestExamples    int      `json:"test_examples"`
