@@ -24,15 +24,15 @@ type Config struct {
 // fine-tune in a browser tab within about two minutes (see models/README.md).
 func DefaultConfig() Config {
 	return Config{
-		Dim:       128,   // wide enough to learn a small English-like world; q,v adapters at r=4 add 2 KB per layer
-		HiddenDim: 352,   // ~2.75x Dim, Llama's SwiGLU ratio (8/3) rounded to a multiple of 32
+		Dim:       96,    // wide enough for a small English-like world; 430K parameters train at browser speed
+		HiddenDim: 256,   // ~2.7x Dim, Llama's SwiGLU ratio (8/3) rounded to a multiple of 32
 		NLayers:   4,     // four blocks: enough depth for copying and lookup (cipher, facts)
-		NHeads:    4,     // head size 32
+		NHeads:    4,     // head size 24
 		NKVHeads:  2,     // grouped-query attention, as in Llama 2 70B and stories260K
 		VocabSize: 258,   // BOS, EOS and the 256 bytes (data.ByteTokenizer)
-		SeqLen:    128,   // the longest task example fits with room to spare
+		SeqLen:    128,   // the longest task example (120 bytes + BOS + End) fits
 		Tied:      true,  // tying saves V*C parameters at no cost in quality at this size
-		NormEps:   1e-5,  // Llama's value
+		NormEps:   1e-5,  // Llama's value (and llama2.c's, so the base exports to llama2.c)
 		RopeBase:  10000, // Llama's value
 	}
 }

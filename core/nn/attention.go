@@ -4,8 +4,12 @@ package nn
 
 import (
 	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
 
 	"golora/core/mathf"
+	"golora/core/matmul"
 )
 
 // checkHeads panics unless the head counts describe grouped-query attention.
@@ -61,6 +65,11 @@ func attendRow(out, probs, q, k, v []float32, stride, hs int, scale float32) {
 // head h/(NH/NKV). Scores are scaled by 1/sqrt(HS). att (B, NH, T, T) receives
 // the softmax probabilities, saved for the backward pass, with the entries
 // above the diagonal (future positions) set to 0. out is (B, T, NH*HS).
+//
+// Each (sequence, head) is two blocked products, S = Q·Kᵀ and O = P·V, through
+// core/matmul (SIMD where built), after gathering the head's strided rows into
+// contiguous scratch. Work is split across goroutines by (sequence, kv head):
+// every output is written by one goroutine, so results do not depend on GOMAXPROCS.
 func AttentionForward(out, att, q, k, v []float32, b, t, nh, nkv, hs int) {
 	checkHeads("AttentionForward", nh, nkv, hs)
 	qd, kvd := nh*hs, nkv*hs
@@ -71,23 +80,49 @@ func AttentionForward(out, att, q, k, v []float32, b, t, nh, nkv, hs int) {
 	checkLen("AttentionForward v", v, b*t*kvd)
 	group := nh / nkv
 	scale := 1 / mathf.Sqrt(float32(hs))
-	for bi := range b {
-		for h := range nh {
-			kvo := bi*t*kvd + (h/group)*hs // head h/group of token 0 of sequence bi
+	forEachGroup(b, nkv, t, hs, func(bi, g int, sc *attScratch) {
+		gather(sc.k, k, bi, g, t, kvd, hs)
+		gather(sc.v, v, bi, g, t, kvd, hs)
+		for h := g * group; h < (g+1)*group; h++ {
+			gather(sc.q, q, bi, h, t, qd, hs)
+			p := att[(bi*nh+h)*t*t : (bi*nh+h+1)*t*t]
+			matmul.MulNT(p, sc.q, sc.k, t, hs, t, false) // scores (T, T) = Q·Kᵀ
 			for ti := range t {
-				qo := (bi*t+ti)*qd + h*hs
-				row := att[((bi*nh+h)*t+ti)*t : ((bi*nh+h)*t+ti+1)*t]
-				attendRow(out[qo:qo+hs], row[:ti+1], q[qo:qo+hs], k[kvo:], v[kvo:], kvd, hs, scale)
-				clear(row[ti+1:])
+				softmaxCausal(p[ti*t:(ti+1)*t], ti, scale)
 			}
+			matmul.MulNN(sc.o, p, sc.v, t, t, hs, false) // O (T, HS) = P·V
+			scatter(out, sc.o, bi, h, t, qd, hs, false)
 		}
+	})
+}
+
+// softmaxCausal turns row ti of the scores into probabilities over positions
+// 0..ti (scaled by scale, max subtracted, summed in float64) and zeroes the future.
+func softmaxCausal(row []float32, ti int, scale float32) {
+	live := row[:ti+1]
+	maxval := live[0] * scale
+	for i, s := range live {
+		live[i] = s * scale
+		maxval = max(maxval, live[i])
 	}
+	var sum float64
+	for i, s := range live {
+		e := mathf.Exp(s - maxval)
+		live[i] = e
+		sum += float64(e)
+	}
+	inv := float32(1 / sum) // the maximum contributes exp(0) = 1, so sum >= 1
+	for i := range live {
+		live[i] *= inv
+	}
+	clear(row[ti+1:])
 }
 
 // AttentionBackward accumulates dq (B, T, NH*HS), dk and dv (B, T, NKV*HS)
 // from dout (B, T, NH*HS), using the probabilities att that AttentionForward
 // saved. datt (B, NH, T, T) is caller scratch and is overwritten: it ends up
-// holding the gradient of the scaled pre-softmax scores, zero above the diagonal.
+// holding the gradient of the pre-softmax scores times the scale (the gradient
+// of the unscaled dot products), zero above the diagonal.
 func AttentionBackward(dq, dk, dv, datt, dout, q, k, v, att []float32, b, t, nh, nkv, hs int) {
 	checkHeads("AttentionBackward", nh, nkv, hs)
 	qd, kvd := nh*hs, nkv*hs
@@ -102,46 +137,108 @@ func AttentionBackward(dq, dk, dv, datt, dout, q, k, v, att []float32, b, t, nh,
 	checkLen("AttentionBackward att", att, b*nh*t*t)
 	group := nh / nkv
 	scale := 1 / mathf.Sqrt(float32(hs))
-	for bi := range b {
-		for h := range nh {
-			kvo := bi*t*kvd + (h/group)*hs
+	forEachGroup(b, nkv, t, hs, func(bi, g int, sc *attScratch) {
+		gather(sc.k, k, bi, g, t, kvd, hs)
+		gather(sc.v, v, bi, g, t, kvd, hs)
+		clear(sc.dk)
+		clear(sc.dv)
+		for h := g * group; h < (g+1)*group; h++ {
+			gather(sc.q, q, bi, h, t, qd, hs)
+			gather(sc.o, dout, bi, h, t, qd, hs) // dO (T, HS)
+			p := att[(bi*nh+h)*t*t : (bi*nh+h+1)*t*t]
+			dp := datt[(bi*nh+h)*t*t : (bi*nh+h+1)*t*t]
+			// forward: O = P·V
+			matmul.MulNT(dp, sc.o, sc.v, t, hs, t, false) // dP (T, T) = dO·Vᵀ
+			matmul.MulTN(sc.dv, p, sc.o, t, t, hs, true)  // dV (T, HS) += Pᵀ·dO
+			// forward: P = softmax(scale * S) row by row, causal
 			for ti := range t {
-				qo := (bi*t+ti)*qd + h*hs
-				ro := ((bi*nh+h)*t + ti) * t
-				p := att[ro : ro+ti+1]
-				dp := datt[ro : ro+ti+1]
-				clear(datt[ro+ti+1 : ro+t])
-				qr, dqr, dor := q[qo:qo+hs], dq[qo:qo+hs], dout[qo:qo+hs]
-				// Through the weighted sum of values.
-				var pdp float64 // Σ_t2 p[t2] dp[t2], for the softmax below
-				for t2 := range p {
-					vo := kvo + t2*kvd
-					vr, dvr := v[vo:vo+hs], dv[vo:vo+hs]
-					var d float32
-					for i, g := range dor {
-						// forward: out[i] += p * x   (x = v[t2][i])
-						d += g * vr[i]
-						dvr[i] += p[t2] * g
-					}
-					dp[t2] = d
-					pdp += float64(p[t2]) * float64(d)
+				pr, dr := p[ti*t:ti*t+ti+1], dp[ti*t:(ti+1)*t]
+				var pdp float64
+				for i, x := range pr {
+					pdp += float64(x) * float64(dr[i])
 				}
-				// Through the softmax: dscore[t2] = p[t2] (dp[t2] - Σ_j p[j] dp[j]).
 				s := float32(pdp)
-				for t2 := range p {
-					// forward: probs[t2] = exp(score[t2] - max) / sum
-					ds := p[t2] * (dp[t2] - s)
-					dp[t2] = ds
-					ko := kvo + t2*kvd
-					kr, dkr := k[ko:ko+hs], dk[ko:ko+hs]
-					g := ds * scale
-					for i, x := range qr {
-						// forward: dot += x * kr[i]; dot *= scale
-						dqr[i] += g * kr[i]
-						dkr[i] += g * x
-					}
+				for i, x := range pr {
+					dr[i] = x * (dr[i] - s) * scale
 				}
+				clear(dr[ti+1:])
 			}
+			// forward: S = Q·Kᵀ
+			matmul.MulNN(sc.dq, dp, sc.k, t, t, hs, false) // dQ (T, HS) = dS·K
+			scatter(dq, sc.dq, bi, h, t, qd, hs, true)
+			matmul.MulTN(sc.dk, dp, sc.q, t, t, hs, true) // dK (T, HS) += dSᵀ·Q
+		}
+		scatter(dk, sc.dk, bi, g, t, kvd, hs, true)
+		scatter(dv, sc.dv, bi, g, t, kvd, hs, true)
+	})
+}
+
+// attScratch is one goroutine's contiguous copies of a head's rows, each (T, HS).
+type attScratch struct{ q, k, v, o, dq, dk, dv []float32 }
+
+var attPool sync.Pool
+
+func getScratch(n int) *attScratch {
+	if sc, ok := attPool.Get().(*attScratch); ok && cap(sc.q) >= n {
+		sc.q, sc.k, sc.v, sc.o = sc.q[:n], sc.k[:n], sc.v[:n], sc.o[:n]
+		sc.dq, sc.dk, sc.dv = sc.dq[:n], sc.dk[:n], sc.dv[:n]
+		return sc
+	}
+	buf := make([]float32, 7*n)
+	return &attScratch{q: buf[:n:n], k: buf[n : 2*n : 2*n], v: buf[2*n : 3*n : 3*n], o: buf[3*n : 4*n : 4*n],
+		dq: buf[4*n : 5*n : 5*n], dk: buf[5*n : 6*n : 6*n], dv: buf[6*n : 7*n : 7*n]}
+}
+
+// forEachGroup calls f for every (sequence, kv head) pair, spread over up to
+// GOMAXPROCS goroutines; each pair's outputs are disjoint from every other's.
+func forEachGroup(b, nkv, t, hs int, f func(bi, g int, sc *attScratch)) {
+	units := b * nkv
+	workers := min(units, runtime.GOMAXPROCS(0))
+	if t*t*hs < 1<<12 {
+		workers = 1 // tiny problems: goroutines cost more than they save
+	}
+	var next atomic.Int64
+	work := func() {
+		sc := getScratch(t * hs)
+		defer attPool.Put(sc)
+		for {
+			u := int(next.Add(1)) - 1
+			if u >= units {
+				return
+			}
+			f(u/nkv, u%nkv, sc)
+		}
+	}
+	if workers <= 1 {
+		work()
+		return
+	}
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(work)
+	}
+	wg.Wait()
+}
+
+// gather copies head h's rows of sequence bi from x (B, T, width) into dst (T, HS).
+func gather(dst, x []float32, bi, h, t, width, hs int) {
+	for ti := range t {
+		o := (bi*t+ti)*width + h*hs
+		copy(dst[ti*hs:(ti+1)*hs], x[o:o+hs])
+	}
+}
+
+// scatter writes (or adds) src (T, HS) into head h's rows of sequence bi of x (B, T, width).
+func scatter(x, src []float32, bi, h, t, width, hs int, add bool) {
+	for ti := range t {
+		o := (bi*t+ti)*width + h*hs
+		row, s := x[o:o+hs], src[ti*hs:(ti+1)*hs]
+		if add {
+			for i, v := range s {
+				row[i] += v
+			}
+		} else {
+			copy(row, s)
 		}
 	}
 }

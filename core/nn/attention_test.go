@@ -102,7 +102,9 @@ func TestAttentionStep(t *testing.T) {
 					copy(kc[pos*kvd:], k[row*kvd:(row+1)*kvd])
 					copy(vc[pos*kvd:], v[row*kvd:(row+1)*kvd])
 					AttentionStep(step, scores, q[row*qd:(row+1)*qd], kc, vc, pos, s.nh, s.nkv, s.hs)
-					assert.Equal(t, out[row*qd:(row+1)*qd], step, "AttentionStep batch %d pos %d", bi, pos)
+					// The training forward runs blocked products (SIMD where built), the step
+					// plain loops: the same math in another summation order.
+					assert.InDeltaSlice(t, out[row*qd:(row+1)*qd], step, 1e-5, "AttentionStep batch %d pos %d", bi, pos)
 				}
 			}
 		})
