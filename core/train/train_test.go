@@ -1,0 +1,184 @@
+package train
+
+import (
+	"fmt"
+	"hash/fnv"
+	"math"
+	"runtime"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"golora/core/data"
+	"golora/core/model"
+	"golora/core/rng"
+)
+
+// tinyBase is a small random byte-level model: big enough to train, small
+// enough that these tests stay fast natively and under wasm.
+func tinyBase(t testing.TB) *model.Model {
+	cfg := model.Config{Dim: 32, HiddenDim: 64, NLayers: 2, NHeads: 4, NKVHeads: 2, VocabSize: data.ByteVocabSize,
+		SeqLen: 128, Tied: true, NormEps: 1e-5, RopeBase: 10000}
+	m, err := model.New("tiny", cfg)
+	require.NoError(t, err)
+	m.Init(rng.New(5))
+	return m
+}
+
+func tinyConfig(method string) Config {
+	c := DefaultConfig()
+	c.Method = method
+	c.LR = DefaultLR(method)
+	c.Task = "facts"
+	c.Facts = 16
+	c.Steps = 20
+	c.Batch = 4
+	c.Warmup = 2
+	c.EvalLimit = 8
+	return c
+}
+
+func losses(t testing.TB, base *model.Model, cfg Config, steps int) []float32 {
+	s, err := New(base, data.NewByteTokenizer(), cfg)
+	require.NoError(t, err)
+	var out []float32
+	for range steps {
+		m, err := s.Step(1)
+		require.NoError(t, err)
+		out = append(out, m.Loss)
+	}
+	return out
+}
+
+func TestSameSeedSameLossesAnyGoroutines(t *testing.T) {
+	base := tinyBase(t)
+	for _, method := range []string{MethodLoRA, MethodFull} {
+		cfg := tinyConfig(method)
+		prev := runtime.GOMAXPROCS(1)
+		one := losses(t, base, cfg, 8)
+		runtime.GOMAXPROCS(8)
+		eight := losses(t, base, cfg, 8)
+		runtime.GOMAXPROCS(prev)
+		for i := range one {
+			require.Equal(t, math.Float32bits(one[i]), math.Float32bits(eight[i]), "%s step %d: %g vs %g", method, i+1, one[i], eight[i])
+		}
+		assert.Less(t, one[len(one)-1], one[0], "%s: loss should fall", method)
+	}
+}
+
+func TestLoRATrainingLeavesBaseUntouched(t *testing.T) {
+	base := tinyBase(t)
+	before := append([]float32(nil), base.Params.Data...)
+	s, err := New(base, data.NewByteTokenizer(), tinyConfig(MethodLoRA))
+	require.NoError(t, err)
+	copyBefore := append([]float32(nil), s.Model().Params.Data...)
+	_, err = s.Step(10)
+	require.NoError(t, err)
+	assert.Equal(t, before, base.Params.Data, "the caller's base model")
+	assert.Equal(t, copyBefore, s.Model().Params.Data, "the session's frozen base weights")
+	info := s.Info()
+	assert.Equal(t, s.Model().LoRA.NumParams(), info.TrainableParams)
+	assert.Equal(t, int64(16*info.TrainableParams), info.TrainableBytes)
+	assert.Equal(t, int64(16*base.NumParams()), info.FullBytes)
+}
+
+func TestNaNStopsAndKeepsWeights(t *testing.T) {
+	base := tinyBase(t)
+	cfg := tinyConfig(MethodFull)
+	cfg.LR, cfg.Clip, cfg.Warmup = 0.9, 0, 0 // absurd on purpose
+	s, err := New(base, data.NewByteTokenizer(), cfg)
+	require.NoError(t, err)
+	var stepErr error
+	for i := 0; i < 200 && stepErr == nil; i++ {
+		_, stepErr = s.Step(1)
+		if stepErr == nil {
+			// poison the weights so that the next loss is NaN
+			s.Model().Params.Norm[0] = float32(math.Inf(1))
+		}
+	}
+	require.Error(t, stepErr)
+	assert.Contains(t, stepErr.Error(), "stopped, keeping the weights")
+	done := s.StepsDone()
+	_, err = s.Step(1)
+	require.Error(t, err, "a poisoned run keeps failing rather than training on")
+	assert.Equal(t, done, s.StepsDone())
+}
+
+func TestValidateNamesFields(t *testing.T) {
+	base := tinyBase(t)
+	for _, tc := range []struct {
+		field string
+		edit  func(*Config)
+	}{
+		{"rank", func(c *Config) { c.Rank = 0 }},
+		{"rank", func(c *Config) { c.Rank = 33 }},
+		{"targets", func(c *Config) { c.Targets = []string{"q", "x"} }},
+		{"lr", func(c *Config) { c.LR = -1 }},
+		{"lr", func(c *Config) { c.LR = float32(math.NaN()) }},
+		{"alpha", func(c *Config) { c.Alpha = float32(math.Inf(1)) }},
+		{"task", func(c *Config) { c.Task = "" }},
+		{"task", func(c *Config) { c.Task = "custom" }},
+		{"method", func(c *Config) { c.Method = "qlora" }},
+		{"steps", func(c *Config) { c.Steps = 0 }},
+		{"batch", func(c *Config) { c.Batch = 0 }},
+		{"dropout", func(c *Config) { c.Dropout = 1 }},
+	} {
+		c := tinyConfig(MethodLoRA)
+		tc.edit(&c)
+		_, err := New(base, data.NewByteTokenizer(), c)
+		require.Error(t, err, tc.field)
+		fields := FieldErrors(err)
+		require.NotEmpty(t, fields, "%s: %v", tc.field, err)
+		assert.Equal(t, tc.field, fields[0].Field, "%v", err)
+	}
+}
+
+func TestEvaluateAndGenerate(t *testing.T) {
+	base := tinyBase(t)
+	s, err := New(base, data.NewByteTokenizer(), tinyConfig(MethodLoRA))
+	require.NoError(t, err)
+	ev, err := s.Evaluate()
+	require.NoError(t, err)
+	assert.Equal(t, 8, ev.Total)
+	assert.Greater(t, ev.ValLoss, float32(0))
+	assert.Len(t, ev.Samples, 4)
+	// Greedy completions from Evaluate's batched decoder equal one-by-one generation.
+	for _, smp := range ev.Samples {
+		got, err := s.Generate(smp.Prompt, 100, 0, 1)
+		require.NoError(t, err)
+		assert.Equal(t, smp.Got, got, "prompt %q", smp.Prompt)
+	}
+	diff, err := s.Merge()
+	require.NoError(t, err)
+	assert.Less(t, diff, float32(1e-4))
+	_, err = s.Step(1) // unmerges, trains on
+	require.NoError(t, err)
+}
+
+func TestSweepShapes(t *testing.T) {
+	base := tinyBase(t)
+	cfg := tinyConfig(MethodLoRA)
+	for _, r := range []int{1, 4} {
+		cfg.Rank = r
+		s, err := New(base, data.NewByteTokenizer(), cfg)
+		require.NoError(t, err)
+		in := 0
+		for range base.Config.NLayers {
+			i1, o1 := base.Config.Shape(model.TargetQ)
+			i2, o2 := base.Config.Shape(model.TargetV)
+			in += r * (i1 + o1 + i2 + o2)
+		}
+		assert.Equal(t, in, s.Info().TrainableParams, "rank %d", r)
+	}
+}
+
+// lossHash fingerprints the first 20 losses of a tiny seeded LoRA run.
+func lossHash(t testing.TB) (uint64, []float32) {
+	ls := losses(t, tinyBase(t), tinyConfig(MethodLoRA), 20)
+	h := fnv.New64a()
+	for _, l := range ls {
+		fmt.Fprintf(h, "%08x", math.Float32bits(l))
+	}
+	return h.Sum64(), ls
+}
