@@ -76,26 +76,34 @@ func runBench(args []string) error {
 	return nil
 }
 
-// timeBest returns the time of one call of f: each of 3 rounds repeats f until
-// round (0.3 s, or 0.05 s when quick) has elapsed, and the fastest round
-// counts, since noise from other processes only ever adds time.
-func timeBest(quick bool, f func()) time.Duration {
+// timeBest returns the time of one call of each of fs: each of 3 passes
+// runs every f in turn, repeating it until round (0.3 s, or 0.05 s when quick)
+// has elapsed, and each f's fastest pass counts, since noise from other
+// processes only ever adds time. Interleaving a figure's passes with its
+// baseline's exposes both to the same load, which keeps the ratio honest
+// on a shared machine.
+func timeBest(quick bool, fs ...func()) []time.Duration {
 	round := 300 * time.Millisecond
 	if quick {
 		round = 50 * time.Millisecond
 	}
-	f() // warm caches, pools and the page allocator
-	best := time.Duration(1<<63 - 1)
+	best := make([]time.Duration, len(fs))
+	for i, f := range fs {
+		f() // warm caches, pools, the page allocator and (in wasm) the JIT
+		best[i] = time.Duration(1<<63 - 1)
+	}
 	for range 3 {
-		calls := 0
-		start := time.Now()
-		var el time.Duration
-		for el < round {
-			f()
-			calls++
-			el = time.Since(start)
+		for i, f := range fs {
+			calls := 0
+			start := time.Now()
+			var el time.Duration
+			for el < round {
+				f()
+				calls++
+				el = time.Since(start)
+			}
+			best[i] = min(best[i], el/time.Duration(calls))
 		}
-		best = min(best, el/time.Duration(calls))
 	}
 	return best
 }

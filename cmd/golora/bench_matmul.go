@@ -63,11 +63,16 @@ func (l *linearLayer) gonumStep(impl gonum.Implementation) {
 	impl.Sgemm(blas.Trans, blas.NoTrans, oc, c, n, 1, l.dout, oc, l.in, c, 1, l.dw, c)
 }
 
-// withProcs runs f with GOMAXPROCS set to procs, then restores it.
-func withProcs(procs int, f func()) {
-	old := runtime.GOMAXPROCS(procs)
-	defer runtime.GOMAXPROCS(old)
-	f()
+// atProcs returns f wrapped to run with GOMAXPROCS = procs. It switches
+// only when the setting differs (a switch stops the world), so within a timing
+// pass only the first call pays; the caller restores GOMAXPROCS afterwards.
+func atProcs(procs int, f func()) func() {
+	return func() {
+		if runtime.GOMAXPROCS(0) != procs {
+			runtime.GOMAXPROCS(procs)
+		}
+		f()
+	}
 }
 
 func gflops(flops float64, d time.Duration) float64 { return flops / d.Seconds() / 1e9 }
@@ -75,30 +80,31 @@ func gflops(flops float64, d time.Duration) float64 { return flops / d.Seconds()
 // matmulBenchRows measures one linear layer's forward + full backward
 // (3 products, 6·N·C·OC flops) at each model shape.
 func matmulBenchRows(quick bool, emit func(benchRow)) error {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	procs := runtime.GOMAXPROCS(0)
 	impl := gonum.Implementation{}
 	for _, s := range matmulShapes {
 		l := newLinearLayer(s[0], s[1], s[2])
 		shape := fmt.Sprintf("N=%d,C=%d,OC=%d", l.n, l.c, l.oc)
 		flops := 6 * float64(l.n*l.c*l.oc)
 
-		var ours1, ours2, gon time.Duration
-		withProcs(1, func() {
-			ours1 = timeBest(quick, func() { l.step(true) })
-			gon = timeBest(quick, func() { l.gonumStep(impl) })
-		})
+		// Ours on one goroutine, gonum, ours on two, measured interleaved.
+		t := timeBest(quick,
+			atProcs(1, func() { l.step(true) }),
+			atProcs(1, func() { l.gonumStep(impl) }),
+			atProcs(2, func() { l.step(true) }))
+		ours1, gon, ours2 := t[0], t[1], t[2]
 		emit(benchRow{Name: "matmul/" + shape, Unit: "GFLOP/s", Value: gflops(flops, ours1),
 			Baseline:      "gonum Sgemm, same 3 products (forward+backward), both GOMAXPROCS=1",
 			BaselineValue: gflops(flops, gon)})
-
-		withProcs(2, func() { ours2 = timeBest(quick, func() { l.step(true) }) })
 		emit(benchRow{Name: "matmul-parallel/" + shape, Unit: "GFLOP/s", Value: gflops(flops, ours2),
 			Baseline:      fmt.Sprintf("ours GOMAXPROCS=1 (forward+backward; value GOMAXPROCS=2, %d CPUs)", runtime.NumCPU()),
 			BaselineValue: gflops(flops, ours1)})
 
-		frozen := timeBest(quick, func() { l.backward(false) })
-		full := timeBest(quick, func() { l.backward(true) })
+		t = timeBest(quick, atProcs(procs, func() { l.backward(false) }), atProcs(procs, func() { l.backward(true) }))
+		frozen, full := t[0], t[1]
 		emit(benchRow{Name: "matmul-backward-frozen/" + shape, Unit: "ms", Value: ms(frozen),
-			Baseline:      fmt.Sprintf("backward with dW (value: without dW; GOMAXPROCS=%d; target ratio <= 0.55)", runtime.GOMAXPROCS(0)),
+			Baseline:      fmt.Sprintf("backward with dW (value: without dW; GOMAXPROCS=%d; target ratio <= 0.55)", procs),
 			BaselineValue: ms(full)})
 	}
 	return nil

@@ -359,3 +359,15 @@ func TestBadShapesPanic(t *testing.T) {
 		}()
 	}
 }
+
+// TestPackingBuffersReused requires that a product allocates no packing
+// buffers of its own once the pool is warm: only the small operands record
+// (one allocation) remains, so the training loop makes almost no garbage.
+func TestPackingBuffersReused(t *testing.T) {
+	const m, k, n = 64, 300, 50
+	a, b, out := make([]float32, m*k), make([]float32, n*k), make([]float32, m*n)
+	for _, p := range products {
+		allocs := testing.AllocsPerRun(20, func() { p.call(out, a, b, m, k, n, false) })
+		assert.LessOrEqual(t, allocs, 1.5, "%s: allocations per call", p.name)
+	}
+}
