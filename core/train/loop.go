@@ -50,23 +50,12 @@ func (l *loop) run(n int, next func(*data.Batch)) (Metrics, error) {
 	}()
 	for i := range n {
 		next(&l.batch)
-		b := &l.batch
-		N := b.B * b.T
-		loss := l.model.Forward(l.acts, b.Inputs[:N], b.Targets[:N], b.Mask[:N], b.B, b.T)
-		if !finite(loss) {
-			return l.metrics(), fmt.Errorf("train: step %d: loss is %g; stopped, keeping the weights of step %d (try a lower learning rate)", l.step+1, loss, l.step)
+		loss, gnorm, lr, err := l.update(&l.batch)
+		if err != nil {
+			return l.metrics(), err
 		}
-		clear(l.grad)
-		l.model.Backward(l.acts, l.grads)
-		gnorm := optim.ClipGlobalNorm(l.clip, l.grad)
-		if gnorm != gnorm || gnorm > 1e30 {
-			return l.metrics(), fmt.Errorf("train: step %d: gradient norm is %g; stopped, keeping the weights of step %d (try a lower learning rate)", l.step+1, gnorm, l.step)
-		}
-		lr := l.sched.At(l.step)
-		l.opt.Step(l.params, l.grad, lr)
-		l.step++
 		lossSum += float64(loss)
-		tokens += int64(N)
+		tokens += int64(l.batch.B * l.batch.T)
 		m.LR, m.GradNorm = lr, float32(gnorm)
 		m.Loss = float32(lossSum / float64(i+1))
 	}
@@ -78,4 +67,23 @@ func (l *loop) run(n int, next func(*data.Batch)) (Metrics, error) {
 		m.TokensPerSec = float64(tokens) / secs
 	}
 	return m, nil
+}
+
+// update takes one optimizer step on b: forward, backward, clip, AdamW.
+func (l *loop) update(b *data.Batch) (loss float32, gnorm float64, lr float32, err error) {
+	N := b.B * b.T
+	loss = l.model.Forward(l.acts, b.Inputs[:N], b.Targets[:N], b.Mask[:N], b.B, b.T)
+	if !finite(loss) {
+		return loss, 0, 0, fmt.Errorf("train: step %d: loss is %g; stopped, keeping the weights of step %d (try a lower learning rate)", l.step+1, loss, l.step)
+	}
+	clear(l.grad)
+	l.model.Backward(l.acts, l.grads)
+	gnorm = optim.ClipGlobalNorm(l.clip, l.grad)
+	if gnorm != gnorm || gnorm > 1e30 {
+		return loss, gnorm, 0, fmt.Errorf("train: step %d: gradient norm is %g; stopped, keeping the weights of step %d (try a lower learning rate)", l.step+1, gnorm, l.step)
+	}
+	lr = l.sched.At(l.step)
+	l.opt.Step(l.params, l.grad, lr)
+	l.step++
+	return loss, gnorm, lr, nil
 }

@@ -252,6 +252,26 @@ func (s *Session) Step(n int) (Metrics, error) {
 	return s.loop.run(min(n, s.cfg.Steps-s.loop.step), s.batcher.Next)
 }
 
+// StepBatch takes one optimizer step on the given batch (benchmarks use it
+// to time identical work for LoRA and full fine-tuning).
+func (s *Session) StepBatch(b *data.Batch) (float32, error) {
+	if s.cfg.Method == MethodFrozen {
+		return 0, fmt.Errorf("train: a frozen run has nothing to train")
+	}
+	if b.T > s.acts.MaxT || b.B > s.acts.MaxB {
+		return 0, fmt.Errorf("train: batch (%d, %d) larger than the session's (%d, %d)", b.B, b.T, s.acts.MaxB, s.acts.MaxT)
+	}
+	loss, _, _, err := s.loop.update(b)
+	return loss, err
+}
+
+// NextBatch returns the session's next training batch (advancing its order).
+func (s *Session) NextBatch() data.Batch {
+	var b data.Batch
+	s.batcher.Next(&b)
+	return b
+}
+
 // ValLoss is the mean loss over the validation split (target tokens only).
 func (s *Session) ValLoss() float32 {
 	var num, den float64

@@ -1,0 +1,73 @@
+// bench_train.go holds the training rows of `golora bench`: a LoRA step against a full fine-tuning step on the base.
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"golora/core/data"
+	"golora/core/model"
+	"golora/core/rng"
+	"golora/core/train"
+)
+
+func init() { benchSuites = append(benchSuites, benchSuite{"train", trainBenchRows}) }
+
+// benchBase is the shipped base when it can be found (natively, from the
+// repository), else a freshly initialised model of the same shape: step
+// times depend on shapes, not on weight values.
+func benchBase() (*model.Model, string, error) {
+	if f, err := os.Open(defaultBase()); err == nil {
+		defer f.Close()
+		m, _, err := model.Load(f, defaultBase())
+		return m, "the shipped base", err
+	}
+	m, err := model.New("random", model.DefaultConfig())
+	if err != nil {
+		return nil, "", err
+	}
+	m.Init(rng.New(1))
+	return m, "a random model of the base's shape", nil
+}
+
+// trainBenchRows times one optimizer step (forward, backward, AdamW) on the
+// same e2e batch for LoRA r=8 on q,v and for full fine-tuning.
+func trainBenchRows(quick bool, emit func(benchRow)) error {
+	base, what, err := benchBase()
+	if err != nil {
+		return err
+	}
+	tok := data.NewByteTokenizer()
+	cfg := train.DefaultConfig()
+	cfg.Rank, cfg.Alpha, cfg.Batch, cfg.Steps = 8, 16, 16, 1_000_000
+	lora, err := train.New(base, tok, cfg)
+	if err != nil {
+		return err
+	}
+	cfg.Method, cfg.LR = train.MethodFull, train.DefaultLR(train.MethodFull)
+	full, err := train.New(base, tok, cfg)
+	if err != nil {
+		return err
+	}
+	batch := lora.NextBatch()
+	var stepErr error
+	step := func(s *train.Session) func() {
+		return func() {
+			if _, err := s.StepBatch(&batch); err != nil && stepErr == nil {
+				stepErr = err
+			}
+		}
+	}
+	t := timeBest(quick, step(lora), step(full))
+	if stepErr != nil {
+		return stepErr
+	}
+	shape := fmt.Sprintf("B=%d,T=%d", batch.B, batch.T)
+	emit(benchRow{Name: "train-step-lora/r=8,q,v," + shape, Unit: "ms", Value: ms(t[0]),
+		Baseline: "full fine-tuning step, same batch and base (" + what + ")", BaselineValue: ms(t[1])})
+	tokens := float64(batch.B * batch.T)
+	emit(benchRow{Name: "train-tokens/lora-r=8,q,v," + shape, Unit: "tokens/s", Value: tokens / t[0].Seconds(),
+		Baseline: "full fine-tuning tokens/s, same batch", BaselineValue: tokens / t[1].Seconds()})
+	return nil
+}
+
