@@ -70,4 +70,3 @@ func trainBenchRows(quick bool, emit func(benchRow)) error {
 		Baseline: "full fine-tuning tokens/s, same batch", BaselineValue: tokens / t[1].Seconds()})
 	return nil
 }
-
