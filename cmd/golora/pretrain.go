@@ -30,6 +30,7 @@ func runPretrain(args []string) error {
 	fs.IntVar(&cfg.Model.NHeads, "heads", cfg.Model.NHeads, "query heads")
 	fs.IntVar(&cfg.Model.NKVHeads, "kv-heads", cfg.Model.NKVHeads, "key/value heads")
 	every := fs.Int("log-every", 50, "steps between progress lines")
+	saveEvery := fs.Int("save-every", 250, "steps between checkpoints written to -out (0 = only at the end)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -41,37 +42,40 @@ func runPretrain(args []string) error {
 		return err
 	}
 	fmt.Fprintf(os.Stderr, "pretrain: %d parameters, corpus ready in %.1fs\n", p.Model().NumParams(), time.Since(start).Seconds())
+	save := func() error {
+		val := p.ValLoss(256)
+		recipe, _ := json.Marshal(cfg)
+		extra := map[string]string{
+			"golora.pretrain":    string(recipe),
+			"golora.steps":       fmt.Sprint(p.StepsDone()),
+			"golora.val_loss":    fmt.Sprintf("%.4f", val),
+			"golora.tokens_seen": fmt.Sprint(p.TokensSeen()),
+			"golora.tokenizer":   tok.Name(),
+		}
+		if err := os.MkdirAll(filepath.Dir(*out), 0o755); err != nil {
+			return err
+		}
+		if err := writeFile(*out, func(f *os.File) error { return p.Model().Save(f, extra) }); err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "pretrain: wrote %s: %d parameters, %d steps, %d tokens seen, validation loss %.4f, %.0fs\n",
+			*out, p.Model().NumParams(), p.StepsDone(), p.TokensSeen(), val, time.Since(start).Seconds())
+		return nil
+	}
 	for p.StepsDone() < cfg.Steps {
 		m, err := p.Step(*every)
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(os.Stderr, "step %5d/%d  loss %.4f  lr %.2e  %.0f tok/s  %.0fs\n", m.Step, cfg.Steps, m.Loss, m.LR, m.TokensPerSec, m.Elapsed)
+		if *saveEvery > 0 && m.Step%*saveEvery == 0 && m.Step < cfg.Steps {
+			if err := save(); err != nil {
+				return err
+			}
+		}
 	}
-	val := p.ValLoss(256)
-	elapsed := time.Since(start)
-	recipe, _ := json.Marshal(cfg)
-	extra := map[string]string{
-		"golora.pretrain":    string(recipe),
-		"golora.val_loss":    fmt.Sprintf("%.4f", val),
-		"golora.tokens_seen": fmt.Sprint(p.TokensSeen()),
-		"golora.tokenizer":   tok.Name(),
-	}
-	if err := os.MkdirAll(filepath.Dir(*out), 0o755); err != nil {
+	if err := save(); err != nil {
 		return err
 	}
-	f, err := os.Create(*out)
-	if err != nil {
-		return err
-	}
-	if err := p.Model().Save(f, extra); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	fmt.Fprintf(os.Stderr, "pretrain: wrote %s: %d parameters, %d steps, %d tokens seen, validation loss %.4f, %.0fs\n",
-		*out, p.Model().NumParams(), p.StepsDone(), p.TokensSeen(), val, elapsed.Seconds())
 	return nil
 }
