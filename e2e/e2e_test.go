@@ -176,6 +176,7 @@ func TestBrowserApp(t *testing.T) {
 	// A short run: small enough for the test to stay well under its budget, long enough for the loss to fall.
 	steps := envInt("GOLORA_E2E_STEPS", 40)
 	batch := envInt("GOLORA_E2E_BATCH", 8)
+	evalLimit := envInt("GOLORA_E2E_EVAL_LIMIT", 16) // test prompts decoded per evaluation
 	evalEvery := max(steps/2, 1)
 	sweepFull := "false" // full fine-tuning in the sweep only on request: it is the slowest run
 	if os.Getenv("GOLORA_E2E_SWEEP_FULL") == "1" {
@@ -205,7 +206,8 @@ func TestBrowserApp(t *testing.T) {
 	shot(t, ctx, "0-invalid")
 
 	// 3. A short LoRA run from the URL hash, started by autostart=1.
-	hash := fmt.Sprintf("#task=e2e&method=lora&rank=4&targets=q,v&steps=%d&batch=%d&evalEvery=%d&autostart=1", steps, batch, evalEvery)
+	hash := fmt.Sprintf("#task=e2e&method=lora&rank=4&targets=q,v&steps=%d&batch=%d&warmup=%d&evalEvery=%d&evalLimit=%d&autostart=1",
+		steps, batch, min(steps/4, 20), evalEvery, evalLimit)
 	runStart := time.Now()
 	require.NoError(t, chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](`location.hash = "`+hash+`"; undefined`)))
 	waitFor(t, ctx, "run started", `state.run && state.run.losses.length > 0`, 60*time.Second)

@@ -118,6 +118,7 @@ const onWorker = {
   },
   generated(p) {
     state.gen.busy = false;
+    state.gen.done = !p.error;
     state.gen.text = p.text || "";
     state.gen.error = p.error || "";
     invalidate();
@@ -183,7 +184,7 @@ const onWorker = {
       if (p.field) Object.assign(state.fieldErrors, fieldErrors({ error: p.message, field: p.field, fields: p.fields }));
       if (state.sweep) { state.sweep.status = "error"; }
     }
-    if (p.fatal) state.status = "error";
+    if (p.fatal) state.loadError = p.message;
     showError(p.message);
   },
 };
@@ -340,6 +341,7 @@ function startRun(overrides, sweepId) {
 function generate() {
   if (running() || state.gen.busy) return;
   state.gen.busy = true;
+  state.gen.done = false;
   state.gen.text = "";
   state.gen.error = "";
   send("generate", {
@@ -612,11 +614,13 @@ const COLORS = { accent: "#2456d6", accentSoft: "rgba(36, 86, 214, 0.22)", ink: 
 const FONT = '12px system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif';
 
 // niceTicks returns about n round numbers spanning [lo, hi].
-function niceTicks(lo, hi, n) {
+// integer keeps the ticks on whole numbers (steps, ranks).
+function niceTicks(lo, hi, n, integer) {
   if (!(hi > lo)) hi = lo + 1;
   const raw = (hi - lo) / n;
   const mag = 10 ** Math.floor(Math.log10(raw));
-  const step = [1, 2, 2.5, 5, 10].map((f) => f * mag).find((s) => s >= raw) || raw;
+  let step = [1, 2, 2.5, 5, 10].map((f) => f * mag).find((s) => s >= raw && !(integer && !Number.isInteger(s))) || raw;
+  if (integer) step = Math.max(1, Math.round(step));
   const out = [];
   for (let v = Math.ceil(lo / step - 1e-9) * step; v <= hi + step * 1e-9; v += step) out.push(+v.toPrecision(12));
   return out;
@@ -675,7 +679,7 @@ function drawChart(canvas, spec) {
   // X ticks.
   ctx.textAlign = "center";
   ctx.textBaseline = "top";
-  for (const v of X.ticks || niceTicks(X.min, X.max, 5)) {
+  for (const v of X.ticks || niceTicks(X.min, X.max, 5, X.integer)) {
     const x = Math.round(sx(v)) + 0.5;
     ctx.strokeStyle = COLORS.axis;
     ctx.beginPath(); ctx.moveTo(x, pad.t + ph); ctx.lineTo(x, pad.t + ph + 4); ctx.stroke();
@@ -832,7 +836,7 @@ function drawLossChart() {
   ymax = niceMax(ymax, 4);
   const sm = smooth(losses, 0.9);
   drawChart(canvas, {
-    x: { min: 0, max: r ? r.steps : 100, fmt: fmtInt, label: "step" },
+    x: { min: 0, max: r ? r.steps : 100, fmt: fmtInt, label: "step", integer: true },
     y: { min: 0, max: ymax, fmt: (v) => v.toFixed(ymax < 2 ? 2 : 1) },
     series: [
       { color: COLORS.accentSoft, xs, ys: losses, width: 1, hover: false },
@@ -852,7 +856,7 @@ function drawAccChart() {
   const r = state.run;
   const evals = r ? r.evals : [];
   drawChart($("acc-chart"), {
-    x: { min: 0, max: r ? r.steps : 100, fmt: fmtInt, label: "step" },
+    x: { min: 0, max: r ? r.steps : 100, fmt: fmtInt, label: "step", integer: true },
     y: { min: 0, max: 1, ticks: [0, 0.25, 0.5, 0.75, 1], fmt: (v) => `${Math.round(v * 100)}%` },
     series: [{ name: "", color: COLORS.accent, xs: evals.map((e) => e.step), ys: evals.map((e) => e.accuracy),
       points: true }],
@@ -959,17 +963,20 @@ function renderModel() {
   if (document.activeElement !== gp && gp.value !== state.gen.prompt) gp.value = state.gen.prompt;
   $("gen-btn").disabled = !state.ready || running() || state.gen.busy;
   const out = $("gen-out");
-  const want = state.gen.busy ? "…" : state.gen.error ? state.gen.error : state.gen.text;
+  const want = state.gen.busy ? "…" : state.gen.error ? state.gen.error : `${state.gen.done}|${state.gen.text}`;
   if (out.dataset.text !== want) {
     out.dataset.text = want;
     out.replaceChildren();
-    if (state.gen.text && !state.gen.busy && !state.gen.error) {
+    if (!state.gen.busy && !state.gen.error && state.gen.done) {
       const p = document.createElement("span");
       p.className = "prompt";
       p.textContent = state.gen.prompt;
-      out.append(p, document.createTextNode(state.gen.text));
+      const t = document.createElement("span");
+      t.textContent = state.gen.text || " (the model ended the text at once)";
+      t.className = state.gen.text ? "" : "muted";
+      out.append(p, t);
     } else {
-      out.textContent = want;
+      out.textContent = state.gen.busy ? "…" : state.gen.error;
     }
     out.classList.toggle("bad", !!state.gen.error);
   }
@@ -1124,7 +1131,7 @@ function renderSamples(r) {
     const judged = (x) => {
       if (!x) return cell(r.status === "running" || r.status === "paused" ? "…" : "–", "muted");
       const ok = x.got.trim() === x.want.trim();
-      const td = cell(x.got, ok ? "ok" : "no");
+      const td = cell(x.got || "(empty)", ok ? "ok" : x.got ? "no" : "no empty");
       td.title = ok ? "exact match" : "differs from the target";
       return td;
     };
