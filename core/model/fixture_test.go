@@ -39,9 +39,8 @@ type modelFixture struct {
 		NormEps  float32 `json:"norm_eps"`
 		RopeBase float64 `json:"rope_base"`
 	} `json:"config"`
-	B, T    int                  `json:"-"`
-	BJ      int                  `json:"B"`
-	TJ      int                  `json:"T"`
+	B       int                  `json:"B"`
+	T       int                  `json:"T"`
 	Inputs  []int                `json:"inputs"`
 	Targets []int                `json:"targets"`
 	Mask    []float32            `json:"mask"`
