@@ -100,62 +100,34 @@ func readJSONL(path string) ([]data.Example, error) {
 	return data.ReadJSONL(f, path)
 }
 
-// Result is one run's final figures: what finetune -json and sweep -json print.
-type Result struct {
-	Task            string   `json:"task"`
-	Method          string   `json:"method"`
-	Rank            int      `json:"rank"`
-	Targets         []string `json:"targets"`
-	TrainableParams int      `json:"trainable_params"`
-	TrainableBytes  int64    `json:"trainable_bytes"`
-	Steps           int      `json:"steps"`
-	ValLoss         float32  `json:"val_loss"`
-	Accuracy        float32  `json:"accuracy"`
-	TokensPerSec    float64  `json:"tokens_per_s"`
-	Seconds         float64  `json:"train_seconds"`
-}
-
-// run trains s to the end, printing progress (and evaluations every EvalEvery steps) to stderr.
-func run(s *train.Session, label string) (Result, error) {
-	cfg := s.Config()
-	chunk := 10
-	if cfg.EvalEvery > 0 {
-		chunk = min(chunk, cfg.EvalEvery)
-	}
-	var last train.Metrics
-	for !s.Done() {
-		m, err := s.Step(chunk)
-		if err != nil {
-			return Result{}, err
+// run trains s to the end with train.Run, printing progress and evaluations to stderr.
+func run(s *train.Session, label string) (train.Result, error) {
+	steps := s.Config().Steps
+	var final *train.Eval
+	res, err := train.Run(s, 10, func(p train.Progress) {
+		printProgress(label, steps, p)
+		if p.Eval != nil {
+			final = p.Eval
 		}
-		last = m
-		fmt.Fprintf(os.Stderr, "\r%s step %4d/%d  loss %.4f  lr %.1e  %6.0f tok/s  %5.1fs ", label, m.Step, cfg.Steps, m.Loss, m.LR, m.TokensPerSec, m.Elapsed)
-		if cfg.EvalEvery > 0 && m.Step%cfg.EvalEvery == 0 && !s.Done() {
-			ev, err := s.Evaluate()
-			if err != nil {
-				return Result{}, err
-			}
-			fmt.Fprintf(os.Stderr, "\n%s step %4d  val loss %.4f  accuracy %.1f%% (%d/%d)\n", label, ev.Step, ev.ValLoss, 100*ev.Accuracy, ev.Correct, ev.Total)
-		}
-	}
-	fmt.Fprintln(os.Stderr)
-	ev, err := s.Evaluate()
+	})
 	if err != nil {
-		return Result{}, err
+		return train.Result{}, err
 	}
-	info := s.Info()
-	fmt.Fprintf(os.Stderr, "%s done: val loss %.4f  accuracy %.1f%% (%d/%d)  trainable %d params (%s)\n",
-		label, ev.ValLoss, 100*ev.Accuracy, ev.Correct, ev.Total, info.TrainableParams, humanBytes(info.TrainableBytes))
-	for _, smp := range ev.Samples {
+	for _, smp := range final.Samples {
 		fmt.Fprintf(os.Stderr, "  %q -> %q (want %q)\n", smp.Prompt, smp.Got, smp.Want)
 	}
-	tps := 0.0
-	if last.Elapsed > 0 {
-		tps = float64(last.Tokens) / last.Elapsed
+	return res, nil
+}
+
+// printProgress writes a progress line (rewritten in place) or an evaluation line to stderr.
+func printProgress(label string, steps int, p train.Progress) {
+	m := p.Metrics
+	if p.Eval == nil {
+		fmt.Fprintf(os.Stderr, "\r%s step %4d/%d  loss %.4f  lr %.1e  %6.0f tok/s  %5.1fs ", label, m.Step, steps, m.Loss, m.LR, m.TokensPerSec, m.Elapsed)
+		return
 	}
-	return Result{Task: cfg.Task, Method: cfg.Method, Rank: info.Rank, Targets: info.Targets,
-		TrainableParams: info.TrainableParams, TrainableBytes: info.TrainableBytes, Steps: s.StepsDone(),
-		ValLoss: ev.ValLoss, Accuracy: ev.Accuracy, TokensPerSec: tps, Seconds: last.Elapsed}, nil
+	ev := p.Eval
+	fmt.Fprintf(os.Stderr, "\n%s step %4d  val loss %.4f  accuracy %.1f%% (%d/%d)\n", label, ev.Step, ev.ValLoss, 100*ev.Accuracy, ev.Correct, ev.Total)
 }
 
 func humanBytes(n int64) string {

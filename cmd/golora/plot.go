@@ -14,9 +14,9 @@ import (
 	"golora/core/train"
 )
 
-func plotSweep(path, task string, results []Result) error {
+func plotSweep(path, task string, results []train.Result) error {
 	var byRank, byParams plotter.XYs
-	var full *Result
+	var full *train.Result
 	for i, r := range results {
 		if r.Method != train.MethodLoRA {
 			full = &results[i]
@@ -87,7 +87,7 @@ func plotSweep(path, task string, results []Result) error {
 	return savePNG(img, path)
 }
 
-func targetsOf(results []Result) string {
+func targetsOf(results []train.Result) string {
 	for _, r := range results {
 		if len(r.Targets) > 0 {
 			s := ""

@@ -42,41 +42,27 @@ func runSweep(args []string) error {
 	if err != nil {
 		return err
 	}
-	var runs []train.Config
-	for _, r := range rs {
-		c := cfg
-		c.Method, c.Rank = train.MethodLoRA, r
-		if tf.alpha == float64(train.DefaultConfig().Alpha) {
-			c.Alpha = float32(2 * r) // keep scaling alpha/r = 2 at every rank unless -alpha was set
-		}
-		runs = append(runs, c)
-	}
+	keepScaling := tf.alpha == float64(train.DefaultConfig().Alpha) // keep alpha/r fixed unless -alpha was set
+	lr := float32(0)
 	if *full {
-		c := cfg
-		c.Method, c.LR = train.MethodFull, float32(*fullLR)
-		runs = append(runs, c)
+		lr = float32(*fullLR)
 	}
-	// Validate every run before spending minutes on the first.
-	for _, c := range runs {
-		if err := c.Validate(base); err != nil {
-			return fmt.Errorf("%s r=%d: %w", c.Method, c.Rank, err)
+	runs := train.SweepConfigs(cfg, rs, keepScaling, lr)
+	results, err := train.Sweep(base, tok, runs, func(i int, p train.Progress) {
+		c := runs[i]
+		label := fmt.Sprintf("[%d/%d] %s", i+1, len(runs), c.Method)
+		if c.Method == train.MethodLoRA {
+			label = fmt.Sprintf("[%d/%d] r=%d", i+1, len(runs), c.Rank)
 		}
+		printProgress(label, c.Steps, p)
+	})
+	if err != nil {
+		return err
 	}
-	var results []Result
-	enc := json.NewEncoder(os.Stdout)
-	for i, c := range runs {
-		s, err := train.New(base, tok, c)
-		if err != nil {
-			return err
-		}
-		label := fmt.Sprintf("[%d/%d] %s", i+1, len(runs), describe(s.Info()))
-		res, err := run(s, label)
-		if err != nil {
-			return fmt.Errorf("%s: %w", label, err)
-		}
-		results = append(results, res)
-		if *asJSON {
-			if err := enc.Encode(res); err != nil {
+	if *asJSON {
+		enc := json.NewEncoder(os.Stdout)
+		for _, r := range results {
+			if err := enc.Encode(r); err != nil {
 				return err
 			}
 		}
@@ -93,7 +79,7 @@ func runSweep(args []string) error {
 	return nil
 }
 
-func printTable(results []Result) {
+func printTable(results []train.Result) {
 	fmt.Printf("%-6s %-6s %4s %-10s %10s %10s %9s %9s %9s\n", "task", "method", "rank", "targets", "trainable", "state", "val_loss", "accuracy", "tok/s")
 	for _, r := range results {
 		rank := "-"
