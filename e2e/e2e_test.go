@@ -221,6 +221,19 @@ func TestBrowserApp(t *testing.T) {
 		step0, step1, ticks1-ticks0, eval[float64](t, ctx, `window.__maxGap`))
 	assert.Greater(t, ticks1, ticks0, "the main-thread timer kept firing while the worker trained steps %d..%d", step0, step1)
 	shot(t, ctx, "1-training")
+	// Pause holds the run at its step; Resume continues it. (A run that ends before the click has nothing to pause.)
+	require.NoError(t, chromedp.Do(ctx, chromedp.Click("#pause")))
+	waitFor(t, ctx, "paused", `state.run.status === "paused" || `+runFinished, 60*time.Second)
+	if eval[string](t, ctx, `state.run.status`) == "paused" {
+		held := eval[int](t, ctx, `state.run.step`)
+		time.Sleep(time.Second)
+		assert.Equal(t, held, eval[int](t, ctx, `state.run.step`), "no steps while paused")
+		assert.Equal(t, "Resume", eval[string](t, ctx, `document.getElementById("pause").textContent`), "the button offers Resume")
+		require.NoError(t, chromedp.Do(ctx, chromedp.Click("#pause")))
+		waitFor(t, ctx, "resumed", `state.run.step > `+strconv.Itoa(held)+` || `+runFinished, 120*time.Second)
+	} else {
+		t.Logf("the run finished before the pause click")
+	}
 	waitFor(t, ctx, "run finished", runFinished, 5*time.Minute)
 	require.Equal(t, "done", eval[string](t, ctx, `state.run.status`), "run status: %s", eval[string](t, ctx, `state.run.errorText || ""`))
 	t.Logf("run of %d steps: %.1f s (with screenshots); %s", steps, time.Since(runStart).Seconds(),
@@ -242,6 +255,12 @@ func TestBrowserApp(t *testing.T) {
 		const u = new Uint8Array(await b.arrayBuffer()); return String.fromCharCode(u[0], u[1]) + " " + u.length; })()`, chromedp.EvalAwaitPromise))
 	require.NoError(t, err, "zip the adapter")
 	assert.True(t, strings.HasPrefix(zipHead, "PK "), "adapter zip starts with PK: %q", zipHead)
+	// Merging the adapter reports the largest logit difference between merged and unmerged.
+	require.NoError(t, chromedp.Do(ctx, chromedp.Click("#merge")))
+	waitFor(t, ctx, "merge", `/Merged|failed/.test(document.getElementById("merge-out").textContent)`, 60*time.Second)
+	mergeOut := eval[string](t, ctx, `document.getElementById("merge-out").textContent`)
+	assert.Contains(t, mergeOut, "Merged", "merge succeeds")
+	t.Logf("%s", mergeOut)
 	shot(t, ctx, "2-run-done")
 
 	// 4. A two-rank sweep with the same short settings.
