@@ -234,7 +234,7 @@ func TestBrowserApp(t *testing.T) {
 	} else {
 		t.Logf("the run finished before the pause click")
 	}
-	waitFor(t, ctx, "run finished", runFinished, 5*time.Minute)
+	waitFor(t, ctx, "run finished", runFinished+` && document.getElementById("progress-text").textContent.startsWith("Finished")`, 5*time.Minute)
 	require.Equal(t, "done", eval[string](t, ctx, `state.run.status`), "run status: %s", eval[string](t, ctx, `state.run.errorText || ""`))
 	t.Logf("run of %d steps: %.1f s (with screenshots); %s", steps, time.Since(runStart).Seconds(),
 		eval[string](t, ctx, `document.getElementById("progress-text").textContent`))
@@ -247,7 +247,7 @@ func TestBrowserApp(t *testing.T) {
 		eval[string](t, ctx, `document.getElementById("accuracy").textContent`),
 		eval[string](t, ctx, `document.getElementById("tps").textContent`),
 		eval[string](t, ctx, `document.getElementById("trainable").textContent`))
-	assert.Equal(t, 1, eval[int](t, ctx, runRows), "the finished run is in #runs")
+	waitFor(t, ctx, "the finished run in #runs", runRows+` === 1`, 10*time.Second) // drawn on the next animation frame
 	assert.Greater(t, eval[int](t, ctx, `document.querySelectorAll("#samples tbody tr:not(.empty)").length`), 0, "before/after samples shown")
 	// The adapter download is a stored zip holding PEFT's two files.
 	zipHead, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(async () => { const r = state.runs[0]; const b = zipStore([{name: "adapter_model.safetensors", data: r.adapter},
@@ -275,7 +275,7 @@ func TestBrowserApp(t *testing.T) {
 	if sweepFull == "true" {
 		wantRows = 4
 	}
-	assert.Equal(t, wantRows, eval[int](t, ctx, runRows), "the sweep's runs join #runs")
+	waitFor(t, ctx, "the sweep's runs in #runs", fmt.Sprintf("%s === %d", runRows, wantRows), 10*time.Second)
 	assert.Equal(t, []int{1, 2}, eval[[]int](t, ctx, `sweepRuns().filter((r) => r.rank).map((r) => r.rank).sort()`), "the sweep chart has ranks 1 and 2")
 	// Hovering a point of the rank chart shows its values.
 	xy := eval[[]float64](t, ctx, `(() => { const c = document.getElementById("rank-chart"); c.scrollIntoView({block: "center"});
