@@ -234,7 +234,7 @@ func TestBrowserApp(t *testing.T) {
 	} else {
 		t.Logf("the run finished before the pause click")
 	}
-	waitFor(t, ctx, "run finished", runFinished+` && document.getElementById("progress-text").textContent.startsWith("Finished")`, 5*time.Minute)
+	waitFor(t, ctx, "run finished", runFinished+` && /^(Finished|Stopped|Failed)/.test(document.getElementById("progress-text").textContent)`, 5*time.Minute)
 	require.Equal(t, "done", eval[string](t, ctx, `state.run.status`), "run status: %s", eval[string](t, ctx, `state.run.errorText || ""`))
 	t.Logf("run of %d steps: %.1f s (with screenshots); %s", steps, time.Since(runStart).Seconds(),
 		eval[string](t, ctx, `document.getElementById("progress-text").textContent`))
