@@ -23,7 +23,7 @@ import (
 )
 
 // tinyBase is a random byte-level model, small enough to train in milliseconds.
-func tinyBase(t *testing.T) *model.Model {
+func tinyBase(t testing.TB) *model.Model {
 	t.Helper()
 	cfg := model.Config{Dim: 16, HiddenDim: 40, NLayers: 2, NHeads: 4, NKVHeads: 2, VocabSize: data.ByteVocabSize,
 		SeqLen: 24, Tied: true, NormEps: 1e-5, RopeBase: 10000}
@@ -147,7 +147,7 @@ func editWeights(t *testing.T, weights []byte, edit func([]checkpoint.Tensor) []
 }
 
 // editConfig rewrites adapter_config.json fields.
-func editConfig(t *testing.T, config []byte, fields map[string]any) []byte {
+func editConfig(t testing.TB, config []byte, fields map[string]any) []byte {
 	t.Helper()
 	var c map[string]any
 	require.NoError(t, json.Unmarshal(config, &c))
@@ -285,4 +285,40 @@ func TestContinueImportedAdapter(t *testing.T) {
 	cfg.Method = train.MethodFull
 	_, err = train.New(imported, data.NewByteTokenizer(), cfg)
 	assert.ErrorContains(t, err, "full fine-tuning needs a plain base", "full fine-tuning over an adapter")
+}
+
+// FuzzReadAdapter: whatever the two files hold, ReadAdapter returns a model or
+// an error, never panics, and never touches the base.
+func FuzzReadAdapter(f *testing.F) {
+	base := tinyBase(f)
+	s, err := train.New(base, data.NewByteTokenizer(), tinyConfig("q", "v", "down"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	if _, err := s.Step(2); err != nil {
+		f.Fatal(err)
+	}
+	weights, config, err := s.ExportAdapter("tiny")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(weights, config)
+	f.Add(weights[:len(weights)/2], config)
+	f.Add(weights, editConfig(f, config, map[string]any{"r": 3}))
+	f.Add(weights, editConfig(f, config, map[string]any{"target_modules": []string{"q_proj"}}))
+	before := append([]float32(nil), base.Params.Data...)
+	f.Fuzz(func(t *testing.T, w, c []byte) {
+		m, err := readAdapter(base, w, c)
+		if err == nil && (m == nil || m.LoRA == nil) {
+			t.Fatalf("ReadAdapter returned no error and no adapter")
+		}
+		if base.LoRA != nil {
+			t.Fatalf("ReadAdapter attached adapters to the base")
+		}
+		for i, v := range before {
+			if math.Float32bits(v) != math.Float32bits(base.Params.Data[i]) {
+				t.Fatalf("ReadAdapter changed base weight %d", i)
+			}
+		}
+	})
 }
