@@ -142,6 +142,30 @@ var corpusTemplates = []template{
 		name := pick(r, restaurantNames)
 		return join(name, "is", withArticle(pick(r, []string{"nice", "busy", "quiet", "friendly", "small"})), "place near", pickOther(r, restaurantNames, name)+", rated", pick(r, ratings), "and", pick(r, familyWords)+".")
 	},
+	// Records followed by prose, and sentences said twice: the copying that
+	// data-to-text and the cipher need (a model learns to copy from text
+	// that repeats itself). Neither uses the e2e house style nor its
+	// name[...] format, so the task itself is never seen in pretraining.
+	func(r *rng.RNG) string {
+		name, i := pick(r, restaurantNames), r.Intn(len(priceWords))
+		typ := pick(r, eatTypes)
+		return join("card:", name, "/", typ, "/", prices[i]+" prices.", name, "is", withArticle(priceWords[i]), typ+".")
+	},
+	func(r *rng.RNG) string {
+		name := pick(r, restaurantNames)
+		other := pickOther(r, restaurantNames, name)
+		food := pick(r, foods)
+		return join("listing - "+name, "("+food+", near", other+"):", "at", name, "you can eat", foodPhrase(food), "close to", other+".")
+	},
+	func(r *rng.RNG) string {
+		s := shortSentence(r, 48)
+		return join("Q: repeat after me:", s+"\nA:", s+".")
+	},
+	func(r *rng.RNG) string {
+		p := pick(r, people)
+		s := shortSentence(r, 40)
+		return join(p, "said \""+s+"\" and then said it again: \""+s+"\".")
+	},
 	// People going places.
 	func(r *rng.RNG) string {
 		return join(pick(r, people), "went to the", pick(r, places), pick(r, times), "and", pick(r, pastVerbs), withArticle(pick(r, adjectives)), pick(r, objects)+".")
