@@ -30,8 +30,9 @@ test-wasm:
 	GOOS=js GOARCH=wasm $(GO) test -count=1 -exec="$(WASM_EXEC)" ./core/...
 	$(SIMD) GOOS=js GOARCH=wasm $(GO) test -count=1 -exec="$(WASM_EXEC)" ./core/...
 
+## test-e2e: the browser app in headless Chromium (apt-get install -y chromium), screenshots in e2e/screenshots/.
 test-e2e: wasm
-	@if [ -d e2e ]; then $(GO) test -count=1 -timeout 20m ./e2e/...; fi
+	$(GO) test -count=1 -timeout 20m ./e2e/...
 
 ## bench: `golora bench` natively (JSON lines, each figure next to its baseline).
 bench:
@@ -46,6 +47,8 @@ wasm:
 	$(SIMD) GOOS=js GOARCH=wasm $(GO) build -trimpath -ldflags="-s -w" -o web/dist/golora.wasm ./wasm
 	GOOS=js GOARCH=wasm $(GO) build -trimpath -ldflags="-s -w" -o web/dist/golora-scalar.wasm ./wasm
 	cp "$(GOROOT)/lib/wasm/wasm_exec.js" web/dist/wasm_exec.js
+	gzip -9kf web/dist/golora.wasm web/dist/golora-scalar.wasm
+	@ls -l web/dist/*.wasm web/dist/*.wasm.gz | awk '{print "  " $$5 " bytes  " $$9}'
 
 serve: wasm
 	$(SIMD) $(GO) run ./cmd/golora serve -addr $(ADDR)

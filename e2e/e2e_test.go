@@ -1,3 +1,5 @@
+//go:build !js
+
 // e2e_test.go drives the browser app in headless Chromium against `golora serve`: a short LoRA run, a rank sweep,
 // a reload, with screenshots saved under e2e/screenshots/.
 
