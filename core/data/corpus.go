@@ -166,6 +166,16 @@ var corpusTemplates = []template{
 		s := shortSentence(r, 40)
 		return join(p, "said \""+s+"\" and then said it again: \""+s+"\".")
 	},
+	// Random words said twice: nothing but copying predicts the second half,
+	// which is how a small model acquires the induction heads that reading a
+	// prompt needs. Listed twice to weigh it more.
+	repeatWords,
+	repeatWords,
+	func(r *rng.RNG) string {
+		p := pick(r, people)
+		name := pick(r, restaurantNames)
+		return join("my friend", p, "works at", name+".", "if you go to", name+", say hello to", p+".")
+	},
 	// People going places.
 	func(r *rng.RNG) string {
 		return join(pick(r, people), "went to the", pick(r, places), pick(r, times), "and", pick(r, pastVerbs), withArticle(pick(r, adjectives)), pick(r, objects)+".")
@@ -249,4 +259,15 @@ func shortSentence(r *rng.RNG, maxLen int) string {
 			return s
 		}
 	}
+}
+
+// repeatWords says a list of 3..7 random words, then says it again.
+func repeatWords(r *rng.RNG) string {
+	lists := [][]string{restaurantNames, foods, objects, animals, people, places, adjectives, weathers}
+	words := make([]string, 3+r.Intn(5))
+	for i := range words {
+		words[i] = pick(r, lists[r.Intn(len(lists))])
+	}
+	list := strings.Join(words, " ")
+	return join("Q: say these words back:", list+"\nA:", list+".")
 }
