@@ -168,9 +168,10 @@ var corpusTemplates = []template{
 	},
 	// Random words said twice: nothing but copying predicts the second half,
 	// which is how a small model acquires the induction heads that reading a
-	// prompt needs. Listed twice to weigh it more.
-	repeatWords,
-	repeatWords,
+	// prompt needs. Listed several times to weigh it more: a byte-level model
+	// needs many examples before copying whole words takes hold.
+	repeatWords, repeatWords, repeatWords, repeatWords, repeatWords, repeatWords,
+	restaurantCard, restaurantCard,
 	func(r *rng.RNG) string {
 		p := pick(r, people)
 		name := pick(r, restaurantNames)
@@ -270,4 +271,10 @@ func repeatWords(r *rng.RNG) string {
 	}
 	list := strings.Join(words, " ")
 	return join("Q: say these words back:", list+"\nA:", list+".")
+}
+
+// restaurantCard names a restaurant, then restates it: copying a name from a record into prose.
+func restaurantCard(r *rng.RNG) string {
+	name, other := pick(r, restaurantNames), pick(r, restaurantNames)
+	return join("note: "+name+" (near", other+").", name, "is near", other+", and", name, "is", pick(r, []string{"open late", "busy", "quiet", "new"})+".")
 }
