@@ -84,7 +84,11 @@ func Exp(x float32) float32 {
 		return 0
 	}
 	xd := float64(x)
-	k := math.Floor(xd*log2e + 0.5)
+	// Round x*log2e to the nearest integer with the 1.5*2**52 trick: adding and
+	// subtracting it leaves an integer (ties to even), in two exact IEEE adds
+	// and no call (math.Floor is a function call on GOAMD64=v1).
+	const round = 1.5 * (1 << 52)
+	k := (xd*log2e + round) - round
 	r := xd - k*math.Ln2
 	p := 1 + r*(1+r*(1.0/2+r*(1.0/6+r*(1.0/24+r*(1.0/120+r*(1.0/720+r*(1.0/5040)))))))
 	return float32(p * math.Float64frombits(uint64(int64(k)+1023)<<52))
