@@ -171,6 +171,7 @@ var corpusTemplates = []template{
 	// prompt needs. Listed several times to weigh it more: a byte-level model
 	// needs many examples before copying whole words takes hold.
 	repeatWords, repeatWords, repeatWords, repeatWords, repeatWords, repeatWords,
+	repeatCode, repeatCode, repeatCode, repeatCode,
 	restaurantCard, restaurantCard,
 	func(r *rng.RNG) string {
 		p := pick(r, people)
@@ -277,4 +278,19 @@ func repeatWords(r *rng.RNG) string {
 func restaurantCard(r *rng.RNG) string {
 	name, other := pick(r, restaurantNames), pick(r, restaurantNames)
 	return join("note: "+name+" (near", other+").", name, "is near", other+", and", name, "is", pick(r, []string{"open late", "busy", "quiet", "new"})+".")
+}
+
+// repeatCode spells out two or three made-up codes of random letters, then
+// spells them again: no memory of the corpus helps, only copying does.
+func repeatCode(r *rng.RNG) string {
+	codes := make([]string, 2+r.Intn(2))
+	for i := range codes {
+		b := make([]byte, 3+r.Intn(5))
+		for j := range b {
+			b[j] = byte('a' + r.Intn(26))
+		}
+		codes[i] = string(b)
+	}
+	list := strings.Join(codes, " ")
+	return join("the codes are", list+". once more, the codes are", list+".")
 }

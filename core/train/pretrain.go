@@ -35,7 +35,7 @@ func DefaultPretrainConfig() PretrainConfig {
 		Sentences:   200000, // ~14M byte tokens: more than the run sees, so no sentence is memorised
 		ValFraction: 0.01,
 		CorpusSeed:  1,
-		Steps:       2500,
+		Steps:       3000,
 		Batch:       32,
 		SeqLen:      128,
 		LR:          3e-3, // small models tolerate a high peak rate
