@@ -294,3 +294,20 @@ func TestBatchedDecoderRows(t *testing.T) {
 		}
 	}
 }
+
+func TestNormSpans(t *testing.T) {
+	cfg := tinyConfig()
+	p := NewParams(cfg)
+	for _, sp := range cfg.NormSpans() {
+		for i := sp[0]; i < sp[1]; i++ {
+			p.Data[i] = 7
+		}
+	}
+	for _, L := range p.Layers {
+		assert.Equal(t, float32(7), L.AttnNorm[0])
+		assert.Equal(t, float32(7), L.MLPNorm[cfg.Dim-1])
+		assert.Equal(t, float32(0), L.Wq[0])
+	}
+	assert.Equal(t, float32(7), p.Norm[0])
+	assert.Len(t, cfg.NormSpans(), 2*cfg.NLayers+1)
+}

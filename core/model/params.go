@@ -131,3 +131,18 @@ func (L *Layer) Weight(t Target) []float32 {
 	}
 	panic("model: unknown target")
 }
+
+// NormSpans returns the [lo, hi) offsets in Params.Data of every RMSNorm
+// weight (the parameters an optimizer should not decay).
+func (c Config) NormSpans() [][2]int {
+	var spans [][2]int
+	off := 0
+	for _, t := range c.Tensors() {
+		n := numel(t.Shape)
+		if len(t.Shape) == 1 {
+			spans = append(spans, [2]int{off, off + n})
+		}
+		off += n
+	}
+	return spans
+}

@@ -16,6 +16,7 @@ type AdamW struct {
 	WeightDecay float32 // decoupled: p -= lr*wd*p before the Adam update
 
 	m, v       []float32 // moments (len(params))
+	noDecay    []bool    // parameters exempt from weight decay (nil: none)
 	step       int       // updates taken so far
 	pow1, pow2 float64   // Beta1^step and Beta2^step, tracked by multiplication (same on every platform)
 }
@@ -24,6 +25,23 @@ type AdamW struct {
 func NewAdamW(n int, weightDecay float32) *AdamW {
 	return &AdamW{Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, WeightDecay: weightDecay,
 		m: make([]float32, n), v: make([]float32, n), pow1: 1, pow2: 1}
+}
+
+// SkipDecay exempts the parameters in [lo, hi) of each span from weight decay,
+// as nanoGPT exempts norm gains: decaying an RMSNorm weight toward zero only
+// shrinks the activations that the next layer must then scale back up.
+func (o *AdamW) SkipDecay(spans ...[2]int) {
+	if o.noDecay == nil {
+		o.noDecay = make([]bool, len(o.m))
+	}
+	for _, sp := range spans {
+		if sp[0] < 0 || sp[1] > len(o.m) || sp[0] > sp[1] {
+			panic(fmt.Sprintf("optim: SkipDecay span %v outside 0..%d", sp, len(o.m)))
+		}
+		for i := sp[0]; i < sp[1]; i++ {
+			o.noDecay[i] = true
+		}
+	}
 }
 
 // Len is the number of parameters the optimizer holds state for.
@@ -50,7 +68,10 @@ func (o *AdamW) Step(params, grads []float32, lr float32) {
 	decay := 1 - lr*o.WeightDecay
 	b1, b2 := o.Beta1, o.Beta2
 	for i, g := range grads {
-		p := params[i] * decay
+		p := params[i]
+		if o.noDecay == nil || !o.noDecay[i] {
+			p *= decay
+		}
 		m := b1*o.m[i] + (1-b1)*g
 		v := b2*o.v[i] + (1-b2)*(g*g)
 		o.m[i], o.v[i] = m, v

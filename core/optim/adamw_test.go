@@ -240,3 +240,12 @@ func TestScheduleEdges(t *testing.T) {
 		assert.False(t, math.IsNaN(got), "Schedule.At %s: NaN", c.name)
 	}
 }
+
+func TestSkipDecay(t *testing.T) {
+	o := NewAdamW(4, 0.5)
+	o.SkipDecay([2]int{1, 3})
+	params := []float32{1, 1, 1, 1}
+	o.Step(params, make([]float32, 4), 0.1) // zero gradients: only decay moves a weight
+	assert.Equal(t, []float32{0.95, 1, 1, 0.95}, params)
+	assert.Panics(t, func() { o.SkipDecay([2]int{3, 5}) })
+}

@@ -92,6 +92,7 @@ func NewPretrainer(cfg PretrainConfig, tok data.Tokenizer) (*Pretrainer, error) 
 	grads := model.NewParams(cfg.Model)
 	sched := optim.Schedule{Max: cfg.LR, Min: cfg.LR / 10, Warmup: cfg.Warmup, Total: cfg.Steps}
 	p.loop = newLoop(m, p.acts, grads, m.Params.Data, grads.Data, sched, cfg.WeightDecay, cfg.Clip)
+	p.loop.opt.SkipDecay(cfg.Model.NormSpans()...)
 	return p, nil
 }
 

@@ -152,6 +152,9 @@ func New(base *model.Model, tok data.Tokenizer, cfg Config) (*Session, error) {
 	s.acts.RNG = rng.New(cfg.Seed ^ 0x5eed)
 	sched := optim.Schedule{Max: cfg.LR, Min: cfg.LR / 10, Warmup: cfg.Warmup, Total: cfg.Steps}
 	s.loop = newLoop(s.model, s.acts, grads, params, grad, sched, cfg.WeightDecay, cfg.Clip)
+	if cfg.Method == MethodFull {
+		s.loop.opt.SkipDecay(s.model.Config.NormSpans()...)
+	}
 	return s, nil
 }
 
