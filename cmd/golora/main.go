@@ -21,7 +21,7 @@ func commands() []command {
 		{"sweep", "fine-tune once per LoRA rank (plus full fine-tuning) and compare", runSweep},
 		{"generate", "generate text from a base model (ours or a llama2.c checkpoint), optionally with an adapter", runGenerate},
 		{"evaluate", "score a base model, optionally with an adapter, on a task", runEvaluate},
-		{"export", "fine-tune and write the adapter as PEFT files (see finetune -out)", runExport},
+		{"export", "write a base (merged with -adapter) as a llama2.c checkpoint or golora safetensors", runExport},
 		{"merge", "merge an adapter into its base and write the merged model", runMerge},
 		{"pretrain", "train a base model from scratch on the generated corpus", runPretrain},
 		{"bench", "measure kernels and training steps against their baselines", runBench},
