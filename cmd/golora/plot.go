@@ -40,6 +40,13 @@ func plotSweep(path, task string, results []train.Result) error {
 			p.X.Scale = plot.LogScale{}
 			p.X.Tick.Marker = plot.LogTicks{Prec: -1}
 		}
+		if xlabel == "rank r" { // a tick at every rank run
+			var ticks []plot.Tick
+			for _, pt := range pts {
+				ticks = append(ticks, plot.Tick{Value: pt.X, Label: fmt.Sprint(pt.X)})
+			}
+			p.X.Tick.Marker = plot.ConstantTicks(ticks)
+		}
 		line, points, err := plotter.NewLinePoints(pts)
 		if err != nil {
 			return nil, err
@@ -61,8 +68,9 @@ func plotSweep(path, task string, results []train.Result) error {
 			p.Add(fl)
 			p.Legend.Add(fmt.Sprintf("full fine-tuning (%d params)", full.TrainableParams), fl)
 		}
-		p.Legend.Top, p.Legend.Left = false, false
-		p.Legend.YOffs = vg.Points(20)
+		// Top left, below the full fine-tuning line's usual place near 100%.
+		p.Legend.Top, p.Legend.Left = true, true
+		p.Legend.XOffs, p.Legend.YOffs = vg.Points(10), -vg.Points(24)
 		return p, nil
 	}
 	fullX := 0.0
