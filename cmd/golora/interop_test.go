@@ -20,35 +20,14 @@ import (
 	"golora/core/model"
 	"golora/core/rng"
 	"golora/core/train"
-)
 
-// sharedStories returns the path of a file in ../shared/models/stories260K
-// beside the repository root (found by walking up to go.mod), or skips.
-func sharedStories(t testing.TB, file string) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	require.NoError(t, err)
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("repository root (go.mod) not found above the test's directory")
-		}
-		dir = parent
-	}
-	p := filepath.Join(dir, "..", "shared", "models", "stories260K", file)
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("%s not present (never committed; see shared/models/stories260K/SOURCES.md): %v", p, err)
-	}
-	return p
-}
+	"golora/internal/shared"
+)
 
 // loadStories loads stories260K and tok512 through the CLI's -checkpoint/-tokenizer path.
 func loadStories(t *testing.T) (*model.Model, *data.BPE) {
 	t.Helper()
-	bf := baseFlags{checkpoint: sharedStories(t, "stories260K.bin"), tokenizer: sharedStories(t, "tok512.bin")}
+	bf := baseFlags{checkpoint: shared.Stories260K(t, "stories260K.bin"), tokenizer: shared.Stories260K(t, "tok512.bin")}
 	m, tok, err := bf.load()
 	require.NoError(t, err)
 	bpe, ok := tok.(*data.BPE)
@@ -59,7 +38,7 @@ func loadStories(t *testing.T) (*model.Model, *data.BPE) {
 // TestStories260KGolden: greedy decoding for 200 steps from an empty prompt
 // prints llama2.c's own reference output (test_all.py) byte for byte.
 func TestStories260KGolden(t *testing.T) {
-	want, err := os.ReadFile(sharedStories(t, "golden_greedy_200.txt"))
+	want, err := os.ReadFile(shared.Stories260K(t, "golden_greedy_200.txt"))
 	require.NoError(t, err)
 	m, tok := loadStories(t)
 	got, err := generate(m, tok, "", 200, model.Sampler{})

@@ -11,7 +11,6 @@ import (
 	"encoding/hex"
 	"math"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -20,30 +19,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"golora/core/rng"
-)
 
-// sharedModel returns the path of a file in ../shared/models/stories260K beside
-// the repository root (found by walking up to go.mod), or skips the test.
-func sharedModel(t testing.TB, file string) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	require.NoError(t, err)
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("repository root (go.mod) not found above the test's directory")
-		}
-		dir = parent
-	}
-	p := filepath.Join(dir, "..", "shared", "models", "stories260K", file)
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("%s not present (the project never commits it; see shared/models/stories260K/SOURCES.md): %v", p, err)
-	}
-	return p
-}
+	"golora/internal/shared"
+)
 
 // tinyLlama2C builds a random model for cfg with the names ReadLlama2C returns.
 func tinyLlama2C(t *testing.T, cfg Llama2CConfig, seed uint64) []Tensor {
@@ -125,7 +103,7 @@ func findTensor(ts []Tensor, name string) (Tensor, bool) {
 // outside the RoPE tables, within 1e-6 inside them (the file's tables came from
 // torch's float32 cos/sin).
 func TestStories260K(t *testing.T) {
-	path := sharedModel(t, "stories260K.bin")
+	path := shared.Stories260K(t, "stories260K.bin")
 	raw, err := os.ReadFile(path)
 	require.NoError(t, err)
 	sum := sha256.Sum256(raw)

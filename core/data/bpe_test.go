@@ -17,6 +17,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"golora/internal/shared"
 )
 
 // bpeFile builds a tokenizer.bin: the 3 specials, the 256 byte tokens (score 0),
@@ -178,33 +180,10 @@ func TestReadBPERejects(t *testing.T) {
 	}
 }
 
-// sharedFile returns the path of file in ../shared/models/stories260K beside
-// the repository root (found by walking up to go.mod), or skips the test.
-func sharedFile(t testing.TB, file string) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	require.NoError(t, err)
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("repository root (go.mod) not found above the test's directory")
-		}
-		dir = parent
-	}
-	p := filepath.Join(dir, "..", "shared", "models", "stories260K", file)
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("%s not present (the project never commits it; see shared/models/stories260K/SOURCES.md): %v", p, err)
-	}
-	return p
-}
-
 // sharedTok512 reads tok512.bin from ../shared, or skips the test.
 func sharedTok512(t testing.TB) *BPE {
 	t.Helper()
-	raw, err := os.ReadFile(sharedFile(t, "tok512.bin"))
+	raw, err := os.ReadFile(shared.Stories260K(t, "tok512.bin"))
 	require.NoError(t, err)
 	tok, err := ReadBPE(bytes.NewReader(raw), "tok512.bin", 512)
 	require.NoError(t, err)
@@ -241,7 +220,7 @@ func TestBPETok512(t *testing.T) {
 	assert.Equal(t, "tab\there", tok.DecodeRun([]int{259, 412, 430, 12, 260, 276, 4}), "DecodeRun drops the unprintable byte")
 
 	// llama2.c's reference output (greedy, 200 steps) survives Encode then Decode.
-	golden, err := os.ReadFile(sharedFile(t, "golden_greedy_200.txt"))
+	golden, err := os.ReadFile(shared.Stories260K(t, "golden_greedy_200.txt"))
 	require.NoError(t, err)
 	ids := tok.Encode(string(golden))
 	assert.Less(t, len(ids), len(golden)/2, "tok512 compresses English text")
