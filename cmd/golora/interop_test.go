@@ -20,7 +20,6 @@ import (
 	"golora/core/model"
 	"golora/core/rng"
 	"golora/core/train"
-
 	"golora/internal/shared"
 )
 

@@ -19,7 +19,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"golora/core/rng"
-
 	"golora/internal/shared"
 )
 
