@@ -107,7 +107,7 @@ func assertScaled(t *testing.T, what string, want []float64, got []float32, tol 
 }
 
 func TestPyTorchFixtures(t *testing.T) {
-	for _, name := range []string{"tiny", "untied", "lora"} {
+	for _, name := range []string{"tiny", "untied", "lora", "long"} {
 		t.Run(name, func(t *testing.T) {
 			fx, m := loadModelFixture(t, name)
 			var grads *Params

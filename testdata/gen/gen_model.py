@@ -368,6 +368,8 @@ TINY = {"dim": 16, "hidden_dim": 40, "n_layers": 2, "n_heads": 4, "n_kv_heads": 
         "vocab_size": 23, "seq_len": 8, "tied": True}
 UNTIED = {"dim": 12, "hidden_dim": 24, "n_layers": 2, "n_heads": 3, "n_kv_heads": 3,
           "vocab_size": 17, "seq_len": 6, "tied": False}
+LONG = {"dim": 16, "hidden_dim": 24, "n_layers": 2, "n_heads": 4, "n_kv_heads": 2,
+        "vocab_size": 13, "seq_len": 160, "tied": True}
 
 
 def main():
@@ -436,6 +438,17 @@ def main():
     doc.update({"optimizer": opt_cfg, "loss": loss0.item(), "loss_after_step": loss1.item(),
                 "updated": {k: tensor_doc(params[k]) for k in shown}})
     write("adamw_step", doc)
+
+    # (e) a context longer than one matmul block (128 rows): attention and
+    # RoPE at far positions, where tiny cases cannot reach. B=1, T=150.
+    w_long = init_weights(LONG, seed=6)
+    li, lt, lm = batch(LONG, 1, 150, masked_prefix=10, seed=7)
+    wg_l, _, llg, lossl2 = run(LONG, w_long, li, lt, lm)
+    check_loss(llg, lt, lm)
+    print("long: loss %.6f, logits std %.3f" % (lossl2.item(), llg.std().item()))
+    doc = base_doc("long", LONG, li, lt, lm, w_long)
+    doc.update({"logits": flat(llg), "loss": lossl2.item(), "grads": {k: flat(v.grad) for k, v in wg_l.items()}})
+    write("long", doc)
 
     total = sum(os.path.getsize(os.path.join(OUT, f)) for f in os.listdir(OUT))
     print("testdata/model: %d bytes in all" % total)
