@@ -263,6 +263,7 @@ func TestAgainstGonum(t *testing.T) {
 		tol     float64 // absolute, inputs in [-1, 1): sqrt(K)·relTol·K bounds Σ|a·b| ≤ K
 	}{
 		{256, 128, 128, 0}, {128, 512, 96, 0}, {33, 64, 130, 0}, {96, 1024, 64, 0},
+		{96, 4096, 96, 0}, {256, 4096, 96, 0}, // weight gradients of a training batch: K = B*T rows
 	}
 	for _, p := range products {
 		for _, c := range cases {
