@@ -56,6 +56,7 @@ type LayerActs struct {
 	Rstd2 []float32 // (N)
 	G     []float32 // (N, H) gate_proj output
 	U     []float32 // (N, H) up_proj output
+	Sig   []float32 // (N, H) sigmoid(G), saved for the backward pass
 	Hd    []float32 // (N, H) silu(G) * U
 	XOut  []float32 // (N, C) block output
 	lora  [NumTargets]*lora.Cache
@@ -80,7 +81,7 @@ func (m *Model) NewActs(maxB, maxT int) *Acts {
 	for l := range a.Layers {
 		a.Layers[l] = LayerActs{Ln1: f(N * C), Rstd1: f(N), Q: f(N * C), K: f(N * KVD), V: f(N * KVD),
 			Att: f(att), AttY: f(N * C), XMid: f(N * C), Ln2: f(N * C), Rstd2: f(N),
-			G: f(N * H), U: f(N * H), Hd: f(N * H), XOut: f(N * C)}
+			G: f(N * H), U: f(N * H), Sig: f(N * H), Hd: f(N * H), XOut: f(N * C)}
 	}
 	m.sizeLoRAActs(a)
 	return a
@@ -140,7 +141,7 @@ func (m *Model) Forward(a *Acts, inputs, targets []int, mask []float32, b, t int
 		nn.RMSNormForward(A.Ln2, A.Rstd2, A.XMid, L.MLPNorm, N, C, c.NormEps)
 		m.linear(a, l, TargetGate, A.G, A.Ln2, L.Wgate, N, C, H)
 		m.linear(a, l, TargetUp, A.U, A.Ln2, L.Wup, N, C, H)
-		nn.SwiGLUForward(A.Hd, A.G, A.U, N*H)
+		nn.SwiGLUForward(A.Hd, A.Sig, A.G, A.U, N*H)
 		m.linear(a, l, TargetDown, A.XOut, A.Hd, L.Wdown, N, H, C)
 		nn.ResidualForward(A.XOut, A.XMid, A.XOut, N*C)
 		x = A.XOut
@@ -244,7 +245,7 @@ func (m *Model) Backward(a *Acts, grads *Params) {
 		m.linearBackward(a, l, TargetDown, dh, gw(func(L *Layer) []float32 { return L.Wdown }), dres, A.Hd, L.Wdown, N, H, C)
 		// forward: Hd = silu(G) * U
 		dg, du := zero(a.dg[:N*H]), zero(a.du[:N*H])
-		nn.SwiGLUBackward(dg, du, dh, A.G, A.U, N*H)
+		nn.SwiGLUBackward(dg, du, dh, A.G, A.U, A.Sig, N*H)
 		// forward: G = Ln2 · Wgateᵀ; U = Ln2 · Wupᵀ
 		dln = zero(a.dln[:N*C])
 		m.linearBackward(a, l, TargetGate, dln, gw(func(L *Layer) []float32 { return L.Wgate }), dg, A.Ln2, L.Wgate, N, C, H)

@@ -114,7 +114,7 @@ func (d *Decoder) Next(tokens ...int) ([]float32, error) {
 		nn.RMSNormForward(d.xb, d.rstd, d.x, L.MLPNorm, B, C, c.NormEps)
 		d.linear(l, TargetGate, d.hb, d.xb, L.Wgate, C, H)
 		d.linear(l, TargetUp, d.hb2, d.xb, L.Wup, C, H)
-		nn.SwiGLUForward(d.hb, d.hb, d.hb2, B*H)
+		nn.SwiGLUForward(d.hb, nil, d.hb, d.hb2, B*H)
 		d.linear(l, TargetDown, d.xb2, d.hb, L.Wdown, H, C)
 		nn.ResidualForward(d.x, d.x, d.xb2, B*C)
 	}
