@@ -62,3 +62,50 @@ func BenchmarkExp(b *testing.B) {
 	}
 	_ = s
 }
+
+// The slice functions (vector code in SIMD builds) against the float64
+// exponential, over softmax's range and beyond, including the tail of a slice
+// shorter than a vector and the special values.
+func TestVecExp(t *testing.T) {
+	x := make([]float32, 1003)
+	state := uint32(11)
+	for i := range x {
+		state = state*1664525 + 1013904223        // an LCG: no dependency on core/rng
+		x[i] = 174*float32(state>>8)/(1<<24) - 85 // results stay normal floats
+	}
+	x[0], x[1], x[2], x[3] = 0, -0.5, 88, -85
+	orig := append([]float32(nil), x...)
+	sum := ExpShifted(x, 1.5)
+	var want float64
+	for i, v := range orig {
+		e := Exp64(float64(v - 1.5)) // the subtraction rounds in float32, as in ExpShifted
+		want += float64(x[i])
+		if rel := math.Abs(float64(x[i])-e) / e; rel > 3e-7 {
+			t.Fatalf("ExpShifted(%g, 1.5) = %g, want %g (relative error %.2g)", v, x[i], e, rel)
+		}
+	}
+	assert.InEpsilon(t, want, sum, 1e-12, "ExpShifted's sum")
+	sig := make([]float32, len(orig))
+	Sigmoids(sig, orig)
+	for i, v := range orig {
+		want := 1 / (1 + Exp64(-float64(v)))
+		if d := math.Abs(float64(sig[i]) - want); d > 3e-7*want {
+			t.Fatalf("Sigmoids(%g) = %g, want %g", v, sig[i], want)
+		}
+	}
+	special := []float32{float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1)), 100, -200}
+	ExpShifted(special, 0)
+	assert.True(t, math.IsNaN(float64(special[0])), "exp(NaN)")
+	assert.True(t, math.IsInf(float64(special[1]), 1), "exp(+Inf)")
+	assert.Zero(t, special[2], "exp(-Inf)")
+	assert.True(t, math.IsInf(float64(special[3]), 1), "exp(100) overflows")
+	assert.Zero(t, special[4], "exp(-200) underflows")
+	// Every element's bits depend only on its value, not on where the slice starts.
+	a := append([]float32(nil), orig[:37]...)
+	b := append([]float32(nil), orig[5:37]...)
+	ExpShifted(a, 0)
+	ExpShifted(b, 0)
+	for i := range b {
+		assert.Equal(t, math.Float32bits(a[i+5]), math.Float32bits(b[i]), "element %d depends on its offset", i)
+	}
+}

@@ -39,12 +39,7 @@ func attendRow(out, probs, q, k, v []float32, stride, hs int, scale float32) {
 			maxval = dot
 		}
 	}
-	var sum float64
-	for t2, s := range probs {
-		e := mathf.Exp(s - maxval)
-		probs[t2] = e
-		sum += float64(e)
-	}
+	sum := mathf.ExpShifted(probs, maxval)
 	// The maximum contributes exp(0) = 1, so sum >= 1.
 	inv := float32(1 / sum)
 	for t2 := range probs {
@@ -105,12 +100,7 @@ func softmaxCausal(row []float32, ti int, scale float32) {
 		live[i] = s * scale
 		maxval = max(maxval, live[i])
 	}
-	var sum float64
-	for i, s := range live {
-		e := mathf.Exp(s - maxval)
-		live[i] = e
-		sum += float64(e)
-	}
+	sum := mathf.ExpShifted(live, maxval)
 	inv := float32(1 / sum) // the maximum contributes exp(0) = 1, so sum >= 1
 	for i := range live {
 		live[i] *= inv

@@ -17,19 +17,24 @@ func SwiGLUForward(out, sig, a, b []float32, n int) {
 	checkLen("SwiGLUForward a", a, n)
 	checkLen("SwiGLUForward b", b, n)
 	a, b = a[:n], b[:n]
-	if sig == nil {
-		for i := range out[:n] {
-			out[i] = SiLU(a[i]) * b[i]
+	if sig == nil { // in chunks through a stack buffer: the same bits as with sig
+		var buf [256]float32
+		for i := 0; i < n; i += len(buf) {
+			c := min(len(buf), n-i)
+			swiglu(out[i:i+c], buf[:c], a[i:i+c], b[i:i+c])
 		}
 		return
 	}
 	checkLen("SwiGLUForward sig", sig, n)
-	sig = sig[:n]
-	for i := range out[:n] {
-		x := a[i]
-		s := mathf.Sigmoid(x)
-		sig[i] = s
-		out[i] = x * s * b[i]
+	swiglu(out[:n], sig[:n], a, b)
+}
+
+// swiglu sets sig = sigmoid(a) (vectorised in SIMD builds), then out = a*sig*b.
+func swiglu(out, sig, a, b []float32) {
+	mathf.Sigmoids(sig, a)
+	b = b[:len(a)]
+	for i, x := range a {
+		out[i] = x * sig[i] * b[i]
 	}
 }
 

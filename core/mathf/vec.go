@@ -1,0 +1,11 @@
+// This file documents the slice functions, whose loops live in vec_scalar.go
+// (default build) and vec_simd.go (GOEXPERIMENT=simd).
+
+package mathf
+
+// ExpShifted sets x[i] = e**(x[i]-shift) for every i and returns the sum of
+// the results, added in index order in float64: the exponentials of a softmax.
+// func ExpShifted(x []float32, shift float32) float64
+
+// Sigmoids sets dst[i] = 1/(1+e**-x[i]) for i < len(x); dst may alias x.
+// func Sigmoids(dst, x []float32)
