@@ -52,11 +52,12 @@ type Cache struct {
 	U    []float32 // (N, R) = x_d · Aᵀ
 	Keep []float32 // (N, In) dropout scale per input element (0 or 1/(1-p)); nil without dropout
 	XD   []float32 // (N, In) dropped-out input x * Keep; nil without dropout
+	Y    []float32 // (N, Out) scratch: u · Bᵀ before scaling
 }
 
 // NewCache sizes a cache for up to n rows; dropout > 0 also keeps the mask.
 func (a *Adapter) NewCache(n int, dropout bool) *Cache {
-	c := &Cache{U: make([]float32, n*a.Rank)}
+	c := &Cache{U: make([]float32, n*a.Rank), Y: make([]float32, n*a.Out)}
 	if dropout {
 		c.Keep = make([]float32, n*a.In)
 		c.XD = make([]float32, n*a.In)
@@ -90,24 +91,11 @@ func (a *Adapter) Forward(out, x []float32, c *Cache, n int, p float32, r *rng.R
 	matmul.MulNT(u, xd, a.A, n, a.In, a.Rank, false)
 	// out += scaling * u · Bᵀ: fold the scaling into a scaled copy of u would
 	// change rounding relative to the merged weight either way; scale after.
-	a.addScaled(out, u, n)
-}
-
-// addScaled does out += scaling * (u · Bᵀ) row by row through a scratch-free loop:
-// R is tiny (1..64), so this is a rank-R update, cheaper than a packed matmul.
-func (a *Adapter) addScaled(out, u []float32, n int) {
-	R, O, s := a.Rank, a.Out, a.Scaling
-	for i := range n {
-		ui := u[i*R : (i+1)*R]
-		oi := out[i*O : (i+1)*O]
-		for o := range O {
-			bo := a.B[o*R : (o+1)*R]
-			var sum float32
-			for k, uk := range ui {
-				sum += uk * bo[k]
-			}
-			oi[o] += s * sum
-		}
+	y := c.Y[:n*a.Out]
+	matmul.MulNT(y, u, a.B, n, a.Rank, a.Out, false)
+	out = out[:len(y)]
+	for i, v := range y {
+		out[i] += a.Scaling * v
 	}
 }
 
