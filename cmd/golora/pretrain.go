@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"golora/core/data"
+	"golora/core/model"
 	"golora/core/train"
 )
 
@@ -30,6 +31,7 @@ func runPretrain(args []string) error {
 	fs.IntVar(&cfg.Model.NHeads, "heads", cfg.Model.NHeads, "query heads")
 	fs.IntVar(&cfg.Model.NKVHeads, "kv-heads", cfg.Model.NKVHeads, "key/value heads")
 	every := fs.Int("log-every", 50, "steps between progress lines")
+	fs.StringVar(&cfg.Init, "init", "", "continue from this golora checkpoint (its config replaces -dim, -layers, ...) instead of fresh weights")
 	saveEvery := fs.Int("save-every", 250, "steps between checkpoints written to -out (0 = only at the end)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -37,7 +39,16 @@ func runPretrain(args []string) error {
 	cfg.LR = float32(*lr)
 	tok := data.NewByteTokenizer()
 	start := time.Now()
-	p, err := train.NewPretrainer(cfg, tok)
+	var init *model.Model
+	if cfg.Init != "" {
+		b := baseFlags{base: cfg.Init}
+		m, _, err := b.loadBase()
+		if err != nil {
+			return fmt.Errorf("pretrain -init: %w", err)
+		}
+		init, cfg.Model = m, m.Config
+	}
+	p, err := train.NewPretrainerFrom(cfg, tok, init)
 	if err != nil {
 		return err
 	}

@@ -25,6 +25,7 @@ type PretrainConfig struct {
 	WeightDecay float32
 	Clip        float32
 	Seed        uint64 // weight init and window order
+	Init        string `json:",omitempty"` // checkpoint training continued from ("": fresh weights from Seed)
 }
 
 // DefaultPretrainConfig is the recipe of the shipped base (models/README.md).
@@ -58,6 +59,16 @@ type Pretrainer struct {
 
 // NewPretrainer builds the corpus, the model (freshly initialised) and the optimizer.
 func NewPretrainer(cfg PretrainConfig, tok data.Tokenizer) (*Pretrainer, error) {
+	return NewPretrainerFrom(cfg, tok, nil)
+}
+
+// NewPretrainerFrom is NewPretrainer continuing from the weights of init
+// (copied; its config must be cfg.Model), or from fresh weights when init is nil.
+// The optimizer state starts afresh, with its own warmup.
+func NewPretrainerFrom(cfg PretrainConfig, tok data.Tokenizer, init *model.Model) (*Pretrainer, error) {
+	if init != nil && init.Config != cfg.Model {
+		return nil, fmt.Errorf("pretrain: the initial model's config %+v differs from the recipe's %+v", init.Config, cfg.Model)
+	}
 	if err := cfg.Model.Validate(); err != nil {
 		return nil, err
 	}
@@ -78,7 +89,11 @@ func NewPretrainer(cfg PretrainConfig, tok data.Tokenizer) (*Pretrainer, error) 
 	if err != nil {
 		return nil, err
 	}
-	m.Init(rng.New(cfg.Seed))
+	if init != nil {
+		copy(m.Params.Data, init.Params.Data)
+	} else {
+		m.Init(rng.New(cfg.Seed))
+	}
 	corpus := data.Corpus(cfg.CorpusSeed, cfg.Sentences)
 	nVal := max(1, int(float32(len(corpus))*cfg.ValFraction))
 	p := &Pretrainer{cfg: cfg, model: m}

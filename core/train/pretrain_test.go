@@ -1,0 +1,56 @@
+package train
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"golora/core/data"
+)
+
+func tinyPretrain(t testing.TB) PretrainConfig {
+	cfg := DefaultPretrainConfig()
+	cfg.Model = tinyBase(t).Config
+	cfg.Sentences, cfg.Steps, cfg.Batch, cfg.SeqLen, cfg.Warmup = 400, 30, 4, 64, 5
+	return cfg
+}
+
+func TestPretrainerLearnsAndIsDeterministic(t *testing.T) {
+	cfg := tinyPretrain(t)
+	run := func() (*Pretrainer, Metrics) {
+		p, err := NewPretrainer(cfg, data.NewByteTokenizer())
+		require.NoError(t, err)
+		m, err := p.Step(cfg.Steps)
+		require.NoError(t, err)
+		return p, m
+	}
+	p, m := run()
+	first, err := NewPretrainer(cfg, data.NewByteTokenizer())
+	require.NoError(t, err)
+	before := first.ValLoss(8)
+	after := p.ValLoss(8)
+	t.Logf("validation loss %.3f -> %.3f after %d steps", before, after, cfg.Steps)
+	assert.Less(t, after, before-0.5, "30 steps lower the validation loss")
+	assert.Equal(t, cfg.Steps, p.StepsDone())
+	assert.EqualValues(t, cfg.Steps*cfg.Batch*cfg.SeqLen, p.TokensSeen())
+	_, m2 := run()
+	assert.Equal(t, m.Loss, m2.Loss, "same recipe, same losses")
+}
+
+func TestPretrainerFrom(t *testing.T) {
+	cfg := tinyPretrain(t)
+	init := tinyBase(t)
+	init.Params.Data[0] = 0.5
+	p, err := NewPretrainerFrom(cfg, data.NewByteTokenizer(), init)
+	require.NoError(t, err)
+	assert.Equal(t, init.Params.Data, p.Model().Params.Data, "starts from the given weights")
+	_, err = p.Step(2)
+	require.NoError(t, err)
+	assert.Equal(t, float32(0.5), init.Params.Data[0], "the given model is copied, never trained in place")
+
+	other := cfg
+	other.Model.Dim = 64
+	_, err = NewPretrainerFrom(other, data.NewByteTokenizer(), init)
+	assert.ErrorContains(t, err, "differs from the recipe")
+}
