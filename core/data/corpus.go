@@ -173,10 +173,6 @@ var corpusTemplates = []template{
 	repeatWords, repeatWords, repeatWords, repeatWords, repeatWords, repeatWords,
 	repeatCode, repeatCode, repeatCode, repeatCode,
 	restaurantCard, restaurantCard,
-	// Records restated in prose, in syntaxes and word orders other than the
-	// e2e task's: reading a field's value out of a record is the skill
-	// data-to-text needs, learnt here on the e2e vocabulary.
-	recordProse, recordProse, recordProse, recordProse, recordProse, recordProse, recordProse, recordProse,
 	func(r *rng.RNG) string {
 		p := pick(r, people)
 		name := pick(r, restaurantNames)
@@ -297,56 +293,4 @@ func repeatCode(r *rng.RNG) string {
 	}
 	list := strings.Join(codes, " ")
 	return join("the codes are", list+". once more, the codes are", list+".")
-}
-
-// recordProse writes a restaurant record of 2-3 fields in one of three
-// syntaxes (never the e2e task's name[...] form), then restates it in prose
-// with the fields in a random order.
-func recordProse(r *rng.RNG) string {
-	name := pick(r, restaurantNames)
-	type field struct{ key, val, prose string }
-	var all []field
-	for _, f := range r.Perm(7)[:2+r.Intn(2)] {
-		switch f {
-		case 0:
-			t := pick(r, eatTypes)
-			all = append(all, field{"type", t, "it is " + withArticle(t)})
-		case 1:
-			fd := pick(r, foods)
-			all = append(all, field{"food", fd, pick(r, []string{"it serves " + foodPhrase(fd), "the food is " + fd})})
-		case 2:
-			i := r.Intn(len(prices))
-			all = append(all, field{"price", prices[i], pick(r, []string{"prices are " + prices[i], "it is " + priceWords[i]})})
-		case 3:
-			i := r.Intn(len(areas))
-			all = append(all, field{"area", areas[i], "it is " + areaWords[i]})
-		case 4:
-			rt := pick(r, ratings)
-			all = append(all, field{"rating", rt, "customers rate it " + rt})
-		case 5:
-			i := r.Intn(len(families))
-			all = append(all, field{"family", families[i], "it is " + familyWords[i]})
-		default:
-			nr := pickOther(r, restaurantNames, name)
-			all = append(all, field{"near", nr, "it is near " + nr})
-		}
-	}
-	var rec, prose []string
-	for _, f := range all {
-		switch r.Intn(3) {
-		case 0:
-			rec = append(rec, f.key+"="+f.val)
-		case 1:
-			rec = append(rec, f.key+": "+f.val)
-		default:
-			rec = append(rec, f.val)
-		}
-	}
-	for _, i := range r.Perm(len(all)) {
-		prose = append(prose, all[i].prose)
-	}
-	head := pick(r, []string{"record: " + name + "; ", name + " (", "{" + name + " | "})
-	sep := map[byte]string{'r': "; ", name[0]: ", ", '{': " | "}[head[0]]
-	tail := map[byte]string{'r': ".", name[0]: ")", '{': "}"}[head[0]]
-	return head + strings.Join(rec, sep) + tail + " " + name + ": " + strings.Join(prose, ", ") + "."
 }
