@@ -214,6 +214,7 @@ func (op *operands) packA(dst []float32, i0, rows, p0, kc int) {
 // run computes the output tiles in row tiles [r0, r1) × column panels [c0, c1).
 func (op *operands) run(r0, r1, c0, c1 int) {
 	m, k, n, nPad := op.m, op.k, op.n, op.nPad
+	direct := directA && !op.aT
 	ap := getBuf(blockM * blockK)
 	defer packPool.Put(ap)
 	var edge [maxTile]float32
@@ -223,23 +224,44 @@ func (op *operands) run(r0, r1, c0, c1 int) {
 		for p0 := 0; p0 < k; p0 += blockK {
 			kc := min(blockK, k-p0)
 			store := p0 == 0 && !op.accumulate
-			op.packA(*ap, i0, rows, p0, kc)
+			// Rows [0, full) are whole row tiles; with direct A only the
+			// last, partial tile is packed (into panel 0).
+			full := 0
+			if direct {
+				full = rows / tileRows * tileRows
+				if full < rows {
+					op.packA(*ap, i0+full, rows-full, p0, kc)
+				}
+			} else {
+				op.packA(*ap, i0, rows, p0, kc)
+			}
 			blk := op.bPack[p0*nPad : p0*nPad+kc*nPad]
 			for jp := c0; jp < c1; jp++ {
 				j0 := jp * tileCols
 				cols := min(tileCols, n-j0)
 				bpan := blk[jp*kc*tileCols : (jp+1)*kc*tileCols]
 				for r := 0; r < rows; r += tileRows {
-					apan := (*ap)[(r/tileRows)*kc*tileRows : (r/tileRows+1)*kc*tileRows]
+					pi := r / tileRows // A panel index
+					if direct {
+						pi = (r - full) / tileRows
+					}
 					nr := min(tileRows, rows-r)
 					at := (i0+r)*n + j0
+					tile := func(c []float32, ldc int, st bool) {
+						if r < full {
+							a := op.a[(i0+r)*k+p0:]
+							kernelDirect(kc, a, a[k:], a[2*k:], a[3*k:], bpan, c, ldc, st)
+							return
+						}
+						kernel(kc, (*ap)[pi*kc*tileRows:(pi+1)*kc*tileRows], bpan, c, ldc, st)
+					}
 					if nr == tileRows && cols == tileCols {
-						kernel(kc, apan, bpan, op.out[at:], n, store)
+						tile(op.out[at:], n, store)
 						continue
 					}
 					// Edge tile: sum into a scratch tile, then copy the valid part.
 					e := edge[:tileRows*tileCols]
-					kernel(kc, apan, bpan, e, tileCols, true)
+					tile(e, tileCols, true)
 					for ri := range nr {
 						o := op.out[at+ri*n : at+ri*n+cols]
 						s := e[ri*tileCols : ri*tileCols+cols]

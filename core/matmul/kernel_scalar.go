@@ -52,3 +52,11 @@ func kernel(kc int, a, b, c []float32, ldc int, store bool) {
 	r1[2] += c12
 	r1[3] += c13
 }
+
+// directA: the scalar build always packs A (its 2-row panels are cheap to
+// build), so kernelDirect is never called.
+const directA = false
+
+func kernelDirect(kc int, a0, a1, a2, a3, b, c []float32, ldc int, store bool) {
+	panic("matmul: kernelDirect in the scalar build")
+}

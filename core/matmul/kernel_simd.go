@@ -113,3 +113,55 @@ func kernel(kc int, a, b, c []float32, ldc int, store bool) {
 	c30.Store(r3)
 	c31.Store(r3[l:])
 }
+
+// directA: the SIMD build reads A in place (kernelDirect) when A is stored
+// row-major, instead of packing it. The packing is a scalar copy of every
+// element of A; for the narrow products of attention (P·V with N = head size)
+// it cost about as much as the multiply-adds.
+const directA = true
+
+// kernelDirect is kernel with A read in place: rows a0..a3 of A (K block
+// only, each kc long) instead of a packed panel. The multiply-adds into each
+// accumulator happen in the same order, so the bits equal kernel's.
+func kernelDirect(kc int, a0, a1, a2, a3, b, c []float32, ldc int, store bool) {
+	l := lanes
+	var c00, c01, c10, c11, c20, c21, c30, c31 simd.Float32s
+	a0, a1, a2, a3 = a0[:kc], a1[:kc], a2[:kc], a3[:kc]
+	b = b[:2*l*kc]
+	for p := range kc {
+		bp := b[2*l*p:]
+		b0 := simd.LoadFloat32s(bp)
+		b1 := simd.LoadFloat32s(bp[l:])
+		x := simd.BroadcastFloat32s(a0[p])
+		c00 = x.MulAdd(b0, c00)
+		c01 = x.MulAdd(b1, c01)
+		x = simd.BroadcastFloat32s(a1[p])
+		c10 = x.MulAdd(b0, c10)
+		c11 = x.MulAdd(b1, c11)
+		x = simd.BroadcastFloat32s(a2[p])
+		c20 = x.MulAdd(b0, c20)
+		c21 = x.MulAdd(b1, c21)
+		x = simd.BroadcastFloat32s(a3[p])
+		c30 = x.MulAdd(b0, c30)
+		c31 = x.MulAdd(b1, c31)
+	}
+	r0, r1, r2, r3 := c, c[ldc:], c[2*ldc:], c[3*ldc:]
+	if !store {
+		c00 = c00.Add(simd.LoadFloat32s(r0))
+		c01 = c01.Add(simd.LoadFloat32s(r0[l:]))
+		c10 = c10.Add(simd.LoadFloat32s(r1))
+		c11 = c11.Add(simd.LoadFloat32s(r1[l:]))
+		c20 = c20.Add(simd.LoadFloat32s(r2))
+		c21 = c21.Add(simd.LoadFloat32s(r2[l:]))
+		c30 = c30.Add(simd.LoadFloat32s(r3))
+		c31 = c31.Add(simd.LoadFloat32s(r3[l:]))
+	}
+	c00.Store(r0)
+	c01.Store(r0[l:])
+	c10.Store(r1)
+	c11.Store(r1[l:])
+	c20.Store(r2)
+	c21.Store(r2[l:])
+	c30.Store(r3)
+	c31.Store(r3[l:])
+}
