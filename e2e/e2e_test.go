@@ -10,6 +10,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,6 +23,10 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"golora/core/data"
+	"golora/core/model"
+	"golora/core/train"
 )
 
 // chromiumPath is Debian's chromium; GOLORA_CHROMIUM overrides it.
@@ -293,6 +298,47 @@ func TestBrowserApp(t *testing.T) {
 	waitFor(t, ctx, "runs restored", fmt.Sprintf("%s === %d", runRows, wantRows), 10*time.Second)
 	assert.Nil(t, eval[any](t, ctx, `state.run`), "reloading does not start a run")
 	shot(t, ctx, "4-reloaded")
+
+	// 6. The scalar build, which browsers without WebAssembly SIMD get: forced with ?engine=scalar, it trains,
+	// and its losses equal this (scalar, native) test binary's bit for bit.
+	const scalarSteps, scalarBatch = 3, 2
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(url+fmt.Sprintf(
+		"?engine=scalar#task=e2e&method=lora&rank=4&targets=q,v&steps=%d&batch=%d&warmup=1&evalEvery=0&evalLimit=2&autostart=1",
+		scalarSteps, scalarBatch))))
+	waitFor(t, ctx, "scalar engine ready", pageReady, 60*time.Second)
+	require.False(t, eval[bool](t, ctx, `state.engine.simd`), "?engine=scalar loads golora-scalar.wasm")
+	waitFor(t, ctx, "scalar run finished", runFinished, 2*time.Minute)
+	require.Equal(t, "done", eval[string](t, ctx, `state.run.status`), "scalar run: %s", eval[string](t, ctx, `state.run.errorText || ""`))
+	inTab := eval[[]float64](t, ctx, `Array.from(state.run.losses)`)
+	native := nativeLosses(t, root, scalarSteps, scalarBatch)
+	require.Len(t, inTab, len(native))
+	for i := range native {
+		assert.Equal(t, math.Float32bits(native[i]), math.Float32bits(float32(inTab[i])),
+			"step %d: scalar wasm in the tab %v, native %v", i+1, inTab[i], native[i])
+	}
+	t.Logf("scalar build in the tab: losses %v, the same bits as native", inTab)
+}
+
+// nativeLosses runs the default LoRA configuration of the page (e2e, r=4 on q,v) natively for a few steps.
+func nativeLosses(t *testing.T, root string, steps, batch int) []float32 {
+	t.Helper()
+	f, err := os.Open(filepath.Join(root, "models/base.safetensors"))
+	require.NoError(t, err)
+	defer f.Close()
+	base, _, err := model.Load(f, "base")
+	require.NoError(t, err)
+	cfg := train.DefaultConfig()
+	cfg.Task, cfg.Method, cfg.Rank, cfg.Targets = "e2e", train.MethodLoRA, 4, []string{"q", "v"}
+	cfg.Steps, cfg.Batch, cfg.Warmup, cfg.EvalEvery, cfg.EvalLimit = steps, batch, 1, 0, 2
+	s, err := train.New(base, data.NewByteTokenizer(), cfg)
+	require.NoError(t, err)
+	var out []float32
+	for range steps {
+		m, err := s.Step(1)
+		require.NoError(t, err)
+		out = append(out, m.Loss)
+	}
+	return out
 }
 
 func mean(xs []float64) float64 {

@@ -207,7 +207,9 @@ function startWorker() {
     state.loadError = `The worker failed: ${e.message || "could not load worker.js or wasm_exec.js"}`;
     showError(state.loadError);
   };
-  send("init", { modelURL: MODEL_URL, modelName: "base" });
+  // ?engine=scalar loads the scalar build even where WebAssembly SIMD works (to compare, or to test the fallback).
+  const forceScalar = new URLSearchParams(location.search).get("engine") === "scalar";
+  send("init", { modelURL: MODEL_URL, modelName: "base", forceScalar });
 }
 
 // ---------------------------------------------------------------------------------------------------------------

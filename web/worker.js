@@ -61,9 +61,9 @@ function call(name, ...args) {
   return r;
 }
 
-async function init({ modelURL, modelName }) {
+async function init({ modelURL, modelName, forceScalar }) {
   const t0 = performance.now();
-  const simd = WebAssembly.validate(SIMD_PROBE);
+  const simd = !forceScalar && WebAssembly.validate(SIMD_PROBE);
   const wasmURL = simd ? "dist/golora.wasm" : "dist/golora-scalar.wasm";
   const go = new Go();
   let instance;
