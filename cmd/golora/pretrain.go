@@ -23,6 +23,7 @@ func runPretrain(args []string) error {
 	fs.IntVar(&cfg.SeqLen, "seq", cfg.SeqLen, "window length in tokens")
 	fs.IntVar(&cfg.Sentences, "sentences", cfg.Sentences, "corpus size in sentences")
 	lr := fs.Float64("lr", float64(cfg.LR), "peak learning rate")
+	minLR := fs.Float64("lr-min", 0, "floor of the cosine decay (0 = lr/10; equal to -lr for a constant rate)")
 	fs.IntVar(&cfg.Warmup, "warmup", cfg.Warmup, "warmup steps")
 	fs.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "init and batch-order seed")
 	fs.IntVar(&cfg.Model.Dim, "dim", cfg.Model.Dim, "model width")
@@ -32,11 +33,16 @@ func runPretrain(args []string) error {
 	fs.IntVar(&cfg.Model.NKVHeads, "kv-heads", cfg.Model.NKVHeads, "key/value heads")
 	every := fs.Int("log-every", 50, "steps between progress lines")
 	fs.StringVar(&cfg.Init, "init", "", "continue from this golora checkpoint (its config replaces -dim, -layers, ...) instead of fresh weights")
+	copyMix := fs.Float64("copy-mix", 0, "share of training lines that are copying drills (0..1; see data.CopyDrills)")
+	fs.IntVar(&cfg.Drills.MaxAlphabet, "copy-alphabet", 6, "periodic drills: largest alphabet (2..26 letters)")
+	fs.IntVar(&cfg.Drills.MaxPeriod, "copy-period", 16, "periodic drills: longest repeated pattern in bytes (>= 6)")
+	periodic := fs.Float64("copy-periodic", 0.6, "share of periodic drills among drills (the rest: codes said twice)")
 	saveEvery := fs.Int("save-every", 250, "steps between checkpoints written to -out (0 = only at the end)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	cfg.LR = float32(*lr)
+	cfg.LR, cfg.MinLR = float32(*lr), float32(*minLR)
+	cfg.CopyMix, cfg.Drills.Periodic = float32(*copyMix), float32(*periodic)
 	tok := data.NewByteTokenizer()
 	start := time.Now()
 	var init *model.Model

@@ -26,6 +26,12 @@ type PretrainConfig struct {
 	Clip        float32
 	Seed        uint64 // weight init and window order
 	Init        string `json:",omitempty"` // checkpoint training continued from ("": fresh weights from Seed)
+	// CopyMix is the share of training lines that are copying drills
+	// (data.CopyDrills, shaped by Drills) instead of corpus sentences; 0 = none,
+	// 1 = drills only. The validation loss stays on corpus sentences.
+	CopyMix float32 `json:",omitempty"`
+	Drills  data.DrillConfig
+	MinLR   float32 `json:",omitempty"` // the cosine schedule's floor (0 = LR/10; LR = a constant rate after warmup)
 }
 
 // DefaultPretrainConfig is the recipe of the shipped base (models/README.md).
@@ -84,6 +90,13 @@ func NewPretrainerFrom(cfg PretrainConfig, tok data.Tokenizer, init *model.Model
 		return nil, fmt.Errorf("pretrain: lr must be positive, got %g", cfg.LR)
 	case !(cfg.ValFraction > 0 && cfg.ValFraction < 0.5):
 		return nil, fmt.Errorf("pretrain: val fraction must be in (0, 0.5), got %g", cfg.ValFraction)
+	case !finite(cfg.MinLR) || cfg.MinLR < 0 || cfg.MinLR > cfg.LR:
+		return nil, fmt.Errorf("pretrain: min lr must be in [0, lr], got %g", cfg.MinLR)
+	case !(cfg.CopyMix >= 0 && cfg.CopyMix <= 1):
+		return nil, fmt.Errorf("pretrain: copy mix must be in [0, 1], got %g", cfg.CopyMix)
+	case cfg.CopyMix > 0 && (cfg.Drills.MaxAlphabet < 2 || cfg.Drills.MaxAlphabet > 26 || cfg.Drills.MaxPeriod < 6 ||
+		!(cfg.Drills.Periodic >= 0 && cfg.Drills.Periodic <= 1)):
+		return nil, fmt.Errorf("pretrain: drills need an alphabet of 2..26 letters, a period >= 6 and a periodic share in [0, 1], got %+v", cfg.Drills)
 	}
 	m, err := model.New(cfg.Name, cfg.Model)
 	if err != nil {
@@ -98,14 +111,31 @@ func NewPretrainerFrom(cfg PretrainConfig, tok data.Tokenizer, init *model.Model
 	nVal := max(1, int(float32(len(corpus))*cfg.ValFraction))
 	p := &Pretrainer{cfg: cfg, model: m}
 	p.val = data.EncodeStream(tok, corpus[:nVal])
-	train := data.EncodeStream(tok, corpus[nVal:])
+	lines := corpus[nVal:]
+	if cfg.CopyMix > 0 {
+		nd := len(lines)
+		if cfg.CopyMix < 1 {
+			nd = int(float32(len(lines)) * cfg.CopyMix / (1 - cfg.CopyMix))
+		}
+		drills := data.CopyDrills(cfg.CorpusSeed, nd, cfg.Drills)
+		if cfg.CopyMix == 1 {
+			lines = drills
+		} else {
+			lines = data.Interleave(lines, drills, cfg.CopyMix, cfg.CorpusSeed)
+		}
+	}
+	train := data.EncodeStream(tok, lines)
 	if len(p.val) < cfg.SeqLen+1 {
 		return nil, fmt.Errorf("pretrain: validation stream of %d tokens is shorter than a window", len(p.val))
 	}
 	p.batcher = data.NewStreamBatcher(train, cfg.Batch, cfg.SeqLen, cfg.Seed)
 	p.acts = m.NewActs(cfg.Batch, cfg.SeqLen)
 	grads := model.NewParams(cfg.Model)
-	sched := optim.Schedule{Max: cfg.LR, Min: cfg.LR / 10, Warmup: cfg.Warmup, Total: cfg.Steps}
+	minLR := cfg.MinLR
+	if minLR == 0 {
+		minLR = cfg.LR / 10
+	}
+	sched := optim.Schedule{Max: cfg.LR, Min: minLR, Warmup: cfg.Warmup, Total: cfg.Steps}
 	p.loop = newLoop(m, p.acts, grads, m.Params.Data, grads.Data, sched, cfg.WeightDecay, cfg.Clip)
 	p.loop.opt.SkipDecay(cfg.Model.NormSpans()...)
 	return p, nil

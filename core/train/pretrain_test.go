@@ -54,3 +54,26 @@ func TestPretrainerFrom(t *testing.T) {
 	_, err = NewPretrainerFrom(other, data.NewByteTokenizer(), init)
 	assert.ErrorContains(t, err, "differs from the recipe")
 }
+
+func TestPretrainerCopyMix(t *testing.T) {
+	cfg := tinyPretrain(t)
+	cfg.CopyMix = 0.5
+	cfg.Drills = data.DrillConfig{MaxAlphabet: 4, MaxPeriod: 12, Periodic: 0.5}
+	p, err := NewPretrainer(cfg, data.NewByteTokenizer())
+	require.NoError(t, err)
+	_, err = p.Step(3)
+	require.NoError(t, err)
+
+	bad := cfg
+	bad.CopyMix = 1.5
+	_, err = NewPretrainer(bad, data.NewByteTokenizer())
+	assert.ErrorContains(t, err, "copy mix")
+	bad = cfg
+	bad.Drills.MaxAlphabet = 1
+	_, err = NewPretrainer(bad, data.NewByteTokenizer())
+	assert.ErrorContains(t, err, "alphabet")
+	bad = cfg
+	bad.MinLR = 2 * cfg.LR
+	_, err = NewPretrainer(bad, data.NewByteTokenizer())
+	assert.ErrorContains(t, err, "min lr")
+}

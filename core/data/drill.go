@@ -1,0 +1,88 @@
+// This file holds the copying drills mixed into pretraining: text that only
+// copying from the context predicts, which is how a small byte-level model
+// acquires the induction heads that reading a prompt needs.
+
+package data
+
+import (
+	"strings"
+
+	"golora/core/rng"
+)
+
+const seedDrill uint64 = 0x6472696c6c // "drill"
+
+// DrillConfig shapes CopyDrills.
+type DrillConfig struct {
+	MaxAlphabet int     // periodic drills draw from 2..MaxAlphabet random letters (>= 2)
+	MaxPeriod   int     // and repeat a pattern of 6..MaxPeriod bytes (>= 6)
+	Periodic    float32 // share of periodic drills; the rest are code lists said twice
+}
+
+// CopyDrills returns n drill lines generated from seed, of two kinds:
+//
+//   - periodic: a random pattern over a small alphabet, "abba cab | abba cab | ...",
+//     repeated to about 130 bytes. With few letters, one letter of context says
+//     little: predicting the next byte needs matching the last several bytes
+//     against the earlier repeats (an induction head over n-grams), and that
+//     skill is what makes single-occurrence copying learnable afterwards;
+//   - codes: "the codes are qxv lmot. once more, the codes are qxv lmot.", with
+//     random letters, said exactly twice.
+//
+// Plain copying drills alone (codes said twice) stayed at chance for
+// thousands of steps in our experiments; the small-alphabet repeats broke
+// the plateau within about 1,500 steps (models/README.md).
+func CopyDrills(seed uint64, n int, cfg DrillConfig) []string {
+	r := rng.New(seed ^ seedDrill)
+	out := make([]string, n)
+	for i := range out {
+		if r.Float32() < cfg.Periodic {
+			out[i] = periodicDrill(r, cfg.MaxAlphabet, cfg.MaxPeriod)
+		} else {
+			out[i] = codesDrill(r)
+		}
+	}
+	return out
+}
+
+func periodicDrill(r *rng.RNG, maxAlphabet, maxPeriod int) string {
+	na := 2 + r.Intn(max(maxAlphabet, 2)-1)
+	letters := r.Perm(26)[:na]
+	b := make([]byte, 6+r.Intn(max(maxPeriod, 6)-5))
+	for j := range b {
+		b[j] = byte('a' + letters[r.Intn(na)])
+		if j > 0 && b[j-1] != ' ' && r.Intn(5) == 0 {
+			b[j] = ' '
+		}
+	}
+	unit := string(b) + " | "
+	return strings.Repeat(unit, 1+130/len(unit))
+}
+
+func codesDrill(r *rng.RNG) string {
+	codes := make([]string, 2+r.Intn(2))
+	for i := range codes {
+		b := make([]byte, 3+r.Intn(5))
+		for j := range b {
+			b[j] = byte('a' + r.Intn(26))
+		}
+		codes[i] = string(b)
+	}
+	list := strings.Join(codes, " ")
+	return "the codes are " + list + ". once more, the codes are " + list + "."
+}
+
+// Interleave returns the lines of a and b in one random order that keeps each
+// one's own order, each line coming from b with probability about pb.
+func Interleave(a, b []string, pb float32, seed uint64) []string {
+	r := rng.New(seed ^ seedDrill ^ 0x1e)
+	out := make([]string, 0, len(a)+len(b))
+	for len(a) > 0 || len(b) > 0 {
+		if len(b) > 0 && (len(a) == 0 || r.Float32() < pb) {
+			out, b = append(out, b[0]), b[1:]
+		} else {
+			out, a = append(out, a[0]), a[1:]
+		}
+	}
+	return out
+}
