@@ -61,13 +61,15 @@ func runPretrain(args []string) error {
 	fmt.Fprintf(os.Stderr, "pretrain: %d parameters, corpus ready in %.1fs\n", p.Model().NumParams(), time.Since(start).Seconds())
 	save := func() error {
 		val := p.ValLoss(256)
+		copyAcc := p.CopyAccuracy(tok, 100)
 		recipe, _ := json.Marshal(cfg)
 		extra := map[string]string{
-			"golora.pretrain":    string(recipe),
-			"golora.steps":       fmt.Sprint(p.StepsDone()),
-			"golora.val_loss":    fmt.Sprintf("%.4f", val),
-			"golora.tokens_seen": fmt.Sprint(p.TokensSeen()),
-			"golora.tokenizer":   tok.Name(),
+			"golora.pretrain":      string(recipe),
+			"golora.steps":         fmt.Sprint(p.StepsDone()),
+			"golora.val_loss":      fmt.Sprintf("%.4f", val),
+			"golora.tokens_seen":   fmt.Sprint(p.TokensSeen()),
+			"golora.tokenizer":     tok.Name(),
+			"golora.copy_accuracy": fmt.Sprintf("%.2f", copyAcc),
 		}
 		if err := os.MkdirAll(filepath.Dir(*out), 0o755); err != nil {
 			return err
@@ -75,8 +77,8 @@ func runPretrain(args []string) error {
 		if err := writeFile(*out, func(f *os.File) error { return p.Model().Save(f, extra) }); err != nil {
 			return err
 		}
-		fmt.Fprintf(os.Stderr, "pretrain: wrote %s: %d parameters, %d steps, %d tokens seen, validation loss %.4f, %.0fs\n",
-			*out, p.Model().NumParams(), p.StepsDone(), p.TokensSeen(), val, time.Since(start).Seconds())
+		fmt.Fprintf(os.Stderr, "pretrain: wrote %s: %d parameters, %d steps, %d tokens seen, validation loss %.4f, copies %.0f%% of held-out code lists, %.0fs\n",
+			*out, p.Model().NumParams(), p.StepsDone(), p.TokensSeen(), val, 100*copyAcc, time.Since(start).Seconds())
 		return nil
 	}
 	for p.StepsDone() < cfg.Steps {

@@ -3,6 +3,8 @@ package train
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 
 	"golora/core/data"
 	"golora/core/model"
@@ -179,3 +181,26 @@ func (p *Pretrainer) ValLoss(maxWindows int) float32 {
 
 // TokensSeen is the number of training tokens processed.
 func (p *Pretrainer) TokensSeen() int64 { return p.loop.tokens }
+
+// CopyAccuracy is the share of n held-out code lists ("the codes are qxv
+// lmot. once more, the codes are ...") that the model repeats exactly by
+// greedy decoding: whether it copies from its context, which data-to-text and
+// the cipher need. The lists come from a seed no training run uses.
+func (p *Pretrainer) CopyAccuracy(tok data.Tokenizer, n int) float32 {
+	if n < 1 {
+		return 0
+	}
+	lines := data.CopyDrills(^uint64(0), n, data.DrillConfig{MaxAlphabet: 2, MaxPeriod: 6, Periodic: 0})
+	d := p.model.NewDecoder(1)
+	right := 0
+	for _, s := range lines {
+		cut := strings.LastIndex(s, "are ") + len("are ")
+		prompt := append([]int{tok.BOS()}, tok.Encode(s[:cut])...)
+		want := tok.Encode(s[cut:])
+		got, err := p.model.Generate(d, prompt, len(want), nil, model.Sampler{})
+		if err == nil && slices.Equal(got, want) {
+			right++
+		}
+	}
+	return float32(right) / float32(n)
+}

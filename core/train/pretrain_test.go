@@ -34,6 +34,8 @@ func TestPretrainerLearnsAndIsDeterministic(t *testing.T) {
 	assert.Less(t, after, before-0.5, "30 steps lower the validation loss")
 	assert.Equal(t, cfg.Steps, p.StepsDone())
 	assert.EqualValues(t, cfg.Steps*cfg.Batch*cfg.SeqLen, p.TokensSeen())
+	acc := p.CopyAccuracy(data.NewByteTokenizer(), 5)
+	assert.True(t, acc >= 0 && acc <= 1, "copy accuracy %g", acc)
 	_, m2 := run()
 	assert.Equal(t, m.Loss, m2.Loss, "same recipe, same losses")
 }
