@@ -60,11 +60,11 @@ func DefaultConfig() Config {
 		TaskSeed:  1,
 		Method:    MethodLoRA,
 		Rank:      4,                  // the paper's sweet spot on E2E with GPT-2
-		Alpha:     8,                  // scaling 2: a common LoRA recipe (alpha = 2r)
+		Alpha:     16,                 // scaling 4: on the shipped base e2e learns faster than with alpha = 2r
 		Targets:   []string{"q", "v"}, // the paper's choice
 		Init:      string(lora.InitKaiming),
 		LR:        DefaultLR(MethodLoRA),
-		Steps:     300, // the e2e house style is learned well within this
+		Steps:     400, // LoRA r=4 passes 90% exact match on e2e by then (README)
 		Batch:     16,  // sequences per step
 		Warmup:    20,  // steps
 		Clip:      1,   // protects the first steps of full fine-tuning
@@ -79,7 +79,7 @@ func DefaultLR(method string) float32 {
 	if method == MethodFull {
 		return 1e-3
 	}
-	return 1e-2
+	return 2e-2
 }
 
 // FieldError is one invalid setting, by the name the CLI flag and the page use.
