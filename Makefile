@@ -7,7 +7,7 @@ WASM_EXEC := $(GOROOT)/lib/wasm/go_js_wasm_exec
 ADDR      ?= 127.0.0.1:8080
 SIMD      := GOEXPERIMENT=simd
 
-.PHONY: all test vet test-native test-wasm test-e2e bench bench-wasm wasm serve build fuzz clean
+.PHONY: all test vet test-native test-wasm test-e2e bench bench-wasm wasm serve build fuzz clean base
 
 all: build wasm
 
@@ -52,6 +52,18 @@ wasm:
 
 serve: wasm
 	$(SIMD) $(GO) run ./cmd/golora serve -addr $(ADDR)
+
+## base: pretrain the shipped base from scratch, in the four stages of models/README.md (about 35 minutes on 2 cores).
+STAGES := .scratch/base-stages
+base: build
+	mkdir -p $(STAGES)
+	bin/golora pretrain -out $(STAGES)/1-language.safetensors
+	bin/golora pretrain -init $(STAGES)/1-language.safetensors -seq 64 -copy-mix 1 -copy-alphabet 6 -copy-period 16 \
+		-copy-periodic 0.7 -steps 1500 -lr 3e-3 -lr-min 3e-3 -warmup 50 -out $(STAGES)/2-copy-short.safetensors
+	bin/golora pretrain -init $(STAGES)/2-copy-short.safetensors -copy-mix 0.7 -copy-alphabet 8 -copy-period 30 \
+		-copy-periodic 0.5 -steps 1000 -lr 2e-3 -lr-min 2e-3 -warmup 50 -out $(STAGES)/3-copy-long.safetensors
+	bin/golora pretrain -init $(STAGES)/3-copy-long.safetensors -copy-mix 0.2 -copy-alphabet 8 -copy-period 30 \
+		-copy-periodic 0.3 -steps 1500 -lr 1e-3 -warmup 50 -out models/base.safetensors
 
 clean:
 	rm -rf bin web/dist
