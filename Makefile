@@ -7,7 +7,7 @@ WASM_EXEC := $(GOROOT)/lib/wasm/go_js_wasm_exec
 ADDR      ?= 127.0.0.1:8080
 SIMD      := GOEXPERIMENT=simd
 
-.PHONY: all test vet test-native test-wasm test-e2e bench bench-wasm wasm serve build fuzz clean base
+.PHONY: all test vet test-native test-wasm test-e2e bench bench-wasm wasm serve build fuzz clean base e2e-default
 
 all: build wasm
 
@@ -52,6 +52,10 @@ wasm:
 
 serve: wasm
 	$(SIMD) $(GO) run ./cmd/golora serve -addr $(ADDR)
+
+## e2e-default: time the page's default run in headless Chromium (a few minutes; not part of make test).
+e2e-default: wasm
+	GOLORA_E2E_DEFAULT=1 $(GO) test -count=1 -timeout 30m -run TestBrowserDefaultRun -v ./e2e/...
 
 ## base: pretrain the shipped base from scratch, in the four stages of models/README.md (about 35 minutes on 2 cores).
 STAGES := .scratch/base-stages

@@ -348,3 +348,40 @@ func mean(xs []float64) float64 {
 	}
 	return s / float64(len(xs))
 }
+
+// TestBrowserDefaultRun is the issue's measurement, opt-in (GOLORA_E2E_DEFAULT=1, `make e2e-default`): the page's
+// default run (e2e, LoRA r=4 on q,v, every setting at its default) started from the address bar, timed from the click
+// to its final evaluation on the whole test split, which must reach 90% exact match.
+func TestBrowserDefaultRun(t *testing.T) {
+	if os.Getenv("GOLORA_E2E_DEFAULT") != "1" {
+		t.Skip("set GOLORA_E2E_DEFAULT=1 (or run `make e2e-default`) to time the default run in a tab")
+	}
+	root := repoRoot(t)
+	ctx := newBrowser(t)
+	url := startServer(t, root)
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(url)))
+	waitFor(t, ctx, "page ready", pageReady, 60*time.Second)
+	t.Logf("engine: %s", eval[string](t, ctx, `document.getElementById("status").textContent`))
+	start := time.Now()
+	require.NoError(t, chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](`location.hash = "#autostart=1"; undefined`)))
+	waitFor(t, ctx, "run started", `state.run && state.run.losses.length > 0`, 60*time.Second)
+	waitFor(t, ctx, "default run finished", runFinished+` && state.runs.length > 0`, 20*time.Minute)
+	took := time.Since(start)
+	require.Equal(t, "done", eval[string](t, ctx, `state.run.status`), "run status: %s", eval[string](t, ctx, `state.run.errorText || ""`))
+	shot(t, ctx, "default-run")
+	type result struct {
+		Steps, Batch, Correct, Total    int
+		Accuracy, TokensPerSec, Seconds float64
+		Evals                           []struct {
+			Step     int
+			Accuracy float64
+		}
+	}
+	r := eval[result](t, ctx, `(() => { const r = state.runs[0]; return {Steps: r.config.steps, Batch: r.config.batch,
+		Correct: r.correct, Total: r.total, Accuracy: r.accuracy, TokensPerSec: r.tokensPerSec, Seconds: r.seconds,
+		Evals: r.evals.map((e) => ({Step: e.step, Accuracy: e.accuracy}))}; })()`)
+	t.Logf("default run: %d steps of %d, %.1f s from the click to the final evaluation (%.1f s training), %.0f tokens/s in the tab",
+		r.Steps, r.Batch, took.Seconds(), r.Seconds, r.TokensPerSec)
+	t.Logf("exact match %d/%d = %.1f%%; during the run: %v", r.Correct, r.Total, 100*r.Accuracy, r.Evals)
+	assert.GreaterOrEqual(t, r.Accuracy, 0.9, "the default run reaches 90%% exact match on e2e")
+}
