@@ -39,7 +39,7 @@ func CopyDrills(seed uint64, n int, cfg DrillConfig) []string {
 		if r.Float32() < cfg.Periodic {
 			out[i] = periodicDrill(r, cfg.MaxAlphabet, cfg.MaxPeriod)
 		} else {
-			out[i] = codesDrill(r)
+			out[i] = repeatCode(r) // the corpus's own code lists, same text and draws
 		}
 	}
 	return out
@@ -57,19 +57,6 @@ func periodicDrill(r *rng.RNG, maxAlphabet, maxPeriod int) string {
 	}
 	unit := string(b) + " | "
 	return strings.Repeat(unit, 1+130/len(unit))
-}
-
-func codesDrill(r *rng.RNG) string {
-	codes := make([]string, 2+r.Intn(2))
-	for i := range codes {
-		b := make([]byte, 3+r.Intn(5))
-		for j := range b {
-			b[j] = byte('a' + r.Intn(26))
-		}
-		codes[i] = string(b)
-	}
-	list := strings.Join(codes, " ")
-	return "the codes are " + list + ". once more, the codes are " + list + "."
 }
 
 // Interleave returns the lines of a and b in one random order that keeps each
