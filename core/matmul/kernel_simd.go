@@ -93,25 +93,7 @@ func kernel(kc int, a, b, c []float32, ldc int, store bool) {
 		c30 = x.MulAdd(b0, c30)
 		c31 = x.MulAdd(b1, c31)
 	}
-	r0, r1, r2, r3 := c, c[ldc:], c[2*ldc:], c[3*ldc:]
-	if !store {
-		c00 = c00.Add(simd.LoadFloat32s(r0))
-		c01 = c01.Add(simd.LoadFloat32s(r0[l:]))
-		c10 = c10.Add(simd.LoadFloat32s(r1))
-		c11 = c11.Add(simd.LoadFloat32s(r1[l:]))
-		c20 = c20.Add(simd.LoadFloat32s(r2))
-		c21 = c21.Add(simd.LoadFloat32s(r2[l:]))
-		c30 = c30.Add(simd.LoadFloat32s(r3))
-		c31 = c31.Add(simd.LoadFloat32s(r3[l:]))
-	}
-	c00.Store(r0)
-	c01.Store(r0[l:])
-	c10.Store(r1)
-	c11.Store(r1[l:])
-	c20.Store(r2)
-	c21.Store(r2[l:])
-	c30.Store(r3)
-	c31.Store(r3[l:])
+	storeTile(c, ldc, store, c00, c01, c10, c11, c20, c21, c30, c31)
 }
 
 // directA: the SIMD build reads A in place (kernelDirect) when A is stored
@@ -145,6 +127,12 @@ func kernelDirect(kc int, a0, a1, a2, a3, b, c []float32, ldc int, store bool) {
 		c30 = x.MulAdd(b0, c30)
 		c31 = x.MulAdd(b1, c31)
 	}
+	storeTile(c, ldc, store, c00, c01, c10, c11, c20, c21, c30, c31)
+}
+
+// storeTile writes the 4×2-vector tile into c (row stride ldc), or adds it to c's values when store is false.
+func storeTile(c []float32, ldc int, store bool, c00, c01, c10, c11, c20, c21, c30, c31 simd.Float32s) {
+	l := lanes
 	r0, r1, r2, r3 := c, c[ldc:], c[2*ldc:], c[3*ldc:]
 	if !store {
 		c00 = c00.Add(simd.LoadFloat32s(r0))
