@@ -368,6 +368,18 @@ TINY = {"dim": 16, "hidden_dim": 40, "n_layers": 2, "n_heads": 4, "n_kv_heads": 
         "vocab_size": 23, "seq_len": 8, "tied": True}
 UNTIED = {"dim": 12, "hidden_dim": 24, "n_layers": 2, "n_heads": 3, "n_kv_heads": 3,
           "vocab_size": 17, "seq_len": 6, "tied": False}
+def plain_case(name, cfg, weight_seed, b, t, masked_prefix, batch_seed):
+    """A base-model case: random weights and batch, logits, loss and every parameter's gradient."""
+    w = init_weights(cfg, seed=weight_seed)
+    inputs, targets, mask = batch(cfg, b, t, masked_prefix=masked_prefix, seed=batch_seed)
+    wg, _, logits, loss = run(cfg, w, inputs, targets, mask)
+    check_loss(logits, targets, mask)
+    print("%s: loss %.6f, logits std %.3f" % (name, loss.item(), logits.std().item()))
+    doc = base_doc(name, cfg, inputs, targets, mask, w)
+    doc.update({"logits": flat(logits), "loss": loss.item(), "grads": {k: flat(v.grad) for k, v in wg.items()}})
+    write(name, doc)
+
+
 LONG = {"dim": 16, "hidden_dim": 24, "n_layers": 2, "n_heads": 4, "n_kv_heads": 2,
         "vocab_size": 13, "seq_len": 160, "tied": True}
 
@@ -399,14 +411,7 @@ def main():
     write("tiny", doc)
 
     # (b) untied classifier, multi-head (NH == NKV), B=1, T=5, no position masked.
-    w_untied = init_weights(UNTIED, seed=4)
-    ui, ut, um = batch(UNTIED, 1, 5, masked_prefix=0, seed=5)
-    wg_u, _, lu, lossu = run(UNTIED, w_untied, ui, ut, um)
-    check_loss(lu, ut, um)
-    print("untied: loss %.6f, logits std %.3f" % (lossu.item(), lu.std().item()))
-    doc = base_doc("untied", UNTIED, ui, ut, um, w_untied)
-    doc.update({"logits": flat(lu), "loss": lossu.item(), "grads": {k: flat(v.grad) for k, v in wg_u.items()}})
-    write("untied", doc)
+    plain_case("untied", UNTIED, weight_seed=4, b=1, t=5, masked_prefix=0, batch_seed=5)
 
     # (c) the tiny model and batch of (a) with LoRA on q, v and down; base frozen.
     _, lg, ll, lossl = run(TINY, w_tiny, inputs, targets, mask, lora)
@@ -441,14 +446,7 @@ def main():
 
     # (e) a context longer than one matmul block (128 rows): attention and
     # RoPE at far positions, where tiny cases cannot reach. B=1, T=150.
-    w_long = init_weights(LONG, seed=6)
-    li, lt, lm = batch(LONG, 1, 150, masked_prefix=10, seed=7)
-    wg_l, _, llg, lossl2 = run(LONG, w_long, li, lt, lm)
-    check_loss(llg, lt, lm)
-    print("long: loss %.6f, logits std %.3f" % (lossl2.item(), llg.std().item()))
-    doc = base_doc("long", LONG, li, lt, lm, w_long)
-    doc.update({"logits": flat(llg), "loss": lossl2.item(), "grads": {k: flat(v.grad) for k, v in wg_l.items()}})
-    write("long", doc)
+    plain_case("long", LONG, weight_seed=6, b=1, t=150, masked_prefix=10, batch_seed=7)
 
     total = sum(os.path.getsize(os.path.join(OUT, f)) for f in os.listdir(OUT))
     print("testdata/model: %d bytes in all" % total)
