@@ -83,6 +83,33 @@ func (b *Batch) resize(B, T int) {
 	b.Inputs, b.Targets, b.Mask = b.Inputs[:n], b.Targets[:n], b.Mask[:n]
 }
 
+// Rows makes dst a copy of rows [r0, r1) of b, dropping the trailing
+// positions where none of those rows predicts anything (their padding):
+// nothing is lost, since under causal attention a position never influences
+// an earlier one. A step split into parts (train.Config.Shards) computes
+// each part on its own rows this way.
+func (b *Batch) Rows(r0, r1 int, dst *Batch) {
+	if r0 < 0 || r1 > b.B || r0 >= r1 {
+		panic(fmt.Sprintf("data: Batch.Rows(%d, %d) of a batch of %d rows", r0, r1, b.B))
+	}
+	T := 1
+	for r := r0; r < r1; r++ {
+		for t := b.T - 1; t >= T; t-- {
+			if b.Targets[r*b.T+t] >= 0 {
+				T = t + 1
+				break
+			}
+		}
+	}
+	dst.resize(r1-r0, T)
+	for r := r0; r < r1; r++ {
+		src, o := r*b.T, (r-r0)*T
+		copy(dst.Inputs[o:o+T], b.Inputs[src:src+T])
+		copy(dst.Targets[o:o+T], b.Targets[src:src+T])
+		copy(dst.Mask[o:o+T], b.Mask[src:src+T])
+	}
+}
+
 // Batcher deals fine-tuning sequences in deterministic epochs: each epoch is
 // a permutation (core/rng), consumed in consecutive batches. Every batch has
 // exactly batchSize rows: a batch that reaches the end of an epoch continues

@@ -188,3 +188,22 @@ func TestFillBatchMatchesBatcherLayout(t *testing.T) {
 	assert.Equal(t, 3, got.B)
 	assert.Equal(t, 7, got.T)
 }
+
+// TestBatchRows: a part of a batch is its rows, laid out as if batched alone.
+func TestBatchRows(t *testing.T) {
+	seqs := []Sequence{seqOf(0, 5, 2), seqOf(1, 3, 1), seqOf(2, 8, 4), seqOf(3, 2, 1)}
+	var whole, part, alone Batch
+	FillBatch(&whole, seqs)
+	require.Equal(t, 7, whole.T)
+	for _, r := range [][2]int{{0, 2}, {2, 4}, {1, 2}, {0, 4}, {3, 4}} {
+		whole.Rows(r[0], r[1], &part)
+		FillBatch(&alone, seqs[r[0]:r[1]])
+		assert.Equal(t, alone.B, part.B, "rows %v", r)
+		assert.Equal(t, alone.T, part.T, "rows %v: T trimmed to the rows' longest", r)
+		assert.Equal(t, alone.Inputs, part.Inputs, "rows %v", r)
+		assert.Equal(t, alone.Targets, part.Targets, "rows %v", r)
+		assert.Equal(t, alone.Mask, part.Mask, "rows %v", r)
+	}
+	assert.Panics(t, func() { whole.Rows(2, 2, &part) })
+	assert.Panics(t, func() { whole.Rows(0, 5, &part) })
+}

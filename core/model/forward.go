@@ -19,6 +19,10 @@ type Acts struct {
 
 	Dropout float32  // LoRA dropout probability for this pass (0 in evaluation)
 	RNG     *rng.RNG // draws the dropout masks
+	// LossDen, when > 0, divides the summed masked loss instead of this
+	// batch's own Σ mask: a step computed in parts passes the whole batch's
+	// count, so that the parts' losses and gradients add up to the batch's.
+	LossDen float64
 
 	inputs  []int     // (N)
 	targets []int     // (N) -1 where no loss
@@ -163,7 +167,7 @@ func (m *Model) Forward(a *Acts, inputs, targets []int, mask []float32, b, t int
 		}
 	}
 	nn.CrossEntropyForward(a.Losses, a.Probs, a.Logits, targets, N, V)
-	return nn.MaskedMean(a.Losses[:N], a.mask[:N])
+	return nn.MaskedMeanOver(a.Losses[:N], a.mask[:N], a.LossDen)
 }
 
 // linear computes out (N, OC) = in (N, IC) · Wᵀ, plus the LoRA update of (l, tg) if one is active.
@@ -208,8 +212,8 @@ func (m *Model) Backward(a *Acts, grads *Params) {
 	}
 	zero := func(s []float32) []float32 { s = s[:len(s)]; clear(s); return s }
 
-	// forward: loss = MaskedMean(losses, mask)
-	nn.MaskedMeanBackward(a.dlosses[:N], a.mask[:N])
+	// forward: loss = MaskedMeanOver(losses, mask, LossDen)
+	nn.MaskedMeanBackwardOver(a.dlosses[:N], a.mask[:N], a.LossDen)
 	// forward: losses = CrossEntropy(logits, targets)
 	dlogits := zero(a.dlogits[:N*V])
 	nn.CrossEntropyBackward(dlogits, a.Probs, a.targets[:N], a.dlosses, N, V)

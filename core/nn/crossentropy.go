@@ -78,12 +78,20 @@ func CrossEntropyBackward(dlogits, probs []float32, targets []int, dlosses []flo
 // MaskedMean returns Σ mask_i*losses_i / Σ mask_i, accumulated in float64, or 0
 // if the mask sums to 0. The per-position mask is how fine-tuning trains on the
 // target tokens only (mask 1) and not on the prompt (mask 0).
-func MaskedMean(losses, mask []float32) float32 {
+func MaskedMean(losses, mask []float32) float32 { return MaskedMeanOver(losses, mask, 0) }
+
+// MaskedMeanOver returns Σ mask_i*losses_i / den (den > 0), or MaskedMean when
+// den is 0. A batch computed in parts passes the whole batch's Σ mask as den,
+// so that the parts' losses and gradients add up to the batch's.
+func MaskedMeanOver(losses, mask []float32, den float64) float32 {
 	checkLen("MaskedMean losses", losses, len(mask))
-	var num, den float64
+	var num, sum float64
 	for i, m := range mask {
 		num += float64(m) * float64(losses[i])
-		den += float64(m)
+		sum += float64(m)
+	}
+	if den <= 0 {
+		den = sum
 	}
 	if den == 0 {
 		return 0
@@ -95,11 +103,16 @@ func MaskedMean(losses, mask []float32) float32 {
 // MaskedMean with respect to each loss. Unlike the other backward functions it
 // OVERWRITES dlosses: the per-row losses are a leaf of the loss, not a tensor
 // that several layers read. If the mask sums to 0, dlosses is all zero.
-func MaskedMeanBackward(dlosses, mask []float32) {
+func MaskedMeanBackward(dlosses, mask []float32) { MaskedMeanBackwardOver(dlosses, mask, 0) }
+
+// MaskedMeanBackwardOver is the gradient of MaskedMeanOver with the same den:
+// dlosses[i] = mask_i / den (den = Σ mask when 0). It overwrites dlosses.
+func MaskedMeanBackwardOver(dlosses, mask []float32, den float64) {
 	checkLen("MaskedMeanBackward dlosses", dlosses, len(mask))
-	var den float64
-	for _, m := range mask {
-		den += float64(m)
+	if den <= 0 {
+		for _, m := range mask {
+			den += float64(m)
+		}
 	}
 	for i, m := range mask {
 		if den == 0 {

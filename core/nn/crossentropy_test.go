@@ -62,6 +62,16 @@ func TestMaskedMeanGrad(t *testing.T) {
 	assert.Zero(t, MaskedMean([]float32{3, 4}, zero), "MaskedMean with an all-zero mask")
 	MaskedMeanBackward(d, zero)
 	assert.Equal(t, []float32{0, 0}, d, "MaskedMeanBackward with an all-zero mask")
+
+	// Over a given denominator: two halves of a batch add up to its mean.
+	losses, mask := []float32{1, 2, 3, 4}, []float32{1, 0, 1, 1}
+	whole := MaskedMean(losses, mask)
+	lo, hi := MaskedMeanOver(losses[:2], mask[:2], 3), MaskedMeanOver(losses[2:], mask[2:], 3)
+	assert.InDelta(t, whole, lo+hi, 1e-6)
+	assert.InDelta(t, 1.0/3, lo, 1e-7)
+	MaskedMeanBackwardOver(d, mask[:2], 3)
+	assert.Equal(t, []float32{1.0 / 3, 0}, d)
+	assert.Zero(t, MaskedMeanOver(losses[:2], zero, 3), "no loss in the part: its share is 0")
 }
 
 func TestCrossEntropyFixtures(t *testing.T) {

@@ -47,6 +47,12 @@ type Config struct {
 	WeightDecay float32 // AdamW decoupled weight decay
 	Clip        float32 // global gradient-norm clip (0 = off)
 	Seed        uint64  // adapter init, batch order and dropout
+	// Shards splits each step's batch into this many parts of consecutive
+	// rows, whose gradients are computed independently and added in order.
+	// The page computes the parts in as many Web Workers at once; because the
+	// split is part of the run's definition, a run gives the same bits on one
+	// worker, on several, and natively.
+	Shards int
 
 	// Evaluation.
 	EvalEvery int // evaluate every this many steps in Run (0 = only at the end)
@@ -69,6 +75,7 @@ func DefaultConfig() Config {
 		Warmup:    20,  // steps
 		Clip:      1,   // protects the first steps of full fine-tuning
 		Seed:      1,
+		Shards:    2, // the page trains on two workers
 		EvalEvery: 100,
 	}
 }
@@ -191,6 +198,9 @@ func (c Config) Validate(m *model.Model) error {
 	}
 	if c.Batch < 1 || c.Batch > 512 {
 		bad("batch", "must be between 1 and 512, got %d", c.Batch)
+	}
+	if c.Shards < 1 || c.Shards > max(1, c.Batch) {
+		bad("shards", "must be between 1 and the batch size (%d), got %d", c.Batch, c.Shards)
 	}
 	if !finite(c.WeightDecay) || c.WeightDecay < 0 || c.WeightDecay >= 1 {
 		bad("weight_decay", "must be in [0, 1), got %g", c.WeightDecay)

@@ -8,9 +8,17 @@ import (
 	"golora/core/data"
 	"golora/core/model"
 	"golora/core/optim"
+	"golora/core/rng"
 )
 
 // loop owns the optimizer state of one run and takes steps on batches it is handed.
+//
+// A step's batch is split into shards parts of consecutive rows. Each part's
+// gradient is computed on its own, from zero, with the loss divided by the
+// whole batch's count, and the parts' gradients are then added in part order.
+// So a part can be computed anywhere (this process, or another Web Worker
+// holding an identical session, see Session.ComputeShard) and the step's
+// numbers stay the same bits.
 type loop struct {
 	model        *model.Model
 	acts         *model.Acts
@@ -21,15 +29,38 @@ type loop struct {
 	clip         float32
 	batch        data.Batch
 
+	shards    int
+	dropSeed  uint64      // each (step, part) draws its dropout masks from its own stream
+	part      data.Batch  // the rows of the part being computed
+	partGrad  [][]float32 // shards > 1: each part's gradient
+	partLoss  []float64   // each part's share of the step's loss
+	partDone  []bool
+	partT     []int // each part's row count x T: positions computed
+	den       float64
+	drawn     bool // batch holds the current step's batch
+	stepStart time.Time
+
 	step    int
 	tokens  int64
 	elapsed time.Duration
 }
 
 func newLoop(m *model.Model, acts *model.Acts, grads *model.Params, params, grad []float32,
-	sched optim.Schedule, weightDecay, clip float32) *loop {
-	return &loop{model: m, acts: acts, grads: grads, params: params, grad: grad,
-		opt: optim.NewAdamW(len(params), weightDecay), sched: sched, clip: clip}
+	sched optim.Schedule, weightDecay, clip float32, shards int, dropSeed uint64) *loop {
+	l := &loop{model: m, acts: acts, grads: grads, params: params, grad: grad,
+		opt: optim.NewAdamW(len(params), weightDecay), sched: sched, clip: clip,
+		shards: shards, dropSeed: dropSeed,
+		partLoss: make([]float64, shards), partDone: make([]bool, shards), partT: make([]int, shards)}
+	if shards > 1 {
+		l.partGrad = make([][]float32, shards)
+		for i := range l.partGrad {
+			l.partGrad[i] = make([]float32, len(grad))
+		}
+	}
+	if acts.RNG == nil {
+		acts.RNG = rng.New(dropSeed)
+	}
+	return l
 }
 
 func (l *loop) metrics() Metrics {
@@ -49,13 +80,15 @@ func (l *loop) run(n int, next func(*data.Batch)) (Metrics, error) {
 		l.tokens += tokens
 	}()
 	for i := range n {
-		next(&l.batch)
-		loss, gnorm, lr, err := l.update(&l.batch)
+		if !l.drawn {
+			next(&l.batch)
+		}
+		loss, gnorm, lr, positions, err := l.update(&l.batch)
 		if err != nil {
 			return l.metrics(), err
 		}
 		lossSum += float64(loss)
-		tokens += int64(l.batch.B * l.batch.T)
+		tokens += int64(positions)
 		m.LR, m.GradNorm = lr, float32(gnorm)
 		m.Loss = float32(lossSum / float64(i+1))
 	}
@@ -69,21 +102,113 @@ func (l *loop) run(n int, next func(*data.Batch)) (Metrics, error) {
 	return m, nil
 }
 
-// update takes one optimizer step on b: forward, backward, clip, AdamW.
-func (l *loop) update(b *data.Batch) (loss float32, gnorm float64, lr float32, err error) {
-	N := b.B * b.T
-	loss = l.model.Forward(l.acts, b.Inputs[:N], b.Targets[:N], b.Mask[:N], b.B, b.T)
+// update takes one optimizer step on b: every part's forward and backward,
+// then clip and AdamW. positions counts the token positions computed.
+func (l *loop) update(b *data.Batch) (loss float32, gnorm float64, lr float32, positions int, err error) {
+	l.begin(b)
+	for s := range l.shards {
+		if !l.partDone[s] {
+			if err := l.compute(s); err != nil {
+				return 0, 0, 0, 0, err
+			}
+		}
+	}
+	return l.apply()
+}
+
+// begin makes b the current step's batch (when it is not already).
+func (l *loop) begin(b *data.Batch) {
+	if b != &l.batch {
+		b.Rows(0, b.B, &l.batch) // a copy: Rows drops nothing a row predicts
+	}
+	if !l.drawn {
+		l.den = float64(l.batch.Count())
+		clear(l.partDone)
+		l.stepStart = time.Now()
+	}
+	l.drawn = true
+}
+
+// partRows is the row range of part s of a batch of b rows.
+func (l *loop) partRows(s, b int) (int, int) { return s * b / l.shards, (s + 1) * b / l.shards }
+
+// compute runs part s of the current batch forward and backward: its
+// gradient ends in partGrad[s] (or in grad itself when there is one part).
+func (l *loop) compute(s int) error {
+	b := &l.batch
+	in := b
+	if l.shards > 1 {
+		r0, r1 := l.partRows(s, b.B)
+		b.Rows(r0, r1, &l.part)
+		in = &l.part
+		l.acts.LossDen = l.den
+		defer func() { l.acts.LossDen = 0 }()
+	}
+	if l.acts.Dropout > 0 {
+		l.acts.RNG.Seed(l.dropSeed ^ (uint64(l.step)<<16 | uint64(s)))
+	}
+	N := in.B * in.T
+	loss := l.model.Forward(l.acts, in.Inputs[:N], in.Targets[:N], in.Mask[:N], in.B, in.T)
 	if !finite(loss) {
-		return loss, 0, 0, fmt.Errorf("train: step %d: loss is %g; stopped, keeping the weights of step %d (try a lower learning rate)", l.step+1, loss, l.step)
+		l.drawn = false // the step is abandoned: the next call draws a fresh batch
+		return fmt.Errorf("train: step %d: loss is %g; stopped, keeping the weights of step %d (try a lower learning rate)", l.step+1, loss, l.step)
 	}
 	clear(l.grad)
 	l.model.Backward(l.acts, l.grads)
+	if l.shards > 1 {
+		copy(l.partGrad[s], l.grad)
+	}
+	l.partLoss[s], l.partT[s], l.partDone[s] = float64(loss), N, true
+	return nil
+}
+
+// put stores part s computed elsewhere: its loss share and gradient.
+func (l *loop) put(s int, loss float64, grad []float32) error {
+	if s < 0 || s >= l.shards || l.shards == 1 {
+		return fmt.Errorf("train: part %d of a step in %d parts", s, l.shards)
+	}
+	if len(grad) != len(l.grad) {
+		return fmt.Errorf("train: part %d has %d gradient values, the run trains %d", s, len(grad), len(l.grad))
+	}
+	if !l.drawn {
+		return fmt.Errorf("train: part %d arrived before the step's batch was drawn", s)
+	}
+	copy(l.partGrad[s], grad)
+	r0, r1 := l.partRows(s, l.batch.B)
+	l.batch.Rows(r0, r1, &l.part)
+	l.partLoss[s], l.partT[s], l.partDone[s] = loss, l.part.B*l.part.T, true
+	return nil
+}
+
+// apply adds the parts' gradients in part order, clips, and takes the AdamW step.
+func (l *loop) apply() (loss float32, gnorm float64, lr float32, positions int, err error) {
+	var total float64
+	for s, done := range l.partDone {
+		if !done {
+			return 0, 0, 0, 0, fmt.Errorf("train: step %d: part %d of %d is missing", l.step+1, s, l.shards)
+		}
+		total += l.partLoss[s]
+		positions += l.partT[s]
+	}
+	l.drawn = false
+	loss = float32(total)
+	if !finite(loss) {
+		return loss, 0, 0, 0, fmt.Errorf("train: step %d: loss is %g; stopped, keeping the weights of step %d (try a lower learning rate)", l.step+1, loss, l.step)
+	}
+	if l.shards > 1 {
+		copy(l.grad, l.partGrad[0])
+		for _, g := range l.partGrad[1:] {
+			for i, v := range g {
+				l.grad[i] += v
+			}
+		}
+	}
 	gnorm = optim.ClipGlobalNorm(l.clip, l.grad)
 	if gnorm != gnorm || gnorm > 1e30 {
-		return loss, gnorm, 0, fmt.Errorf("train: step %d: gradient norm is %g; stopped, keeping the weights of step %d (try a lower learning rate)", l.step+1, gnorm, l.step)
+		return loss, gnorm, 0, 0, fmt.Errorf("train: step %d: gradient norm is %g; stopped, keeping the weights of step %d (try a lower learning rate)", l.step+1, gnorm, l.step)
 	}
 	lr = l.sched.At(l.step)
 	l.opt.Step(l.params, l.grad, lr)
 	l.step++
-	return loss, gnorm, lr, nil
+	return loss, gnorm, lr, positions, nil
 }

@@ -138,7 +138,7 @@ func NewPretrainerFrom(cfg PretrainConfig, tok data.Tokenizer, init *model.Model
 		minLR = cfg.LR / 10
 	}
 	sched := optim.Schedule{Max: cfg.LR, Min: minLR, Warmup: cfg.Warmup, Total: cfg.Steps}
-	p.loop = newLoop(m, p.acts, grads, m.Params.Data, grads.Data, sched, cfg.WeightDecay, cfg.Clip)
+	p.loop = newLoop(m, p.acts, grads, m.Params.Data, grads.Data, sched, cfg.WeightDecay, cfg.Clip, 1, cfg.Seed^0x5eed)
 	p.loop.opt.SkipDecay(cfg.Model.NormSpans()...)
 	return p, nil
 }

@@ -149,9 +149,8 @@ func New(base *model.Model, tok data.Tokenizer, cfg Config) (*Session, error) {
 		params, grad = s.model.Params.Data, grads.Data
 	}
 	s.acts = s.model.NewActs(cfg.Batch, maxLen(s.train, s.val))
-	s.acts.RNG = rng.New(cfg.Seed ^ 0x5eed)
 	sched := optim.Schedule{Max: cfg.LR, Min: cfg.LR / 10, Warmup: cfg.Warmup, Total: cfg.Steps}
-	s.loop = newLoop(s.model, s.acts, grads, params, grad, sched, cfg.WeightDecay, cfg.Clip)
+	s.loop = newLoop(s.model, s.acts, grads, params, grad, sched, cfg.WeightDecay, cfg.Clip, cfg.Shards, cfg.Seed^0x5eed)
 	if cfg.Method == MethodFull {
 		s.loop.opt.SkipDecay(s.model.Config.NormSpans()...)
 	}
@@ -264,7 +263,8 @@ func (s *Session) StepBatch(b *data.Batch) (float32, error) {
 	if b.T > s.acts.MaxT || b.B > s.acts.MaxB {
 		return 0, fmt.Errorf("train: batch (%d, %d) larger than the session's (%d, %d)", b.B, b.T, s.acts.MaxB, s.acts.MaxT)
 	}
-	loss, _, _, err := s.loop.update(b)
+	s.loop.drawn = false
+	loss, _, _, _, err := s.loop.update(b)
 	return loss, err
 }
 
@@ -447,3 +447,88 @@ func (s *Session) Merge() (float32, error) {
 
 // TargetsString is the run's targets as "q,v" (empty for full fine-tuning).
 func (i Info) TargetsString() string { return strings.Join(i.Targets, ",") }
+
+// Shard is one part of a training step (see Config.Shards): its share of the
+// step's loss and its gradient over the trainable parameters.
+type Shard struct {
+	Part int
+	Loss float64
+	Grad []float32 // the session's buffer: valid until the step is applied
+}
+
+// ComputeShard computes part `part` of the next step (drawing the step's
+// batch first if no part of it was computed yet). Sessions made from the same
+// base and Config draw the same batches and hold the same weights, so the
+// page's workers each compute one part, exchange them (PutShard) and apply
+// the same step (ApplyShards).
+func (s *Session) ComputeShard(part int) (Shard, error) {
+	if err := s.checkTrainable(); err != nil {
+		return Shard{}, err
+	}
+	l := s.loop
+	if part < 0 || part >= l.shards {
+		return Shard{}, fmt.Errorf("train: part %d of a step in %d parts", part, l.shards)
+	}
+	if !l.drawn {
+		s.batcher.Next(&l.batch)
+		l.begin(&l.batch)
+	}
+	s.acts.Dropout = s.cfg.Dropout
+	defer func() { s.acts.Dropout = 0 }()
+	if err := l.compute(part); err != nil {
+		return Shard{}, err
+	}
+	g := l.grad
+	if l.shards > 1 {
+		g = l.partGrad[part]
+	}
+	return Shard{Part: part, Loss: l.partLoss[part], Grad: g}, nil
+}
+
+// PutShard hands the session a part of the current step computed by another
+// session (its loss and gradient are copied).
+func (s *Session) PutShard(sh Shard) error {
+	if err := s.checkTrainable(); err != nil {
+		return err
+	}
+	return s.loop.put(sh.Part, sh.Loss, sh.Grad)
+}
+
+// ApplyShards takes the step whose parts were all computed or put: the
+// gradients added in part order, clipped, and the AdamW update. The metrics
+// cover that one step (TokensPerSec from the first part's start).
+func (s *Session) ApplyShards() (Metrics, error) {
+	if err := s.checkTrainable(); err != nil {
+		return Metrics{}, err
+	}
+	l := s.loop
+	start := l.stepStart
+	loss, gnorm, lr, positions, err := l.apply()
+	if err != nil {
+		return l.metrics(), err
+	}
+	dt := time.Since(start)
+	l.elapsed += dt
+	l.tokens += int64(positions)
+	m := l.metrics()
+	m.Loss, m.LR, m.GradNorm = loss, lr, float32(gnorm)
+	if secs := dt.Seconds(); secs > 0 {
+		m.TokensPerSec = float64(positions) / secs
+	}
+	return m, nil
+}
+
+// checkTrainable refuses training calls on a frozen, finished or merged run
+// (a merged model is unmerged first, as Step does).
+func (s *Session) checkTrainable() error {
+	if s.cfg.Method == MethodFrozen {
+		return fmt.Errorf("train: a frozen run has nothing to train")
+	}
+	if s.loop.step >= s.cfg.Steps {
+		return fmt.Errorf("train: the run has taken all its %d steps", s.cfg.Steps)
+	}
+	if s.model.Merged() {
+		return s.model.Unmerge()
+	}
+	return nil
+}

@@ -182,3 +182,85 @@ func lossHash(t testing.TB) (uint64, []float32) {
 	}
 	return h.Sum64(), ls
 }
+
+// TestShardsAddUp: a step computed in two parts trains like the whole batch at
+// once (the same mean loss and gradient up to float rounding).
+func TestShardsAddUp(t *testing.T) {
+	base := tinyBase(t)
+	for _, method := range []string{MethodLoRA, MethodFull} {
+		cfg := tinyConfig(method)
+		cfg.Shards = 1
+		whole := losses(t, base, cfg, 6)
+		for _, shards := range []int{2, 3, cfg.Batch} {
+			cfg.Shards = shards
+			parts := losses(t, base, cfg, 6)
+			assert.InDeltaSlice(t, whole, parts, 2e-5, "%s in %d parts", method, shards)
+		}
+	}
+}
+
+// TestShardsComputedElsewhere: two sessions that each compute one part of
+// every step and hand it to the other (as the page's two workers do) take
+// bit-identical steps, the same as one session computing both parts, with
+// dropout on.
+func TestShardsComputedElsewhere(t *testing.T) {
+	base := tinyBase(t)
+	for _, method := range []string{MethodLoRA, MethodFull} {
+		cfg := tinyConfig(method)
+		cfg.Shards = 2
+		if method == MethodLoRA {
+			cfg.Dropout = 0.1
+		}
+		want := losses(t, base, cfg, 6)
+		a, err := New(base, data.NewByteTokenizer(), cfg)
+		require.NoError(t, err)
+		b, err := New(base, data.NewByteTokenizer(), cfg)
+		require.NoError(t, err)
+		var got []float32
+		for range 6 {
+			pa, err := a.ComputeShard(0)
+			require.NoError(t, err)
+			pb, err := b.ComputeShard(1)
+			require.NoError(t, err)
+			require.NoError(t, a.PutShard(Shard{Part: pb.Part, Loss: pb.Loss, Grad: append([]float32(nil), pb.Grad...)}))
+			require.NoError(t, b.PutShard(Shard{Part: pa.Part, Loss: pa.Loss, Grad: append([]float32(nil), pa.Grad...)}))
+			ma, err := a.ApplyShards()
+			require.NoError(t, err)
+			mb, err := b.ApplyShards()
+			require.NoError(t, err)
+			require.Equal(t, math.Float32bits(ma.Loss), math.Float32bits(mb.Loss), "%s: both workers report the same loss", method)
+			got = append(got, ma.Loss)
+		}
+		assert.Equal(t, want, got, "%s: parts exchanged between sessions = one session", method)
+		assert.Equal(t, a.loop.params, b.loop.params, "%s: both sessions hold the same weights", method)
+		assert.Equal(t, 6, a.StepsDone())
+	}
+}
+
+func TestShardErrors(t *testing.T) {
+	base := tinyBase(t)
+	cfg := tinyConfig(MethodLoRA)
+	cfg.Shards = 2
+	s, err := New(base, data.NewByteTokenizer(), cfg)
+	require.NoError(t, err)
+	_, err = s.ComputeShard(2)
+	assert.ErrorContains(t, err, "part 2 of a step in 2 parts")
+	_, err = s.ApplyShards()
+	assert.ErrorContains(t, err, "part 0 of 2 is missing")
+	_, err = s.ComputeShard(0)
+	require.NoError(t, err)
+	assert.ErrorContains(t, s.PutShard(Shard{Part: 1, Grad: make([]float32, 3)}), "has 3 gradient values")
+	_, err = s.ApplyShards()
+	assert.ErrorContains(t, err, "part 1 of 2 is missing")
+	// Step finishes the half-computed step itself.
+	m, err := s.Step(1)
+	require.NoError(t, err)
+	assert.Equal(t, 1, m.Step)
+
+	cfg.Shards = 0
+	_, err = New(base, data.NewByteTokenizer(), cfg)
+	assert.ErrorContains(t, err, "shards: must be between 1 and the batch size (4), got 0")
+	cfg.Shards = 5
+	_, err = New(base, data.NewByteTokenizer(), cfg)
+	assert.ErrorContains(t, err, "shards")
+}
