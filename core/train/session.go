@@ -278,15 +278,10 @@ func (s *Session) NextBatch() data.Batch {
 // ValLoss is the mean loss over the validation split (target tokens only).
 func (s *Session) ValLoss() float32 {
 	var num, den float64
-	b := s.cfg.Batch
-	for i := 0; i < len(s.val); i += b {
-		chunk := s.val[i:min(i+b, len(s.val))]
-		var bt data.Batch
-		data.FillBatch(&bt, chunk)
-		loss := s.model.Forward(s.acts, bt.Inputs[:bt.B*bt.T], bt.Targets[:bt.B*bt.T], bt.Mask[:bt.B*bt.T], bt.B, bt.T)
-		cnt := float64(bt.Count())
-		num += float64(loss) * cnt
-		den += cnt
+	for i := range s.valBatches() {
+		n, c := s.valBatch(i)
+		num += n
+		den += c
 	}
 	if den == 0 {
 		return 0
@@ -294,35 +289,132 @@ func (s *Session) ValLoss() float32 {
 	return float32(num / den)
 }
 
+// valBatches is the number of validation batches (of cfg.Batch sequences).
+func (s *Session) valBatches() int { return (len(s.val) + s.cfg.Batch - 1) / s.cfg.Batch }
+
+// valBatch returns validation batch i's summed loss (mean times count) and its count of predicted tokens.
+func (s *Session) valBatch(i int) (num, count float64) {
+	b := s.cfg.Batch
+	chunk := s.val[i*b : min((i+1)*b, len(s.val))]
+	var bt data.Batch
+	data.FillBatch(&bt, chunk)
+	N := bt.B * bt.T
+	loss := s.model.Forward(s.acts, bt.Inputs[:N], bt.Targets[:N], bt.Mask[:N], bt.B, bt.T)
+	cnt := float64(bt.Count())
+	return float64(loss) * cnt, cnt
+}
+
 // Evaluate computes the validation loss and the exact-match accuracy of greedy
 // decoding on the test split (the first EvalLimit examples when set).
 func (s *Session) Evaluate() (Eval, error) {
 	start := time.Now()
+	p, err := s.EvaluatePart(0, 1)
+	if err != nil {
+		return Eval{}, err
+	}
+	ev, err := s.MergeEval([]EvalPart{p})
+	ev.Seconds = time.Since(start).Seconds()
+	return ev, err
+}
+
+// EvalPart is one of Parts slices of an evaluation, so that several workers
+// holding identical sessions can share it: the greedy completions of test
+// prompts [Part*n/Parts, (Part+1)*n/Parts) and the validation batches whose
+// index is Part modulo Parts. MergeEval turns the parts into exactly the
+// Eval that Evaluate returns (a row's greedy decoding does not depend on the
+// rows decoded beside it, and the validation sums are added in batch order).
+type EvalPart struct {
+	Step     int       `json:"step"`
+	Part     int       `json:"part"`
+	Parts    int       `json:"parts"`
+	Got      []string  `json:"got"`
+	ValNum   []float64 `json:"val_num"`   // per validation batch of the part: summed loss
+	ValCount []float64 `json:"val_count"` // and predicted tokens
+}
+
+// testSet is the test examples an evaluation decodes (the first EvalLimit when set).
+func (s *Session) testSet() []data.Example {
 	test := s.task.Test
 	if s.cfg.EvalLimit > 0 {
 		test = test[:min(s.cfg.EvalLimit, len(test))]
 	}
-	prompts := make([]string, len(test))
-	for i, e := range test {
+	return test
+}
+
+// EvaluatePart computes part `part` of `parts` of an evaluation (see EvalPart).
+func (s *Session) EvaluatePart(part, parts int) (EvalPart, error) {
+	if parts < 1 || part < 0 || part >= parts {
+		return EvalPart{}, fmt.Errorf("train: evaluation part %d of %d", part, parts)
+	}
+	test := s.testSet()
+	lo, hi := part*len(test)/parts, (part+1)*len(test)/parts
+	prompts := make([]string, hi-lo)
+	for i, e := range test[lo:hi] {
 		prompts[i] = e.Prompt
 	}
 	got, err := s.Complete(prompts)
 	if err != nil {
-		return Eval{}, err
+		return EvalPart{}, err
 	}
-	ev := Eval{Step: s.loop.step, ValLoss: s.ValLoss(), Total: len(test)}
-	for i, e := range test {
-		if data.ExactMatch(got[i], e.Completion) {
-			ev.Correct++
+	p := EvalPart{Step: s.loop.step, Part: part, Parts: parts, Got: got}
+	for i := part; i < s.valBatches(); i += parts {
+		n, c := s.valBatch(i)
+		p.ValNum = append(p.ValNum, n)
+		p.ValCount = append(p.ValCount, c)
+	}
+	return p, nil
+}
+
+// MergeEval assembles the parts of one evaluation (one of each part, any order) into its Eval.
+func (s *Session) MergeEval(parts []EvalPart) (Eval, error) {
+	if len(parts) == 0 {
+		return Eval{}, fmt.Errorf("train: no evaluation parts to merge")
+	}
+	n := len(parts)
+	byPart := make([]*EvalPart, n)
+	for i := range parts {
+		p := &parts[i]
+		if p.Parts != n || p.Part < 0 || p.Part >= n || byPart[p.Part] != nil {
+			return Eval{}, fmt.Errorf("train: evaluation part %d of %d does not fit %d parts", p.Part, p.Parts, n)
 		}
-		if i < 4 {
-			ev.Samples = append(ev.Samples, Sample{Prompt: e.Prompt, Want: e.Completion, Got: got[i]})
+		if p.Step != parts[0].Step {
+			return Eval{}, fmt.Errorf("train: evaluation parts from steps %d and %d", parts[0].Step, p.Step)
 		}
+		byPart[p.Part] = p
+	}
+	test := s.testSet()
+	ev := Eval{Step: parts[0].Step, Total: len(test)}
+	for k, p := range byPart {
+		lo, hi := k*len(test)/n, (k+1)*len(test)/n
+		if len(p.Got) != hi-lo {
+			return Eval{}, fmt.Errorf("train: evaluation part %d has %d completions, want %d", k, len(p.Got), hi-lo)
+		}
+		for i, got := range p.Got {
+			e := test[lo+i]
+			if data.ExactMatch(got, e.Completion) {
+				ev.Correct++
+			}
+			if lo+i < 4 {
+				ev.Samples = append(ev.Samples, Sample{Prompt: e.Prompt, Want: e.Completion, Got: got})
+			}
+		}
+	}
+	var num, den float64
+	for i := range s.valBatches() {
+		p := byPart[i%n]
+		j := i / n
+		if j >= len(p.ValNum) || j >= len(p.ValCount) {
+			return Eval{}, fmt.Errorf("train: evaluation part %d lacks validation batch %d", i%n, i)
+		}
+		num += p.ValNum[j]
+		den += p.ValCount[j]
+	}
+	if den > 0 {
+		ev.ValLoss = float32(num / den)
 	}
 	if ev.Total > 0 {
 		ev.Accuracy = float32(ev.Correct) / float32(ev.Total)
 	}
-	ev.Seconds = time.Since(start).Seconds()
 	return ev, nil
 }
 

@@ -264,3 +264,33 @@ func TestShardErrors(t *testing.T) {
 	_, err = New(base, data.NewByteTokenizer(), cfg)
 	assert.ErrorContains(t, err, "shards")
 }
+
+// TestEvalParts: an evaluation shared among workers merges into exactly the one Evaluate computes.
+func TestEvalParts(t *testing.T) {
+	cfg := tinyConfig(MethodLoRA)
+	cfg.EvalLimit = 7
+	s, err := New(tinyBase(t), data.NewByteTokenizer(), cfg)
+	require.NoError(t, err)
+	_, err = s.Step(15)
+	require.NoError(t, err)
+	want, err := s.Evaluate()
+	require.NoError(t, err)
+	want.Seconds = 0
+	for _, n := range []int{2, 3} {
+		var parts []EvalPart
+		for k := n - 1; k >= 0; k-- { // any order
+			p, err := s.EvaluatePart(k, n)
+			require.NoError(t, err)
+			parts = append(parts, p)
+		}
+		got, err := s.MergeEval(parts)
+		require.NoError(t, err)
+		assert.Equal(t, want, got, "%d parts", n)
+		_, err = s.MergeEval(parts[:n-1])
+		assert.Error(t, err, "a missing part")
+		_, err = s.MergeEval(append(parts[:n-1:n-1], parts[0]))
+		assert.Error(t, err, "a part twice")
+	}
+	_, err = s.EvaluatePart(2, 2)
+	assert.ErrorContains(t, err, "evaluation part 2 of 2")
+}
