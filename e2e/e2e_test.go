@@ -243,6 +243,9 @@ func TestBrowserApp(t *testing.T) {
 	}
 	waitFor(t, ctx, "run finished", runFinished+` && /^(Finished|Stopped|Failed)/.test(document.getElementById("progress-text").textContent)`, 5*time.Minute)
 	require.Equal(t, "done", eval[string](t, ctx, `state.run.status`), "run status: %s", eval[string](t, ctx, `state.run.errorText || ""`))
+	if eval[int](t, ctx, `navigator.hardwareConcurrency`) >= 2 {
+		assert.Equal(t, 2, eval[int](t, ctx, `state.run.workers`), "two Web Workers train the run")
+	}
 	t.Logf("run of %d steps: %.1f s (with screenshots); %s", steps, time.Since(runStart).Seconds(),
 		eval[string](t, ctx, `document.getElementById("progress-text").textContent`))
 	losses := eval[[]float64](t, ctx, `Array.from(state.run.losses)`)
@@ -310,13 +313,17 @@ func TestBrowserApp(t *testing.T) {
 	waitFor(t, ctx, "scalar run finished", runFinished, 2*time.Minute)
 	require.Equal(t, "done", eval[string](t, ctx, `state.run.status`), "scalar run: %s", eval[string](t, ctx, `state.run.errorText || ""`))
 	inTab := eval[[]float64](t, ctx, `Array.from(state.run.losses)`)
+	workers := eval[int](t, ctx, `state.run.workers`)
+	if eval[int](t, ctx, `navigator.hardwareConcurrency`) >= 2 {
+		assert.Equal(t, 2, workers, "two Web Workers train the run, each computing one part of every step")
+	}
 	native := nativeLosses(t, root, scalarSteps, scalarBatch)
 	require.Len(t, inTab, len(native))
 	for i := range native {
 		assert.Equal(t, math.Float32bits(native[i]), math.Float32bits(float32(inTab[i])),
 			"step %d: scalar wasm in the tab %v, native %v", i+1, inTab[i], native[i])
 	}
-	t.Logf("scalar build in the tab: losses %v, the same bits as native", inTab)
+	t.Logf("scalar build in the tab on %d workers: losses %v, the same bits as native", workers, inTab)
 }
 
 // nativeLosses runs the default LoRA configuration of the page (e2e, r=4 on q,v) natively for a few steps.

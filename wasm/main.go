@@ -15,6 +15,11 @@
 //	golora.start(config: string, jsonl?: string)     -> {info}                        a new train.Session on the loaded base
 //	golora.step(n: number)                           -> {step, loss, lr, tokensPerSec, elapsed, losses: Float32Array(n)}
 //	golora.evaluate()                                -> {step, valLoss, accuracy, correct, total, samples: [{prompt, want, got}]}
+//	golora.computeShard(part: number)                -> {part, loss, grad: Float32Array}   one part of the next step
+//	golora.putShard(part, loss, grad: Float32Array)  -> {ok: true}   a part another worker computed
+//	golora.applyShards()                             -> {step, loss, lr, gradNorm, tokens, elapsed}
+//	golora.evaluatePart(part, parts)                 -> {part: string}   JSON of a train.EvalPart
+//	golora.mergeEval(parts: string[])                -> the same object as evaluate()
 //	golora.generate(prompt, maxTokens, temperature, seed) -> {text}
 //	golora.examples(split: string, n: number)        -> {examples: [{prompt, completion}]}
 //	golora.info()                                    -> {info: {method, trainableParams, totalParams, trainableBytes, fullBytes}}
@@ -22,7 +27,7 @@
 //	golora.exportAdapter()                           -> {safetensors: Uint8Array, config: string}   PEFT adapter pair
 //
 // config is {task, difficulty, facts, method, rank, alpha, rslora, targets: ["q","v"], init, dropout, lr, steps,
-// batch, warmup, weightDecay, clip, seed, evalEvery, evalLimit}; missing keys keep train.DefaultConfig()'s values.
+// batch, warmup, weightDecay, clip, seed, shards, evalEvery, evalLimit}; missing keys keep train.DefaultConfig()'s values.
 // jsonl is the text of the user's JSON Lines file for task "custom".
 package main
 
@@ -58,6 +63,11 @@ func main() {
 		"start":         export(start),
 		"step":          export(step),
 		"evaluate":      export(evaluate),
+		"computeShard":  export(computeShard),
+		"putShard":      export(putShard),
+		"applyShards":   export(applyShards),
+		"evaluatePart":  export(evaluatePart),
+		"mergeEval":     export(mergeEval),
 		"generate":      export(generate),
 		"examples":      export(examples),
 		"info":          export(info),
@@ -96,7 +106,7 @@ func (e *fieldError) Error() string { return e.err.Error() }
 var configFields = map[string]bool{
 	"task": true, "difficulty": true, "facts": true, "custom": true, "method": true, "rank": true, "alpha": true,
 	"rslora": true, "targets": true, "init": true, "dropout": true, "lr": true, "steps": true, "batch": true,
-	"warmup": true, "weightDecay": true, "clip": true, "seed": true, "evalEvery": true, "evalLimit": true,
+	"warmup": true, "weightDecay": true, "clip": true, "seed": true, "shards": true, "evalEvery": true, "evalLimit": true,
 }
 
 // errorResult is {error, field?, fields?: {field: reason}}: Validate reports every invalid field at once.
@@ -138,6 +148,20 @@ func argString(args []js.Value, i int, what string) (string, error) {
 	return args[i].String(), nil
 }
 
+// argFloat32Array copies a Float32Array argument into Go in one bulk copy.
+func argFloat32Array(args []js.Value, i int, what string) ([]float32, error) {
+	if i >= len(args) || !args[i].InstanceOf(js.Global().Get("Float32Array")) {
+		return nil, fmt.Errorf("argument %d (%s): want a Float32Array", i+1, what)
+	}
+	a := args[i]
+	f := make([]float32, a.Get("length").Int())
+	if len(f) > 0 {
+		raw := unsafe.Slice((*byte)(unsafe.Pointer(&f[0])), 4*len(f))
+		js.CopyBytesToGo(raw, js.Global().Get("Uint8Array").New(a.Get("buffer"), a.Get("byteOffset"), 4*len(f)))
+	}
+	return f, nil
+}
+
 func argOptString(args []js.Value, i int) string {
 	if i >= len(args) || args[i].Type() != js.TypeString {
 		return ""
@@ -171,6 +195,7 @@ type wireConfig struct {
 	WeightDecay *float32 `json:"weightDecay"`
 	Clip        *float32 `json:"clip"`
 	Seed        *uint64  `json:"seed"`
+	Shards      *int     `json:"shards"`
 	EvalEvery   *int     `json:"evalEvery"`
 	EvalLimit   *int     `json:"evalLimit"`
 }
@@ -207,6 +232,7 @@ func decodeConfig(args []js.Value) (train.Config, error) {
 	set(&c.WeightDecay, w.WeightDecay)
 	set(&c.Clip, w.Clip)
 	set(&c.Seed, w.Seed)
+	set(&c.Shards, w.Shards)
 	set(&c.EvalEvery, w.EvalEvery)
 	set(&c.EvalLimit, w.EvalLimit)
 	if jsonl := argOptString(args, 1); c.Task == "custom" {
@@ -337,6 +363,112 @@ func evaluate(args []js.Value) (map[string]any, error) {
 	if err != nil {
 		return nil, err
 	}
+	return jsEval(e), nil
+}
+
+// computeShard computes one part of the next training step (train.Session.ComputeShard).
+func computeShard(args []js.Value) (map[string]any, error) {
+	if err := needSession(); err != nil {
+		return nil, err
+	}
+	part, err := argNumber(args, 0, "part")
+	if err != nil {
+		return nil, err
+	}
+	sh, err := session.ComputeShard(int(part))
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"part": sh.Part, "loss": sh.Loss, "grad": float32Array(sh.Grad)}, nil
+}
+
+// putShard hands the session a part of the current step that another worker computed.
+func putShard(args []js.Value) (map[string]any, error) {
+	if err := needSession(); err != nil {
+		return nil, err
+	}
+	part, err := argNumber(args, 0, "part")
+	if err != nil {
+		return nil, err
+	}
+	loss, err := argNumber(args, 1, "loss")
+	if err != nil {
+		return nil, err
+	}
+	grad, err := argFloat32Array(args, 2, "grad")
+	if err != nil {
+		return nil, err
+	}
+	if err := session.PutShard(train.Shard{Part: int(part), Loss: loss, Grad: grad}); err != nil {
+		return nil, err
+	}
+	return map[string]any{"ok": true}, nil
+}
+
+// applyShards takes the step whose parts are all in.
+func applyShards(args []js.Value) (map[string]any, error) {
+	if err := needSession(); err != nil {
+		return nil, err
+	}
+	m, err := session.ApplyShards()
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"step": m.Step, "loss": m.Loss, "lr": m.LR, "gradNorm": m.GradNorm,
+		"tokens": float64(m.Tokens), "elapsed": m.Elapsed}, nil
+}
+
+// evaluatePart computes one part of an evaluation and returns it as JSON, for mergeEval in the worker that reports.
+func evaluatePart(args []js.Value) (map[string]any, error) {
+	if err := needSession(); err != nil {
+		return nil, err
+	}
+	part, err := argNumber(args, 0, "part")
+	if err != nil {
+		return nil, err
+	}
+	parts, err := argNumber(args, 1, "parts")
+	if err != nil {
+		return nil, err
+	}
+	p, err := session.EvaluatePart(int(part), int(parts))
+	if err != nil {
+		return nil, err
+	}
+	text, err := json.Marshal(p)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"part": string(text)}, nil
+}
+
+// mergeEval assembles evaluatePart's results (JSON strings) into the evaluation.
+func mergeEval(args []js.Value) (map[string]any, error) {
+	if err := needSession(); err != nil {
+		return nil, err
+	}
+	if len(args) < 1 || args[0].Type() != js.TypeObject || args[0].Get("length").Type() != js.TypeNumber {
+		return nil, errors.New("argument 1 (parts): want an array of strings")
+	}
+	n := args[0].Get("length").Int()
+	parts := make([]train.EvalPart, n)
+	for i := range n {
+		v := args[0].Index(i)
+		if v.Type() != js.TypeString {
+			return nil, fmt.Errorf("argument 1 (parts): element %d is not a string", i)
+		}
+		if err := json.Unmarshal([]byte(v.String()), &parts[i]); err != nil {
+			return nil, fmt.Errorf("evaluation part %d: %w", i, err)
+		}
+	}
+	e, err := session.MergeEval(parts)
+	if err != nil {
+		return nil, err
+	}
+	return jsEval(e), nil
+}
+
+func jsEval(e train.Eval) map[string]any {
 	samples := make([]any, len(e.Samples))
 	for i, s := range e.Samples {
 		samples[i] = map[string]any{"prompt": s.Prompt, "want": s.Want, "got": s.Got}
@@ -344,7 +476,7 @@ func evaluate(args []js.Value) (map[string]any, error) {
 	return map[string]any{
 		"step": e.Step, "valLoss": e.ValLoss, "accuracy": e.Accuracy, "correct": e.Correct, "total": e.Total,
 		"samples": samples,
-	}, nil
+	}
 }
 
 func generate(args []js.Value) (map[string]any, error) {
@@ -450,7 +582,7 @@ func jsConfig(c train.Config) map[string]any {
 		"task": c.Task, "difficulty": c.Difficulty, "facts": c.Facts, "method": c.Method, "rank": c.Rank,
 		"alpha": c.Alpha, "rslora": c.RSLoRA, "targets": targets, "init": c.Init, "dropout": c.Dropout, "lr": c.LR,
 		"steps": c.Steps, "batch": c.Batch, "warmup": c.Warmup, "weightDecay": c.WeightDecay, "clip": c.Clip,
-		"seed": float64(c.Seed), "evalEvery": c.EvalEvery, "evalLimit": c.EvalLimit,
+		"seed": float64(c.Seed), "shards": c.Shards, "evalEvery": c.EvalEvery, "evalLimit": c.EvalLimit,
 	}
 }
 

@@ -127,6 +127,7 @@ const onWorker = {
     const r = state.run;
     if (!r || r.id !== p.runId) return;
     r.info = p.info;
+    r.workers = p.workers || 1;
     r.status = "running";
     invalidate();
   },
@@ -451,14 +452,17 @@ function runRecord(r, p) {
     method: c.method, rank: c.method === "lora" ? c.rank : null, targets: c.method === "lora" ? c.targets : [],
     trainableParams: r.info ? r.info.trainableParams : 0, info: r.info,
     valLoss: last.valLoss, accuracy: last.accuracy, correct: last.correct, total: last.total,
-    tokensPerSec: r.tokensPerSec, seconds: p.seconds, model: state.model, engine: engineName(),
+    tokensPerSec: r.tokensPerSec, seconds: p.seconds, model: state.model, engine: engineName(r.workers),
     losses: Float32Array.from(r.losses), evals: r.evals, samples: p.final ? p.final.samples : r.after,
     adapter: p.adapter || null, adapterConfig: p.adapterConfig || "",
   };
 }
 
-function engineName() {
-  return state.engine ? (state.engine.simd ? "wasm SIMD128" : "wasm scalar") : "";
+// engineName is the wasm build, and how many workers train when a run says so.
+function engineName(workers) {
+  if (!state.engine) return "";
+  const name = state.engine.simd ? "wasm SIMD128" : "wasm scalar";
+  return workers ? `${name} × ${workers} worker${workers > 1 ? "s" : ""}` : name;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -943,7 +947,7 @@ function renderStatus() {
   else if (state.ready) {
     const e = state.engine;
     kind = running() ? "run" : "ok";
-    text = `${running() ? "Training" : "Ready"} · ${engineName()} · ` +
+    text = `${running() ? "Training" : "Ready"} · ${engineName(running() ? state.run.workers : 0)} · ` +
       `${fmtBytes(e.wasmEncodedBytes || e.wasmBytes)} download · ready in ${(e.loadMs / 1000).toFixed(2)} s`;
   }
   st.dataset.kind = kind;

@@ -22,6 +22,20 @@
 //                                                               adapter: Uint8Array | null, adapterConfig, seconds}
 //   merge    {runId}                                 merged    {runId, maxAbsLogitDiff, error?}
 //                                                    error     {runId?, message, field?, fields?, fatal?}
+//
+// Two workers train one run. This worker (the lead) starts a helper: a second copy of this script, with its own
+// wasm instance, which opens the same session. A training step's batch is split into config.shards parts
+// (train.Config.Shards): the lead computes part 0 while the helper computes part 1, they swap the parts' gradients,
+// and both apply the same step, so their weights stay identical bit for bit and every number equals a one-worker
+// (or native) run's. Evaluations are shared the same way (golora.evaluatePart / mergeEval). Without a helper
+// (one core, or it failed) the lead computes every part itself: same numbers, slower.
+//
+// lead -> helper                                   helper -> lead (exactly one reply per message, in order)
+//   init  {modelURL, modelName, forceScalar}         ready   {} | error {message}
+//   start {config, custom}                           started {} | error {message}
+//   shard {part}                                     shard   {part, loss, grad: Float32Array} | error
+//   put   {part, loss, grad}                         applied {step, loss} | error      (put the lead's part, apply)
+//   evalPart {part, parts}                           evalPart {json} | error
 "use strict";
 
 importScripts("dist/wasm_exec.js");
@@ -35,6 +49,8 @@ const CHUNK_MS = 100; // aim for one progress message (and one chance to pause) 
 let g = null;        // the golora object that the wasm instance registers
 let job = null;      // the run in progress: {runId, paused, stopped, wake}
 let sessionRun = ""; // the runId whose session the instance holds ("" for a preview session)
+let helper = null;   // the lead's helper: {worker, queue: [{resolve, reject}], ready: Promise<boolean>}
+const isHelper = self.name === "golora-helper";
 
 function post(type, payload, transfer) {
   self.postMessage({ type, payload }, transfer || []);
@@ -84,6 +100,8 @@ async function init({ modelURL, modelName, forceScalar }) {
   const { model } = call("load", bytes, modelName);
   const { config } = call("defaults");
 
+  if (!isHelper) startHelper({ modelURL, modelName, forceScalar: !simd });
+  if (isHelper) return;
   const entry = performance.getEntriesByType("resource").find((e) => e.name.endsWith(wasmURL));
   post("ready", {
     model, simd, wasmURL, defaults: config,
@@ -93,6 +111,122 @@ async function init({ modelURL, modelName, forceScalar }) {
     loadMs: performance.now() - t0,
   });
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// The helper worker (lead side)
+
+// startHelper starts the helper where a second core exists; the lead trains alone if it cannot.
+function startHelper(init) {
+  if ((self.navigator.hardwareConcurrency || 1) < 2) return;
+  let w;
+  try {
+    w = new Worker("worker.js", { name: "golora-helper" });
+  } catch (err) {
+    return;
+  }
+  const h = { worker: w, queue: [], ready: null };
+  w.onmessage = (e) => {
+    const { type, payload } = e.data || {};
+    const waiter = h.queue.shift();
+    if (!waiter) return;
+    if (type === "error") waiter.reject(new Error(`helper worker: ${payload.message}`));
+    else waiter.resolve(payload);
+  };
+  w.onerror = (e) => {
+    e.preventDefault();
+    dropHelper(new Error(`helper worker: ${e.message || "failed"}`));
+  };
+  helper = h;
+  h.ready = ask("init", init).then(() => true, () => { dropHelper(); return false; });
+}
+
+// ask sends the helper one message and resolves with its reply.
+function ask(type, payload, transfer) {
+  const h = helper;
+  if (!h) return Promise.reject(new Error("no helper worker"));
+  return new Promise((resolve, reject) => {
+    h.queue.push({ resolve, reject });
+    h.worker.postMessage({ type, payload }, transfer || []);
+  });
+}
+
+// dropHelper stops using the helper (the lead then computes every part itself).
+function dropHelper(err) {
+  const h = helper;
+  if (!h) return;
+  helper = null;
+  for (const w of h.queue.splice(0)) w.reject(err || new Error("helper worker stopped"));
+  h.worker.terminate();
+}
+
+// helperFor opens the run's session in the helper; it returns whether the helper takes part in this run.
+async function helperFor(config, custom) {
+  if (!helper || !(await helper.ready) || !helper || config.shards < 2) return false;
+  try {
+    await ask("start", { config, custom });
+    return true;
+  } catch (err) {
+    dropHelper(err);
+    return false;
+  }
+}
+
+// parallelStep takes one training step with the helper computing part 1 (parts beyond 1, if any, stay local).
+// pending is the helper's reply to the previous step's put, checked here: both workers must report the same loss.
+async function parallelStep(run) {
+  const theirs = ask("shard", { part: 1 });
+  const mine = call("computeShard", 0);
+  if (run.applied) {
+    const a = await run.applied.catch(() => null);
+    if (a && a.step !== run.lastStep || Math.fround(a.loss) !== Math.fround(run.lastLoss)) {
+      throw new Error(`the workers diverged at step ${a.step} (loss ${a.loss} vs ${run.lastLoss})`);
+    }
+  }
+  for (let p = 2; p < run.shards; p++) call("computeShard", p);
+  let t = null;
+  try {
+    t = await theirs;
+  } catch (err) {
+    if (helper) dropHelper(err);
+  }
+  run.applied = null;
+  if (t) {
+    call("putShard", 1, t.loss, t.grad);
+    run.applied = ask("put", { part: 0, loss: mine.loss, grad: mine.grad }, [mine.grad.buffer]);
+  } else {
+    call("computeShard", 1); // the helper is gone: compute its part here and train on alone
+  }
+  const m = call("applyShards");
+  run.lastStep = m.step;
+  run.lastLoss = m.loss;
+  return m;
+}
+
+// parallelEval shares an evaluation with the helper.
+async function parallelEval() {
+  const theirs = ask("evalPart", { part: 1, parts: 2 });
+  const mine = call("evaluatePart", 0, 2).part;
+  const t = await theirs;
+  return call("mergeEval", [mine, t.json]);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The helper worker (helper side): it answers each message of the lead with exactly one reply.
+
+const helperHandlers = {
+  async init(p) { await init(p); return ["ready", {}]; },
+  start({ config, custom }) { call("start", cfgJSON(config), custom || ""); return ["started", {}]; },
+  shard({ part }) {
+    const r = call("computeShard", part);
+    return ["shard", { part: r.part, loss: r.loss, grad: r.grad }, [r.grad.buffer]];
+  },
+  put({ part, loss, grad }) {
+    call("putShard", part, loss, grad);
+    const m = call("applyShards");
+    return ["applied", { step: m.step, loss: m.loss }];
+  },
+  evalPart({ part, parts }) { return ["evalPart", { json: call("evaluatePart", part, parts).part }]; },
+};
 
 function cfgJSON(config) {
   return JSON.stringify(config);
@@ -110,10 +244,22 @@ async function run({ runId, config, custom }) {
   try {
     const { info } = call("start", cfgJSON(config), custom || "");
     sessionRun = runId;
-    post("started", { runId, info });
+    const par = { on: await helperFor(config, custom), shards: config.shards, applied: null, lastStep: 0, lastLoss: 0 };
+    post("started", { runId, info, workers: par.on ? 2 : 1 });
+    const evaluate = async () => {
+      if (par.on && helper) {
+        try {
+          return await parallelEval();
+        } catch (err) {
+          if (helper) throw err;
+          par.on = false; // the helper died: evaluate here
+        }
+      }
+      return call("evaluate");
+    };
 
     // Step 0: the untrained model's generations are the "before" column.
-    post("eval", { runId, initial: true, ...call("evaluate") });
+    post("eval", { runId, initial: true, ...(await evaluate()) });
 
     const steps = config.steps;
     const every = config.evalEvery > 0 ? config.evalEvery : 0;
@@ -132,8 +278,24 @@ async function run({ runId, config, custom }) {
       let n = Math.min(chunk, steps - step);
       if (every) n = Math.min(n, every - (step % every));
       const c0 = performance.now();
-      const r = call("step", n);
+      let r;
+      if (par.on && helper) {
+        const losses = new Float32Array(n);
+        let m;
+        for (let i = 0; i < n; i++) {
+          m = await parallelStep(par);
+          losses[i] = m.loss;
+        }
+        r = { step: m.step, lr: m.lr, losses, elapsed: m.elapsed, tokens: m.tokens };
+      } else {
+        if (par.on) par.on = false; // the helper died: train here (the same numbers, on one core)
+        r = call("step", n);
+      }
       const ms = performance.now() - c0;
+      if (r.tokens !== undefined) {
+        r.tokensPerSec = (r.tokens - (par.tokens || 0)) / Math.max(ms / 1000, 1e-3);
+        par.tokens = r.tokens;
+      }
       const fromStep = r.step - n + 1;
       step = r.step;
       const bad = r.losses.findIndex((x) => !Number.isFinite(x));
@@ -146,14 +308,15 @@ async function run({ runId, config, custom }) {
       if (every && step % every === 0 && step < steps) {
         await yieldNow();
         if (job.stopped) break;
-        post("eval", { runId, ...call("evaluate") });
+        post("eval", { runId, ...(await evaluate()) });
       }
     }
     if (job.stopped) {
       post("done", { runId, status: "stopped", seconds: (performance.now() - t0) / 1000 });
       return;
     }
-    const final = call("evaluate");
+    if (par.applied) await par.applied;
+    const final = await evaluate();
     post("eval", { runId, ...final });
     let adapter = null;
     let adapterConfig = "";
@@ -234,6 +397,17 @@ const handlers = {
 
 self.onmessage = async (e) => {
   const { type, payload } = e.data || {};
+  if (isHelper) {
+    try {
+      const h = helperHandlers[type];
+      if (!h) throw new Error(`unknown message type ${JSON.stringify(type)}`);
+      const [rtype, rpayload, transfer] = await h(payload || {});
+      post(rtype, rpayload, transfer);
+    } catch (err) {
+      post("error", { message: err.message });
+    }
+    return;
+  }
   const h = handlers[type];
   if (!h) {
     post("error", { message: `worker: unknown message type ${JSON.stringify(type)}` });
