@@ -23,6 +23,12 @@ type Acts struct {
 	// batch's own Σ mask: a step computed in parts passes the whole batch's
 	// count, so that the parts' losses and gradients add up to the batch's.
 	LossDen float64
+	// ScoredOnly, when set, runs the classifier only on the positions that
+	// have a target: a fine-tuning batch never reads a prompt position's
+	// logits, and skipping them saves the largest matmul's share of those rows.
+	// a.Logits and a.Probs then hold the scored rows, packed, in order. The
+	// loss and every gradient are unchanged (the skipped rows contributed exact zeros).
+	ScoredOnly bool
 
 	inputs  []int     // (N)
 	targets []int     // (N) -1 where no loss
@@ -34,6 +40,12 @@ type Acts struct {
 	Logits  []float32 // (N, V)
 	Probs   []float32 // (N, V) softmax of the logits
 	Losses  []float32 // (N) per-position cross-entropy
+
+	scored  int       // rows the classifier ran on in the last Forward (N unless packed)
+	packed  bool      // the last Forward ran the classifier on the scored rows only
+	rows    []int     // (N) packed row k is position rows[k]
+	lnS     []float32 // (N, C) the scored rows of LnF, packed
+	dlnS    []float32 // (N, C) their gradient
 
 	// backward scratch
 	dres, dln, dattY []float32 // (N, C)
@@ -76,7 +88,7 @@ func (m *Model) NewActs(maxB, maxT int) *Acts {
 	att := maxB * c.NHeads * maxT * maxT
 	f := func(n int) []float32 { return make([]float32, n) }
 	a := &Acts{MaxB: maxB, MaxT: maxT,
-		inputs: make([]int, N), targets: make([]int, N), mask: f(N),
+		inputs: make([]int, N), targets: make([]int, N), mask: f(N), rows: make([]int, N), lnS: f(N * C), dlnS: f(N * C),
 		X0: f(N * C), LnF: f(N * C), RstdF: f(N), Logits: f(N * V), Probs: f(N * V), Losses: f(N),
 		dres: f(N * C), dln: f(N * C), dattY: f(N * C), dq: f(N * C), dqPre: f(N * C),
 		dk: f(N * KVD), dkPre: f(N * KVD), dv: f(N * KVD), datt: f(att),
@@ -151,23 +163,40 @@ func (m *Model) Forward(a *Acts, inputs, targets []int, mask []float32, b, t int
 		x = A.XOut
 	}
 	nn.RMSNormForward(a.LnF, a.RstdF, x, p.Norm, N, C, c.NormEps)
-	matmul.Forward(a.Logits[:N*V], a.LnF[:N*C], p.LMHead, nil, N, C, V)
-	if targets == nil {
-		return 0
-	}
-	copy(a.targets, targets)
-	for i := range N {
+	weight := func(i int) float32 {
 		switch {
 		case targets[i] < 0:
-			a.mask[i] = 0
+			return 0
 		case mask == nil:
-			a.mask[i] = 1
-		default:
-			a.mask[i] = mask[i]
+			return 1
 		}
+		return mask[i]
 	}
-	nn.CrossEntropyForward(a.Losses, a.Probs, a.Logits, targets, N, V)
-	return nn.MaskedMeanOver(a.Losses[:N], a.mask[:N], a.LossDen)
+	a.packed, a.scored = a.ScoredOnly && targets != nil, N
+	if !a.packed {
+		matmul.Forward(a.Logits[:N*V], a.LnF[:N*C], p.LMHead, nil, N, C, V)
+		if targets == nil {
+			return 0
+		}
+		copy(a.targets, targets)
+		for i := range N {
+			a.mask[i] = weight(i)
+		}
+	} else {
+		M := 0
+		for i, tg := range targets {
+			if tg >= 0 {
+				a.rows[M], a.targets[M], a.mask[M] = i, tg, weight(i)
+				copy(a.lnS[M*C:(M+1)*C], a.LnF[i*C:(i+1)*C])
+				M++
+			}
+		}
+		a.scored = M
+		matmul.Forward(a.Logits[:M*V], a.lnS[:M*C], p.LMHead, nil, M, C, V)
+	}
+	M := a.scored
+	nn.CrossEntropyForward(a.Losses, a.Probs, a.Logits, a.targets[:M], M, V)
+	return nn.MaskedMeanOver(a.Losses[:M], a.mask[:M], a.LossDen)
 }
 
 // linear computes out (N, OC) = in (N, IC) · Wᵀ, plus the LoRA update of (l, tg) if one is active.
@@ -212,14 +241,24 @@ func (m *Model) Backward(a *Acts, grads *Params) {
 	}
 	zero := func(s []float32) []float32 { s = s[:len(s)]; clear(s); return s }
 
+	M := a.scored // classifier rows: N, or the scored ones packed
 	// forward: loss = MaskedMeanOver(losses, mask, LossDen)
-	nn.MaskedMeanBackwardOver(a.dlosses[:N], a.mask[:N], a.LossDen)
+	nn.MaskedMeanBackwardOver(a.dlosses[:M], a.mask[:M], a.LossDen)
 	// forward: losses = CrossEntropy(logits, targets)
-	dlogits := zero(a.dlogits[:N*V])
-	nn.CrossEntropyBackward(dlogits, a.Probs, a.targets[:N], a.dlosses, N, V)
-	// forward: logits = LnF · LMHeadᵀ
+	dlogits := zero(a.dlogits[:M*V])
+	nn.CrossEntropyBackward(dlogits, a.Probs, a.targets[:M], a.dlosses, M, V)
+	// forward: logits = LnF · LMHeadᵀ (on the packed scored rows of LnF when packed)
 	dln := zero(a.dln[:N*C])
-	matmul.Backward(dln, g(func(p *Params) []float32 { return p.LMHead }), nil, dlogits, a.LnF[:N*C], p.LMHead, N, C, V)
+	dLMHead := g(func(p *Params) []float32 { return p.LMHead })
+	if !a.packed {
+		matmul.Backward(dln, dLMHead, nil, dlogits, a.LnF[:N*C], p.LMHead, N, C, V)
+	} else {
+		dh := zero(a.dlnS[:M*C])
+		matmul.Backward(dh, dLMHead, nil, dlogits, a.lnS[:M*C], p.LMHead, M, C, V)
+		for k, i := range a.rows[:M] {
+			copy(dln[i*C:(i+1)*C], dh[k*C:(k+1)*C])
+		}
+	}
 	// forward: LnF = RMSNorm(x_L)
 	dres := zero(a.dres[:N*C])
 	xLast := a.X0

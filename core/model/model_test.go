@@ -311,3 +311,44 @@ func TestNormSpans(t *testing.T) {
 	assert.Equal(t, float32(7), p.Norm[0])
 	assert.Len(t, cfg.NormSpans(), 2*cfg.NLayers+1)
 }
+
+// TestScoredOnly: running the classifier on the scored positions only changes
+// neither the loss nor the adapters' gradients (bit for bit), and the base
+// gradients only by float rounding.
+func TestScoredOnly(t *testing.T) {
+	cfg := tinyConfig()
+	for _, lora := range []bool{false, true} {
+		m := randomModel(t, cfg, 1)
+		var grads *Params
+		if lora {
+			attachLoRA(t, m, 2, []Target{TargetQ, TargetV}, true)
+		} else {
+			grads = NewParams(cfg)
+		}
+		bt := randomBatch(cfg, 3, 7, 2)
+		bt.mask[9] = 0.5 // a weighted position
+		run := func(scored bool) (float32, []float32) {
+			acts := m.NewActs(3, 7)
+			acts.ScoredOnly = scored
+			loss := m.Forward(acts, bt.inputs, bt.targets, bt.mask, bt.b, bt.t)
+			if grads != nil {
+				clear(grads.Data)
+				m.Backward(acts, grads)
+				return loss, append([]float32(nil), grads.Data...)
+			}
+			clear(m.LoRA.Grads)
+			m.Backward(acts, nil)
+			return loss, append([]float32(nil), m.LoRA.Grads...)
+		}
+		l0, g0 := run(false)
+		l1, g1 := run(true)
+		require.Equal(t, math.Float32bits(l0), math.Float32bits(l1), "lora=%v: the loss", lora)
+		if lora {
+			assert.Equal(t, g0, g1, "the adapters' gradients, bit for bit")
+			continue
+		}
+		for i := range g0 {
+			require.InDelta(t, g0[i], g1[i], 1e-6*(1+math.Abs(float64(g0[i]))), "base gradient %d", i)
+		}
+	}
+}

@@ -149,6 +149,7 @@ func New(base *model.Model, tok data.Tokenizer, cfg Config) (*Session, error) {
 		params, grad = s.model.Params.Data, grads.Data
 	}
 	s.acts = s.model.NewActs(cfg.Batch, maxLen(s.train, s.val))
+	s.acts.ScoredOnly = true // only the completion's positions are scored: skip the prompt's logits
 	sched := optim.Schedule{Max: cfg.LR, Min: cfg.LR / 10, Warmup: cfg.Warmup, Total: cfg.Steps}
 	s.loop = newLoop(s.model, s.acts, grads, params, grad, sched, cfg.WeightDecay, cfg.Clip, cfg.Shards, cfg.Seed^0x5eed)
 	if cfg.Method == MethodFull {
