@@ -41,11 +41,11 @@ type Acts struct {
 	Probs   []float32 // (N, V) softmax of the logits
 	Losses  []float32 // (N) per-position cross-entropy
 
-	scored  int       // rows the classifier ran on in the last Forward (N unless packed)
-	packed  bool      // the last Forward ran the classifier on the scored rows only
-	rows    []int     // (N) packed row k is position rows[k]
-	lnS     []float32 // (N, C) the scored rows of LnF, packed
-	dlnS    []float32 // (N, C) their gradient
+	scored int       // rows the classifier ran on in the last Forward (N unless packed)
+	packed bool      // the last Forward ran the classifier on the scored rows only
+	rows   []int     // (N) packed row k is position rows[k]
+	lnS    []float32 // (N, C) the scored rows of LnF, packed
+	dlnS   []float32 // (N, C) their gradient
 
 	// backward scratch
 	dres, dln, dattY []float32 // (N, C)

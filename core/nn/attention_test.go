@@ -18,6 +18,7 @@ var attnShapes = []attnShape{
 	{2, 5, 4, 2, 3}, // B > 1, grouped-query, odd head size
 	{2, 3, 6, 1, 4}, // multi-query: every head reads one key/value head
 	{1, 7, 3, 3, 5},
+	{1, 70, 2, 1, 3}, // three blocks of query rows (attBlock = 32), the last one partial
 }
 
 // nans returns n NaNs: a buffer that must be overwritten before it is read.
