@@ -22,24 +22,29 @@ func CrossEntropyForward(losses, probs, logits []float32, targets []int, n, v in
 	checkLen("CrossEntropyForward probs", probs, n*v)
 	checkLen("CrossEntropyForward logits", logits, n*v)
 	checkInts("CrossEntropyForward targets", targets, n)
-	var total float64
-	count := 0
-	for i := range n {
-		l := logits[i*v : (i+1)*v]
-		p := probs[i*v : (i+1)*v]
-		maxval, sum := softmax(p, l)
-		tg := targets[i]
-		if tg < 0 {
-			losses[i] = 0
-			continue
-		}
+	for i, tg := range targets[:n] {
 		if tg >= v {
 			panic(fmt.Sprintf("nn: CrossEntropyForward: target %d at row %d is outside a vocabulary of %d", tg, i, v))
 		}
-		loss := mathf.Log64(sum) - (float64(l[tg]) - float64(maxval))
-		losses[i] = float32(loss)
-		total += loss
-		count++
+	}
+	forRows(n, 2*v, func(r0, r1 int) {
+		for i := r0; i < r1; i++ {
+			l := logits[i*v : (i+1)*v]
+			maxval, sum := softmax(probs[i*v:(i+1)*v], l)
+			if tg := targets[i]; tg >= 0 {
+				losses[i] = float32(mathf.Log64(sum) - (float64(l[tg]) - float64(maxval)))
+			} else {
+				losses[i] = 0
+			}
+		}
+	})
+	var total float64
+	count := 0
+	for i, tg := range targets[:n] {
+		if tg >= 0 {
+			total += float64(losses[i])
+			count++
+		}
 	}
 	if count == 0 {
 		return 0
@@ -56,23 +61,27 @@ func CrossEntropyBackward(dlogits, probs []float32, targets []int, dlosses []flo
 	checkLen("CrossEntropyBackward probs", probs, n*v)
 	checkInts("CrossEntropyBackward targets", targets, n)
 	checkLen("CrossEntropyBackward dlosses", dlosses, n)
-	for i := range n {
-		tg := targets[i]
-		if tg < 0 {
-			continue
-		}
+	for i, tg := range targets[:n] {
 		if tg >= v {
 			panic(fmt.Sprintf("nn: CrossEntropyBackward: target %d at row %d is outside a vocabulary of %d", tg, i, v))
 		}
-		dl := dlosses[i]
-		p := probs[i*v : (i+1)*v]
-		dlog := dlogits[i*v : (i+1)*v]
-		for j, pj := range p {
-			// forward: losses[i] = log Σ exp(l - max) - (l[tg] - max), so dloss/dl_j = p_j - [j == tg]
-			dlog[j] += dl * pj
-		}
-		dlog[tg] -= dl
 	}
+	forRows(n, v, func(r0, r1 int) {
+		for i := r0; i < r1; i++ {
+			tg := targets[i]
+			if tg < 0 {
+				continue
+			}
+			dl := dlosses[i]
+			p := probs[i*v : (i+1)*v]
+			dlog := dlogits[i*v : (i+1)*v]
+			for j, pj := range p {
+				// forward: losses[i] = log Σ exp(l - max) - (l[tg] - max), so dloss/dl_j = p_j - [j == tg]
+				dlog[j] += dl * pj
+			}
+			dlog[tg] -= dl
+		}
+	})
 }
 
 // MaskedMean returns Σ mask_i*losses_i / Σ mask_i, accumulated in float64, or 0

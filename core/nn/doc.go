@@ -30,8 +30,10 @@
 //   - Transcendental functions go through golora/core/mathf, never the
 //     standard library's math.Exp or math.Log, so a default build (GOAMD64=v1,
 //     which never fuses multiply-adds, or wasm) gives bit-identical results
-//     natively and in the browser. Every kernel runs on one goroutine, so its
-//     sums always run in the same order.
+//     natively and in the browser. Every sum runs on one goroutine in a fixed
+//     order: kernels whose rows are independent spread whole rows over
+//     goroutines (forRows), never one row's sum, so results do not depend
+//     on GOMAXPROCS.
 //   - Kernels panic with an "nn: " message on programmer errors (a slice too
 //     short for its shape, an inconsistent head count, a token id outside the
 //     table); they never return errors.

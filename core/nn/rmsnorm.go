@@ -13,7 +13,11 @@ func RMSNormForward(out, rstd, in, weight []float32, n, c int, eps float32) {
 	checkLen("RMSNormForward in", in, n*c)
 	checkLen("RMSNormForward weight", weight, c)
 	weight = weight[:c]
-	for i := range n {
+	forRows(n, c, func(r0, r1 int) { rmsnormRows(out, rstd, in, weight, r0, r1, c, eps) })
+}
+
+func rmsnormRows(out, rstd, in, weight []float32, r0, r1, c int, eps float32) {
+	for i := r0; i < r1; i++ {
 		x := in[i*c : (i+1)*c]
 		var ss float64
 		for _, v := range x {
@@ -42,7 +46,26 @@ func RMSNormBackward(din, dweight, dout, in, weight, rstd []float32, n, c int) {
 		dweight = dweight[:c]
 	}
 	weight = weight[:c]
-	for i := range n {
+	forRows(n, 2*c, func(r0, r1 int) { rmsnormBackwardRows(din, dout, in, weight, rstd, r0, r1, c) })
+	if dweight == nil {
+		return
+	}
+	// dweight sums over rows: split by columns, each summed over every row in order.
+	forRows(c, n, func(c0, c1 int) {
+		for i := range n {
+			x := in[i*c : (i+1)*c]
+			d := dout[i*c : (i+1)*c]
+			r := rstd[i]
+			for j := c0; j < c1; j++ {
+				// forward: o[j] = x[j] * r * w
+				dweight[j] += d[j] * x[j] * r
+			}
+		}
+	})
+}
+
+func rmsnormBackwardRows(din, dout, in, weight, rstd []float32, r0, r1, c int) {
+	for i := r0; i < r1; i++ {
 		x := in[i*c : (i+1)*c]
 		d := dout[i*c : (i+1)*c]
 		dx := din[i*c : (i+1)*c]
@@ -57,12 +80,6 @@ func RMSNormBackward(din, dweight, dout, in, weight, rstd []float32, n, c int) {
 		for j, w := range weight {
 			// forward: o[j] = x[j] * r * w
 			dx[j] += r*w*d[j] - k*x[j]
-		}
-		if dweight != nil {
-			for j := range dweight {
-				// forward: o[j] = x[j] * r * w
-				dweight[j] += d[j] * x[j] * r
-			}
 		}
 	}
 }

@@ -64,19 +64,25 @@ func (r *RoPE) check(what string, out, in []float32, b, t, heads, hs, pos0 int) 
 func (r *RoPE) Forward(out, in []float32, b, t, heads, hs, pos0 int) {
 	r.check("Forward", out, in, b, t, heads, hs, pos0)
 	half := hs / 2
-	for bt := range b * t {
-		pos := pos0 + bt%t
-		cos := r.cos[pos*half : (pos+1)*half]
-		sin := r.sin[pos*half : (pos+1)*half]
-		for h := range heads {
-			off := (bt*heads + h) * hs
-			x := in[off : off+hs]
-			o := out[off : off+hs]
-			for i := range half {
-				x0, x1 := x[2*i], x[2*i+1]
-				o[2*i] = x0*cos[i] - x1*sin[i]
-				o[2*i+1] = x0*sin[i] + x1*cos[i]
-			}
+	forRows(b*t, heads*hs, func(r0, r1 int) {
+		for bt := r0; bt < r1; bt++ {
+			r.forwardRow(out, in, bt, pos0+bt%t, heads, hs, half)
+		}
+	})
+}
+
+// forwardRow rotates row bt (all heads) of in into out, at position pos.
+func (r *RoPE) forwardRow(out, in []float32, bt, pos, heads, hs, half int) {
+	cos := r.cos[pos*half : (pos+1)*half]
+	sin := r.sin[pos*half : (pos+1)*half]
+	for h := range heads {
+		off := (bt*heads + h) * hs
+		x := in[off : off+hs]
+		o := out[off : off+hs]
+		for i := range half {
+			x0, x1 := x[2*i], x[2*i+1]
+			o[2*i] = x0*cos[i] - x1*sin[i]
+			o[2*i+1] = x0*sin[i] + x1*cos[i]
 		}
 	}
 }
@@ -86,20 +92,26 @@ func (r *RoPE) Forward(out, in []float32, b, t, heads, hs, pos0 int) {
 func (r *RoPE) Backward(din, dout []float32, b, t, heads, hs, pos0 int) {
 	r.check("Backward", din, dout, b, t, heads, hs, pos0)
 	half := hs / 2
-	for bt := range b * t {
-		pos := pos0 + bt%t
-		cos := r.cos[pos*half : (pos+1)*half]
-		sin := r.sin[pos*half : (pos+1)*half]
-		for h := range heads {
-			off := (bt*heads + h) * hs
-			d := dout[off : off+hs]
-			dx := din[off : off+hs]
-			for i := range half {
-				d0, d1 := d[2*i], d[2*i+1]
-				// forward: o[2*i] = x0*cos[i] - x1*sin[i]; o[2*i+1] = x0*sin[i] + x1*cos[i]
-				dx[2*i] += d0*cos[i] + d1*sin[i]
-				dx[2*i+1] += -d0*sin[i] + d1*cos[i]
-			}
+	forRows(b*t, heads*hs, func(r0, r1 int) {
+		for bt := r0; bt < r1; bt++ {
+			r.backwardRow(din, dout, bt, pos0+bt%t, heads, hs, half)
+		}
+	})
+}
+
+// backwardRow accumulates row bt of din from dout, at position pos.
+func (r *RoPE) backwardRow(din, dout []float32, bt, pos, heads, hs, half int) {
+	cos := r.cos[pos*half : (pos+1)*half]
+	sin := r.sin[pos*half : (pos+1)*half]
+	for h := range heads {
+		off := (bt*heads + h) * hs
+		d := dout[off : off+hs]
+		dx := din[off : off+hs]
+		for i := range half {
+			d0, d1 := d[2*i], d[2*i+1]
+			// forward: o[2*i] = x0*cos[i] - x1*sin[i]; o[2*i+1] = x0*sin[i] + x1*cos[i]
+			dx[2*i] += d0*cos[i] + d1*sin[i]
+			dx[2*i+1] += -d0*sin[i] + d1*cos[i]
 		}
 	}
 }

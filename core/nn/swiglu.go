@@ -26,7 +26,7 @@ func SwiGLUForward(out, sig, a, b []float32, n int) {
 		return
 	}
 	checkLen("SwiGLUForward sig", sig, n)
-	swiglu(out[:n], sig[:n], a, b)
+	forElems(n, func(i0, i1 int) { swiglu(out[i0:i1], sig[i0:i1], a[i0:i1], b[i0:i1]) })
 }
 
 // swiglu sets sig = sigmoid(a) (vectorised in SIMD builds), then out = a*sig*b.
@@ -47,8 +47,13 @@ func SwiGLUBackward(da, db, dout, a, b, sig []float32, n int) {
 	checkLen("SwiGLUBackward a", a, n)
 	checkLen("SwiGLUBackward b", b, n)
 	checkLen("SwiGLUBackward sig", sig, n)
+	forElems(n, func(i0, i1 int) { swigluBackward(da[i0:i1], db[i0:i1], dout[i0:i1], a[i0:i1], b[i0:i1], sig[i0:i1]) })
+}
+
+func swigluBackward(da, db, dout, a, b, sig []float32) {
+	n := len(dout)
 	da, db, a, b, sig = da[:n], db[:n], a[:n], b[:n], sig[:n]
-	for i, d := range dout[:n] {
+	for i, d := range dout {
 		x, s := a[i], sig[i]
 		// forward: out[i] = x*s * b[i], the same product as SiLU(x) * b[i]
 		db[i] += d * (x * s)
