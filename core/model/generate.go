@@ -22,15 +22,20 @@ type Decoder struct {
 	b              int         // rows
 	pos            int         // position of the next token fed
 	kcache, vcache [][]float32 // (L) of (B, SeqLen, KVD)
-	x, xb, xb2     []float32   // (B, C) residual stream and scratch
-	q, attY        []float32   // (B, C)
-	hb, hb2        []float32   // (B, H)
+	x, xb, xb2     []float32   // (B*prefillChunk, C) residual stream and scratch
+	q, attY        []float32   // (B*prefillChunk, C)
+	hb, hb2        []float32   // (B*prefillChunk, H)
 	scores         []float32   // (SeqLen)
-	rstd           []float32   // (B)
+	rstd           []float32   // (B*prefillChunk)
 	Logits         []float32   // (B, V) after the last Next
 	probs          []float32   // (V) sampling scratch
 	lora           [][NumTargets]*lora.Cache
+	ids            []int // (B*prefillChunk) Prefill's tokens, one chunk
 }
+
+// prefillChunk is how many positions Prefill feeds per pass: the decoder's
+// scratch holds B×prefillChunk rows.
+const prefillChunk = 16
 
 // NewDecoder allocates a decoder for b sequences side by side.
 func (m *Model) NewDecoder(b int) *Decoder {
@@ -39,9 +44,10 @@ func (m *Model) NewDecoder(b int) *Decoder {
 	}
 	c := m.Config
 	f := func(n int) []float32 { return make([]float32, n) }
-	d := &Decoder{m: m, b: b, x: f(b * c.Dim), xb: f(b * c.Dim), xb2: f(b * c.Dim), q: f(b * c.Dim),
-		attY: f(b * c.Dim), hb: f(b * c.HiddenDim), hb2: f(b * c.HiddenDim), scores: f(c.SeqLen), rstd: f(b),
-		Logits: f(b * c.VocabSize), probs: f(c.VocabSize)}
+	rows := b * prefillChunk
+	d := &Decoder{m: m, b: b, x: f(rows * c.Dim), xb: f(rows * c.Dim), xb2: f(rows * c.Dim), q: f(rows * c.Dim),
+		attY: f(rows * c.Dim), hb: f(rows * c.HiddenDim), hb2: f(rows * c.HiddenDim), scores: f(c.SeqLen), rstd: f(rows),
+		Logits: f(b * c.VocabSize), probs: f(c.VocabSize), ids: make([]int, rows)}
 	d.kcache = make([][]float32, c.NLayers)
 	d.vcache = make([][]float32, c.NLayers)
 	for l := range c.NLayers {
@@ -53,7 +59,7 @@ func (m *Model) NewDecoder(b int) *Decoder {
 		for l := range m.adapters {
 			for t, a := range m.adapters[l] {
 				if a != nil {
-					d.lora[l][t] = a.NewCache(b, false)
+					d.lora[l][t] = a.NewCache(rows, false)
 				}
 			}
 		}
@@ -73,61 +79,106 @@ func (d *Decoder) Pos() int { return d.pos }
 // Next feeds one token per row at the next position and returns the logits
 // (B, V) for the token after it. It returns an error when the context is full.
 func (d *Decoder) Next(tokens ...int) ([]float32, error) {
+	if len(tokens) != d.b {
+		return nil, fmt.Errorf("model: decoder has %d rows, got %d tokens", d.b, len(tokens))
+	}
+	if err := d.feed(tokens, 1, true); err != nil {
+		return nil, err
+	}
+	return d.Logits, nil
+}
+
+// Prefill feeds n known tokens per row at the next n positions (tokens is
+// (B, n), row-major) without computing logits: a prompt's prefix goes through
+// big matmuls instead of n one-row steps. The caches end up exactly (bit for
+// bit) as n calls of Next would leave them, since every kernel computes a row
+// the same way whatever the other rows.
+func (d *Decoder) Prefill(tokens []int, n int) error {
+	if n < 0 || len(tokens) != d.b*n {
+		return fmt.Errorf("model: Prefill of %d positions for %d rows needs %d tokens, got %d", n, d.b, d.b*n, len(tokens))
+	}
+	for j0 := 0; j0 < n; j0 += prefillChunk {
+		k := min(prefillChunk, n-j0)
+		ids := d.ids[:d.b*k]
+		for r := range d.b {
+			copy(ids[r*k:(r+1)*k], tokens[r*n+j0:r*n+j0+k])
+		}
+		if err := d.feed(ids, k, false); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// feed runs n positions per row, tokens (B, n) row-major, through the model,
+// filling the caches; with logits it leaves the last position's logits in d.Logits.
+func (d *Decoder) feed(tokens []int, n int, logits bool) error {
 	m, c := d.m, d.m.Config
 	B := d.b
-	if len(tokens) != B {
-		return nil, fmt.Errorf("model: decoder has %d rows, got %d tokens", B, len(tokens))
-	}
-	if d.pos >= c.SeqLen {
-		return nil, fmt.Errorf("model: context of %d tokens is full", c.SeqLen)
+	if d.pos+n > c.SeqLen {
+		return fmt.Errorf("model: context of %d tokens is full", c.SeqLen)
 	}
 	for _, tok := range tokens {
 		if tok < 0 || tok >= c.VocabSize {
-			return nil, fmt.Errorf("model: token %d outside the vocabulary (0..%d)", tok, c.VocabSize-1)
+			return fmt.Errorf("model: token %d outside the vocabulary (0..%d)", tok, c.VocabSize-1)
 		}
 	}
 	C, KVD, H, V, S := c.Dim, c.KVDim(), c.HiddenDim, c.VocabSize, c.SeqLen
 	NH, NKV, HS := c.NHeads, c.NKVHeads, c.HeadSize()
 	p := m.Params
-	pos := d.pos
-	nn.EmbeddingForward(d.x, p.Embed, tokens, B, C)
+	pos, R := d.pos, B*n // row r*n+j is sequence r at position pos+j
+	nn.EmbeddingForward(d.x, p.Embed, tokens, R, C)
 	for l := range c.NLayers {
 		L := &p.Layers[l]
-		nn.RMSNormForward(d.xb, d.rstd, d.x, L.AttnNorm, B, C, c.NormEps)
-		d.linear(l, TargetQ, d.q, d.xb, L.Wq, C, C)
-		// k and v go straight into the caches, row r at (r, pos).
-		d.linear(l, TargetK, d.hb, d.xb, L.Wk, C, KVD)
-		d.linear(l, TargetV, d.hb2, d.xb, L.Wv, C, KVD)
+		nn.RMSNormForward(d.xb, d.rstd, d.x, L.AttnNorm, R, C, c.NormEps)
+		d.linear(l, TargetQ, d.q, d.xb, L.Wq, R, C, C)
+		// k and v go into the caches, sequence r's position pos+j at (r, pos+j).
+		d.linear(l, TargetK, d.hb, d.xb, L.Wk, R, C, KVD)
+		d.linear(l, TargetV, d.hb2, d.xb, L.Wv, R, C, KVD)
+		m.rope.Forward(d.hb, d.hb, B, n, NKV, HS, pos)
+		m.rope.Forward(d.q, d.q, B, n, NH, HS, pos)
 		for r := range B {
-			k := d.kcache[l][(r*S+pos)*KVD : (r*S+pos+1)*KVD]
-			copy(k, d.hb[r*KVD:(r+1)*KVD])
-			m.rope.Forward(k, k, 1, 1, NKV, HS, pos)
-			copy(d.vcache[l][(r*S+pos)*KVD:(r*S+pos+1)*KVD], d.hb2[r*KVD:(r+1)*KVD])
+			at := (r*S + pos) * KVD
+			copy(d.kcache[l][at:at+n*KVD], d.hb[r*n*KVD:(r+1)*n*KVD])
+			copy(d.vcache[l][at:at+n*KVD], d.hb2[r*n*KVD:(r+1)*n*KVD])
 		}
-		m.rope.Forward(d.q, d.q, B, 1, NH, HS, pos)
 		for r := range B {
-			nn.AttentionStep(d.attY[r*C:(r+1)*C], d.scores, d.q[r*C:(r+1)*C],
-				d.kcache[l][r*S*KVD:(r+1)*S*KVD], d.vcache[l][r*S*KVD:(r+1)*S*KVD], pos, NH, NKV, HS)
+			for j := range n {
+				i := r*n + j
+				nn.AttentionStep(d.attY[i*C:(i+1)*C], d.scores, d.q[i*C:(i+1)*C],
+					d.kcache[l][r*S*KVD:(r+1)*S*KVD], d.vcache[l][r*S*KVD:(r+1)*S*KVD], pos+j, NH, NKV, HS)
+			}
 		}
-		d.linear(l, TargetO, d.xb2, d.attY, L.Wo, C, C)
-		nn.ResidualForward(d.x, d.x, d.xb2, B*C)
-		nn.RMSNormForward(d.xb, d.rstd, d.x, L.MLPNorm, B, C, c.NormEps)
-		d.linear(l, TargetGate, d.hb, d.xb, L.Wgate, C, H)
-		d.linear(l, TargetUp, d.hb2, d.xb, L.Wup, C, H)
-		nn.SwiGLUForward(d.hb, nil, d.hb, d.hb2, B*H)
-		d.linear(l, TargetDown, d.xb2, d.hb, L.Wdown, H, C)
-		nn.ResidualForward(d.x, d.x, d.xb2, B*C)
+		d.linear(l, TargetO, d.xb2, d.attY, L.Wo, R, C, C)
+		nn.ResidualForward(d.x, d.x, d.xb2, R*C)
+		nn.RMSNormForward(d.xb, d.rstd, d.x, L.MLPNorm, R, C, c.NormEps)
+		d.linear(l, TargetGate, d.hb, d.xb, L.Wgate, R, C, H)
+		d.linear(l, TargetUp, d.hb2, d.xb, L.Wup, R, C, H)
+		nn.SwiGLUForward(d.hb, nil, d.hb, d.hb2, R*H)
+		d.linear(l, TargetDown, d.xb2, d.hb, L.Wdown, R, H, C)
+		nn.ResidualForward(d.x, d.x, d.xb2, R*C)
 	}
-	nn.RMSNormForward(d.xb, d.rstd, d.x, p.Norm, B, C, c.NormEps)
+	d.pos += n
+	if !logits {
+		return nil
+	}
+	// The logits of each row's last position (row r*n+n-1): with n = 1, every row.
+	last := d.x
+	if n > 1 {
+		last = d.xb2
+		for r := range B {
+			copy(last[r*C:(r+1)*C], d.x[(r*n+n-1)*C:(r*n+n)*C])
+		}
+	}
+	nn.RMSNormForward(d.xb, d.rstd, last, p.Norm, B, C, c.NormEps)
 	matmul.Forward(d.Logits, d.xb, p.LMHead, nil, B, C, V)
-	d.pos++
-	return d.Logits, nil
+	return nil
 }
 
-func (d *Decoder) linear(l int, tg Target, out, in, w []float32, ic, oc int) {
-	matmul.Forward(out[:d.b*oc], in[:d.b*ic], w, nil, d.b, ic, oc)
+func (d *Decoder) linear(l int, tg Target, out, in, w []float32, rows, ic, oc int) {
+	matmul.Forward(out[:rows*oc], in[:rows*ic], w, nil, rows, ic, oc)
 	if ad := d.m.active(l, tg); ad != nil {
-		ad.Forward(out, in, d.lora[l][tg], d.b, 0, nil)
+		ad.Forward(out, in, d.lora[l][tg], rows, 0, nil)
 	}
 }
 

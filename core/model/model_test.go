@@ -247,6 +247,44 @@ func TestDecoderMatchesForward(t *testing.T) {
 	assert.Error(t, err, "context full")
 }
 
+// TestPrefillIsNext: feeding a prefix at once (in chunks of prefillChunk)
+// leaves the decoder exactly as feeding it token by token does.
+func TestPrefillIsNext(t *testing.T) {
+	cfg := tinyConfig()
+	cfg.SeqLen = 40
+	m := randomModel(t, cfg, 1)
+	attachLoRA(t, m, 2, []Target{TargetQ, TargetV, TargetUp}, true)
+	const B, n = 3, 37 // three chunks, the last partial
+	bt := randomBatch(cfg, B, n+2, 6)
+	known := make([]int, 0, B*n)
+	for r := range B {
+		known = append(known, bt.inputs[r*(n+2):r*(n+2)+n]...)
+	}
+	step, pre := m.NewDecoder(B), m.NewDecoder(B)
+	col := func(j int) []int {
+		out := make([]int, B)
+		for r := range B {
+			out[r] = bt.inputs[r*(n+2)+j]
+		}
+		return out
+	}
+	for j := range n {
+		_, err := step.Next(col(j)...)
+		require.NoError(t, err)
+	}
+	require.NoError(t, pre.Prefill(known, n))
+	assert.Equal(t, n, pre.Pos())
+	for j := n; j < n+2; j++ {
+		a, err := step.Next(col(j)...)
+		require.NoError(t, err)
+		b, err := pre.Next(col(j)...)
+		require.NoError(t, err)
+		require.Equal(t, a, b, "logits at position %d after a prefill", j)
+	}
+	assert.Error(t, pre.Prefill(known, n), "past the context")
+	assert.Error(t, pre.Prefill(known[:5], 2), "wrong token count")
+}
+
 func TestSamplerGreedyAndSeeded(t *testing.T) {
 	logits := []float32{0.1, 2, 2, -1}
 	probs := make([]float32, 4)

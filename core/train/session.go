@@ -428,8 +428,11 @@ func (s *Session) Complete(prompts []string) ([]string, error) {
 	out := make([]string, len(prompts))
 	end, ctx := s.tok.End(), s.model.Config.SeqLen
 	var d *model.Decoder
-	for lo := 0; lo < len(prompts); lo += decodeRows {
-		hi := min(lo+decodeRows, len(prompts))
+	// Batches of near-equal size (never a last batch of a few rows that costs a full decode).
+	batches := max(1, (len(prompts)+decodeRows-1)/decodeRows)
+	per := (len(prompts) + batches - 1) / batches
+	for lo := 0; lo < len(prompts); lo += per {
+		hi := min(lo+per, len(prompts))
 		rows := hi - lo
 		if d == nil || d.Rows() != rows {
 			d = s.model.NewDecoder(rows)
@@ -446,9 +449,22 @@ func (s *Session) Complete(prompts []string) ([]string, error) {
 			}
 			longest = max(longest, len(enc[r]))
 		}
+		// Every row's prompt but the last token of the shortest goes in at once.
+		shortest := ctx
+		for _, e := range enc {
+			shortest = min(shortest, len(e))
+		}
+		pre := shortest - 1
+		known := make([]int, 0, rows*pre)
+		for _, e := range enc {
+			known = append(known, e[:pre]...)
+		}
+		if err := d.Prefill(known, pre); err != nil {
+			return nil, err
+		}
 		feed := make([]int, rows)
 		V := s.model.Config.VocabSize
-		for pos := 0; pos < ctx; pos++ {
+		for pos := pre; pos < ctx; pos++ {
 			all := true
 			for r := range rows {
 				switch {
