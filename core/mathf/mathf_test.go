@@ -109,3 +109,21 @@ func TestVecExp(t *testing.T) {
 		assert.Equal(t, math.Float32bits(a[i+5]), math.Float32bits(b[i]), "element %d depends on its offset", i)
 	}
 }
+
+func TestAddScaled(t *testing.T) {
+	for _, n := range []int{0, 1, 3, 4, 5, 16, 24, 33} {
+		x, dst, want := make([]float32, n), make([]float32, n+1), make([]float32, n+1)
+		for i := range x {
+			x[i] = float32(i)*0.37 - 2
+			dst[i] = float32(n-i) * 0.11
+			want[i] = dst[i] + 1.5*x[i]
+		}
+		dst[n], want[n] = 7, 7 // past len(x): untouched
+		AddScaled(dst, x, 1.5)
+		for i := range want {
+			if d := float64(dst[i] - want[i]); d > 1e-6 || d < -1e-6 {
+				t.Fatalf("n=%d: dst[%d] = %v, want %v", n, i, dst[i], want[i])
+			}
+		}
+	}
+}

@@ -9,3 +9,7 @@ package mathf
 
 // Sigmoids sets dst[i] = 1/(1+e**-x[i]) for i < len(x); dst may alias x.
 // func Sigmoids(dst, x []float32)
+
+// AddScaled sets dst[i] += a*x[i] for i < len(x): in SIMD builds one
+// multiply-add per element (fused natively), as the matmul kernels do it.
+// func AddScaled(dst, x []float32, a float32)

@@ -21,3 +21,11 @@ func Sigmoids(dst, x []float32) {
 		dst[i] = Sigmoid(v)
 	}
 }
+
+// AddScaled: see vec.go.
+func AddScaled(dst, x []float32, a float32) {
+	dst = dst[:len(x)]
+	for i, v := range x {
+		dst[i] += a * v
+	}
+}

@@ -69,3 +69,15 @@ func Sigmoids(dst, x []float32) {
 		i += n
 	}
 }
+
+// AddScaled: see vec.go.
+func AddScaled(dst, x []float32, a float32) {
+	dst = dst[:len(x)]
+	av := simd.BroadcastFloat32s(a)
+	for i := 0; i < len(x); {
+		xv, n := simd.LoadFloat32sPart(x[i:])
+		d, _ := simd.LoadFloat32sPart(dst[i:])
+		av.MulAdd(xv, d).StorePart(dst[i:])
+		i += n
+	}
+}

@@ -26,17 +26,36 @@ func checkHeads(what string, nh, nkv, hs int) {
 // makes the KV-cache step bit-identical to the training forward.
 func attendRow(out, probs, q, k, v []float32, stride, hs int, scale float32) {
 	q = q[:hs]
-	maxval := float32(0)
-	for t2 := range probs {
+	// Four positions' dot products side by side: four independent chains
+	// instead of one (each still summed in increasing i, so the bits are
+	// those of one dot at a time).
+	t2 := 0
+	for ; t2+4 <= len(probs); t2 += 4 {
+		k0 := k[t2*stride : t2*stride+hs]
+		k1 := k[(t2+1)*stride : (t2+1)*stride+hs]
+		k2 := k[(t2+2)*stride : (t2+2)*stride+hs]
+		k3 := k[(t2+3)*stride : (t2+3)*stride+hs]
+		var d0, d1, d2, d3 float32
+		for i, x := range q {
+			d0 += x * k0[i]
+			d1 += x * k1[i]
+			d2 += x * k2[i]
+			d3 += x * k3[i]
+		}
+		probs[t2], probs[t2+1], probs[t2+2], probs[t2+3] = d0*scale, d1*scale, d2*scale, d3*scale
+	}
+	for ; t2 < len(probs); t2++ {
 		kr := k[t2*stride : t2*stride+hs]
 		var dot float32
 		for i, x := range q {
 			dot += x * kr[i]
 		}
-		dot *= scale
-		probs[t2] = dot
-		if t2 == 0 || dot > maxval {
-			maxval = dot
+		probs[t2] = dot * scale
+	}
+	maxval := probs[0]
+	for _, d := range probs[1:] {
+		if d > maxval {
+			maxval = d
 		}
 	}
 	sum := mathf.ExpShifted(probs, maxval)
@@ -48,10 +67,7 @@ func attendRow(out, probs, q, k, v []float32, stride, hs int, scale float32) {
 	out = out[:hs]
 	clear(out)
 	for t2, p := range probs {
-		vr := v[t2*stride : t2*stride+hs]
-		for i, x := range vr {
-			out[i] += p * x
-		}
+		mathf.AddScaled(out, v[t2*stride:t2*stride+hs], p) // out += p·v[t2], in increasing t2
 	}
 }
 

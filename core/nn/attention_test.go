@@ -118,3 +118,18 @@ func TestAttentionPanics(t *testing.T) {
 	})
 	assert.Panics(t, func() { AttentionStep(floats(4), floats(1), floats(4), floats(4), floats(4), 1, 1, 1, 4) }, "cache shorter than pos+1")
 }
+
+// BenchmarkAttention times one training forward and backward at the shipped
+// base's shapes (half a default batch: one worker's part).
+func BenchmarkAttention(b *testing.B) {
+	const B, T, NH, NKV, HS = 8, 115, 4, 2, 24
+	r := rng.New(1)
+	q, k, v := randn(r, B*T*NH*HS, 1), randn(r, B*T*NKV*HS, 1), randn(r, B*T*NKV*HS, 1)
+	out, dout := floats(len(q)), randn(r, len(q), 1)
+	att, datt := floats(B*NH*T*T), floats(B*NH*T*T)
+	dq, dk, dv := floats(len(q)), floats(len(k)), floats(len(v))
+	for b.Loop() {
+		AttentionForward(out, att, q, k, v, B, T, NH, NKV, HS)
+		AttentionBackward(dq, dk, dv, datt, dout, q, k, v, att, B, T, NH, NKV, HS)
+	}
+}
