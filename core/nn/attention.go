@@ -128,8 +128,11 @@ func softmaxCausal(row []float32, ti int, scale float32) {
 	live := row[:ti+1]
 	maxval := live[0] * scale
 	for i, s := range live {
-		live[i] = s * scale
-		maxval = max(maxval, live[i])
+		s *= scale
+		live[i] = s
+		if s > maxval { // not the max builtin: its NaN and signed-zero rules cost a call in wasm
+			maxval = s
+		}
 	}
 	sum := mathf.ExpShifted(live, maxval)
 	inv := float32(1 / sum) // the maximum contributes exp(0) = 1, so sum >= 1

@@ -148,7 +148,9 @@ func Softmax(out, in []float32) {
 func softmax(out, in []float32) (maxval float32, sum float64) {
 	maxval = in[0]
 	for _, x := range in[1:] {
-		maxval = max(maxval, x)
+		if x > maxval { // a NaN logit still makes the row NaN, through its exponential
+			maxval = x
+		}
 	}
 	for j, x := range in {
 		e := mathf.Exp64(float64(x) - float64(maxval))
