@@ -390,5 +390,8 @@ func TestBrowserDefaultRun(t *testing.T) {
 	t.Logf("default run: %d steps of %d, %.1f s from the click to the final evaluation (%.1f s training), %.0f tokens/s in the tab",
 		r.Steps, r.Batch, took.Seconds(), r.Seconds, r.TokensPerSec)
 	t.Logf("exact match %d/%d = %.1f%%; during the run: %v", r.Correct, r.Total, 100*r.Accuracy, r.Evals)
+	trainMs := eval[float64](t, ctx, `state.run.ms`)
+	t.Logf("of which %.1f s in training steps, %.1f s in the %d evaluations and start-up; trained by %d workers",
+		trainMs/1000, took.Seconds()-trainMs/1000, len(r.Evals), eval[int](t, ctx, `state.run.workers`))
 	assert.GreaterOrEqual(t, r.Accuracy, 0.9, "the default run reaches 90%% exact match on e2e")
 }
