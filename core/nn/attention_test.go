@@ -40,7 +40,9 @@ func TestAttentionGrad(t *testing.T) {
 			w := randn(r, len(out), 1)
 			fwd := func() []float32 { AttentionForward(out, att, q, k, v, s.b, s.t, s.nh, s.nkv, s.hs); return out }
 			bwd := func() { AttentionBackward(dq, dk, dv, datt, w, q, k, v, att, s.b, s.t, s.nh, s.nkv, s.hs) }
-			e := gradCheck(t, "AttentionBackward", fwd, bwd, []param{{"q", q, dq}, {"k", k, dk}, {"v", v, dv}}, w, 1e-2, 1e-2, 5e-3)
+			// eps 2e-2: at T=70 the float32 rounding of 420 outputs dominates the central difference at eps 1e-2
+			// (0.0055 in the SIMD128 build), while the curvature error is still small at 2e-2 (0.0040 at worst).
+			e := gradCheck(t, "AttentionBackward", fwd, bwd, []param{{"q", q, dq}, {"k", k, dk}, {"v", v, dv}}, w, 2e-2, 1e-2, 5e-3)
 			t.Logf("worst gradient error %.3g", e)
 
 			// datt started as NaN: backward must have overwritten all of it, with zeros above the diagonal.
