@@ -17,6 +17,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"golora/core/rng"
 	"golora/internal/shared"
 )
 
@@ -283,4 +285,22 @@ func FuzzBPEEncode(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestDecodeOnlyAppends checks the property evaluation relies on to stop a
+// hopeless row early: decoding more tokens only appends to the text.
+func TestDecodeOnlyAppends(t *testing.T) {
+	r := rng.New(3)
+	for _, tok := range []Tokenizer{NewByteTokenizer(), tinyBPE(t)} {
+		for range 200 {
+			ids := make([]int, 1+r.Intn(12))
+			for i := range ids {
+				ids[i] = r.Intn(tok.VocabSize())
+			}
+			all := tok.Decode(ids)
+			for k := range ids {
+				assert.True(t, strings.HasPrefix(all, tok.Decode(ids[:k])), "%s: Decode(%v) extends Decode(%v)", tok.Name(), ids, ids[:k])
+			}
+		}
+	}
 }

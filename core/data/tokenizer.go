@@ -22,7 +22,8 @@ type Tokenizer interface {
 	// anything.
 	Encode(text string) []int
 	// Decode is the inverse of Encode on valid UTF-8; special tokens decode
-	// to "".
+	// to "". Decoding more tokens only appends: Decode(ids[:k]) is a prefix
+	// of Decode(ids) (evaluation stops a row whose text already differs).
 	Decode(ids []int) string
 	// VocabSize is the number of ids: every id is in [0, VocabSize).
 	VocabSize() int

@@ -353,7 +353,14 @@ func (s *Session) EvaluatePart(part, parts int) (EvalPart, error) {
 	for i, e := range test[lo:hi] {
 		prompts[i] = e.Prompt
 	}
-	got, err := s.Complete(prompts)
+	// Rows past the displayed samples stop as soon as they can no longer match.
+	wants := make([]string, hi-lo)
+	for i, e := range test[lo:hi] {
+		if lo+i >= evalSamples {
+			wants[i] = e.Completion
+		}
+	}
+	got, err := s.complete(prompts, wants)
 	if err != nil {
 		return EvalPart{}, err
 	}
@@ -395,7 +402,7 @@ func (s *Session) MergeEval(parts []EvalPart) (Eval, error) {
 			if data.ExactMatch(got, e.Completion) {
 				ev.Correct++
 			}
-			if lo+i < 4 {
+			if lo+i < evalSamples {
 				ev.Samples = append(ev.Samples, Sample{Prompt: e.Prompt, Want: e.Completion, Got: got})
 			}
 		}
@@ -422,9 +429,21 @@ func (s *Session) MergeEval(parts []EvalPart) (Eval, error) {
 // decodeRows is how many prompts greedy decoding runs side by side.
 const decodeRows = 32
 
+// evalSamples is how many test prompts (the first) an evaluation reports with their completions.
+const evalSamples = 4
+
 // Complete greedily decodes a completion for each prompt (until End or the
 // context is full), in batches of side-by-side rows.
 func (s *Session) Complete(prompts []string) ([]string, error) {
+	return s.complete(prompts, nil)
+}
+
+// complete is Complete, except that a row r with a non-empty wants[r] stops
+// as soon as its text is no longer a prefix of wants[r]: an exact match is
+// then impossible (Decode of more tokens only appends to the text, see
+// data.Tokenizer), so the rest of its decoding would be wasted. Its result
+// is then the text so far, still not a match.
+func (s *Session) complete(prompts, wants []string) ([]string, error) {
 	out := make([]string, len(prompts))
 	end, ctx := s.tok.End(), s.model.Config.SeqLen
 	var d *model.Decoder
@@ -494,6 +513,9 @@ func (s *Session) Complete(prompts []string) ([]string, error) {
 					continue
 				}
 				gen[r] = append(gen[r], next)
+				if wants != nil && wants[lo+r] != "" && !strings.HasPrefix(wants[lo+r], s.tok.Decode(gen[r])) {
+					done[r] = true
+				}
 			}
 		}
 		for r := range rows {

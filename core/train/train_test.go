@@ -5,6 +5,7 @@ import (
 	"hash/fnv"
 	"math"
 	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -293,4 +294,46 @@ func TestEvalParts(t *testing.T) {
 	}
 	_, err = s.EvaluatePart(2, 2)
 	assert.ErrorContains(t, err, "evaluation part 2 of 2")
+}
+
+// TestCompleteStopsHopelessRows checks that decoding which stops a row once
+// its text can no longer match a wanted completion (as evaluation does)
+// scores exactly as full decoding: wants are what the model writes (matches),
+// that with the last or the first byte changed (misses found late or at
+// once), or nothing (decoded in full).
+func TestCompleteStopsHopelessRows(t *testing.T) {
+	cfg := tinyConfig(MethodFrozen)
+	s, err := New(tinyBase(t), data.NewByteTokenizer(), cfg)
+	require.NoError(t, err)
+	var prompts []string
+	for i := range 12 {
+		prompts = append(prompts, fmt.Sprintf("q%d", i))
+	}
+	full, err := s.Complete(prompts)
+	require.NoError(t, err)
+	wants := make([]string, len(prompts))
+	for i, got := range full {
+		require.Greater(t, len(got), 1, "the tiny model writes something for %q", prompts[i])
+		switch i % 4 {
+		case 0:
+			wants[i] = got
+		case 1:
+			wants[i] = got[:len(got)-1] + string(got[len(got)-1]^1)
+		case 2:
+			wants[i] = string(got[0]^1) + got[1:]
+		}
+	}
+	pruned, err := s.complete(prompts, wants)
+	require.NoError(t, err)
+	for i, got := range pruned {
+		if wants[i] == "" {
+			assert.Equal(t, full[i], got, "prompt %d has no wanted text: decoded in full", i)
+			continue
+		}
+		assert.Equal(t, data.ExactMatch(full[i], wants[i]), data.ExactMatch(got, wants[i]), "prompt %d scores the same", i)
+		assert.True(t, strings.HasPrefix(full[i], got), "prompt %d: a stopped row's text is where full decoding went", i)
+		if i%4 == 2 {
+			assert.Len(t, got, 1, "prompt %d stops at its first wrong byte", i)
+		}
+	}
 }
