@@ -13,7 +13,7 @@
 //	golora.defaults()                                -> {config}                      train.DefaultConfig()
 //	golora.validate(config: string, jsonl?: string)  -> {ok: true} | {error, field, fields: {field: reason}}
 //	golora.start(config: string, jsonl?: string)     -> {info}                        a new train.Session on the loaded base
-//	golora.step(n: number)                           -> {step, loss, lr, tokensPerSec, elapsed, losses: Float32Array(n)}
+//	golora.step(n: number)                           -> {step, loss, lr, tokens, tokensPerSec, elapsed, losses: Float32Array(n)}
 //	golora.evaluate()                                -> {step, valLoss, accuracy, correct, total, samples: [{prompt, want, got}]}
 //	golora.computeShard(part: number)                -> {part, loss, grad: Float32Array}   one part of the next step
 //	golora.putShard(part, loss, grad: Float32Array)  -> {ok: true}   a part another worker computed
@@ -350,7 +350,7 @@ func step(args []js.Value) (map[string]any, error) {
 		last = m
 	}
 	return map[string]any{
-		"step": last.Step, "loss": last.Loss, "lr": last.LR, "elapsed": last.Elapsed,
+		"step": last.Step, "loss": last.Loss, "lr": last.LR, "elapsed": last.Elapsed, "tokens": float64(last.Tokens),
 		"tokensPerSec": tps / float64(n), "losses": float32Array(losses),
 	}, nil
 }

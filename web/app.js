@@ -51,7 +51,7 @@ function invalidate() {
 function newRun(runId, config, sweepId) {
   return {
     id: runId, config, sweepId: sweepId || "", status: "starting", info: null,
-    step: 0, steps: config.steps, losses: [], lr: 0, tokensPerSec: 0, elapsed: 0, ms: 0,
+    step: 0, steps: config.steps, losses: [], lr: 0, tokens: 0, tokensPerSec: 0, elapsed: 0, ms: 0,
     evals: [], before: null, after: null, merge: "", startedAt: Date.now(), pausedMs: 0, pausedAt: 0,
   };
 }
@@ -144,7 +144,8 @@ const onWorker = {
     for (let i = 0; i < p.losses.length; i++) r.losses.push(p.losses[i]);
     r.step = p.step;
     r.lr = p.lr;
-    r.tokensPerSec = p.tokensPerSec;
+    r.tokensPerSec = p.tokensPerSec; // the last chunk's speed, shown live
+    r.tokens = p.tokens;             // processed so far (padding included, as natively)
     r.elapsed = p.elapsed;
     r.ms += p.ms;
     invalidate();
@@ -452,7 +453,8 @@ function runRecord(r, p) {
     method: c.method, rank: c.method === "lora" ? c.rank : null, targets: c.method === "lora" ? c.targets : [],
     trainableParams: r.info ? r.info.trainableParams : 0, info: r.info,
     valLoss: last.valLoss, accuracy: last.accuracy, correct: last.correct, total: last.total,
-    tokensPerSec: r.tokensPerSec, seconds: p.seconds, model: state.model, engine: engineName(r.workers),
+    // A finished run records its average speed: tokens over the time spent in training steps.
+    tokensPerSec: r.tokens && r.ms ? r.tokens / (r.ms / 1000) : r.tokensPerSec, seconds: p.seconds, model: state.model, engine: engineName(r.workers),
     losses: Float32Array.from(r.losses), evals: r.evals, samples: p.final ? p.final.samples : r.after,
     adapter: p.adapter || null, adapterConfig: p.adapterConfig || "",
   };

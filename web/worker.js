@@ -15,7 +15,7 @@
 //                                                    eval      {runId, step, valLoss, accuracy, correct, total,
 //                                                               samples, initial}
 //                                                    progress  {runId, step, steps, fromStep, losses: Float32Array,
-//                                                               lr, tokensPerSec, elapsed, ms}
+//                                                               lr, tokens, tokensPerSec, elapsed, ms}
 //   pause    {runId}                                 state     {runId, state: "running" | "paused"}
 //   resume   {runId}
 //   stop     {runId}                                 done      {runId, status: "done" | "stopped", info, final,
@@ -300,7 +300,7 @@ async function run({ runId, config, custom }) {
       step = r.step;
       const bad = r.losses.findIndex((x) => !Number.isFinite(x));
       post("progress", {
-        runId, step, steps, fromStep, losses: r.losses, lr: r.lr, tokensPerSec: r.tokensPerSec,
+        runId, step, steps, fromStep, losses: r.losses, lr: r.lr, tokens: r.tokens, tokensPerSec: r.tokensPerSec,
         elapsed: r.elapsed, ms,
       }, [r.losses.buffer]);
       if (bad >= 0) throw new Error(`the loss became NaN at step ${fromStep + bad}; try a smaller learning rate`);
