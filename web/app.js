@@ -163,6 +163,8 @@ const onWorker = {
     if (!r || r.id !== p.runId) return;
     r.status = p.status;
     r.seconds = p.seconds;
+    // A finished run shows and records its average speed: tokens over the time spent in training steps.
+    if (r.tokens && r.ms) r.tokensPerSec = r.tokens / (r.ms / 1000);
     if (p.status === "done") {
       r.info = p.info || r.info;
       saveRun(runRecord(r, p));
@@ -453,8 +455,7 @@ function runRecord(r, p) {
     method: c.method, rank: c.method === "lora" ? c.rank : null, targets: c.method === "lora" ? c.targets : [],
     trainableParams: r.info ? r.info.trainableParams : 0, info: r.info,
     valLoss: last.valLoss, accuracy: last.accuracy, correct: last.correct, total: last.total,
-    // A finished run records its average speed: tokens over the time spent in training steps.
-    tokensPerSec: r.tokens && r.ms ? r.tokens / (r.ms / 1000) : r.tokensPerSec, seconds: p.seconds, model: state.model, engine: engineName(r.workers),
+    tokensPerSec: r.tokensPerSec, seconds: p.seconds, model: state.model, engine: engineName(r.workers),
     losses: Float32Array.from(r.losses), evals: r.evals, samples: p.final ? p.final.samples : r.after,
     adapter: p.adapter || null, adapterConfig: p.adapterConfig || "",
   };
