@@ -6,6 +6,7 @@ package data
 
 import (
 	"fmt"
+	"sort"
 
 	"golora/core/rng"
 )
@@ -94,12 +95,7 @@ func (b *Batch) Rows(r0, r1 int, dst *Batch) {
 	}
 	T := 1
 	for r := r0; r < r1; r++ {
-		for t := b.T - 1; t >= T; t-- {
-			if b.Targets[r*b.T+t] >= 0 {
-				T = t + 1
-				break
-			}
-		}
+		T = max(T, b.RowLen(r))
 	}
 	dst.resize(r1-r0, T)
 	for r := r0; r < r1; r++ {
@@ -108,6 +104,42 @@ func (b *Batch) Rows(r0, r1 int, dst *Batch) {
 		copy(dst.Targets[o:o+T], b.Targets[src:src+T])
 		copy(dst.Mask[o:o+T], b.Mask[src:src+T])
 	}
+}
+
+// RowLen is the number of positions row r needs: one past its last
+// predicted position (0 for a row that predicts nothing).
+func (b *Batch) RowLen(r int) int {
+	for t := b.T - 1; t >= 0; t-- {
+		if b.Targets[r*b.T+t] >= 0 {
+			return t + 1
+		}
+	}
+	return 0
+}
+
+// SortRows reorders b's rows in place by RowLen, shortest first, keeping
+// the order of rows of equal length, and returns the lengths in the new
+// order. Split into parts of consecutive rows, a sorted batch wastes less
+// on padding: each part is only as long as its own longest row.
+func (b *Batch) SortRows() []int {
+	order := make([]int, b.B)
+	lens := make([]int, b.B)
+	for r := range order {
+		order[r], lens[r] = r, b.RowLen(r)
+	}
+	sort.SliceStable(order, func(i, j int) bool { return lens[order[i]] < lens[order[j]] })
+	var src Batch
+	b.Rows(0, b.B, &src)
+	b.resize(b.B, src.T)
+	sorted := make([]int, b.B)
+	for k, r := range order {
+		T := src.T
+		copy(b.Inputs[k*T:(k+1)*T], src.Inputs[r*T:(r+1)*T])
+		copy(b.Targets[k*T:(k+1)*T], src.Targets[r*T:(r+1)*T])
+		copy(b.Mask[k*T:(k+1)*T], src.Mask[r*T:(r+1)*T])
+		sorted[k] = lens[r]
+	}
+	return sorted
 }
 
 // Batcher deals fine-tuning sequences in deterministic epochs: each epoch is

@@ -207,3 +207,17 @@ func TestBatchRows(t *testing.T) {
 	assert.Panics(t, func() { whole.Rows(2, 2, &part) })
 	assert.Panics(t, func() { whole.Rows(0, 5, &part) })
 }
+
+func TestBatchSortRows(t *testing.T) {
+	seqs := []Sequence{seqOf(0, 5, 2), seqOf(1, 3, 1), seqOf(2, 8, 4), seqOf(3, 3, 2), seqOf(4, 2, 1)}
+	var b, want Batch
+	FillBatch(&b, seqs)
+	lens := b.SortRows()
+	// Lengths 4, 2, 7, 2, 1 (one past the last target): shortest first, equal lengths in their old order.
+	assert.Equal(t, []int{1, 2, 2, 4, 7}, lens)
+	FillBatch(&want, []Sequence{seqs[4], seqs[1], seqs[3], seqs[0], seqs[2]})
+	assert.Equal(t, want, b)
+	for r, n := range lens {
+		assert.Equal(t, n, b.RowLen(r), "row %d", r)
+	}
+}

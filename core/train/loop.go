@@ -13,9 +13,10 @@ import (
 
 // loop owns the optimizer state of one run and takes steps on batches it is handed.
 //
-// A step's batch is split into shards parts of consecutive rows. Each part's
-// gradient is computed on its own, from zero, with the loss divided by the
-// whole batch's count, and the parts' gradients are then added in part order.
+// A step's batch is split into shards parts of consecutive rows, after its
+// rows are sorted by length (see splitRows). Each part's gradient is computed
+// on its own, from zero, with the loss divided by the whole batch's count,
+// and the parts' gradients are then added in part order.
 // So a part can be computed anywhere (this process, or another Web Worker
 // holding an identical session, see Session.ComputeShard) and the step's
 // numbers stay the same bits.
@@ -36,6 +37,7 @@ type loop struct {
 	partLoss  []float64   // each part's share of the step's loss
 	partDone  []bool
 	partT     []int // each part's row count x T: positions computed
+	bounds    []int // part s is rows [bounds[s], bounds[s+1]) of batch
 	den       float64
 	drawn     bool // batch holds the current step's batch
 	stepStart time.Time
@@ -50,7 +52,8 @@ func newLoop(m *model.Model, acts *model.Acts, grads *model.Params, params, grad
 	l := &loop{model: m, acts: acts, grads: grads, params: params, grad: grad,
 		opt: optim.NewAdamW(len(params), weightDecay), sched: sched, clip: clip,
 		shards: shards, dropSeed: dropSeed,
-		partLoss: make([]float64, shards), partDone: make([]bool, shards), partT: make([]int, shards)}
+		partLoss: make([]float64, shards), partDone: make([]bool, shards), partT: make([]int, shards),
+		bounds: make([]int, shards+1)}
 	if shards > 1 {
 		l.partGrad = make([][]float32, shards)
 		for i := range l.partGrad {
@@ -123,14 +126,56 @@ func (l *loop) begin(b *data.Batch) {
 	}
 	if !l.drawn {
 		l.den = float64(l.batch.Count())
+		if l.shards > 1 {
+			splitRows(l.bounds, l.batch.SortRows())
+		}
 		clear(l.partDone)
 		l.stepStart = time.Now()
 	}
 	l.drawn = true
 }
 
-// partRows is the row range of part s of a batch of b rows.
-func (l *loop) partRows(s, b int) (int, int) { return s * b / l.shards, (s + 1) * b / l.shards }
+// partRows is the row range of part s of the current batch.
+func (l *loop) partRows(s int) (int, int) { return l.bounds[s], l.bounds[s+1] }
+
+// splitRows sets bounds (len k+1) to the split of rows sorted by length
+// (lens, shortest first) into k non-empty parts of consecutive rows that
+// makes the largest part smallest, a part's size being its rows times its
+// longest row: the positions it computes, padding included. Parts computed
+// side by side then take about the same time, and sorted rows waste little
+// on padding (about 10% on e2e, against 16% for unsorted halves).
+func splitRows(bounds, lens []int) {
+	k, n := len(bounds)-1, len(lens)
+	size := func(a, b int) int { return (b - a) * lens[b-1] }
+	// fits reports whether parts of at most c positions cover the rows, and
+	// records the greedy split: each part as long as c and the rows left for
+	// the parts after it allow.
+	fits := func(c int) bool {
+		a := 0
+		for s := range k {
+			bounds[s] = a
+			if a >= n || size(a, a+1) > c {
+				return false
+			}
+			b := a + 1
+			for b < n-(k-s-1) && size(a, b+1) <= c {
+				b++
+			}
+			a = b
+		}
+		bounds[k] = a
+		return a == n
+	}
+	lo, hi := 1, size(0, n) // fits(hi) holds: the last row is the longest
+	for lo < hi {
+		if mid := (lo + hi) / 2; fits(mid) {
+			hi = mid
+		} else {
+			lo = mid + 1
+		}
+	}
+	fits(lo)
+}
 
 // compute runs part s of the current batch forward and backward: its
 // gradient ends in partGrad[s] (or in grad itself when there is one part).
@@ -138,7 +183,7 @@ func (l *loop) compute(s int) error {
 	b := &l.batch
 	in := b
 	if l.shards > 1 {
-		r0, r1 := l.partRows(s, b.B)
+		r0, r1 := l.partRows(s)
 		b.Rows(r0, r1, &l.part)
 		in = &l.part
 		l.acts.LossDen = l.den
@@ -174,7 +219,7 @@ func (l *loop) put(s int, loss float64, grad []float32) error {
 		return fmt.Errorf("train: part %d arrived before the step's batch was drawn", s)
 	}
 	copy(l.partGrad[s], grad)
-	r0, r1 := l.partRows(s, l.batch.B)
+	r0, r1 := l.partRows(s)
 	l.batch.Rows(r0, r1, &l.part)
 	l.partLoss[s], l.partT[s], l.partDone[s] = loss, l.part.B*l.part.T, true
 	return nil

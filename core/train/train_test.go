@@ -5,6 +5,7 @@ import (
 	"hash/fnv"
 	"math"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 
@@ -334,6 +335,46 @@ func TestCompleteStopsHopelessRows(t *testing.T) {
 		assert.True(t, strings.HasPrefix(full[i], got), "prompt %d: a stopped row's text is where full decoding went", i)
 		if i%4 == 2 {
 			assert.Len(t, got, 1, "prompt %d stops at its first wrong byte", i)
+		}
+	}
+}
+
+// TestSplitRows checks splitRows against every split of small sorted batches:
+// non-empty parts of consecutive rows covering the batch, whose largest part
+// is as small as any split's.
+func TestSplitRows(t *testing.T) {
+	r := rng.New(11)
+	// best is the smallest largest part over every split of lens[a:] into k parts.
+	var best func(lens []int, a, k int) int
+	best = func(lens []int, a, k int) int {
+		n := len(lens)
+		if k == 1 {
+			return (n - a) * lens[n-1]
+		}
+		b := math.MaxInt
+		for e := a + 1; e <= n-(k-1); e++ {
+			b = min(b, max((e-a)*lens[e-1], best(lens, e, k-1)))
+		}
+		return b
+	}
+	for range 300 {
+		n := 1 + r.Intn(9)
+		lens := make([]int, n)
+		for i := range lens {
+			lens[i] = r.Intn(20)
+		}
+		slices.Sort(lens)
+		for k := 1; k <= n; k++ {
+			bounds := make([]int, k+1)
+			splitRows(bounds, lens)
+			require.Equal(t, 0, bounds[0], "lens %v, %d parts: %v", lens, k, bounds)
+			require.Equal(t, n, bounds[k], "lens %v, %d parts: %v", lens, k, bounds)
+			largest := 0
+			for s := range k {
+				require.Less(t, bounds[s], bounds[s+1], "lens %v, %d parts: %v has an empty part", lens, k, bounds)
+				largest = max(largest, (bounds[s+1]-bounds[s])*lens[bounds[s+1]-1])
+			}
+			require.Equal(t, best(lens, 0, k), largest, "lens %v, %d parts: %v", lens, k, bounds)
 		}
 	}
 }
