@@ -47,8 +47,9 @@ type Config struct {
 	WeightDecay float32 // AdamW decoupled weight decay
 	Clip        float32 // global gradient-norm clip (0 = off)
 	Seed        uint64  // adapter init, batch order and dropout
-	// Shards splits each step's batch into this many parts of consecutive
-	// rows, whose gradients are computed independently and added in order.
+	// Shards splits each step's batch into this many parts (its rows sorted
+	// by length, then cut where the parts' padded sizes balance), whose
+	// gradients are computed independently and added in order.
 	// The page computes the parts in as many Web Workers at once; because the
 	// split is part of the run's definition, a run gives the same bits on one
 	// worker, on several, and natively.
