@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 )
 
 type command struct {
@@ -51,7 +52,8 @@ func main() {
 				return
 			}
 			if err != nil {
-				fmt.Fprintf(os.Stderr, "golora %s: %v\n", c.name, err)
+				// "golora pretrain: steps ...", not "golora pretrain: pretrain: steps ...".
+				fmt.Fprintf(os.Stderr, "golora %s: %s\n", c.name, strings.TrimPrefix(err.Error(), c.name+": "))
 				os.Exit(1)
 			}
 			return

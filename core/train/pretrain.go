@@ -86,8 +86,12 @@ func NewPretrainerFrom(cfg PretrainConfig, tok data.Tokenizer, init *model.Model
 	switch {
 	case cfg.SeqLen < 2 || cfg.SeqLen > cfg.Model.SeqLen:
 		return nil, fmt.Errorf("pretrain: seq_len must be 2..%d, got %d", cfg.Model.SeqLen, cfg.SeqLen)
-	case cfg.Batch < 1, cfg.Steps < 1, cfg.Sentences < 100:
-		return nil, fmt.Errorf("pretrain: batch, steps must be positive and sentences >= 100")
+	case cfg.Batch < 1:
+		return nil, fmt.Errorf("pretrain: batch must be positive, got %d", cfg.Batch)
+	case cfg.Steps < 1:
+		return nil, fmt.Errorf("pretrain: steps must be positive, got %d", cfg.Steps)
+	case cfg.Sentences < 100:
+		return nil, fmt.Errorf("pretrain: sentences must be at least 100, got %d", cfg.Sentences)
 	case !finite(cfg.LR) || cfg.LR <= 0:
 		return nil, fmt.Errorf("pretrain: lr must be positive, got %g", cfg.LR)
 	case !(cfg.ValFraction > 0 && cfg.ValFraction < 0.5):
