@@ -63,10 +63,15 @@ func (r *RoPE) check(what string, out, in []float32, b, t, heads, hs, pos0 int) 
 // out may alias in.
 func (r *RoPE) Forward(out, in []float32, b, t, heads, hs, pos0 int) {
 	r.check("Forward", out, in, b, t, heads, hs, pos0)
-	half := hs / 2
+	eachRow(b, t, heads, hs, pos0, func(bt, pos int) { r.forwardRow(out, in, bt, pos, heads, hs, hs/2) })
+}
+
+// eachRow calls f on every row bt of a (B, T, heads*HS) tensor with its
+// position, rows spread over goroutines (each row is independent).
+func eachRow(b, t, heads, hs, pos0 int, f func(bt, pos int)) {
 	forRows(b*t, heads*hs, func(r0, r1 int) {
 		for bt := r0; bt < r1; bt++ {
-			r.forwardRow(out, in, bt, pos0+bt%t, heads, hs, half)
+			f(bt, pos0+bt%t)
 		}
 	})
 }
@@ -91,12 +96,7 @@ func (r *RoPE) forwardRow(out, in []float32, bt, pos, heads, hs, half int) {
 // din must not alias dout.
 func (r *RoPE) Backward(din, dout []float32, b, t, heads, hs, pos0 int) {
 	r.check("Backward", din, dout, b, t, heads, hs, pos0)
-	half := hs / 2
-	forRows(b*t, heads*hs, func(r0, r1 int) {
-		for bt := r0; bt < r1; bt++ {
-			r.backwardRow(din, dout, bt, pos0+bt%t, heads, hs, half)
-		}
-	})
+	eachRow(b, t, heads, hs, pos0, func(bt, pos int) { r.backwardRow(din, dout, bt, pos, heads, hs, hs/2) })
 }
 
 // backwardRow accumulates row bt of din from dout, at position pos.
