@@ -212,6 +212,21 @@ func TestBrowserApp(t *testing.T) {
 	t.Logf("rank=0 refused: %s", eval[string](t, ctx, `document.querySelector('.err[data-for="rank"]').textContent`))
 	shot(t, ctx, "0-invalid")
 
+	// A batch of one row is accepted (a step's default two parts shrink to one), and an error inside the folded
+	// "More settings" unfolds them: 10 steps are fewer than the default 20 warmup steps.
+	setField := func(id, v string) {
+		require.NoError(t, chromedp.Do(ctx, chromedp.SetValue("#"+id, v), chromedp.Evaluate[chromedp.Void](
+			`document.getElementById("`+id+`").dispatchEvent(new Event("input")); undefined`)))
+	}
+	setField("rank", "4")
+	setField("batch", "1")
+	waitFor(t, ctx, "batch 1 accepted", `Object.keys(state.fieldErrors).length === 0 && !document.getElementById("start").disabled`, 10*time.Second)
+	assert.False(t, eval[bool](t, ctx, `document.querySelector("details.advanced").open`), "More settings start folded")
+	setField("steps", "10")
+	waitFor(t, ctx, "warmup error", `document.querySelector('.err[data-for="warmup"]').textContent.length > 0`, 10*time.Second)
+	assert.True(t, eval[bool](t, ctx, `document.querySelector("details.advanced").open`), "an error unfolds More settings")
+	t.Logf("steps=10 with warmup 20 refused: %s", eval[string](t, ctx, `document.querySelector('.err[data-for="warmup"]').textContent`))
+
 	// 3. A short LoRA run from the URL hash, started by autostart=1.
 	hash := fmt.Sprintf("#task=e2e&method=lora&rank=4&targets=q,v&steps=%d&batch=%d&warmup=%d&evalEvery=%d&evalLimit=%d&autostart=1",
 		steps, batch, min(steps/4, 20), evalEvery, evalLimit)

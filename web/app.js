@@ -1006,6 +1006,8 @@ function renderForm() {
     setText2(span, e ? e.msg : "");
     const field = span.closest(".field");
     if (field) field.classList.toggle("invalid", !!e);
+    const folded = span.closest("details");
+    if (e && folded && !folded.open) folded.open = true; // an error in "More settings" must be seen
   }
   const other = state.fieldErrors._;
   setText("form-note", other ? other.msg : state.config && state.config.task === "custom" && !state.custom ?

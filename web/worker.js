@@ -24,7 +24,7 @@
 //                                                    error     {runId?, message, field?, fields?, fatal?}
 //
 // Two workers train one run. This worker (the lead) starts a helper: a second copy of this script, with its own
-// wasm instance, which opens the same session. A training step's batch is split into config.shards parts
+// wasm instance, which opens the same session. A training step's batch is split into the session's shards parts
 // (train.Config.Shards): the lead computes part 0 while the helper computes part 1, they swap the parts' gradients,
 // and both apply the same step, so their weights stay identical bit for bit and every number equals a one-worker
 // (or native) run's. Evaluations are shared the same way (golora.evaluatePart / mergeEval). Without a helper
@@ -160,8 +160,8 @@ function dropHelper(err) {
 }
 
 // helperFor opens the run's session in the helper; it returns whether the helper takes part in this run.
-async function helperFor(config, custom) {
-  if (!helper || !(await helper.ready) || !helper || config.shards < 2) return false;
+async function helperFor(config, custom, shards) {
+  if (!helper || !(await helper.ready) || !helper || shards < 2) return false;
   try {
     await ask("start", { config, custom });
     return true;
@@ -242,9 +242,9 @@ async function run({ runId, config, custom }) {
   job = { runId, paused: false, stopped: false, wake: null };
   const t0 = performance.now();
   try {
-    const { info } = call("start", cfgJSON(config), custom || "");
+    const { info, shards } = call("start", cfgJSON(config), custom || "");
     sessionRun = runId;
-    const par = { on: await helperFor(config, custom), shards: config.shards, applied: null, lastStep: 0, lastLoss: 0 };
+    const par = { on: await helperFor(config, custom, shards), shards, applied: null, lastStep: 0, lastLoss: 0 };
     post("started", { runId, info, workers: par.on ? 2 : 1 });
     const evaluate = async () => {
       if (par.on && helper) {

@@ -15,6 +15,7 @@ import (
 
 // trainFlags binds a train.Config to command-line flags.
 type trainFlags struct {
+	fs       *flag.FlagSet
 	cfg      train.Config
 	lr       float64
 	alpha    float64
@@ -27,6 +28,7 @@ type trainFlags struct {
 }
 
 func (t *trainFlags) register(fs *flag.FlagSet) {
+	t.fs = fs
 	t.cfg = train.DefaultConfig()
 	c := &t.cfg
 	fs.StringVar(&c.Task, "task", c.Task, "task: "+strings.Join(data.TaskNames(), ", ")+" (or give -data)")
@@ -43,10 +45,11 @@ func (t *trainFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&t.targets, "targets", strings.Join(c.Targets, ","), "adapted matrices: some of q,k,v,o,gate,up,down (or all)")
 	fs.StringVar(&c.Init, "init", c.Init, "LoRA A init: kaiming (loralib) or gaussian (the paper)")
 	fs.Float64Var(&t.dropout, "dropout", 0, "LoRA dropout on the adapter input")
-	fs.Float64Var(&t.lr, "lr", 0, "peak learning rate (0 = 1e-2 for LoRA, 1e-3 for full)")
+	fs.Float64Var(&t.lr, "lr", 0, fmt.Sprintf("peak learning rate (0 = the method's default: %g for LoRA, %g for full)",
+		train.DefaultLR(train.MethodLoRA), train.DefaultLR(train.MethodFull)))
 	fs.IntVar(&c.Steps, "steps", c.Steps, "optimizer steps")
 	fs.IntVar(&c.Batch, "batch", c.Batch, "sequences per step")
-	fs.IntVar(&c.Warmup, "warmup", c.Warmup, "warmup steps")
+	fs.IntVar(&c.Warmup, "warmup", c.Warmup, "warmup steps (by default at most -steps)")
 	fs.Float64Var(&t.wd, "weight-decay", 0, "AdamW weight decay")
 	fs.Float64Var(&t.clip, "clip", float64(c.Clip), "gradient-norm clip (0 = off)")
 	fs.Uint64Var(&c.Seed, "seed", c.Seed, "seed of the adapter init, batch order and dropout")
@@ -63,6 +66,12 @@ func (t *trainFlags) config() (train.Config, error) {
 	if t.lr == 0 {
 		c.LR = train.DefaultLR(c.Method)
 	}
+	set := map[string]bool{}
+	t.fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if !set["warmup"] {
+		c.Warmup = min(c.Warmup, c.Steps) // the default warmup never refuses a short run
+	}
+	c.Shards = min(c.Shards, max(1, c.Batch)) // a batch of one row is computed in one part
 	if t.targets == "all" {
 		c.Targets = []string{"q", "k", "v", "o", "gate", "up", "down"}
 	} else {
