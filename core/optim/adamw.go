@@ -53,6 +53,32 @@ func (o *AdamW) StateBytes() int64 { return int64(len(o.m)+len(o.v)) * 4 }
 // Steps is the number of updates taken.
 func (o *AdamW) Steps() int { return o.step }
 
+// State is everything an AdamW carries from one update to the next, for
+// saving a run and resuming it bit for bit.
+type State struct {
+	M, V       []float32
+	Step       int
+	Pow1, Pow2 float64
+}
+
+// State returns the optimizer's state (the moments are its own slices: copy
+// them before the next Step if they must be kept).
+func (o *AdamW) State() State { return State{M: o.m, V: o.v, Step: o.step, Pow1: o.pow1, Pow2: o.pow2} }
+
+// SetState makes st the optimizer's state (the moments are copied).
+func (o *AdamW) SetState(st State) error {
+	if len(st.M) != len(o.m) || len(st.V) != len(o.v) {
+		return fmt.Errorf("optim: AdamW holds %d parameters, the state has %d and %d moments", len(o.m), len(st.M), len(st.V))
+	}
+	if st.Step < 0 {
+		return fmt.Errorf("optim: AdamW state at step %d", st.Step)
+	}
+	copy(o.m, st.M)
+	copy(o.v, st.V)
+	o.step, o.pow1, o.pow2 = st.Step, st.Pow1, st.Pow2
+	return nil
+}
+
 // Step applies one update with learning rate lr to params from grads.
 // It panics if the slices do not match the optimizer's size.
 func (o *AdamW) Step(params, grads []float32, lr float32) {

@@ -73,6 +73,7 @@ type Session struct {
 
 	train, val []data.Sequence
 	batcher    *data.Batcher
+	batches    int // batches drawn from batcher: where a resumed run picks up (snapshot.go)
 	acts       *model.Acts
 	loop       *loop
 }
@@ -191,6 +192,12 @@ func buildTask(cfg Config) (*data.Task, error) {
 	return data.NewTask(tc)
 }
 
+// nextBatch draws the next training batch into b.
+func (s *Session) nextBatch(b *data.Batch) {
+	s.batches++
+	s.batcher.Next(b)
+}
+
 // Config returns the run's settings.
 func (s *Session) Config() Config { return s.cfg }
 
@@ -252,7 +259,7 @@ func (s *Session) Step(n int) (Metrics, error) {
 	}
 	s.acts.Dropout = s.cfg.Dropout
 	defer func() { s.acts.Dropout = 0 }()
-	return s.loop.run(min(n, s.cfg.Steps-s.loop.step), s.batcher.Next)
+	return s.loop.run(min(n, s.cfg.Steps-s.loop.step), s.nextBatch)
 }
 
 // StepBatch takes one optimizer step on the given batch (benchmarks use it
@@ -272,7 +279,7 @@ func (s *Session) StepBatch(b *data.Batch) (float32, error) {
 // NextBatch returns the session's next training batch (advancing its order).
 func (s *Session) NextBatch() data.Batch {
 	var b data.Batch
-	s.batcher.Next(&b)
+	s.nextBatch(&b)
 	return b
 }
 
@@ -601,7 +608,7 @@ func (s *Session) ComputeShard(part int) (Shard, error) {
 		return Shard{}, fmt.Errorf("train: part %d of a step in %d parts", part, l.shards)
 	}
 	if !l.drawn {
-		s.batcher.Next(&l.batch)
+		s.nextBatch(&l.batch)
 		l.begin(&l.batch)
 	}
 	s.acts.Dropout = s.cfg.Dropout
