@@ -317,6 +317,33 @@ func TestBrowserApp(t *testing.T) {
 	assert.Nil(t, eval[any](t, ctx, `state.run`), "reloading does not start a run")
 	shot(t, ctx, "4-reloaded")
 
+	// 5b. A reload in the middle of a run loses nothing: the page offers to resume it from its last snapshot, and
+	// the resumed run ends with the same losses as the run of step 3 (same settings) that was never interrupted.
+	require.NoError(t, chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](`location.hash = "`+hash+`"; undefined`)))
+	inflight := `(async () => { const r = await tx("readonly", (st) => st.get("current"), "inflight"); return r ? r.step : 0; })()`
+	_, err = chromedp.Run(ctx, chromedp.Poll[bool](inflight+`.then((s) => s > 0)`, chromedp.WithPollingInterval(100*time.Millisecond),
+		chromedp.WithPollingTimeout(2*time.Minute)))
+	require.NoError(t, err, "the run in progress is saved")
+	require.NoError(t, chromedp.Do(ctx, chromedp.Click("#pause"))) // hold it, so that the reload lands mid-run
+	waitFor(t, ctx, "paused before the reload", `state.run.status === "paused"`, time.Minute)
+	saved, err := chromedp.Run(ctx, chromedp.Evaluate[int](inflight, chromedp.EvalAwaitPromise))
+	require.NoError(t, err)
+	before := eval[[]float64](t, ctx, `Array.from(state.run.losses)`)
+	require.NoError(t, chromedp.Do(ctx, chromedp.Reload()))
+	waitFor(t, ctx, "page ready after the interrupting reload", pageReady, 60*time.Second)
+	waitFor(t, ctx, "resume offered", `!document.getElementById("resume").hidden`, 10*time.Second)
+	t.Logf("after the reload (snapshot at step %d of %d): %s", saved, steps, eval[string](t, ctx, `document.getElementById("resume-text").textContent`))
+	shot(t, ctx, "5-resume-offered")
+	require.NoError(t, chromedp.Do(ctx, chromedp.Click("#resume-run")))
+	waitFor(t, ctx, "resumed run finished", runFinished, 5*time.Minute)
+	require.Equal(t, "done", eval[string](t, ctx, `state.run.status`), "resumed run: %s", eval[string](t, ctx, `state.run.errorText || ""`))
+	resumed := eval[[]float64](t, ctx, `Array.from(state.run.losses)`)
+	assert.Equal(t, before[:saved], resumed[:saved], "the curve up to the snapshot comes back")
+	assert.Equal(t, losses, resumed, "the resumed run's losses equal the uninterrupted run's")
+	assert.True(t, eval[bool](t, ctx, `document.getElementById("resume").hidden`), "no offer once the run is done")
+	waitFor(t, ctx, "the resumed run in #runs", fmt.Sprintf("%s === %d", runRows, wantRows+1), 10*time.Second)
+	t.Logf("resumed from step %d: %d losses, the same as the uninterrupted run's", saved, len(resumed))
+
 	// 6. The scalar build, which browsers without WebAssembly SIMD get: forced with ?engine=scalar, it trains,
 	// and its losses equal this (scalar, native) test binary's bit for bit.
 	const scalarSteps, scalarBatch = 3, 2

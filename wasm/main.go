@@ -20,6 +20,8 @@
 //	golora.applyShards()                             -> {step, loss, lr, gradNorm, tokens, elapsed}
 //	golora.evaluatePart(part, parts)                 -> {part: string}   JSON of a train.EvalPart
 //	golora.mergeEval(parts: string[])                -> the same object as evaluate()
+//	golora.snapshot()                                -> {snapshot: Uint8Array}   the run's state between steps
+//	golora.restore(snapshot: Uint8Array)             -> {step, tokens}   continue a saved run in the session just started
 //	golora.generate(prompt, maxTokens, temperature, seed) -> {text}
 //	golora.examples(split: string, n: number)        -> {examples: [{prompt, completion}]}
 //	golora.info()                                    -> {info: {method, trainableParams, totalParams, trainableBytes, fullBytes}}
@@ -68,6 +70,8 @@ func main() {
 		"applyShards":   export(applyShards),
 		"evaluatePart":  export(evaluatePart),
 		"mergeEval":     export(mergeEval),
+		"snapshot":      export(snapshot),
+		"restore":       export(restore),
 		"generate":      export(generate),
 		"examples":      export(examples),
 		"info":          export(info),
@@ -275,18 +279,55 @@ func needSession() error {
 // The functions
 
 func load(args []js.Value) (map[string]any, error) {
-	if len(args) < 1 || args[0].Type() != js.TypeObject || args[0].Get("byteLength").Type() != js.TypeNumber {
-		return nil, errors.New("argument 1 (model bytes): want a Uint8Array")
+	buf, err := argBytes(args, 0, "model bytes")
+	if err != nil {
+		return nil, err
 	}
 	name := argOptString(args, 1)
-	buf := make([]byte, args[0].Get("byteLength").Int())
-	js.CopyBytesToGo(buf, args[0])
 	m, _, err := model.Load(bytes.NewReader(buf), name)
 	if err != nil {
 		return nil, fmt.Errorf("load %s: %w", name, err)
 	}
 	base, session = m, nil
 	return map[string]any{"model": jsModel(m)}, nil
+}
+
+// argBytes copies argument i, a Uint8Array, into Go memory.
+func argBytes(args []js.Value, i int, what string) ([]byte, error) {
+	if len(args) <= i || args[i].Type() != js.TypeObject || args[i].Get("byteLength").Type() != js.TypeNumber {
+		return nil, fmt.Errorf("argument %d (%s): want a Uint8Array", i+1, what)
+	}
+	buf := make([]byte, args[i].Get("byteLength").Int())
+	js.CopyBytesToGo(buf, args[i])
+	return buf, nil
+}
+
+// snapshot saves the session's run between two steps (train.Session.Snapshot).
+func snapshot(args []js.Value) (map[string]any, error) {
+	if err := needSession(); err != nil {
+		return nil, err
+	}
+	b, err := session.Snapshot()
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"snapshot": uint8Array(b)}, nil
+}
+
+// restore continues a saved run in the session that start has just made (train.Session.Restore).
+func restore(args []js.Value) (map[string]any, error) {
+	if err := needSession(); err != nil {
+		return nil, err
+	}
+	b, err := argBytes(args, 0, "snapshot")
+	if err != nil {
+		return nil, err
+	}
+	if err := session.Restore(b); err != nil {
+		return nil, err
+	}
+	m := session.Metrics()
+	return map[string]any{"step": m.Step, "tokens": float64(m.Tokens)}, nil
 }
 
 func defaults(args []js.Value) (map[string]any, error) {

@@ -21,6 +21,7 @@ const state = {
   defaults: null,     // train.DefaultConfig() as the wasm reports it
   config: null,       // the settings in the form
   custom: null,       // {name, text, lines} of the user's JSON Lines file
+  interrupted: null,  // a run saved in IndexedDB that a reload interrupted: {runId, config, step, snapshot, ...}
   fieldErrors: {},    // field -> message, from local parsing and from Go's Validate
   validating: 0,      // id of the validation in flight
   examples: [],
@@ -123,6 +124,11 @@ const onWorker = {
     state.gen.error = p.error || "";
     invalidate();
   },
+  snapshot(p) {
+    const r = state.run;
+    if (!r || r.id !== p.runId || !running()) return;
+    saveInflight(r, p);
+  },
   started(p) {
     const r = state.run;
     if (!r || r.id !== p.runId) return;
@@ -162,7 +168,8 @@ const onWorker = {
     const r = state.run;
     if (!r || r.id !== p.runId) return;
     r.status = p.status;
-    r.seconds = p.seconds;
+    r.seconds = p.seconds + (r.secondsBefore || 0); // a resumed run counts the time before the reload too
+    clearInflight(); // finished or stopped on purpose: nothing to resume
     // A finished run shows and records its average speed: tokens over the time spent in training steps.
     if (r.tokens && r.ms) r.tokensPerSec = r.tokens / (r.ms / 1000);
     if (p.status === "done") {
@@ -187,6 +194,7 @@ const onWorker = {
       r.errorText = p.message;
       if (p.field) Object.assign(state.fieldErrors, fieldErrors({ error: p.message, field: p.field, fields: p.fields }));
       if (state.sweep) { state.sweep.status = "error"; }
+      clearInflight(); // a failed run (NaN loss, bad settings) would fail again
     }
     if (p.fatal) state.loadError = p.message;
     showError(p.message);
@@ -336,6 +344,7 @@ async function loadFile(file) {
 // Actions
 
 function startRun(overrides, sweepId) {
+  if (state.interrupted) clearInflight(); // a new run replaces the interrupted one
   const config = { ...state.config, ...(overrides || {}) };
   const runId = `run-${Date.now().toString(36)}-${nextId++}`;
   state.run = newRun(runId, config, sweepId);
@@ -400,8 +409,13 @@ let dbPromise = null;
 function db() {
   if (!dbPromise) {
     dbPromise = new Promise((resolve, reject) => {
-      const req = indexedDB.open("golora", 1);
-      req.onupgradeneeded = () => req.result.createObjectStore("runs", { keyPath: "id" });
+      // Version 2 adds "inflight": the run in progress, saved as it trains (key "current").
+      const req = indexedDB.open("golora", 2);
+      req.onupgradeneeded = () => {
+        const d = req.result;
+        if (!d.objectStoreNames.contains("runs")) d.createObjectStore("runs", { keyPath: "id" });
+        if (!d.objectStoreNames.contains("inflight")) d.createObjectStore("inflight");
+      };
       req.onsuccess = () => resolve(req.result);
       req.onerror = () => reject(req.error);
     });
@@ -409,11 +423,11 @@ function db() {
   return dbPromise;
 }
 
-async function tx(mode, fn) {
+async function tx(mode, fn, store = "runs") {
   const d = await db();
   return new Promise((resolve, reject) => {
-    const t = d.transaction("runs", mode);
-    const out = fn(t.objectStore("runs"));
+    const t = d.transaction(store, mode);
+    const out = fn(t.objectStore(store));
     t.oncomplete = () => resolve(out && out.result);
     t.onerror = () => reject(t.error);
   });
@@ -426,6 +440,65 @@ async function loadRuns() {
   } catch (err) {
     showError(`Could not read saved results: ${err.message}`);
   }
+  invalidate();
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The run in progress survives a reload: the worker posts snapshots (golora.snapshot: the trainable weights, AdamW's
+// state, the step) at every evaluation and every few seconds; the page keeps the latest with what it has drawn so
+// far, and after a reload offers to resume the run from there. A resumed run continues bit for bit.
+
+async function saveInflight(r, p) {
+  const rec = {
+    runId: r.id, config: r.config, sweepId: r.sweepId, sweep: r.sweepId ? state.sweep : null,
+    custom: r.config.task === "custom" ? state.custom : null, step: p.step, steps: r.steps, snapshot: p.snapshot,
+    losses: Float32Array.from(r.losses.slice(0, p.step)), evals: r.evals.filter((e) => e.step <= p.step),
+    before: r.before, after: r.after, ms: r.ms, tokens: r.tokens, info: r.info, time: Date.now(),
+    seconds: (r.secondsBefore || 0) + (Date.now() - r.startedAt - r.pausedMs) / 1000,
+  };
+  try {
+    await tx("readwrite", (st) => st.put(rec, "current"), "inflight");
+  } catch (err) {
+    // Not fatal: the run goes on, only a resume after a reload is lost.
+    console.warn(`golora: could not save the run in progress: ${err.message}`);
+  }
+}
+
+async function clearInflight() {
+  state.interrupted = null;
+  invalidate();
+  try { await tx("readwrite", (st) => st.delete("current"), "inflight"); } catch (err) { /* nothing to keep */ }
+}
+
+async function loadInflight() {
+  try {
+    const rec = await tx("readonly", (st) => st.get("current"), "inflight");
+    if (rec && rec.snapshot && rec.config) state.interrupted = rec;
+  } catch (err) {
+    state.interrupted = null;
+  }
+  invalidate();
+}
+
+// resumeRun continues the interrupted run: its settings, curves and samples come back, and the worker restores the
+// snapshot into a new session.
+function resumeRun() {
+  const rec = state.interrupted;
+  if (!rec || !state.ready || running()) return;
+  state.interrupted = null;
+  state.config = { ...state.defaults, ...rec.config };
+  if (rec.custom) state.custom = rec.custom;
+  state.sweep = rec.sweep ? { ...rec.sweep, status: "running" } : null;
+  fillForm();
+  writeHash();
+  const r = newRun(rec.runId, rec.config, rec.sweepId);
+  Object.assign(r, {
+    step: rec.step, losses: Array.from(rec.losses), evals: rec.evals || [], before: rec.before, after: rec.after,
+    ms: rec.ms || 0, tokens: rec.tokens || 0, info: rec.info, resumedAt: rec.step, secondsBefore: rec.seconds || 0,
+  });
+  state.run = r;
+  state.error = "";
+  send("start", { runId: r.id, config: rec.config, custom: rec.custom ? rec.custom.text : "", snapshot: rec.snapshot });
   invalidate();
 }
 
@@ -1046,7 +1119,20 @@ function renderForm() {
 
 function setText2(el, text) { if (el.textContent !== text) el.textContent = text; }
 
+function renderResume() {
+  const rec = state.interrupted;
+  const box = $("resume");
+  box.hidden = !rec || running();
+  if (box.hidden) return;
+  const c = rec.config;
+  setText("resume-text", `A run was interrupted at step ${fmtInt(rec.step)} of ${fmtInt(rec.steps || c.steps)} ` +
+    `(${taskName(c.task)} · ${c.method === "lora" ? `LoRA r=${c.rank} on ${c.targets.join(", ")}` : "full fine-tuning"}` +
+    `${rec.sweepId ? ", part of a sweep" : ""}). Resume it from there, or discard it.`);
+  $("resume-run").disabled = !state.ready;
+}
+
 function renderRun() {
+  renderResume();
   const r = state.run;
   const bar = $("progress-bar");
   if (!r) {
@@ -1284,6 +1370,8 @@ function wire() {
   $("sweep-start").addEventListener("click", () => { if (canStart()) startSweep(); });
   $("sweep-ranks").addEventListener("input", () => { delete state.fieldErrors["sweep-ranks"]; invalidate(); });
   $("clear-runs").addEventListener("click", () => { state.sweep = running() ? state.sweep : null; clearRuns(); });
+  $("resume-run").addEventListener("click", resumeRun);
+  $("discard-run").addEventListener("click", clearInflight);
   $("error-close").addEventListener("click", () => { state.error = ""; invalidate(); });
   for (const c of document.querySelectorAll("canvas[data-chart]")) {
     c.addEventListener("mousemove", (e) => {
@@ -1317,6 +1405,7 @@ function main() {
   }
   startWorker();
   loadRuns();
+  loadInflight();
   invalidate();
 }
 

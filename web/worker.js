@@ -11,13 +11,15 @@
 //   preview  {id, config, custom, n}                 preview   {id, examples, error?, field?}
 //   generate {id, prompt, maxTokens, temperature,    generated {id, text, error?}
 //             seed}
-//   start    {runId, config, custom}                 started   {runId, info}
+//   start    {runId, config, custom, snapshot?}      started   {runId, info, workers, resumedAt}
 //                                                    eval      {runId, step, valLoss, accuracy, correct, total,
 //                                                               samples, initial}
 //                                                    progress  {runId, step, steps, fromStep, losses: Float32Array,
 //                                                               lr, tokens, tokensPerSec, elapsed, ms}
 //   pause    {runId}                                 state     {runId, state: "running" | "paused"}
 //   resume   {runId}
+//                                                    snapshot  {runId, step, snapshot: Uint8Array}   the run so far,
+//                                                              for resuming it after a reload (golora.snapshot)
 //   stop     {runId}                                 done      {runId, status: "done" | "stopped", info, final,
 //                                                               adapter: Uint8Array | null, adapterConfig, seconds}
 //   merge    {runId}                                 merged    {runId, maxAbsLogitDiff, error?}
@@ -32,7 +34,7 @@
 //
 // lead -> helper                                   helper -> lead (exactly one reply per message, in order)
 //   init  {modelURL, modelName, forceScalar}         ready   {} | error {message}
-//   start {config, custom}                           started {} | error {message}
+//   start {config, custom, snapshot?}                started {} | error {message}
 //   shard {part}                                     shard   {part, loss, grad: Float32Array} | error
 //   put   {part, loss, grad}                         applied {step, loss} | error      (put the lead's part, apply)
 //   evalPart {part, parts}                           evalPart {json} | error
@@ -45,6 +47,7 @@ const SIMD_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 
   253, 15, 253, 98, 11]);
 
 const CHUNK_MS = 100; // aim for one progress message (and one chance to pause) per ~100 ms of training
+const SNAPSHOT_MS = 10000; // save the run for a resume at least this often (and at every evaluation)
 
 let g = null;        // the golora object that the wasm instance registers
 let job = null;      // the run in progress: {runId, paused, stopped, wake}
@@ -160,10 +163,10 @@ function dropHelper(err) {
 }
 
 // helperFor opens the run's session in the helper; it returns whether the helper takes part in this run.
-async function helperFor(config, custom, shards) {
+async function helperFor(config, custom, shards, snapshot) {
   if (!helper || !(await helper.ready) || !helper || shards < 2) return false;
   try {
-    await ask("start", { config, custom });
+    await ask("start", { config, custom, snapshot });
     return true;
   } catch (err) {
     dropHelper(err);
@@ -215,7 +218,11 @@ async function parallelEval() {
 
 const helperHandlers = {
   async init(p) { await init(p); return ["ready", {}]; },
-  start({ config, custom }) { call("start", cfgJSON(config), custom || ""); return ["started", {}]; },
+  start({ config, custom, snapshot }) {
+    call("start", cfgJSON(config), custom || "");
+    if (snapshot) call("restore", snapshot);
+    return ["started", {}];
+  },
   shard({ part }) {
     const r = call("computeShard", part);
     return ["shard", { part: r.part, loss: r.loss, grad: r.grad }, [r.grad.buffer]];
@@ -238,14 +245,17 @@ function frozenSession(config, custom) {
   sessionRun = "";
 }
 
-async function run({ runId, config, custom }) {
+async function run({ runId, config, custom, snapshot }) {
   job = { runId, paused: false, stopped: false, wake: null };
   const t0 = performance.now();
   try {
     const { info, shards } = call("start", cfgJSON(config), custom || "");
     sessionRun = runId;
-    const par = { on: await helperFor(config, custom, shards), shards, applied: null, lastStep: 0, lastLoss: 0 };
-    post("started", { runId, info, workers: par.on ? 2 : 1 });
+    // A resumed run continues from its snapshot, in this worker and in the helper.
+    const resumed = snapshot ? call("restore", snapshot) : null;
+    const par = { on: await helperFor(config, custom, shards, snapshot), shards, applied: null, lastStep: 0, lastLoss: 0,
+      tokens: resumed ? resumed.tokens : 0 };
+    post("started", { runId, info, workers: par.on ? 2 : 1, resumedAt: resumed ? resumed.step : 0 });
     const evaluate = async () => {
       if (par.on && helper) {
         try {
@@ -258,13 +268,20 @@ async function run({ runId, config, custom }) {
       return call("evaluate");
     };
 
-    // Step 0: the untrained model's generations are the "before" column.
-    post("eval", { runId, initial: true, ...(await evaluate()) });
+    // Step 0: the untrained model's generations are the "before" column (a resumed run has them).
+    if (!resumed) post("eval", { runId, initial: true, ...(await evaluate()) });
 
     const steps = config.steps;
     const every = config.evalEvery > 0 ? config.evalEvery : 0;
-    let step = 0;
+    let step = resumed ? resumed.step : 0;
     let chunk = 1;
+    // save posts the run so far, so that the page can resume it after a reload; it is taken between steps.
+    let lastSave = performance.now();
+    const save = () => {
+      const { snapshot: snap } = call("snapshot");
+      post("snapshot", { runId, step, snapshot: snap }, [snap.buffer]);
+      lastSave = performance.now();
+    };
     while (step < steps) {
       await yieldNow();
       if (job.stopped) break;
@@ -309,6 +326,9 @@ async function run({ runId, config, custom }) {
         await yieldNow();
         if (job.stopped) break;
         post("eval", { runId, ...(await evaluate()) });
+        save();
+      } else if (performance.now() - lastSave > SNAPSHOT_MS && step < steps) {
+        save();
       }
     }
     if (job.stopped) {

@@ -210,6 +210,9 @@ func (s *Session) Task() *data.Task { return s.task }
 // Tokenizer is the base model's tokenizer.
 func (s *Session) Tokenizer() data.Tokenizer { return s.tok }
 
+// Metrics is the run's counters so far: step, tokens and seconds of training.
+func (s *Session) Metrics() Metrics { return s.loop.metrics() }
+
 // StepsDone is the number of optimizer steps taken.
 func (s *Session) StepsDone() int { return s.loop.step }
 
