@@ -73,7 +73,8 @@ type Session struct {
 
 	train, val []data.Sequence
 	batcher    *data.Batcher
-	batches    int // batches drawn from batcher: where a resumed run picks up (snapshot.go)
+	batches    int    // batches drawn from batcher: where a resumed run picks up (snapshot.go)
+	baseSum    uint64 // fingerprint of the base's weights, so that a snapshot resumes on the base it was made on
 	acts       *model.Acts
 	loop       *loop
 }
@@ -113,7 +114,7 @@ func New(base *model.Model, tok data.Tokenizer, cfg Config) (*Session, error) {
 	if err != nil {
 		return nil, &FieldError{Field: "task", Reason: err.Error()}
 	}
-	s := &Session{cfg: cfg, tok: tok, task: task, model: base.Clone()}
+	s := &Session{cfg: cfg, tok: tok, task: task, model: base.Clone(), baseSum: weightsSum(base.Params.Data)}
 	if base.LoRA != nil {
 		targets, _ := model.ParseTargets(cfg.Targets)
 		if err := s.model.AddLoRA(base.LoRA.Config, targets, nil); err != nil {

@@ -43,6 +43,7 @@ func (s *Session) Snapshot() ([]byte, error) {
 	b.WriteByte(snapshotVersion)
 	put := func(v any) { _ = binary.Write(&b, binary.LittleEndian, v) } // a bytes.Buffer never fails
 	put(fp)
+	put(s.baseSum)
 	put(int64(s.loop.step))
 	put(int64(s.batches))
 	put(s.loop.tokens)
@@ -84,10 +85,10 @@ func (s *Session) Restore(snap []byte) error {
 		return errors.New("train: the run snapshot is damaged (checksum mismatch)")
 	}
 	r := bytes.NewReader(body[head:])
-	var fp uint64
+	var fp, baseSum uint64
 	var step, batches, tokens, optStep, n int64
 	var elapsed, pow1, pow2 float64
-	for _, v := range []any{&fp, &step, &batches, &tokens, &elapsed, &optStep, &pow1, &pow2, &n} {
+	for _, v := range []any{&fp, &baseSum, &step, &batches, &tokens, &elapsed, &optStep, &pow1, &pow2, &n} {
 		if err := binary.Read(r, binary.LittleEndian, v); err != nil {
 			return errors.New("train: the run snapshot is truncated")
 		}
@@ -98,6 +99,9 @@ func (s *Session) Restore(snap []byte) error {
 	}
 	if fp != want {
 		return errors.New("train: the run snapshot is from a run with other settings")
+	}
+	if baseSum != s.baseSum {
+		return errors.New("train: the run snapshot was made on another base model")
 	}
 	if n != int64(len(s.loop.params)) || int64(r.Len()) != 3*4*n {
 		return fmt.Errorf("train: the run snapshot holds %d trainable values, this run trains %d", n, len(s.loop.params))
@@ -123,6 +127,21 @@ func (s *Session) Restore(snap []byte) error {
 		s.nextBatch(&s.loop.batch)
 	}
 	return nil
+}
+
+// weightsSum fingerprints a model's weights (FNV-1a over their bits).
+func weightsSum(w []float32) uint64 {
+	h := fnv.New64a()
+	var buf [4096]byte
+	for len(w) > 0 {
+		n := min(len(w), len(buf)/4)
+		for i, v := range w[:n] {
+			binary.LittleEndian.PutUint32(buf[4*i:], math.Float32bits(v))
+		}
+		h.Write(buf[:4*n])
+		w = w[n:]
+	}
+	return h.Sum64()
 }
 
 // fingerprint identifies the settings that decide a run's numbers (all of

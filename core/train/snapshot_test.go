@@ -75,6 +75,13 @@ func TestRestoreRefuses(t *testing.T) {
 	other.Seed = 9
 	assert.ErrorContains(t, fresh(other).Restore(snap), "other settings")
 
+	other = cfg
+	otherBase := tinyBase(t)
+	otherBase.Params.Data[0] += 1e-3
+	f, err := New(otherBase, data.NewByteTokenizer(), other)
+	require.NoError(t, err)
+	assert.ErrorContains(t, f.Restore(snap), "another base model")
+
 	damaged := append([]byte(nil), snap...)
 	damaged[len(damaged)/2] ^= 1
 	assert.ErrorContains(t, fresh(cfg).Restore(damaged), "damaged")
@@ -86,7 +93,7 @@ func TestRestoreRefuses(t *testing.T) {
 	assert.ErrorContains(t, s.Restore(snap), "new session", "a session that has trained")
 
 	// A refused restore changes nothing: the session still starts at step 0 and trains.
-	f := fresh(cfg)
+	f = fresh(cfg)
 	require.Error(t, f.Restore(damaged))
 	assert.Equal(t, 0, f.StepsDone())
 	want := losses(t, base, cfg, 2)
