@@ -341,6 +341,9 @@ func TestBrowserApp(t *testing.T) {
 	assert.Equal(t, before[:saved], resumed[:saved], "the curve up to the snapshot comes back")
 	assert.Equal(t, losses, resumed, "the resumed run's losses equal the uninterrupted run's")
 	assert.True(t, eval[bool](t, ctx, `document.getElementById("resume").hidden`), "no offer once the run is done")
+	if eval[int](t, ctx, `navigator.hardwareConcurrency`) >= 2 {
+		assert.Equal(t, 2, eval[int](t, ctx, `state.run.workers`), "the helper worker resumes the run too")
+	}
 	waitFor(t, ctx, "the resumed run in #runs", fmt.Sprintf("%s === %d", runRows, wantRows+1), 10*time.Second)
 	t.Logf("resumed from step %d: %d losses, the same as the uninterrupted run's", saved, len(resumed))
 
