@@ -150,7 +150,8 @@ const onWorker = {
     for (let i = 0; i < p.losses.length; i++) r.losses.push(p.losses[i]);
     r.step = p.step;
     r.lr = p.lr;
-    r.tokensPerSec = p.tokensPerSec; // the last chunk's speed, shown live
+    // The live speed: the chunks' speeds smoothed (one chunk is one step here, and steps vary in length).
+    r.tokensPerSec = r.tokensPerSec ? 0.8 * r.tokensPerSec + 0.2 * p.tokensPerSec : p.tokensPerSec;
     r.tokens = p.tokens;             // processed so far (padding included, as natively)
     r.elapsed = p.elapsed;
     r.ms += p.ms;
