@@ -175,13 +175,16 @@ async function helperFor(config, custom, shards, snapshot) {
 }
 
 // parallelStep takes one training step with the helper computing part 1 (parts beyond 1, if any, stay local).
-// pending is the helper's reply to the previous step's put, checked here: both workers must report the same loss.
+// run.applied is the helper's reply to the previous step's put, checked here: both workers must report the same
+// step and loss. A helper that failed to apply it is out of step: it is dropped, and its part computed here.
 async function parallelStep(run) {
   const theirs = ask("shard", { part: 1 });
   const mine = call("computeShard", 0);
   if (run.applied) {
     const a = await run.applied.catch(() => null);
-    if (a && a.step !== run.lastStep || Math.fround(a.loss) !== Math.fround(run.lastLoss)) {
+    if (!a) {
+      if (helper) dropHelper(new Error("the helper worker could not apply a step"));
+    } else if (a.step !== run.lastStep || Math.fround(a.loss) !== Math.fround(run.lastLoss)) {
       throw new Error(`the workers diverged at step ${a.step} (loss ${a.loss} vs ${run.lastLoss})`);
     }
   }
