@@ -3,11 +3,13 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"golora/core/data"
 	"golora/core/train"
@@ -109,14 +111,25 @@ func readJSONL(path string) ([]data.Example, error) {
 	return data.ReadJSONL(f, path)
 }
 
-// run trains s to the end with train.Run, printing progress and evaluations to stderr.
-func run(s *train.Session, label string) (train.Result, error) {
+// saveEvery is how often a run with -resume saves its state between evaluations.
+const saveEvery = time.Minute
+
+// run trains s to the end with train.Run, printing progress and evaluations to stderr. With a resume file, the
+// run's state is written there at every evaluation and every saveEvery (see -resume).
+func run(s *train.Session, label, resume string) (train.Result, error) {
 	steps := s.Config().Steps
 	var final *train.Eval
+	lastSave := time.Now()
 	res, err := train.Run(s, 10, func(p train.Progress) {
 		printProgress(label, steps, p)
 		if p.Eval != nil {
 			final = p.Eval
+		}
+		if resume != "" && !s.Done() && (p.Eval != nil || time.Since(lastSave) > saveEvery) {
+			if err := saveSnapshot(s, resume); err != nil {
+				fmt.Fprintf(os.Stderr, "\n%s: could not save the run to %s: %v (training goes on)\n", label, resume, err)
+			}
+			lastSave = time.Now()
 		}
 	})
 	if err != nil {
@@ -126,6 +139,36 @@ func run(s *train.Session, label string) (train.Result, error) {
 		fmt.Fprintf(os.Stderr, "  %q -> %q (want %q)\n", smp.Prompt, smp.Got, smp.Want)
 	}
 	return res, nil
+}
+
+// saveSnapshot writes s's state to path through a temporary file, so that an interruption while writing leaves
+// the previous state whole.
+func saveSnapshot(s *train.Session, path string) error {
+	snap, err := s.Snapshot()
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, snap, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// resumeFrom continues s from the state in path when the file exists (a fresh run when it does not).
+func resumeFrom(s *train.Session, path string) error {
+	snap, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("-resume: %w", err)
+	}
+	if err := s.Restore(snap); err != nil {
+		return fmt.Errorf("-resume %s: %w (delete the file to start over)", path, err)
+	}
+	fmt.Fprintf(os.Stderr, "finetune: resuming at step %d of %d from %s\n", s.StepsDone(), s.Config().Steps, path)
+	return nil
 }
 
 // printProgress writes a progress line (rewritten in place) or an evaluation line to stderr.
@@ -157,6 +200,8 @@ func runFinetune(args []string) error {
 	tf.register(fs)
 	asJSON := fs.Bool("json", false, "print the result as one JSON object on stdout")
 	out := fs.String("out", "", "write the trained adapter (PEFT files) into this folder")
+	resume := fs.String("resume", "", "save the run's state in this file at every evaluation and every minute; if the file\n"+
+		"exists, continue the run it holds (same settings and base). Removed when the run completes")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -175,9 +220,19 @@ func runFinetune(args []string) error {
 	info := s.Info()
 	fmt.Fprintf(os.Stderr, "finetune: %s on %s (%d train / %d val / %d test), %s, trainable %d of %d params\n",
 		cfg.Method, s.Task().Name, info.TrainExamples, info.ValExamples, info.TestExamples, describe(info), info.TrainableParams, info.TotalParams)
-	res, err := run(s, cfg.Method)
+	if *resume != "" {
+		if err := resumeFrom(s, *resume); err != nil {
+			return err
+		}
+	}
+	res, err := run(s, cfg.Method, *resume)
 	if err != nil {
 		return err
+	}
+	if *resume != "" {
+		if err := os.Remove(*resume); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
 	}
 	if *out != "" {
 		if err := writeAdapter(s, bf.name(), *out); err != nil {
