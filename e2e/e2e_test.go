@@ -347,6 +347,25 @@ func TestBrowserApp(t *testing.T) {
 	waitFor(t, ctx, "the resumed run in #runs", fmt.Sprintf("%s === %d", runRows, wantRows+1), 10*time.Second)
 	t.Logf("resumed from step %d: %d losses, the same as the uninterrupted run's", saved, len(resumed))
 
+	// 5c. A helper worker that fails to apply a step is dropped, and the lead finishes the run alone with the same
+	// losses. The failure is injected in the lead worker (through the debugger): its third "put" to the helper is
+	// never sent, so the helper is a step behind.
+	if eval[int](t, ctx, `navigator.hardwareConcurrency`) >= 2 {
+		lead := leadWorker(t, ctx)
+		_, err = chromedp.Run(lead, chromedp.Evaluate[bool](`(() => { const realAsk = ask; let puts = 0;
+			self.ask = (type, payload, transfer) => type === "put" && ++puts === 3 ?
+				Promise.reject(new Error("injected failure")) : realAsk(type, payload, transfer);
+			return true; })()`))
+		require.NoError(t, err, "inject the failure")
+		require.NoError(t, chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](`location.hash = "`+hash+`"; undefined`)))
+		waitFor(t, ctx, "run with a failing helper finished", runFinished+` && state.run.losses.length > 0`, 5*time.Minute)
+		require.Equal(t, "done", eval[string](t, ctx, `state.run.status`), "run with a failing helper: %s", eval[string](t, ctx, `state.run.errorText || ""`))
+		assert.Equal(t, losses, eval[[]float64](t, ctx, `Array.from(state.run.losses)`), "the lead alone finishes with the same losses")
+		dropped, err := chromedp.Run(lead, chromedp.Evaluate[bool](`helper === null`))
+		require.NoError(t, err)
+		assert.True(t, dropped, "the lead dropped its helper")
+	}
+
 	// 6. The scalar build, which browsers without WebAssembly SIMD get: forced with ?engine=scalar, it trains,
 	// and its losses equal this (scalar, native) test binary's bit for bit.
 	const scalarSteps, scalarBatch = 3, 2
@@ -369,6 +388,22 @@ func TestBrowserApp(t *testing.T) {
 			"step %d: scalar wasm in the tab %v, native %v", i+1, inTab[i], native[i])
 	}
 	t.Logf("scalar build in the tab on %d workers: losses %v, the same bits as native", workers, inTab)
+}
+
+// leadWorker attaches to the page's lead Web Worker (the one the page starts, running worker.js) for evaluating in it.
+func leadWorker(t *testing.T, ctx context.Context) context.Context {
+	t.Helper()
+	infos, err := chromedp.Targets(ctx)
+	require.NoError(t, err)
+	for _, in := range infos {
+		if in.Type == "worker" && in.Attached && strings.HasSuffix(in.URL, "/worker.js") {
+			wctx, cancel := chromedp.NewContext(ctx, chromedp.WithTargetID(in.TargetID))
+			t.Cleanup(cancel)
+			return wctx
+		}
+	}
+	t.Fatalf("no lead worker among the browser's targets")
+	return nil
 }
 
 // nativeLosses runs the default LoRA configuration of the page (e2e, r=4 on q,v) natively for a few steps.
