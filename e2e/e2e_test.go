@@ -347,6 +347,28 @@ func TestBrowserApp(t *testing.T) {
 	waitFor(t, ctx, "the resumed run in #runs", fmt.Sprintf("%s === %d", runRows, wantRows+1), 10*time.Second)
 	t.Logf("resumed from step %d: %d losses, the same as the uninterrupted run's", saved, len(resumed))
 
+	// A sweep interrupted by a reload resumes its current run, then goes on with the ranks left.
+	rows := wantRows + 1
+	require.NoError(t, chromedp.Do(ctx, chromedp.SetValue("#sweep-ranks", "1, 2"),
+		chromedp.Evaluate[chromedp.Void](`document.getElementById("sweep-full").checked = false; undefined`),
+		chromedp.Click("#sweep-start")))
+	_, err = chromedp.Run(ctx, chromedp.Poll[bool](inflight+`.then((s) => s > 0)`, chromedp.WithPollingInterval(100*time.Millisecond),
+		chromedp.WithPollingTimeout(2*time.Minute)))
+	require.NoError(t, err, "the sweep's first run is saved")
+	require.NoError(t, chromedp.Do(ctx, chromedp.Click("#pause")))
+	waitFor(t, ctx, "sweep paused before the reload", `state.run.status === "paused"`, time.Minute)
+	require.Equal(t, 1, eval[int](t, ctx, `state.run.config.rank`), "the reload lands in the sweep's first run")
+	require.NoError(t, chromedp.Do(ctx, chromedp.Reload()))
+	waitFor(t, ctx, "page ready after interrupting the sweep", pageReady, 60*time.Second)
+	waitFor(t, ctx, "sweep resume offered", `!document.getElementById("resume").hidden`, 10*time.Second)
+	assert.Contains(t, eval[string](t, ctx, `document.getElementById("resume-text").textContent`), "part of a sweep")
+	require.NoError(t, chromedp.Do(ctx, chromedp.Click("#resume-run")))
+	waitFor(t, ctx, "resumed sweep finished", `state.sweep && state.sweep.status !== "running"`, 5*time.Minute)
+	require.Equal(t, "done", eval[string](t, ctx, `state.sweep.status`), "resumed sweep")
+	waitFor(t, ctx, "the resumed sweep's runs in #runs", fmt.Sprintf("%s === %d", runRows, rows+2), 10*time.Second)
+	assert.Equal(t, []int{1, 2}, eval[[]int](t, ctx, `sweepRuns().filter((r) => r.rank).map((r) => r.rank).sort()`),
+		"the resumed sweep has ranks 1 and 2")
+
 	// 5c. A helper worker that fails to apply a step is dropped, and the lead finishes the run alone with the same
 	// losses. The failure is injected in the lead worker (through the debugger): its third "put" to the helper is
 	// never sent, so the helper is a step behind.
