@@ -328,6 +328,13 @@ func TestBrowserApp(t *testing.T) {
 	waitFor(t, ctx, "paused before the reload", `state.run.status === "paused"`, time.Minute)
 	saved, err := chromedp.Run(ctx, chromedp.Evaluate[int](inflight, chromedp.EvalAwaitPromise))
 	require.NoError(t, err)
+	// A second tab of the page sees the saved run but offers no resume: the first tab still holds it.
+	second, closeSecond := chromedp.NewContext(ctx)
+	require.NoError(t, chromedp.Do(second, chromedp.Navigate(url)))
+	waitFor(t, second, "second tab ready", pageReady, 60*time.Second)
+	time.Sleep(500 * time.Millisecond) // loadInflight has run by now
+	assert.True(t, eval[bool](t, second, `document.getElementById("resume").hidden`), "no resume offer beside the tab that trains")
+	closeSecond()
 	before := eval[[]float64](t, ctx, `Array.from(state.run.losses)`)
 	require.NoError(t, chromedp.Do(ctx, chromedp.Reload()))
 	waitFor(t, ctx, "page ready after the interrupting reload", pageReady, 60*time.Second)

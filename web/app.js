@@ -171,6 +171,7 @@ const onWorker = {
     r.status = p.status;
     r.seconds = p.seconds + (r.secondsBefore || 0); // a resumed run counts the time before the reload too
     clearInflight(); // finished or stopped on purpose: nothing to resume
+    dropRunLock(); // a sweep's next run takes it again
     // A finished run shows and records its average speed: tokens over the time spent in training steps.
     if (r.tokens && r.ms) r.tokensPerSec = r.tokens / (r.ms / 1000);
     if (p.status === "done") {
@@ -196,6 +197,7 @@ const onWorker = {
       if (p.field) Object.assign(state.fieldErrors, fieldErrors({ error: p.message, field: p.field, fields: p.fields }));
       if (state.sweep) { state.sweep.status = "error"; }
       clearInflight(); // a failed run (NaN loss, bad settings) would fail again
+      dropRunLock();
     }
     if (p.fatal) state.loadError = p.message;
     showError(p.message);
@@ -346,6 +348,7 @@ async function loadFile(file) {
 
 function startRun(overrides, sweepId) {
   if (state.interrupted) clearInflight(); // a new run replaces the interrupted one
+  holdRunLock();
   const config = { ...state.config, ...(overrides || {}) };
   const runId = `run-${Date.now().toString(36)}-${nextId++}`;
   state.run = newRun(runId, config, sweepId);
@@ -471,10 +474,42 @@ async function clearInflight() {
   try { await tx("readwrite", (st) => st.delete("current"), "inflight"); } catch (err) { /* nothing to keep */ }
 }
 
+// A tab holds the Web Lock "golora-run" while it trains, so that another tab of the page does not offer to resume
+// a run that is not interrupted at all.
+let runLock = null; // {release, dropped} while this tab trains
+
+function holdRunLock() {
+  if (!navigator.locks || runLock) return;
+  const lock = { release: null, dropped: false };
+  runLock = lock;
+  navigator.locks.request("golora-run", () => new Promise((resolve) => {
+    if (lock.dropped) resolve();
+    else lock.release = resolve;
+  })).catch(() => {});
+}
+
+function dropRunLock() {
+  const lock = runLock;
+  runLock = null;
+  if (!lock) return;
+  lock.dropped = true;
+  if (lock.release) lock.release();
+}
+
+async function runElsewhere() {
+  if (!navigator.locks) return false;
+  try {
+    const { held } = await navigator.locks.query();
+    return held.some((l) => l.name === "golora-run") && !runLock;
+  } catch (err) {
+    return false;
+  }
+}
+
 async function loadInflight() {
   try {
     const rec = await tx("readonly", (st) => st.get("current"), "inflight");
-    if (rec && rec.snapshot && rec.config) state.interrupted = rec;
+    if (rec && rec.snapshot && rec.config && !(await runElsewhere())) state.interrupted = rec;
   } catch (err) {
     state.interrupted = null;
   }
@@ -499,6 +534,7 @@ function resumeRun() {
   });
   state.run = r;
   state.error = "";
+  holdRunLock();
   send("start", { runId: r.id, config: rec.config, custom: rec.custom ? rec.custom.text : "", snapshot: rec.snapshot });
   invalidate();
 }
