@@ -377,22 +377,29 @@ func TestBrowserApp(t *testing.T) {
 		"the resumed sweep has ranks 1 and 2")
 
 	// 5c. A helper worker that fails to apply a step is dropped, and the lead finishes the run alone with the same
-	// losses. The failure is injected in the lead worker (through the debugger): its third "put" to the helper is
-	// never sent, so the helper is a step behind.
+	// losses. The failure is injected in the lead worker (through the debugger): one "put" to the helper is never
+	// sent, so the helper is a step behind; the lead finds out at the next step (put 3) or, when the failed step is
+	// the last before an evaluation (put evalEvery), before the evaluation it would share. A fresh page each time.
 	if eval[int](t, ctx, `navigator.hardwareConcurrency`) >= 2 {
-		lead := leadWorker(t, ctx)
-		_, err = chromedp.Run(lead, chromedp.Evaluate[bool](`(() => { const realAsk = ask; let puts = 0;
-			self.ask = (type, payload, transfer) => type === "put" && ++puts === 3 ?
-				Promise.reject(new Error("injected failure")) : realAsk(type, payload, transfer);
-			return true; })()`))
-		require.NoError(t, err, "inject the failure")
-		require.NoError(t, chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](`location.hash = "`+hash+`"; undefined`)))
-		waitFor(t, ctx, "run with a failing helper finished", runFinished+` && state.run.losses.length > 0`, 5*time.Minute)
-		require.Equal(t, "done", eval[string](t, ctx, `state.run.status`), "run with a failing helper: %s", eval[string](t, ctx, `state.run.errorText || ""`))
-		assert.Equal(t, losses, eval[[]float64](t, ctx, `Array.from(state.run.losses)`), "the lead alone finishes with the same losses")
-		dropped, err := chromedp.Run(lead, chromedp.Evaluate[bool](`helper === null`))
-		require.NoError(t, err)
-		assert.True(t, dropped, "the lead dropped its helper")
+		for _, failAt := range []int{3, evalEvery} {
+			require.NoError(t, chromedp.Do(ctx, chromedp.Reload()))
+			waitFor(t, ctx, "page ready for the helper failure", pageReady, 60*time.Second)
+			lead := leadWorker(t, ctx)
+			_, err = chromedp.Run(lead, chromedp.Evaluate[bool](fmt.Sprintf(`(() => { const realAsk = ask; let puts = 0;
+				self.ask = (type, payload, transfer) => type === "put" && ++puts === %d ?
+					Promise.reject(new Error("injected failure")) : realAsk(type, payload, transfer);
+				return true; })()`, failAt)))
+			require.NoError(t, err, "inject the failure")
+			require.NoError(t, chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](`location.hash = "`+hash+`"; undefined`)))
+			waitFor(t, ctx, "run with a failing helper finished", runFinished+` && state.run.losses.length > 0`, 5*time.Minute)
+			require.Equal(t, "done", eval[string](t, ctx, `state.run.status`), "helper failing at put %d: %s", failAt,
+				eval[string](t, ctx, `state.run.errorText || ""`))
+			assert.Equal(t, losses, eval[[]float64](t, ctx, `Array.from(state.run.losses)`),
+				"helper failing at put %d: the lead alone finishes with the same losses", failAt)
+			dropped, err := chromedp.Run(lead, chromedp.Evaluate[bool](`helper === null`))
+			require.NoError(t, err)
+			assert.True(t, dropped, "helper failing at put %d: the lead dropped it", failAt)
+		}
 	}
 
 	// 6. The scalar build, which browsers without WebAssembly SIMD get: forced with ?engine=scalar, it trains,

@@ -175,19 +175,10 @@ async function helperFor(config, custom, shards, snapshot) {
 }
 
 // parallelStep takes one training step with the helper computing part 1 (parts beyond 1, if any, stay local).
-// run.applied is the helper's reply to the previous step's put, checked here: both workers must report the same
-// step and loss. A helper that failed to apply it is out of step: it is dropped, and its part computed here.
 async function parallelStep(run) {
   const theirs = ask("shard", { part: 1 });
   const mine = call("computeShard", 0);
-  if (run.applied) {
-    const a = await run.applied.catch(() => null);
-    if (!a) {
-      if (helper) dropHelper(new Error("the helper worker could not apply a step"));
-    } else if (a.step !== run.lastStep || Math.fround(a.loss) !== Math.fround(run.lastLoss)) {
-      throw new Error(`the workers diverged at step ${a.step} (loss ${a.loss} vs ${run.lastLoss})`);
-    }
-  }
+  await checkApplied(run);
   for (let p = 2; p < run.shards; p++) call("computeShard", p);
   let t = null;
   try {
@@ -206,6 +197,19 @@ async function parallelStep(run) {
   run.lastStep = m.step;
   run.lastLoss = m.loss;
   return m;
+}
+
+// checkApplied waits for the helper's reply to the last step's put (run.applied): both workers must report the same
+// step and loss. A helper that failed to apply it is out of step: it is dropped, and the lead goes on alone.
+async function checkApplied(run) {
+  if (!run.applied) return;
+  const a = await run.applied.catch(() => null);
+  run.applied = null;
+  if (!a) {
+    if (helper) dropHelper(new Error("the helper worker could not apply a step"));
+  } else if (a.step !== run.lastStep || Math.fround(a.loss) !== Math.fround(run.lastLoss)) {
+    throw new Error(`the workers diverged at step ${a.step} (loss ${a.loss} vs ${run.lastLoss})`);
+  }
 }
 
 // parallelEval shares an evaluation with the helper.
@@ -260,6 +264,7 @@ async function run({ runId, config, custom, snapshot }) {
       tokens: resumed ? resumed.tokens : 0 };
     post("started", { runId, info, workers: par.on ? 2 : 1, resumedAt: resumed ? resumed.step : 0 });
     const evaluate = async () => {
+      await checkApplied(par); // the helper must hold the same step before it evaluates its part
       if (par.on && helper) {
         try {
           return await parallelEval();
@@ -338,7 +343,6 @@ async function run({ runId, config, custom, snapshot }) {
       post("done", { runId, status: "stopped", seconds: (performance.now() - t0) / 1000 });
       return;
     }
-    if (par.applied) await par.applied;
     const final = await evaluate();
     post("eval", { runId, ...final });
     let adapter = null;
