@@ -106,7 +106,8 @@ func (s *Session) Restore(snap []byte) error {
 	if n != int64(len(s.loop.params)) || int64(r.Len()) != 3*4*n {
 		return fmt.Errorf("train: the run snapshot holds %d trainable values, this run trains %d", n, len(s.loop.params))
 	}
-	if step < 0 || step > int64(s.cfg.Steps) || batches < step || tokens < 0 || optStep != step ||
+	// Between steps a run has drawn one batch per step, plus one per step abandoned on a NaN loss.
+	if step < 0 || step > int64(s.cfg.Steps) || batches < step || batches > step+int64(s.cfg.Steps) || tokens < 0 || optStep != step ||
 		!(elapsed >= 0) || math.IsInf(elapsed, 0) {
 		return fmt.Errorf("train: the run snapshot's counters do not fit together (step %d, %d batches)", step, batches)
 	}
