@@ -288,7 +288,10 @@ func TestContinueImportedAdapter(t *testing.T) {
 }
 
 // FuzzReadAdapter: whatever the two files hold, ReadAdapter returns a model or
-// an error, never panics, and never touches the base.
+// an error, never panics, and never touches the base. Its seeds are whole
+// adapter files (kilobytes), and the fuzzer minimizes every new interesting
+// input for up to a minute, which looks like a stall (0 execs/s): fuzz it with
+// -fuzzminimizetime=3s.
 func FuzzReadAdapter(f *testing.F) {
 	base := tinyBase(f)
 	s, err := train.New(base, data.NewByteTokenizer(), tinyConfig("q", "v", "down"))
