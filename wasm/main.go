@@ -237,9 +237,6 @@ func decodeConfig(args []js.Value) (train.Config, error) {
 	set(&c.Clip, w.Clip)
 	set(&c.Seed, w.Seed)
 	set(&c.Shards, w.Shards)
-	if w.Shards == nil && c.Batch >= 1 {
-		c.Shards = min(c.Shards, c.Batch) // the default two parts need two rows
-	}
 	set(&c.EvalEvery, w.EvalEvery)
 	set(&c.EvalLimit, w.EvalLimit)
 	if jsonl := argOptString(args, 1); c.Task == "custom" {
@@ -365,7 +362,7 @@ func start(args []js.Value) (map[string]any, error) {
 		return nil, err
 	}
 	session = s
-	return map[string]any{"info": jsInfo(s.Info()), "shards": c.Shards}, nil
+	return map[string]any{"info": jsInfo(s.Info()), "shards": s.Config().Shards}, nil
 }
 
 // step runs n optimizer steps one at a time, so that the page gets every step's loss for its curve.
@@ -617,8 +614,6 @@ func jsInfo(i train.Info) map[string]any {
 	}
 }
 
-// jsConfig is the page's view of c: its settings. Shards is left out: it is how a step is computed, not a
-// setting, and a config without it gets the default two parts, or one per row for a smaller batch.
 func jsConfig(c train.Config) map[string]any {
 	targets := make([]any, len(c.Targets))
 	for i, t := range c.Targets {
@@ -628,7 +623,7 @@ func jsConfig(c train.Config) map[string]any {
 		"task": c.Task, "difficulty": c.Difficulty, "facts": c.Facts, "method": c.Method, "rank": c.Rank,
 		"alpha": c.Alpha, "rslora": c.RSLoRA, "targets": targets, "init": c.Init, "dropout": c.Dropout, "lr": c.LR,
 		"steps": c.Steps, "batch": c.Batch, "warmup": c.Warmup, "weightDecay": c.WeightDecay, "clip": c.Clip,
-		"seed": float64(c.Seed), "evalEvery": c.EvalEvery, "evalLimit": c.EvalLimit,
+		"seed": float64(c.Seed), "shards": c.Shards, "evalEvery": c.EvalEvery, "evalLimit": c.EvalLimit,
 	}
 }
 

@@ -73,7 +73,6 @@ func (t *trainFlags) config() (train.Config, error) {
 	if !set["warmup"] {
 		c.Warmup = min(c.Warmup, c.Steps) // the default warmup never refuses a short run
 	}
-	c.Shards = min(c.Shards, max(1, c.Batch)) // a batch of one row is computed in one part
 	if t.targets == "all" {
 		c.Targets = []string{"q", "k", "v", "o", "gate", "up", "down"}
 	} else {

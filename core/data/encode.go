@@ -5,8 +5,9 @@
 package data
 
 import (
+	"cmp"
 	"fmt"
-	"sort"
+	"slices"
 
 	"golora/core/rng"
 )
@@ -117,31 +118,6 @@ func (b *Batch) RowLen(r int) int {
 	return 0
 }
 
-// SortRows reorders b's rows in place by RowLen, shortest first, keeping
-// the order of rows of equal length, and returns the lengths in the new
-// order. Split into parts of consecutive rows, a sorted batch wastes less
-// on padding: each part is only as long as its own longest row.
-func (b *Batch) SortRows() []int {
-	order := make([]int, b.B)
-	lens := make([]int, b.B)
-	for r := range order {
-		order[r], lens[r] = r, b.RowLen(r)
-	}
-	sort.SliceStable(order, func(i, j int) bool { return lens[order[i]] < lens[order[j]] })
-	var src Batch
-	b.Rows(0, b.B, &src)
-	b.resize(b.B, src.T)
-	sorted := make([]int, b.B)
-	for k, r := range order {
-		T := src.T
-		copy(b.Inputs[k*T:(k+1)*T], src.Inputs[r*T:(r+1)*T])
-		copy(b.Targets[k*T:(k+1)*T], src.Targets[r*T:(r+1)*T])
-		copy(b.Mask[k*T:(k+1)*T], src.Mask[r*T:(r+1)*T])
-		sorted[k] = lens[r]
-	}
-	return sorted
-}
-
 // Batcher deals fine-tuning sequences in deterministic epochs: each epoch is
 // a permutation (core/rng), consumed in consecutive batches. Every batch has
 // exactly batchSize rows: a batch that reaches the end of an epoch continues
@@ -181,7 +157,10 @@ func (b *Batcher) Epoch() int { return b.epoch }
 
 // Next fills dst with the next batch, reusing dst's slices. T is the longest
 // sequence of this batch minus one: rows are padded to the batch's longest,
-// not to the model's context.
+// not to the model's context. The rows are sorted by length, shortest first
+// (in the order drawn among equal lengths), so that a batch split into parts
+// of consecutive rows wastes little on padding: each part is only as long as
+// its own longest row.
 func (b *Batcher) Next(dst *Batch) {
 	b.picked = b.picked[:0]
 	for range b.batchSize {
@@ -193,6 +172,7 @@ func (b *Batcher) Next(dst *Batch) {
 		b.picked = append(b.picked, b.seqs[b.order[b.pos]])
 		b.pos++
 	}
+	slices.SortStableFunc(b.picked, func(x, y Sequence) int { return cmp.Compare(len(x.Tokens), len(y.Tokens)) })
 	layout(dst, b.picked)
 }
 

@@ -208,16 +208,25 @@ func TestBatchRows(t *testing.T) {
 	assert.Panics(t, func() { whole.Rows(0, 5, &part) })
 }
 
-func TestBatchSortRows(t *testing.T) {
+// TestBatcherSortsRows: a batch's rows come shortest first, rows of equal
+// length in the order they were drawn, and RowLen is each row's length.
+func TestBatcherSortsRows(t *testing.T) {
 	seqs := []Sequence{seqOf(0, 5, 2), seqOf(1, 3, 1), seqOf(2, 8, 4), seqOf(3, 3, 2), seqOf(4, 2, 1)}
+	bt := NewBatcher(seqs, len(seqs), 9)
+	drawn := append([]int(nil), bt.order...) // the epoch's permutation: the order rows are drawn in
 	var b, want Batch
-	FillBatch(&b, seqs)
-	lens := b.SortRows()
-	// Lengths 4, 2, 7, 2, 1 (one past the last target): shortest first, equal lengths in their old order.
-	assert.Equal(t, []int{1, 2, 2, 4, 7}, lens)
-	FillBatch(&want, []Sequence{seqs[4], seqs[1], seqs[3], seqs[0], seqs[2]})
+	bt.Next(&b)
+	var ordered []Sequence
+	for _, n := range []int{2, 3, 5, 8} { // by length; equal lengths (3) as drawn
+		for _, i := range drawn {
+			if len(seqs[i].Tokens) == n {
+				ordered = append(ordered, seqs[i])
+			}
+		}
+	}
+	FillBatch(&want, ordered)
 	assert.Equal(t, want, b)
-	for r, n := range lens {
-		assert.Equal(t, n, b.RowLen(r), "row %d", r)
+	for r, s := range ordered {
+		assert.Equal(t, len(s.Tokens)-1, b.RowLen(r), "row %d: one past its last target", r)
 	}
 }

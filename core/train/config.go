@@ -49,7 +49,8 @@ type Config struct {
 	Seed        uint64  // adapter init, batch order and dropout
 	// Shards splits each step's batch into this many parts (its rows sorted
 	// by length, then cut where the parts' padded sizes balance), whose
-	// gradients are computed independently and added in order.
+	// gradients are computed independently and added in order. A batch of
+	// fewer rows is split one row per part (New records the parts it uses).
 	// The page computes the parts in as many Web Workers at once; because the
 	// split is part of the run's definition, a run gives the same bits on one
 	// worker, on several, and natively.
@@ -200,8 +201,8 @@ func (c Config) Validate(m *model.Model) error {
 	if c.Batch < 1 || c.Batch > 512 {
 		bad("batch", "must be between 1 and 512, got %d", c.Batch)
 	}
-	if c.Shards < 1 || c.Shards > max(1, c.Batch) {
-		bad("shards", "must be between 1 and the batch size (%d), got %d", c.Batch, c.Shards)
+	if c.Shards < 1 || c.Shards > 512 {
+		bad("shards", "must be between 1 and 512, got %d", c.Shards)
 	}
 	if !finite(c.WeightDecay) || c.WeightDecay < 0 || c.WeightDecay >= 1 {
 		bad("weight_decay", "must be in [0, 1), got %g", c.WeightDecay)

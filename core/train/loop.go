@@ -3,6 +3,7 @@ package train
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"golora/core/data"
@@ -13,8 +14,8 @@ import (
 
 // loop owns the optimizer state of one run and takes steps on batches it is handed.
 //
-// A step's batch is split into shards parts of consecutive rows, after its
-// rows are sorted by length (see splitRows). Each part's gradient is computed
+// A step's batch is split into shards parts of consecutive rows, cut where
+// the parts' padded sizes balance (splitRows). Each part's gradient is computed
 // on its own, from zero, with the loss divided by the whole batch's count,
 // and the parts' gradients are then added in part order.
 // So a part can be computed anywhere (this process, or another Web Worker
@@ -38,6 +39,7 @@ type loop struct {
 	partDone  []bool
 	partT     []int // each part's row count x T: positions computed
 	bounds    []int // part s is rows [bounds[s], bounds[s+1]) of batch
+	rowLens   []int // positions each row of batch needs (data.Batch.RowLen)
 	den       float64
 	drawn     bool // batch holds the current step's batch
 	stepStart time.Time
@@ -127,7 +129,11 @@ func (l *loop) begin(b *data.Batch) {
 	if !l.drawn {
 		l.den = float64(l.batch.Count())
 		if l.shards > 1 {
-			splitRows(l.bounds, l.batch.SortRows())
+			l.rowLens = l.rowLens[:0]
+			for r := range l.batch.B {
+				l.rowLens = append(l.rowLens, l.batch.RowLen(r))
+			}
+			splitRows(l.bounds, l.rowLens)
 		}
 		clear(l.partDone)
 		l.stepStart = time.Now()
@@ -138,15 +144,14 @@ func (l *loop) begin(b *data.Batch) {
 // partRows is the row range of part s of the current batch.
 func (l *loop) partRows(s int) (int, int) { return l.bounds[s], l.bounds[s+1] }
 
-// splitRows sets bounds (len k+1) to the split of rows sorted by length
-// (lens, shortest first) into k non-empty parts of consecutive rows that
-// makes the largest part smallest, a part's size being its rows times its
-// longest row: the positions it computes, padding included. Parts computed
-// side by side then take about the same time, and sorted rows waste little
-// on padding (about 10% on e2e, against 16% for unsorted halves).
+// splitRows sets bounds (len k+1) to the split of rows of lengths lens into
+// k non-empty parts of consecutive rows that makes the largest part
+// smallest, a part's size being its rows times its longest row: the
+// positions it computes, padding included. Parts computed side by side then
+// take about the same time; on rows sorted by length (data.Batcher.Next)
+// little goes to padding (about 10% on e2e, against 16% for unsorted halves).
 func splitRows(bounds, lens []int) {
 	k, n := len(bounds)-1, len(lens)
-	size := func(a, b int) int { return (b - a) * lens[b-1] }
 	// fits reports whether parts of at most c positions cover the rows, and
 	// records the greedy split: each part as long as c and the rows left for
 	// the parts after it allow.
@@ -154,11 +159,12 @@ func splitRows(bounds, lens []int) {
 		a := 0
 		for s := range k {
 			bounds[s] = a
-			if a >= n || size(a, a+1) > c {
+			if a >= n || lens[a] > c {
 				return false
 			}
-			b := a + 1
-			for b < n-(k-s-1) && size(a, b+1) <= c {
+			b, longest := a+1, lens[a]
+			for b < n-(k-s-1) && (b+1-a)*max(longest, lens[b]) <= c {
+				longest = max(longest, lens[b])
 				b++
 			}
 			a = b
@@ -166,7 +172,7 @@ func splitRows(bounds, lens []int) {
 		bounds[k] = a
 		return a == n
 	}
-	lo, hi := 1, size(0, n) // fits(hi) holds: the last row is the longest
+	lo, hi := 1, n*slices.Max(lens) // fits(hi) holds: no part can be larger
 	for lo < hi {
 		if mid := (lo + hi) / 2; fits(mid) {
 			hi = mid

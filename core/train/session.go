@@ -110,11 +110,15 @@ func New(base *model.Model, tok data.Tokenizer, cfg Config) (*Session, error) {
 	if err := cfg.Validate(base); err != nil {
 		return nil, err
 	}
+	cfg.Shards = min(cfg.Shards, cfg.Batch) // a part has at least one row
 	task, err := buildTask(cfg)
 	if err != nil {
 		return nil, &FieldError{Field: "task", Reason: err.Error()}
 	}
-	s := &Session{cfg: cfg, tok: tok, task: task, model: base.Clone(), baseSum: weightsSum(base.Params.Data)}
+	s := &Session{cfg: cfg, tok: tok, task: task, model: base.Clone()}
+	if cfg.Method != MethodFrozen { // only a trained run is ever saved (Snapshot)
+		s.baseSum = weightsSum(base.Params.Data)
+	}
 	if base.LoRA != nil {
 		targets, _ := model.ParseTargets(cfg.Targets)
 		if err := s.model.AddLoRA(base.LoRA.Config, targets, nil); err != nil {

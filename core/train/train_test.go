@@ -261,10 +261,20 @@ func TestShardErrors(t *testing.T) {
 
 	cfg.Shards = 0
 	_, err = New(base, data.NewByteTokenizer(), cfg)
-	assert.ErrorContains(t, err, "shards: must be between 1 and the batch size (4), got 0")
-	cfg.Shards = 5
+	assert.ErrorContains(t, err, "shards: must be between 1 and 512, got 0")
+	cfg.Shards = 513
 	_, err = New(base, data.NewByteTokenizer(), cfg)
-	assert.ErrorContains(t, err, "shards")
+	assert.ErrorContains(t, err, "shards: must be between 1 and 512, got 513")
+	cfg.Shards = 5 // more parts than rows: one row per part
+	s, err = New(base, data.NewByteTokenizer(), cfg)
+	require.NoError(t, err)
+	assert.Equal(t, 4, s.Config().Shards)
+	for part := range 4 {
+		_, err = s.ComputeShard(part)
+		require.NoError(t, err, "part %d", part)
+	}
+	_, err = s.ComputeShard(4)
+	assert.ErrorContains(t, err, "part 4 of a step in 4 parts")
 }
 
 // TestEvalParts: an evaluation shared among workers merges into exactly the one Evaluate computes.
@@ -339,31 +349,35 @@ func TestCompleteStopsHopelessRows(t *testing.T) {
 	}
 }
 
-// TestSplitRows checks splitRows against every split of small sorted batches:
+// TestSplitRows checks splitRows against every split of small batches, with
+// rows sorted by length (as the batcher deals them) and in any order:
 // non-empty parts of consecutive rows covering the batch, whose largest part
 // is as small as any split's.
 func TestSplitRows(t *testing.T) {
 	r := rng.New(11)
+	size := func(lens []int, a, b int) int { return (b - a) * slices.Max(lens[a:b]) }
 	// best is the smallest largest part over every split of lens[a:] into k parts.
 	var best func(lens []int, a, k int) int
 	best = func(lens []int, a, k int) int {
 		n := len(lens)
 		if k == 1 {
-			return (n - a) * lens[n-1]
+			return size(lens, a, n)
 		}
 		b := math.MaxInt
 		for e := a + 1; e <= n-(k-1); e++ {
-			b = min(b, max((e-a)*lens[e-1], best(lens, e, k-1)))
+			b = min(b, max(size(lens, a, e), best(lens, e, k-1)))
 		}
 		return b
 	}
-	for range 300 {
+	for i := range 600 {
 		n := 1 + r.Intn(9)
 		lens := make([]int, n)
 		for i := range lens {
 			lens[i] = r.Intn(20)
 		}
-		slices.Sort(lens)
+		if i%2 == 0 {
+			slices.Sort(lens)
+		}
 		for k := 1; k <= n; k++ {
 			bounds := make([]int, k+1)
 			splitRows(bounds, lens)
@@ -372,7 +386,7 @@ func TestSplitRows(t *testing.T) {
 			largest := 0
 			for s := range k {
 				require.Less(t, bounds[s], bounds[s+1], "lens %v, %d parts: %v has an empty part", lens, k, bounds)
-				largest = max(largest, (bounds[s+1]-bounds[s])*lens[bounds[s+1]-1])
+				largest = max(largest, size(lens, bounds[s], bounds[s+1]))
 			}
 			require.Equal(t, best(lens, 0, k), largest, "lens %v, %d parts: %v", lens, k, bounds)
 		}
