@@ -80,7 +80,7 @@ func gemm(out, a, b []float32, m, k, n int, aT, bT, accumulate bool) {
 		}
 		return
 	}
-	op := &operands{a: a, b: b, m: m, k: k, n: n, aT: aT, bT: bT, accumulate: accumulate, out: out}
+	op := operands{a: a, b: b, m: m, k: k, n: n, aT: aT, bT: bT, accumulate: accumulate, out: out}
 	op.rowT = ceilDiv(m, tileRows)
 	op.colT = ceilDiv(n, tileCols)
 	op.nPad = op.colT * tileCols
@@ -94,9 +94,15 @@ func gemm(out, a, b []float32, m, k, n int, aT, bT, accumulate bool) {
 		op.run(0, op.rowT, 0, op.colT)
 		return
 	}
-	// Split the longer side of the tile grid into contiguous ranges, one
-	// per worker. B panels are packed in parallel first (a copy, so the
-	// split cannot change any number), then each worker computes its rectangle.
+	shared := op // the goroutines share a heap copy; op itself stays on the stack for the common small product
+	parallel(&shared, workers)
+}
+
+// parallel computes op on workers goroutines: the longer side of the tile
+// grid is split into contiguous ranges, one per worker. B panels are packed
+// in parallel first (a copy, so the split cannot change any number), then
+// each worker computes its rectangle.
+func parallel(op *operands, workers int) {
 	var wg sync.WaitGroup
 	for w := range workers {
 		c0, c1 := w*op.colT/workers, (w+1)*op.colT/workers
