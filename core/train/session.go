@@ -74,7 +74,8 @@ type Session struct {
 	train, val []data.Sequence
 	batcher    *data.Batcher
 	batches    int    // batches drawn from batcher: where a resumed run picks up (snapshot.go)
-	baseSum    uint64 // fingerprint of the base's weights, so that a snapshot resumes on the base it was made on
+	cfgSum     uint64 // fingerprints of the settings and of the base's weights, so that a snapshot
+	baseSum    uint64 // resumes only the run it was made from (snapshot.go)
 	acts       *model.Acts
 	loop       *loop
 }
@@ -117,6 +118,9 @@ func New(base *model.Model, tok data.Tokenizer, cfg Config) (*Session, error) {
 	}
 	s := &Session{cfg: cfg, tok: tok, task: task, model: base.Clone()}
 	if cfg.Method != MethodFrozen { // only a trained run is ever saved (Snapshot)
+		if s.cfgSum, err = cfg.fingerprint(); err != nil {
+			return nil, err
+		}
 		s.baseSum = weightsSum(base.Params.Data)
 	}
 	if base.LoRA != nil {

@@ -33,16 +33,12 @@ func (s *Session) Snapshot() ([]byte, error) {
 	if s.loop.drawn {
 		return nil, fmt.Errorf("train: a snapshot is taken between steps, and step %d is half done", s.loop.step+1)
 	}
-	fp, err := s.cfg.fingerprint()
-	if err != nil {
-		return nil, err
-	}
 	st := s.loop.opt.State()
 	var b bytes.Buffer
 	b.WriteString(snapshotMagic)
 	b.WriteByte(snapshotVersion)
 	put := func(v any) { _ = binary.Write(&b, binary.LittleEndian, v) } // a bytes.Buffer never fails
-	put(fp)
+	put(s.cfgSum)
 	put(s.baseSum)
 	put(int64(s.loop.step))
 	put(int64(s.batches))
@@ -93,11 +89,7 @@ func (s *Session) Restore(snap []byte) error {
 			return errors.New("train: the run snapshot is truncated")
 		}
 	}
-	want, err := s.cfg.fingerprint()
-	if err != nil {
-		return err
-	}
-	if fp != want {
+	if fp != s.cfgSum {
 		return errors.New("train: the run snapshot is from a run with other settings")
 	}
 	if baseSum != s.baseSum {
