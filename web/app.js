@@ -530,7 +530,7 @@ function resumeRun() {
   const r = newRun(rec.runId, rec.config, rec.sweepId);
   Object.assign(r, {
     step: rec.step, losses: Array.from(rec.losses), evals: rec.evals || [], before: rec.before, after: rec.after,
-    ms: rec.ms || 0, tokens: rec.tokens || 0, info: rec.info, resumedAt: rec.step, secondsBefore: rec.seconds || 0,
+    ms: rec.ms || 0, tokens: rec.tokens || 0, info: rec.info, secondsBefore: rec.seconds || 0,
   });
   state.run = r;
   state.error = "";

@@ -11,7 +11,7 @@
 //   preview  {id, config, custom, n}                 preview   {id, examples, error?, field?}
 //   generate {id, prompt, maxTokens, temperature,    generated {id, text, error?}
 //             seed}
-//   start    {runId, config, custom, snapshot?}      started   {runId, info, workers, resumedAt}
+//   start    {runId, config, custom, snapshot?}      started   {runId, info, workers}
 //                                                    eval      {runId, step, valLoss, accuracy, correct, total,
 //                                                               samples, initial}
 //                                                    progress  {runId, step, steps, fromStep, losses: Float32Array,
@@ -262,7 +262,7 @@ async function run({ runId, config, custom, snapshot }) {
     const resumed = snapshot ? call("restore", snapshot) : null;
     const par = { on: await helperFor(config, custom, shards, snapshot), shards, applied: null, lastStep: 0, lastLoss: 0,
       tokens: resumed ? resumed.tokens : 0 };
-    post("started", { runId, info, workers: par.on ? 2 : 1, resumedAt: resumed ? resumed.step : 0 });
+    post("started", { runId, info, workers: par.on ? 2 : 1 });
     const evaluate = async () => {
       await checkApplied(par); // the helper must hold the same step before it evaluates its part
       if (par.on && helper) {
