@@ -35,14 +35,16 @@ const parallelWork = 1 << 17
 
 // operands describes one product and its packed B.
 type operands struct {
-	out, a, b  []float32
-	m, k, n    int
-	aT         bool // A stored (K, M) instead of (M, K)
-	bT         bool // B stored (N, K) instead of (K, N)
-	accumulate bool
-	bPack      []float32 // K × nPad, see the layout above
-	nPad       int       // N rounded up to whole column panels
-	rowT, colT int       // number of row tiles and column panels
+	out, a, b     []float32
+	ldc, lda, ldb int // row strides of out, a and b as stored
+	m, k, n       int
+	aT            bool // A stored (K, M) instead of (M, K)
+	bT            bool // B stored (N, K) instead of (K, N)
+	accumulate    bool
+	bPack         []float32 // kPack × nPad, see the layout above
+	kPack         int       // the K that bPack was packed for (>= k: a product may use a prefix)
+	nPad          int       // N rounded up to whole column panels
+	rowT, colT    int       // number of row tiles and column panels
 }
 
 var packPool = sync.Pool{New: func() any { s := make([]float32, 0); return &s }}
@@ -69,18 +71,27 @@ func Workers(m, k, n int) int {
 
 func ceilDiv(a, b int) int { return (a + b - 1) / b }
 
-// gemm runs out (M, N) (+)= op(A) · op(B) with the packing chosen by aT and bT.
-func gemm(out, a, b []float32, m, k, n int, aT, bT, accumulate bool) {
+// clearRows zeroes the first n columns of m rows ldc apart.
+func clearRows(out []float32, ldc, m, n int) {
+	for i := range m {
+		clear(out[i*ldc : i*ldc+n])
+	}
+}
+
+// gemm runs out (M, N) (+)= op(A) · op(B) with the packing chosen by aT and
+// bT; lda, ldb and ldc are the row strides of a, b and out as stored.
+func gemm(out []float32, ldc int, a []float32, lda int, b []float32, ldb int, m, k, n int, aT, bT, accumulate bool) {
 	if m == 0 || n == 0 {
 		return
 	}
 	if k == 0 {
 		if !accumulate {
-			clear(out[:m*n])
+			clearRows(out, ldc, m, n)
 		}
 		return
 	}
-	op := operands{a: a, b: b, m: m, k: k, n: n, aT: aT, bT: bT, accumulate: accumulate, out: out}
+	op := operands{out: out, a: a, b: b, ldc: ldc, lda: lda, ldb: ldb, m: m, k: k, n: n, kPack: k,
+		aT: aT, bT: bT, accumulate: accumulate}
 	op.rowT = ceilDiv(m, tileRows)
 	op.colT = ceilDiv(n, tileCols)
 	op.nPad = op.colT * tileCols
@@ -127,7 +138,7 @@ func parallel(op *operands, workers int) {
 
 // packB packs column panels [c0, c1) of B for every K block.
 func (op *operands) packB(c0, c1 int) {
-	k, n, nPad := op.k, op.n, op.nPad
+	k, n, nPad, ldb := op.k, op.n, op.nPad, op.ldb
 	for p0 := 0; p0 < k; p0 += blockK {
 		kc := min(blockK, k-p0)
 		blk := op.bPack[p0*nPad : p0*nPad+kc*nPad]
@@ -136,17 +147,17 @@ func (op *operands) packB(c0, c1 int) {
 			cols := min(tileCols, n-j0)
 			dst := blk[jp*kc*tileCols : (jp+1)*kc*tileCols]
 			if op.bT {
-				// B(p, j) = b[j*k + p]: walk each source row once.
+				// B(p, j) = b[j*ldb + p]: walk each source row once.
 				for c := range cols {
-					src := op.b[(j0+c)*k+p0 : (j0+c)*k+p0+kc]
+					src := op.b[(j0+c)*ldb+p0 : (j0+c)*ldb+p0+kc]
 					for p, v := range src {
 						dst[p*tileCols+c] = v
 					}
 				}
 			} else {
-				// B(p, j) = b[p*n + j]: copy row segments.
+				// B(p, j) = b[p*ldb + j]: copy row segments.
 				for p := range kc {
-					copy(dst[p*tileCols:p*tileCols+cols], op.b[(p0+p)*n+j0:(p0+p)*n+j0+cols])
+					copy(dst[p*tileCols:p*tileCols+cols], op.b[(p0+p)*ldb+j0:(p0+p)*ldb+j0+cols])
 				}
 			}
 			if cols < tileCols {
@@ -160,50 +171,50 @@ func (op *operands) packB(c0, c1 int) {
 
 // packA packs rows [i0, i0+rows) of A, K block [p0, p0+kc), into row panels.
 func (op *operands) packA(dst []float32, i0, rows, p0, kc int) {
-	m, k := op.m, op.k
+	lda := op.lda
 	for r0 := 0; r0 < rows; r0 += tileRows {
 		pan := dst[(r0/tileRows)*kc*tileRows : (r0/tileRows+1)*kc*tileRows]
 		nr := min(tileRows, rows-r0)
 		switch {
 		case nr == tileRows && op.aT:
-			// A(i, p) = a[p*m + i]: each K step is a contiguous run of
+			// A(i, p) = a[p*lda + i]: each K step is a contiguous run of
 			// tileRows floats (assigned, not copied: copy's call costs more).
 			for p := range kc {
-				src := op.a[(p0+p)*m+i0+r0 : (p0+p)*m+i0+r0+tileRows]
+				src := op.a[(p0+p)*lda+i0+r0 : (p0+p)*lda+i0+r0+tileRows]
 				dst := pan[p*tileRows : p*tileRows+tileRows]
 				for r := range tileRows {
 					dst[r] = src[r]
 				}
 			}
 		case nr == tileRows && tileRows == 4:
-			// A(i, p) = a[i*k + p]: read four source rows side by side and
+			// A(i, p) = a[i*lda + p]: read four source rows side by side and
 			// write the panel sequentially (a strided write per row was
 			// about a third of the time at N = 128).
-			base := (i0+r0)*k + p0
+			base := (i0+r0)*lda + p0
 			s0 := op.a[base : base+kc]
-			s1 := op.a[base+k : base+k+kc]
-			s2 := op.a[base+2*k : base+2*k+kc]
-			s3 := op.a[base+3*k : base+3*k+kc]
+			s1 := op.a[base+lda : base+lda+kc]
+			s2 := op.a[base+2*lda : base+2*lda+kc]
+			s3 := op.a[base+3*lda : base+3*lda+kc]
 			for p := range kc {
 				dst := pan[p*tileRows : p*tileRows+4]
 				dst[0], dst[1], dst[2], dst[3] = s0[p], s1[p], s2[p], s3[p]
 			}
 		case nr == tileRows && tileRows == 2:
-			base := (i0+r0)*k + p0
+			base := (i0+r0)*lda + p0
 			s0 := op.a[base : base+kc]
-			s1 := op.a[base+k : base+k+kc]
+			s1 := op.a[base+lda : base+lda+kc]
 			for p := range kc {
 				dst := pan[p*tileRows : p*tileRows+2]
 				dst[0], dst[1] = s0[p], s1[p]
 			}
 		case op.aT:
 			for p := range kc {
-				src := op.a[(p0+p)*m+i0+r0 : (p0+p)*m+i0+r0+nr]
+				src := op.a[(p0+p)*lda+i0+r0 : (p0+p)*lda+i0+r0+nr]
 				copy(pan[p*tileRows:p*tileRows+nr], src)
 			}
 		default:
 			for r := range nr {
-				src := op.a[(i0+r0+r)*k+p0 : (i0+r0+r)*k+p0+kc]
+				src := op.a[(i0+r0+r)*lda+p0 : (i0+r0+r)*lda+p0+kc]
 				for p, v := range src {
 					pan[p*tileRows+r] = v
 				}
@@ -219,7 +230,7 @@ func (op *operands) packA(dst []float32, i0, rows, p0, kc int) {
 
 // run computes the output tiles in row tiles [r0, r1) × column panels [c0, c1).
 func (op *operands) run(r0, r1, c0, c1 int) {
-	m, k, n, nPad := op.m, op.k, op.n, op.nPad
+	m, k, n, nPad, lda, ldc := op.m, op.k, op.n, op.nPad, op.lda, op.ldc
 	direct := directA && !op.aT
 	ap := getBuf(blockM * blockK)
 	defer packPool.Put(ap)
@@ -241,35 +252,38 @@ func (op *operands) run(r0, r1, c0, c1 int) {
 			} else {
 				op.packA(*ap, i0, rows, p0, kc)
 			}
-			blk := op.bPack[p0*nPad : p0*nPad+kc*nPad]
+			// B's panels in this K block are kp rows long (kp >= kc when
+			// the product uses a prefix of the K that B was packed for).
+			kp := min(blockK, op.kPack-p0)
+			blk := op.bPack[p0*nPad : p0*nPad+kp*nPad]
 			for jp := c0; jp < c1; jp++ {
 				j0 := jp * tileCols
 				cols := min(tileCols, n-j0)
-				bpan := blk[jp*kc*tileCols : (jp+1)*kc*tileCols]
+				bpan := blk[jp*kp*tileCols : jp*kp*tileCols+kc*tileCols]
 				for r := 0; r < rows; r += tileRows {
 					pi := r / tileRows // A panel index
 					if direct {
 						pi = (r - full) / tileRows
 					}
 					nr := min(tileRows, rows-r)
-					at := (i0+r)*n + j0
-					tile := func(c []float32, ldc int, st bool) {
+					at := (i0+r)*ldc + j0
+					tile := func(c []float32, ld int, st bool) {
 						if r < full {
-							a := op.a[(i0+r)*k+p0:]
-							kernelDirect(kc, a, a[k:], a[2*k:], a[3*k:], bpan, c, ldc, st)
+							a := op.a[(i0+r)*lda+p0:]
+							kernelDirect(kc, a, a[lda:], a[2*lda:], a[3*lda:], bpan, c, ld, st)
 							return
 						}
-						kernel(kc, (*ap)[pi*kc*tileRows:(pi+1)*kc*tileRows], bpan, c, ldc, st)
+						kernel(kc, (*ap)[pi*kc*tileRows:(pi+1)*kc*tileRows], bpan, c, ld, st)
 					}
 					if nr == tileRows && cols == tileCols {
-						tile(op.out[at:], n, store)
+						tile(op.out[at:], ldc, store)
 						continue
 					}
 					// Edge tile: sum into a scratch tile, then copy the valid part.
 					e := edge[:tileRows*tileCols]
 					tile(e, tileCols, true)
 					for ri := range nr {
-						o := op.out[at+ri*n : at+ri*n+cols]
+						o := op.out[at+ri*ldc : at+ri*ldc+cols]
 						s := e[ri*tileCols : ri*tileCols+cols]
 						if store {
 							copy(o, s)

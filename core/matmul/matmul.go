@@ -70,7 +70,7 @@ func MulNT(out, a, b []float32, m, k, n int, accumulate bool) {
 	checkLen("MulNT out", out, m*n)
 	checkLen("MulNT a", a, m*k)
 	checkLen("MulNT b", b, n*k)
-	gemm(out, a, b, m, k, n, false, true, accumulate)
+	gemm(out, n, a, k, b, k, m, k, n, false, true, accumulate)
 }
 
 // MulNN computes out (M, N) = a (M, K) · b (K, N), or adds it to out when accumulate is set.
@@ -79,7 +79,7 @@ func MulNN(out, a, b []float32, m, k, n int, accumulate bool) {
 	checkLen("MulNN out", out, m*n)
 	checkLen("MulNN a", a, m*k)
 	checkLen("MulNN b", b, k*n)
-	gemm(out, a, b, m, k, n, false, false, accumulate)
+	gemm(out, n, a, k, b, n, m, k, n, false, false, accumulate)
 }
 
 // MulTN computes out (M, N) = a (K, M)ᵀ · b (K, N), or adds it to out when accumulate is set.
@@ -88,12 +88,99 @@ func MulTN(out, a, b []float32, m, k, n int, accumulate bool) {
 	checkLen("MulTN out", out, m*n)
 	checkLen("MulTN a", a, k*m)
 	checkLen("MulTN b", b, k*n)
-	gemm(out, a, b, m, k, n, true, false, accumulate)
+	gemm(out, n, a, m, b, n, m, k, n, true, false, accumulate)
+}
+
+// Mul is the general product behind MulNT, MulNN and MulTN, for operands
+// that are blocks of larger matrices: out (M, N) (+)= op(A) · op(B), where A
+// is stored (M, K), or (K, M) when aT, with its rows lda apart; B is stored
+// (K, N), or (N, K) when bT, with its rows ldb apart; out's rows are ldc
+// apart. Each output element is summed in the same order as by MulNT, MulNN
+// or MulTN with the same op(A), op(B) and K.
+func Mul(out []float32, ldc int, a []float32, lda int, aT bool, b []float32, ldb int, bT bool, m, k, n int,
+	accumulate bool) {
+	checkDims("Mul", m, k, n)
+	checkStrided("Mul out", out, m, n, ldc)
+	if aT {
+		checkStrided("Mul a", a, k, m, lda)
+	} else {
+		checkStrided("Mul a", a, m, k, lda)
+	}
+	if bT {
+		checkStrided("Mul b", b, n, k, ldb)
+	} else {
+		checkStrided("Mul b", b, k, n, ldb)
+	}
+	gemm(out, ldc, a, lda, b, ldb, m, k, n, aT, bT, accumulate)
+}
+
+// Packed is a right-hand operand B packed once for several products that
+// read it (or a leading block of it) with MulPacked: attention multiplies
+// every block of query rows by the same keys and values. The zero value is
+// empty; Pack reuses its memory.
+type Packed struct {
+	data []float32
+	k, n int
+	nPad int
+}
+
+// Pack packs B, stored (K, N) with rows ldb apart, or (N, K) when bT.
+func (p *Packed) Pack(b []float32, ldb int, bT bool, k, n int) {
+	checkDims("Pack", k, 0, n)
+	if bT {
+		checkStrided("Pack b", b, n, k, ldb)
+	} else {
+		checkStrided("Pack b", b, k, n, ldb)
+	}
+	colT := ceilDiv(n, tileCols)
+	nPad := colT * tileCols
+	if cap(p.data) < k*nPad {
+		p.data = make([]float32, k*nPad)
+	}
+	p.data = p.data[:k*nPad]
+	p.k, p.n, p.nPad = k, n, nPad
+	op := operands{b: b, ldb: ldb, bT: bT, k: k, n: n, bPack: p.data, nPad: nPad, colT: colT}
+	op.packB(0, colT)
+}
+
+// MulPacked computes out (M, N) (+)= A (M, K) · B[:K, :N] on the calling
+// goroutine, with B packed by p (K <= its K, N <= its N), A stored (M, K)
+// with rows lda apart and out's rows ldc apart. The bits are those of Mul
+// with the same A and the same block of B.
+func MulPacked(out []float32, ldc int, a []float32, lda int, p *Packed, m, k, n int, accumulate bool) {
+	checkDims("MulPacked", m, k, n)
+	if k > p.k || n > p.n {
+		panic("matmul: bad shape: MulPacked reads past its packed operand")
+	}
+	checkStrided("MulPacked out", out, m, n, ldc)
+	checkStrided("MulPacked a", a, m, k, lda)
+	if m == 0 || n == 0 {
+		return
+	}
+	if k == 0 {
+		if !accumulate {
+			clearRows(out, ldc, m, n)
+		}
+		return
+	}
+	op := operands{out: out, a: a, ldc: ldc, lda: lda, m: m, k: k, n: n, accumulate: accumulate,
+		bPack: p.data, kPack: p.k, nPad: p.nPad, rowT: ceilDiv(m, tileRows), colT: ceilDiv(n, tileCols)}
+	op.run(0, op.rowT, 0, op.colT)
 }
 
 func checkDims(what string, m, k, n int) {
 	if m < 0 || k < 0 || n < 0 {
 		panic("matmul: bad shape: " + what + " has a negative dimension")
+	}
+}
+
+// checkStrided panics unless s holds rows×cols values with rows ld apart.
+func checkStrided(what string, s []float32, rows, cols, ld int) {
+	if ld < cols {
+		panic("matmul: bad shape: " + what + " has rows closer than their length")
+	}
+	if rows > 0 && cols > 0 {
+		checkLen(what, s, (rows-1)*ld+cols)
 	}
 }
 

@@ -372,3 +372,127 @@ func TestPackingBuffersReused(t *testing.T) {
 		assert.LessOrEqual(t, allocs, 1.5, "%s: allocations per call", p.name)
 	}
 }
+
+// embed copies a (rows, cols) matrix into a larger random one with rows ld
+// apart, starting at offset off, and returns the larger one.
+func embed(r *rng.RNG, x []float32, rows, cols, ld, off int) []float32 {
+	big := randSlice(r, off+rows*ld)
+	for i := range rows {
+		copy(big[off+i*ld:off+i*ld+cols], x[i*cols:(i+1)*cols])
+	}
+	return big
+}
+
+func requireSameBits(t *testing.T, want, got []float32, what string) {
+	t.Helper()
+	require.Len(t, got, len(want), what)
+	for i := range want {
+		if math.Float32bits(want[i]) != math.Float32bits(got[i]) {
+			t.Fatalf("%s: element %d is %v, want %v", what, i, got[i], want[i])
+		}
+	}
+}
+
+// TestMulStrided requires Mul on blocks of larger matrices to give exactly
+// the bits of MulNT, MulNN and MulTN on compact copies, and to write nothing
+// outside its block of out.
+func TestMulStrided(t *testing.T) {
+	shapes := []struct{ m, k, n int }{{1, 1, 1}, {5, 9, 33}, {17, 3, 31}, {64, 300, 65}, {129, 257, 70}, {3, 0, 4}}
+	for _, p := range products {
+		for _, s := range shapes {
+			for _, acc := range []bool{false, true} {
+				r := rng.New(uint64(s.m*1000 + s.k*10 + s.n))
+				a, b, out0 := randSlice(r, s.m*s.k), randSlice(r, s.k*s.n), randSlice(r, s.m*s.n)
+				want := append([]float32(nil), out0...)
+				p.call(want, a, b, s.m, s.k, s.n, acc)
+
+				aRows, aCols := s.m, s.k
+				if p.aT {
+					aRows, aCols = s.k, s.m
+				}
+				bRows, bCols := s.k, s.n
+				if p.bT {
+					bRows, bCols = s.n, s.k
+				}
+				lda, ldb, ldc := aCols+3, bCols+5, s.n+7
+				bigA := embed(r, a, aRows, aCols, lda, 2)
+				bigB := embed(r, b, bRows, bCols, ldb, 1)
+				bigOut := embed(r, out0, s.m, s.n, ldc, 4)
+				before := append([]float32(nil), bigOut...)
+				Mul(bigOut[4:], ldc, bigA[2:], lda, p.aT, bigB[1:], ldb, p.bT, s.m, s.k, s.n, acc)
+
+				got := make([]float32, s.m*s.n)
+				for i := range s.m {
+					copy(got[i*s.n:(i+1)*s.n], bigOut[4+i*ldc:4+i*ldc+s.n])
+					clear(bigOut[4+i*ldc : 4+i*ldc+s.n])
+					clear(before[4+i*ldc : 4+i*ldc+s.n])
+				}
+				what := fmt.Sprintf("%s %dx%dx%d acc=%v", p.name, s.m, s.k, s.n, acc)
+				requireSameBits(t, want, got, what)
+				requireSameBits(t, before, bigOut, what+": outside the block")
+			}
+		}
+	}
+}
+
+// TestMulPacked requires products with a packed B, or a leading block of it,
+// to give exactly the bits of MulNN and MulNT on a compact copy of that block.
+func TestMulPacked(t *testing.T) {
+	const K, N, lda, ldc = 300, 70, 310, 80
+	r := rng.New(21)
+	bRM := randSlice(r, K*N) // (K, N)
+	bCM := make([]float32, N*K)
+	for p := range K {
+		for j := range N {
+			bCM[j*K+p] = bRM[p*N+j]
+		}
+	}
+	var rowMajor, transposed Packed
+	rowMajor.Pack(embed(r, bRM, K, N, N+3, 0), N+3, false, K, N)
+	transposed.Pack(embed(r, bCM, N, K, K+1, 0), K+1, true, K, N)
+	for _, s := range []struct{ m, k, n int }{{1, 1, 1}, {7, 24, 24}, {32, 128, 24}, {19, 115, 70}, {33, 300, 65}, {4, 129, 33}, {5, 0, 3}} {
+		for _, acc := range []bool{false, true} {
+			a := randSlice(r, s.m*s.k)
+			out0 := randSlice(r, s.m*s.n)
+			block := make([]float32, s.k*s.n)
+			for p := range s.k {
+				copy(block[p*s.n:(p+1)*s.n], bRM[p*N:p*N+s.n])
+			}
+			want := append([]float32(nil), out0...)
+			MulNN(want, a, block, s.m, s.k, s.n, acc)
+			for name, pk := range map[string]*Packed{"row-major": &rowMajor, "transposed": &transposed} {
+				bigOut := embed(r, out0, s.m, s.n, ldc, 0)
+				MulPacked(bigOut, ldc, embed(r, a, s.m, s.k, lda, 0), lda, pk, s.m, s.k, s.n, acc)
+				got := make([]float32, s.m*s.n)
+				for i := range s.m {
+					copy(got[i*s.n:(i+1)*s.n], bigOut[i*ldc:i*ldc+s.n])
+				}
+				requireSameBits(t, want, got, fmt.Sprintf("%s %dx%dx%d acc=%v", name, s.m, s.k, s.n, acc))
+			}
+		}
+	}
+}
+
+func TestStridedBadShapesPanic(t *testing.T) {
+	s := make([]float32, 12)
+	var p Packed
+	p.Pack(s, 4, false, 3, 4)
+	cases := map[string]func(){
+		"Mul short strided a":   func() { Mul(s, 2, s[:9], 4, false, s, 2, false, 3, 2, 2, false) },
+		"Mul rows overlap":      func() { Mul(s, 2, s, 1, false, s, 2, false, 3, 2, 2, false) },
+		"MulPacked past its K":  func() { MulPacked(s, 4, s, 4, &p, 1, 4, 4, false) },
+		"MulPacked past its N":  func() { MulPacked(s, 5, s, 3, &p, 1, 3, 5, false) },
+		"MulPacked short out":   func() { MulPacked(s[:7], 4, s, 3, &p, 2, 3, 4, false) },
+		"Pack short transposed": func() { p.Pack(s[:11], 3, true, 3, 4) },
+	}
+	for name, call := range cases {
+		func() {
+			defer func() {
+				msg, _ := recover().(string)
+				require.NotEmpty(t, msg, "%s: expected a panic", name)
+				assert.Regexp(t, "^matmul: ", msg, name)
+			}()
+			call()
+		}()
+	}
+}

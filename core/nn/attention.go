@@ -78,12 +78,14 @@ func attendRow(out, probs, q, k, v []float32, stride, hs int, scale float32) {
 // above the diagonal (future positions) set to 0. out is (B, T, NH*HS).
 //
 // Each (sequence, head) is computed in blocks of attBlock query rows through
-// core/matmul (SIMD where built), after gathering the head's strided rows
-// into contiguous scratch: rows [i0, i1) attend to keys [0, i1) only, S =
-// Q·Kᵀ and O = P·V, so the work above the diagonal past each block is
-// skipped (about 40% of it at T = 128). Work is split across goroutines by
-// (sequence, kv head): every output is written by one goroutine, so results
-// do not depend on GOMAXPROCS.
+// core/matmul (SIMD where built), reading q, k and v where they lie and
+// writing att and out in place: rows [i0, i1) attend to keys [0, i1) only,
+// S = Q·Kᵀ straight into att's rows, then O = P·V, so the work above the
+// diagonal past each block is skipped (about 40% of it at T = 128). The
+// keys and values of a (sequence, kv head) are packed once for all its
+// query heads and blocks. Work is split across goroutines by (sequence, kv
+// head): every output is written by one goroutine, so results do not
+// depend on GOMAXPROCS.
 func AttentionForward(out, att, q, k, v []float32, b, t, nh, nkv, hs int) {
 	checkHeads("AttentionForward", nh, nkv, hs)
 	qd, kvd := nh*hs, nkv*hs
@@ -95,25 +97,24 @@ func AttentionForward(out, att, q, k, v []float32, b, t, nh, nkv, hs int) {
 	group := nh / nkv
 	scale := 1 / mathf.Sqrt(float32(hs))
 	forEachGroup(b, nkv, t, hs, func(bi, g int, sc *attScratch) {
-		gather(sc.k, k, bi, g, t, kvd, hs)
-		gather(sc.v, v, bi, g, t, kvd, hs)
+		kvo := bi*t*kvd + g*hs
+		sc.x.Pack(k[kvo:], kvd, true, hs, t)  // Kᵀ (HS, T)
+		sc.y.Pack(v[kvo:], kvd, false, t, hs) // V (T, HS)
 		for h := g * group; h < (g+1)*group; h++ {
-			gather(sc.q, q, bi, h, t, qd, hs)
+			qo := bi*t*qd + h*hs
 			p := att[(bi*nh+h)*t*t : (bi*nh+h+1)*t*t]
 			for i0 := 0; i0 < t; i0 += attBlock {
 				i1 := min(i0+attBlock, t)
 				rows := i1 - i0
-				pb := sc.p[:rows*i1]
-				matmul.MulNT(pb, sc.q[i0*hs:i1*hs], sc.k[:i1*hs], rows, hs, i1, false) // S (rows, i1) = Q·Kᵀ
+				pb := p[i0*t:]
+				matmul.MulPacked(pb, t, q[qo+i0*qd:], qd, &sc.x, rows, hs, i1, false) // S (rows, i1) = Q·Kᵀ
 				for r := range rows {
-					softmaxCausal(pb[r*i1:(r+1)*i1], i0+r, scale)
-					row := p[(i0+r)*t : (i0+r+1)*t]
-					copy(row, pb[r*i1:(r+1)*i1])
+					row := pb[r*t : (r+1)*t]
+					softmaxCausal(row[:i1], i0+r, scale)
 					clear(row[i1:])
 				}
-				matmul.MulNN(sc.o[i0*hs:i1*hs], pb, sc.v[:i1*hs], rows, i1, hs, false) // O (rows, HS) = P·V
+				matmul.MulPacked(out[qo+i0*qd:], qd, pb, t, &sc.y, rows, i1, hs, false) // O (rows, HS) = P·V
 			}
-			scatter(out, sc.o, bi, h, t, qd, hs, false)
 		}
 	})
 }
@@ -147,7 +148,8 @@ func softmaxCausal(row []float32, ti int, scale float32) {
 // saved. datt (B, NH, T, T) is caller scratch and is overwritten: it ends up
 // holding the gradient of the pre-softmax scores times the scale (the gradient
 // of the unscaled dot products), zero above the diagonal. The work goes in
-// the forward's blocks of query rows, skipping the same upper triangle.
+// the forward's blocks of query rows, skipping the same upper triangle, with
+// every operand read and every gradient added where it lies.
 func AttentionBackward(dq, dk, dv, datt, dout, q, k, v, att []float32, b, t, nh, nkv, hs int) {
 	checkHeads("AttentionBackward", nh, nkv, hs)
 	qd, kvd := nh*hs, nkv*hs
@@ -163,30 +165,25 @@ func AttentionBackward(dq, dk, dv, datt, dout, q, k, v, att []float32, b, t, nh,
 	group := nh / nkv
 	scale := 1 / mathf.Sqrt(float32(hs))
 	forEachGroup(b, nkv, t, hs, func(bi, g int, sc *attScratch) {
-		gather(sc.k, k, bi, g, t, kvd, hs)
-		gather(sc.v, v, bi, g, t, kvd, hs)
-		clear(sc.dk)
-		clear(sc.dv)
+		kvo := bi*t*kvd + g*hs
+		sc.x.Pack(v[kvo:], kvd, true, hs, t)  // Vᵀ (HS, T)
+		sc.y.Pack(k[kvo:], kvd, false, t, hs) // K (T, HS)
 		for h := g * group; h < (g+1)*group; h++ {
-			gather(sc.q, q, bi, h, t, qd, hs)
-			gather(sc.o, dout, bi, h, t, qd, hs) // dO (T, HS)
+			qo := bi*t*qd + h*hs
 			p := att[(bi*nh+h)*t*t : (bi*nh+h+1)*t*t]
 			dp := datt[(bi*nh+h)*t*t : (bi*nh+h+1)*t*t]
 			for i0 := 0; i0 < t; i0 += attBlock {
 				i1 := min(i0+attBlock, t)
 				rows := i1 - i0
-				pb, db := sc.p[:rows*i1], sc.dp[:rows*i1]
-				for r := range rows {
-					copy(pb[r*i1:(r+1)*i1], p[(i0+r)*t:(i0+r)*t+i1])
-				}
-				dO := sc.o[i0*hs : i1*hs]
+				pb, db := p[i0*t:], dp[i0*t:]
+				dO := dout[qo+i0*qd:]
 				// forward: O = P·V
-				matmul.MulNT(db, dO, sc.v[:i1*hs], rows, hs, i1, false) // dP (rows, i1) = dO·Vᵀ
-				matmul.MulTN(sc.dv[:i1*hs], pb, dO, i1, rows, hs, true) // dV (i1, HS) += Pᵀ·dO
+				matmul.MulPacked(db, t, dO, qd, &sc.x, rows, hs, i1, false)               // dP (rows, i1) = dO·Vᵀ
+				matmul.Mul(dv[kvo:], kvd, pb, t, true, dO, qd, false, i1, rows, hs, true) // dV (i1, HS) += Pᵀ·dO
 				// forward: P = softmax(scale * S) row by row, causal
 				for r := range rows {
 					ti := i0 + r
-					pr, dr := pb[r*i1:r*i1+ti+1], db[r*i1:(r+1)*i1]
+					pr, dr := pb[r*t:r*t+ti+1], db[r*t:(r+1)*t]
 					var pdp float64
 					for i, x := range pr {
 						pdp += float64(x) * float64(dr[i])
@@ -196,40 +193,20 @@ func AttentionBackward(dq, dk, dv, datt, dout, q, k, v, att []float32, b, t, nh,
 						dr[i] = x * (dr[i] - s) * scale
 					}
 					clear(dr[ti+1:])
-					row := dp[ti*t : (ti+1)*t]
-					copy(row, dr)
-					clear(row[i1:])
 				}
 				// forward: S = Q·Kᵀ
-				matmul.MulNN(sc.dq[i0*hs:i1*hs], db, sc.k[:i1*hs], rows, i1, hs, false) // dQ (rows, HS) = dS·K
-				matmul.MulTN(sc.dk[:i1*hs], db, sc.q[i0*hs:i1*hs], i1, rows, hs, true)  // dK (i1, HS) += dSᵀ·Q
+				matmul.MulPacked(dq[qo+i0*qd:], qd, db, t, &sc.y, rows, i1, hs, true)               // dQ (rows, HS) += dS·K
+				matmul.Mul(dk[kvo:], kvd, db, t, true, q[qo+i0*qd:], qd, false, i1, rows, hs, true) // dK (i1, HS) += dSᵀ·Q
 			}
-			scatter(dq, sc.dq, bi, h, t, qd, hs, true)
 		}
-		scatter(dk, sc.dk, bi, g, t, kvd, hs, true)
-		scatter(dv, sc.dv, bi, g, t, kvd, hs, true)
 	})
 }
 
-// attScratch is one goroutine's contiguous copies of a head's rows, each
-// (T, HS), and one block of probabilities and their gradient, (attBlock, T).
-type attScratch struct{ q, k, v, o, dq, dk, dv, p, dp []float32 }
+// attScratch is one goroutine's packed copies of a (sequence, kv head)'s
+// keys and values, in the orientations each pass multiplies by.
+type attScratch struct{ x, y matmul.Packed }
 
-var attPool sync.Pool
-
-func getScratch(t, hs int) *attScratch {
-	n, nb := t*hs, min(attBlock, t)*t
-	if sc, ok := attPool.Get().(*attScratch); ok && cap(sc.q) >= n && cap(sc.p) >= nb {
-		sc.q, sc.k, sc.v, sc.o = sc.q[:n], sc.k[:n], sc.v[:n], sc.o[:n]
-		sc.dq, sc.dk, sc.dv = sc.dq[:n], sc.dk[:n], sc.dv[:n]
-		sc.p, sc.dp = sc.p[:nb], sc.dp[:nb]
-		return sc
-	}
-	buf := make([]float32, 7*n+2*nb)
-	cut := func(i int) []float32 { return buf[i*n : (i+1)*n : (i+1)*n] }
-	return &attScratch{q: cut(0), k: cut(1), v: cut(2), o: cut(3), dq: cut(4), dk: cut(5), dv: cut(6),
-		p: buf[7*n : 7*n+nb : 7*n+nb], dp: buf[7*n+nb : 7*n+2*nb]}
-}
+var attPool = sync.Pool{New: func() any { return new(attScratch) }}
 
 // forEachGroup calls f for every (sequence, kv head) pair, spread over up to
 // GOMAXPROCS goroutines; each pair's outputs are disjoint from every other's.
@@ -241,7 +218,7 @@ func forEachGroup(b, nkv, t, hs int, f func(bi, g int, sc *attScratch)) {
 	}
 	var next atomic.Int64
 	work := func() {
-		sc := getScratch(t, hs)
+		sc := attPool.Get().(*attScratch)
 		defer attPool.Put(sc)
 		for {
 			u := int(next.Add(1)) - 1
@@ -260,29 +237,6 @@ func forEachGroup(b, nkv, t, hs int, f func(bi, g int, sc *attScratch)) {
 		wg.Go(work)
 	}
 	wg.Wait()
-}
-
-// gather copies head h's rows of sequence bi from x (B, T, width) into dst (T, HS).
-func gather(dst, x []float32, bi, h, t, width, hs int) {
-	for ti := range t {
-		o := (bi*t+ti)*width + h*hs
-		copy(dst[ti*hs:(ti+1)*hs], x[o:o+hs])
-	}
-}
-
-// scatter writes (or adds) src (T, HS) into head h's rows of sequence bi of x (B, T, width).
-func scatter(x, src []float32, bi, h, t, width, hs int, add bool) {
-	for ti := range t {
-		o := (bi*t+ti)*width + h*hs
-		row, s := x[o:o+hs], src[ti*hs:(ti+1)*hs]
-		if add {
-			for i, v := range s {
-				row[i] += v
-			}
-		} else {
-			copy(row, s)
-		}
-	}
 }
 
 // AttentionStep attends one new token at position pos to the KV cache, for
