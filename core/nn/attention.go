@@ -127,19 +127,9 @@ const attBlock = 32
 // 0..ti (scaled by scale, max subtracted, summed in float64) and zeroes the future.
 func softmaxCausal(row []float32, ti int, scale float32) {
 	live := row[:ti+1]
-	maxval := live[0] * scale
-	for i, s := range live {
-		s *= scale
-		live[i] = s
-		if s > maxval { // not the max builtin: its NaN and signed-zero rules cost a call in wasm
-			maxval = s
-		}
-	}
+	maxval := scaleByMax(live, scale)
 	sum := mathf.ExpShifted(live, maxval)
-	inv := float32(1 / sum) // the maximum contributes exp(0) = 1, so sum >= 1
-	for i := range live {
-		live[i] *= inv
-	}
+	scaleBy(live, float32(1/sum)) // the maximum contributes exp(0) = 1, so sum >= 1
 	clear(row[ti+1:])
 }
 
@@ -188,10 +178,7 @@ func AttentionBackward(dq, dk, dv, datt, dout, q, k, v, att []float32, b, t, nh,
 					for i, x := range pr {
 						pdp += float64(x) * float64(dr[i])
 					}
-					s := float32(pdp)
-					for i, x := range pr {
-						dr[i] = x * (dr[i] - s) * scale
-					}
+					softmaxGrad(dr, pr, float32(pdp), scale)
 					clear(dr[ti+1:])
 				}
 				// forward: S = Q·Kᵀ

@@ -77,9 +77,6 @@ func rmsnormBackwardRows(din, dout, in, weight, rstd []float32, r0, r1, c int) {
 			dot += float64(d[j]) * float64(w) * float64(x[j])
 		}
 		k := float32(float64(r) * float64(r) * float64(r) * dot / float64(c))
-		for j, w := range weight {
-			// forward: o[j] = x[j] * r * w
-			dx[j] += r*w*d[j] - k*x[j]
-		}
+		rmsnormGrad(dx, d, x, weight, r, k) // forward: o[j] = x[j] * r * w[j]
 	}
 }

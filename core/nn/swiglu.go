@@ -49,15 +49,3 @@ func SwiGLUBackward(da, db, dout, a, b, sig []float32, n int) {
 	checkLen("SwiGLUBackward sig", sig, n)
 	forElems(n, func(i0, i1 int) { swigluBackward(da[i0:i1], db[i0:i1], dout[i0:i1], a[i0:i1], b[i0:i1], sig[i0:i1]) })
 }
-
-func swigluBackward(da, db, dout, a, b, sig []float32) {
-	n := len(dout)
-	da, db, a, b, sig = da[:n], db[:n], a[:n], b[:n], sig[:n]
-	for i, d := range dout {
-		x, s := a[i], sig[i]
-		// forward: out[i] = x*s * b[i], the same product as SiLU(x) * b[i]
-		db[i] += d * (x * s)
-		// silu'(x) = s + x*s*(1-s) = s * (1 + x*(1-s))
-		da[i] += d * b[i] * s * (1 + x*(1-s))
-	}
-}

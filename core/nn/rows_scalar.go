@@ -1,0 +1,53 @@
+// This file holds the portable loops of the elementwise row kernels; rows_simd.go has their vector versions.
+
+//go:build !goexperiment.simd
+
+package nn
+
+// swigluBackward: see rows.go.
+func swigluBackward(da, db, dout, a, b, sig []float32) {
+	n := len(dout)
+	da, db, a, b, sig = da[:n], db[:n], a[:n], b[:n], sig[:n]
+	for i, d := range dout {
+		x, s := a[i], sig[i]
+		db[i] += d * (x * s)
+		da[i] += d * b[i] * s * (1 + x*(1-s))
+	}
+}
+
+// rmsnormGrad: see rows.go.
+func rmsnormGrad(dx, d, x, w []float32, r, k float32) {
+	n := len(w)
+	dx, d, x = dx[:n], d[:n], x[:n]
+	for j, wj := range w {
+		dx[j] += r*wj*d[j] - k*x[j]
+	}
+}
+
+// softmaxGrad: see rows.go.
+func softmaxGrad(dr, p []float32, s, scale float32) {
+	dr = dr[:len(p)]
+	for i, x := range p {
+		dr[i] = x * (dr[i] - s) * scale
+	}
+}
+
+// scaleByMax: see rows.go.
+func scaleByMax(x []float32, a float32) float32 {
+	m := x[0] * a
+	for i, v := range x {
+		v *= a
+		x[i] = v
+		if v > m { // not the max builtin: its NaN and signed-zero rules cost a call in wasm
+			m = v
+		}
+	}
+	return m
+}
+
+// scaleBy: see rows.go.
+func scaleBy(x []float32, a float32) {
+	for i := range x {
+		x[i] *= a
+	}
+}

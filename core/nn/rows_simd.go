@@ -1,0 +1,96 @@
+// This file holds the vector versions of the elementwise row kernels (see rows.go), with Go's portable simd package.
+
+//go:build goexperiment.simd
+
+package nn
+
+import "simd"
+
+// swigluBackward: see rows.go.
+func swigluBackward(da, db, dout, a, b, sig []float32) {
+	n := len(dout)
+	da, db, a, b, sig = da[:n], db[:n], a[:n], b[:n], sig[:n]
+	one := simd.BroadcastFloat32s(1)
+	for i := 0; i < n; {
+		d, c := simd.LoadFloat32sPart(dout[i:])
+		x, _ := simd.LoadFloat32sPart(a[i:])
+		s, _ := simd.LoadFloat32sPart(sig[i:])
+		bv, _ := simd.LoadFloat32sPart(b[i:])
+		dbv, _ := simd.LoadFloat32sPart(db[i:])
+		dav, _ := simd.LoadFloat32sPart(da[i:])
+		dbv.Add(d.Mul(x.Mul(s))).StorePart(db[i:])
+		dav.Add(d.Mul(bv).Mul(s).Mul(one.Add(x.Mul(one.Sub(s))))).StorePart(da[i:])
+		i += c
+	}
+}
+
+// rmsnormGrad: see rows.go.
+func rmsnormGrad(dx, d, x, w []float32, r, k float32) {
+	n := len(w)
+	dx, d, x = dx[:n], d[:n], x[:n]
+	rv, kv := simd.BroadcastFloat32s(r), simd.BroadcastFloat32s(k)
+	for j := 0; j < n; {
+		wv, c := simd.LoadFloat32sPart(w[j:])
+		dv, _ := simd.LoadFloat32sPart(d[j:])
+		xv, _ := simd.LoadFloat32sPart(x[j:])
+		dxv, _ := simd.LoadFloat32sPart(dx[j:])
+		dxv.Add(rv.Mul(wv).Mul(dv).Sub(kv.Mul(xv))).StorePart(dx[j:])
+		j += c
+	}
+}
+
+// softmaxGrad: see rows.go.
+func softmaxGrad(dr, p []float32, s, scale float32) {
+	dr = dr[:len(p)]
+	sv, cv := simd.BroadcastFloat32s(s), simd.BroadcastFloat32s(scale)
+	for i := 0; i < len(p); {
+		pv, c := simd.LoadFloat32sPart(p[i:])
+		dv, _ := simd.LoadFloat32sPart(dr[i:])
+		pv.Mul(dv.Sub(sv)).Mul(cv).StorePart(dr[i:])
+		i += c
+	}
+}
+
+// scaleByMax: see rows.go.
+func scaleByMax(x []float32, a float32) float32 {
+	av := simd.BroadcastFloat32s(a)
+	m := simd.BroadcastFloat32s(x[0] * a)
+	for i := 0; i < len(x); {
+		v, c := simd.LoadFloat32sPart(x[i:])
+		v = v.Mul(av)
+		v.StorePart(x[i:])
+		if c < v.Len() { // a partial load fills the rest with zeros: keep them out of the maximum
+			v = m.IfElse(laneMask(c), v)
+		}
+		m = m.Max(v)
+		i += c
+	}
+	var lanes [16]float32
+	m.Store(lanes[:m.Len()])
+	best := lanes[0]
+	for _, v := range lanes[1:m.Len()] {
+		if v > best {
+			best = v
+		}
+	}
+	return best
+}
+
+// laneMask is true in lanes c and above.
+func laneMask(c int) simd.Mask32s {
+	var idx [16]float32
+	for i := range idx {
+		idx[i] = float32(i)
+	}
+	return simd.LoadFloat32s(idx[:]).GreaterEqual(simd.BroadcastFloat32s(float32(c)))
+}
+
+// scaleBy: see rows.go.
+func scaleBy(x []float32, a float32) {
+	av := simd.BroadcastFloat32s(a)
+	for i := 0; i < len(x); {
+		v, c := simd.LoadFloat32sPart(x[i:])
+		v.Mul(av).StorePart(x[i:])
+		i += c
+	}
+}
