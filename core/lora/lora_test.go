@@ -19,7 +19,7 @@ func randn(r *rng.RNG, n int, std float32) []float32 {
 	return x
 }
 
-func newAdapter(t *testing.T, in, out, rank int, dropout float32) (*Set, *Adapter) {
+func newAdapter(t testing.TB, in, out, rank int, dropout float32) (*Set, *Adapter) {
 	t.Helper()
 	s, err := NewSet(Config{Rank: rank, Alpha: 3, Dropout: dropout}, []Shape{{Module: "m", In: in, Out: out}}, rng.New(1))
 	require.NoError(t, err)

@@ -55,7 +55,7 @@ type Acts struct {
 	dg, du, dh       []float32 // (N, H)
 	dlogits          []float32 // (N, V)
 	dlosses          []float32 // (N)
-	dlora            []float32 // (N, R) adapter scratch
+	dlora            []float32 // (R, N) adapter scratch
 }
 
 // LayerActs is what one block saves.
@@ -299,21 +299,38 @@ func (m *Model) Backward(a *Acts, grads *Params) {
 		dattY := zero(a.dattY[:N*C])
 		m.linearBackward(a, l, TargetO, dattY, gw(func(L *Layer) []float32 { return L.Wo }), dres, A.AttY, L.Wo, N, C, C)
 		// forward: AttY = Attention(Q, K, V)
-		dq, dk, dv := zero(a.dq[:N*C]), zero(a.dk[:N*KVD]), zero(a.dv[:N*KVD])
+		// Below the first block only the embedding needs dL/dx: a frozen base
+		// skips it, and in the first block computes only the gradients of
+		// q, k and v that an adapter reads.
+		needInput := grads != nil || l > 0
+		need := func(tg Target) bool { return needInput || m.active(l, tg) != nil }
+		var dq, dk, dv, dqPre, dkPre []float32
+		if need(TargetQ) {
+			dq, dqPre = zero(a.dq[:N*C]), zero(a.dqPre[:N*C])
+		}
+		if need(TargetK) {
+			dk, dkPre = zero(a.dk[:N*KVD]), zero(a.dkPre[:N*KVD])
+		}
+		if need(TargetV) {
+			dv = zero(a.dv[:N*KVD])
+		}
 		nn.AttentionBackward(dq, dk, dv, a.datt, dattY, A.Q, A.K, A.V, A.Att, b, t, NH, NKV, HS)
 		// forward: Q = RoPE(Ln1 · Wqᵀ); K = RoPE(Ln1 · Wkᵀ)
-		dqPre, dkPre := zero(a.dqPre[:N*C]), zero(a.dkPre[:N*KVD])
-		m.rope.Backward(dqPre, dq, b, t, NH, HS, 0)
-		m.rope.Backward(dkPre, dk, b, t, NKV, HS, 0)
-		// Below the first block only the embedding needs dL/dx: a frozen base skips it.
-		needInput := grads != nil || l > 0
-		dln = zero(a.dln[:N*C])
-		if !needInput {
-			dln = nil
+		dln = nil
+		if needInput {
+			dln = zero(a.dln[:N*C])
 		}
-		m.linearBackward(a, l, TargetQ, dln, gw(func(L *Layer) []float32 { return L.Wq }), dqPre, A.Ln1, L.Wq, N, C, C)
-		m.linearBackward(a, l, TargetK, dln, gw(func(L *Layer) []float32 { return L.Wk }), dkPre, A.Ln1, L.Wk, N, C, KVD)
-		m.linearBackward(a, l, TargetV, dln, gw(func(L *Layer) []float32 { return L.Wv }), dv, A.Ln1, L.Wv, N, C, KVD)
+		if dq != nil {
+			m.rope.Backward(dqPre, dq, b, t, NH, HS, 0)
+			m.linearBackward(a, l, TargetQ, dln, gw(func(L *Layer) []float32 { return L.Wq }), dqPre, A.Ln1, L.Wq, N, C, C)
+		}
+		if dk != nil {
+			m.rope.Backward(dkPre, dk, b, t, NKV, HS, 0)
+			m.linearBackward(a, l, TargetK, dln, gw(func(L *Layer) []float32 { return L.Wk }), dkPre, A.Ln1, L.Wk, N, C, KVD)
+		}
+		if dv != nil {
+			m.linearBackward(a, l, TargetV, dln, gw(func(L *Layer) []float32 { return L.Wv }), dv, A.Ln1, L.Wv, N, C, KVD)
+		}
 		if !needInput {
 			return
 		}

@@ -139,13 +139,26 @@ func softmaxCausal(row []float32, ti int, scale float32) {
 // holding the gradient of the pre-softmax scores times the scale (the gradient
 // of the unscaled dot products), zero above the diagonal. The work goes in
 // the forward's blocks of query rows, skipping the same upper triangle, with
-// every operand read and every gradient added where it lies.
+// every operand read and every gradient added where it lies. Any of dq, dk
+// and dv may be nil when nothing needs it (a frozen first layer needs only
+// the gradients its adapters read): its products are skipped, and the others
+// are unchanged; datt is then left undefined when both dq and dk are nil.
 func AttentionBackward(dq, dk, dv, datt, dout, q, k, v, att []float32, b, t, nh, nkv, hs int) {
 	checkHeads("AttentionBackward", nh, nkv, hs)
 	qd, kvd := nh*hs, nkv*hs
-	checkLen("AttentionBackward dq", dq, b*t*qd)
-	checkLen("AttentionBackward dk", dk, b*t*kvd)
-	checkLen("AttentionBackward dv", dv, b*t*kvd)
+	if dq != nil {
+		checkLen("AttentionBackward dq", dq, b*t*qd)
+	}
+	if dk != nil {
+		checkLen("AttentionBackward dk", dk, b*t*kvd)
+	}
+	if dv != nil {
+		checkLen("AttentionBackward dv", dv, b*t*kvd)
+	}
+	needS := dq != nil || dk != nil // the scores' gradient
+	if !needS && dv == nil {
+		return
+	}
 	checkLen("AttentionBackward datt", datt, b*nh*t*t)
 	checkLen("AttentionBackward dout", dout, b*t*qd)
 	checkLen("AttentionBackward q", q, b*t*qd)
@@ -156,8 +169,12 @@ func AttentionBackward(dq, dk, dv, datt, dout, q, k, v, att []float32, b, t, nh,
 	scale := 1 / mathf.Sqrt(float32(hs))
 	forEachGroup(b, nkv, t, hs, func(bi, g int, sc *attScratch) {
 		kvo := bi*t*kvd + g*hs
-		sc.x.Pack(v[kvo:], kvd, true, hs, t)  // Vᵀ (HS, T)
-		sc.y.Pack(k[kvo:], kvd, false, t, hs) // K (T, HS)
+		if needS {
+			sc.x.Pack(v[kvo:], kvd, true, hs, t) // Vᵀ (HS, T)
+		}
+		if dq != nil {
+			sc.y.Pack(k[kvo:], kvd, false, t, hs) // K (T, HS)
+		}
 		for h := g * group; h < (g+1)*group; h++ {
 			qo := bi*t*qd + h*hs
 			p := att[(bi*nh+h)*t*t : (bi*nh+h+1)*t*t]
@@ -168,8 +185,13 @@ func AttentionBackward(dq, dk, dv, datt, dout, q, k, v, att []float32, b, t, nh,
 				pb, db := p[i0*t:], dp[i0*t:]
 				dO := dout[qo+i0*qd:]
 				// forward: O = P·V
-				matmul.MulPacked(db, t, dO, qd, &sc.x, rows, hs, i1, false)               // dP (rows, i1) = dO·Vᵀ
-				matmul.Mul(dv[kvo:], kvd, pb, t, true, dO, qd, false, i1, rows, hs, true) // dV (i1, HS) += Pᵀ·dO
+				if dv != nil {
+					matmul.Mul(dv[kvo:], kvd, pb, t, true, dO, qd, false, i1, rows, hs, true) // dV (i1, HS) += Pᵀ·dO
+				}
+				if !needS {
+					continue
+				}
+				matmul.MulPacked(db, t, dO, qd, &sc.x, rows, hs, i1, false) // dP (rows, i1) = dO·Vᵀ
 				// forward: P = softmax(scale * S) row by row, causal
 				for r := range rows {
 					ti := i0 + r
@@ -182,8 +204,12 @@ func AttentionBackward(dq, dk, dv, datt, dout, q, k, v, att []float32, b, t, nh,
 					clear(dr[ti+1:])
 				}
 				// forward: S = Q·Kᵀ
-				matmul.MulPacked(dq[qo+i0*qd:], qd, db, t, &sc.y, rows, i1, hs, true)               // dQ (rows, HS) += dS·K
-				matmul.Mul(dk[kvo:], kvd, db, t, true, q[qo+i0*qd:], qd, false, i1, rows, hs, true) // dK (i1, HS) += dSᵀ·Q
+				if dq != nil {
+					matmul.MulPacked(dq[qo+i0*qd:], qd, db, t, &sc.y, rows, i1, hs, true) // dQ (rows, HS) += dS·K
+				}
+				if dk != nil {
+					matmul.Mul(dk[kvo:], kvd, db, t, true, q[qo+i0*qd:], qd, false, i1, rows, hs, true) // dK (i1, HS) += dSᵀ·Q
+				}
 			}
 		}
 	})

@@ -135,3 +135,38 @@ func BenchmarkAttention(b *testing.B) {
 		AttentionBackward(dq, dk, dv, datt, dout, q, k, v, att, B, T, NH, NKV, HS)
 	}
 }
+
+// TestAttentionBackwardSkips requires that leaving out any of dq, dk and dv
+// leaves the others' bits unchanged.
+func TestAttentionBackwardSkips(t *testing.T) {
+	const B, T, NH, NKV, HS = 2, 70, 4, 2, 5
+	r := rng.New(9)
+	q, k, v := randn(r, B*T*NH*HS, 1), randn(r, B*T*NKV*HS, 1), randn(r, B*T*NKV*HS, 1)
+	dout := randn(r, len(q), 1)
+	out, att := floats(len(q)), floats(B*NH*T*T)
+	AttentionForward(out, att, q, k, v, B, T, NH, NKV, HS)
+	grads := func(mask int) [3][]float32 {
+		var g [3][]float32
+		for i, n := range []int{len(q), len(k), len(v)} {
+			if mask&(1<<i) != 0 {
+				g[i] = randn(rng.New(uint64(i)), n, 1) // the same starting values in every call: they accumulate
+			}
+		}
+		AttentionBackward(g[0], g[1], g[2], nans(B*NH*T*T), dout, q, k, v, att, B, T, NH, NKV, HS)
+		return g
+	}
+	all := grads(7)
+	for mask := range 7 {
+		got := grads(mask)
+		for i, name := range []string{"dq", "dk", "dv"} {
+			if got[i] == nil {
+				continue
+			}
+			for j := range got[i] {
+				if math.Float32bits(got[i][j]) != math.Float32bits(all[i][j]) {
+					t.Fatalf("mask %03b: %s[%d] = %v, with every gradient %v", mask, name, j, got[i][j], all[i][j])
+				}
+			}
+		}
+	}
+}

@@ -143,24 +143,19 @@ func Softmax(out, in []float32) {
 }
 
 // softmax writes softmax(in) into out (len(in) > 0): it subtracts the maximum,
-// exponentiates and sums in float64, and returns the maximum and the sum of
-// exp(in - max), from which the cross-entropy takes its log-sum-exp.
+// exponentiates in float32 (mathf.ExpShifted: vectorised in SIMD builds), sums
+// in float64, and returns the maximum and the sum of exp(in - max), from which
+// the cross-entropy takes its log-sum-exp.
 func softmax(out, in []float32) (maxval float32, sum float64) {
+	out = out[:len(in)]
 	maxval = in[0]
-	for _, x := range in[1:] {
+	for j, x := range in {
+		out[j] = x
 		if x > maxval { // a NaN logit still makes the row NaN, through its exponential
 			maxval = x
 		}
 	}
-	for j, x := range in {
-		e := mathf.Exp64(float64(x) - float64(maxval))
-		out[j] = float32(e)
-		sum += e
-	}
-	// The maximum contributes exp(0) = 1, so sum >= 1.
-	inv := 1 / sum
-	for j := range in {
-		out[j] = float32(float64(out[j]) * inv)
-	}
+	sum = mathf.ExpShifted(out, maxval)
+	scaleBy(out, float32(1/sum)) // the maximum contributes exp(0) = 1, so sum >= 1
 	return maxval, sum
 }
