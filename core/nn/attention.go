@@ -196,11 +196,7 @@ func AttentionBackward(dq, dk, dv, datt, dout, q, k, v, att []float32, b, t, nh,
 				for r := range rows {
 					ti := i0 + r
 					pr, dr := pb[r*t:r*t+ti+1], db[r*t:(r+1)*t]
-					var pdp float64
-					for i, x := range pr {
-						pdp += float64(x) * float64(dr[i])
-					}
-					softmaxGrad(dr, pr, float32(pdp), scale)
+					softmaxGrad(dr, pr, float32(dot64(pr, dr)), scale)
 					clear(dr[ti+1:])
 				}
 				// forward: S = Q·Kᵀ

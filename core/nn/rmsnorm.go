@@ -19,16 +19,10 @@ func RMSNormForward(out, rstd, in, weight []float32, n, c int, eps float32) {
 func rmsnormRows(out, rstd, in, weight []float32, r0, r1, c int, eps float32) {
 	for i := r0; i < r1; i++ {
 		x := in[i*c : (i+1)*c]
-		var ss float64
-		for _, v := range x {
-			ss += float64(v) * float64(v)
-		}
+		ss := dot64(x, x)
 		r := float32(1 / mathf.Sqrt64(ss/float64(c)+float64(eps)))
 		rstd[i] = r
-		o := out[i*c : (i+1)*c]
-		for j, w := range weight {
-			o[j] = x[j] * r * w
-		}
+		mulRow(out[i*c:(i+1)*c], x, weight, r)
 	}
 }
 
@@ -72,10 +66,7 @@ func rmsnormBackwardRows(din, dout, in, weight, rstd []float32, r0, r1, c int) {
 		r := rstd[i]
 		// With out_j = x_j r w_j and r = (mean(x²)+eps)^(-1/2), dr/dx_j = -r³ x_j / C, so
 		// dx_j = r w_j d_j - (r³/C) x_j Σ_k d_k w_k x_k.
-		var dot float64
-		for j, w := range weight {
-			dot += float64(d[j]) * float64(w) * float64(x[j])
-		}
+		dot := dot64w(d, weight, x)
 		k := float32(float64(r) * float64(r) * float64(r) * dot / float64(c))
 		rmsnormGrad(dx, d, x, weight, r, k) // forward: o[j] = x[j] * r * w[j]
 	}

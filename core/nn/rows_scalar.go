@@ -51,3 +51,19 @@ func scaleBy(x []float32, a float32) {
 		x[i] *= a
 	}
 }
+
+// mulRow: see rows.go.
+func mulRow(out, x, w []float32, r float32) {
+	out, x = out[:len(w)], x[:len(w)]
+	for j, wj := range w {
+		out[j] = x[j] * r * wj
+	}
+}
+
+// mulGate: see rows.go.
+func mulGate(out, a, sig, b []float32) {
+	out, sig, b = out[:len(a)], sig[:len(a)], b[:len(a)]
+	for i, x := range a {
+		out[i] = x * sig[i] * b[i]
+	}
+}

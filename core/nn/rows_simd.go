@@ -94,3 +94,27 @@ func scaleBy(x []float32, a float32) {
 		i += c
 	}
 }
+
+// mulRow: see rows.go.
+func mulRow(out, x, w []float32, r float32) {
+	out, x = out[:len(w)], x[:len(w)]
+	rv := simd.BroadcastFloat32s(r)
+	for j := 0; j < len(w); {
+		xv, c := simd.LoadFloat32sPart(x[j:])
+		wv, _ := simd.LoadFloat32sPart(w[j:])
+		xv.Mul(rv).Mul(wv).StorePart(out[j:])
+		j += c
+	}
+}
+
+// mulGate: see rows.go.
+func mulGate(out, a, sig, b []float32) {
+	out, sig, b = out[:len(a)], sig[:len(a)], b[:len(a)]
+	for i := 0; i < len(a); {
+		av, c := simd.LoadFloat32sPart(a[i:])
+		sv, _ := simd.LoadFloat32sPart(sig[i:])
+		bv, _ := simd.LoadFloat32sPart(b[i:])
+		av.Mul(sv).Mul(bv).StorePart(out[i:])
+		i += c
+	}
+}

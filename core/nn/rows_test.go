@@ -70,5 +70,27 @@ func TestRowKernels(t *testing.T) {
 		for i := range n {
 			same(b[i]*1.7, y[i], "scaleBy", n, i)
 		}
+
+		o := make([]float32, n)
+		mulRow(o, a, b, 1.3)
+		for j := range n {
+			same(a[j]*1.3*b[j], o[j], "mulRow", n, j)
+		}
+		mulGate(o, a, sig, b)
+		for i := range n {
+			same(a[i]*sig[i]*b[i], o[i], "mulGate", n, i)
+		}
+
+		// The float64 dots: four partial sums, so only close to the sum in index order.
+		var want, wantW, scale float64
+		for i := range n {
+			want += float64(a[i]) * float64(d[i])
+			wantW += float64(a[i]) * float64(b[i]) * float64(d[i])
+			scale += math.Abs(float64(a[i])*float64(b[i])*float64(d[i])) + math.Abs(float64(a[i])*float64(d[i]))
+		}
+		require.InDelta(t, want, dot64(a, d), 1e-14*scale, "dot64 n=%d", n)
+		require.InDelta(t, wantW, dot64w(a, b, d), 1e-14*scale, "dot64w n=%d", n)
 	}
+	require.Equal(t, 0.0, dot64(nil, nil))
+	require.Equal(t, 0.0, dot64w(nil, nil, nil))
 }

@@ -32,10 +32,7 @@ func SwiGLUForward(out, sig, a, b []float32, n int) {
 // swiglu sets sig = sigmoid(a) (vectorised in SIMD builds), then out = a*sig*b.
 func swiglu(out, sig, a, b []float32) {
 	mathf.Sigmoids(sig, a)
-	b = b[:len(a)]
-	for i, x := range a {
-		out[i] = x * sig[i] * b[i]
-	}
+	mulGate(out, a, sig, b)
 }
 
 // SwiGLUBackward accumulates da and db from dout over n elements, with sig
