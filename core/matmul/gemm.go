@@ -231,20 +231,23 @@ func (op *operands) packA(dst []float32, i0, rows, p0, kc int) {
 // run computes the output tiles in row tiles [r0, r1) × column panels [c0, c1).
 func (op *operands) run(r0, r1, c0, c1 int) {
 	m, k, n, nPad, lda, ldc := op.m, op.k, op.n, op.nPad, op.lda, op.ldc
+	// Whole row tiles of A are read in place by the SIMD kernels: row-major A
+	// always; transposed A when the product is narrow (at most narrowN
+	// columns), where a packed panel would be read only once or twice.
 	direct := directA && !op.aT
+	directT := directA && op.aT && n <= narrowN
 	ap := getBuf(blockM * blockK)
 	defer packPool.Put(ap)
-	var edge [maxTile]float32
 	rowEnd := min(r1*tileRows, m)
 	for i0 := r0 * tileRows; i0 < rowEnd; i0 += blockM {
 		rows := min(blockM, rowEnd-i0)
 		for p0 := 0; p0 < k; p0 += blockK {
 			kc := min(blockK, k-p0)
 			store := p0 == 0 && !op.accumulate
-			// Rows [0, full) are whole row tiles; with direct A only the
-			// last, partial tile is packed (into panel 0).
+			// Rows [0, full) are whole row tiles; with A read in place only
+			// the last, partial tile is packed (into panel 0).
 			full := 0
-			if direct {
+			if direct || directT {
 				full = rows / tileRows * tileRows
 				if full < rows {
 					op.packA(*ap, i0+full, rows-full, p0, kc)
@@ -261,37 +264,17 @@ func (op *operands) run(r0, r1, c0, c1 int) {
 				cols := min(tileCols, n-j0)
 				bpan := blk[jp*kp*tileCols : jp*kp*tileCols+kc*tileCols]
 				for r := 0; r < rows; r += tileRows {
-					pi := r / tileRows // A panel index
-					if direct {
-						pi = (r - full) / tileRows
-					}
-					nr := min(tileRows, rows-r)
-					at := (i0+r)*ldc + j0
-					tile := func(c []float32, ld int, st bool) {
-						if r < full {
-							a := op.a[(i0+r)*lda+p0:]
-							kernelDirect(kc, a, a[lda:], a[2*lda:], a[3*lda:], bpan, c, ld, st)
-							return
-						}
-						kernel(kc, (*ap)[pi*kc*tileRows:(pi+1)*kc*tileRows], bpan, c, ld, st)
-					}
-					if nr == tileRows && cols == tileCols {
-						tile(op.out[at:], ldc, store)
-						continue
-					}
-					// Edge tile: sum into a scratch tile, then copy the valid part.
-					e := edge[:tileRows*tileCols]
-					tile(e, tileCols, true)
-					for ri := range nr {
-						o := op.out[at+ri*ldc : at+ri*ldc+cols]
-						s := e[ri*tileCols : ri*tileCols+cols]
-						if store {
-							copy(o, s)
-						} else {
-							for j, v := range s {
-								o[j] += v
-							}
-						}
+					c := op.out[(i0+r)*ldc+j0:]
+					switch {
+					case r < full && direct:
+						a := op.a[(i0+r)*lda+p0:]
+						kernelDirect(kc, a, a[lda:], a[2*lda:], a[3*lda:], bpan, c, ldc, store, cols)
+					case r < full && directT:
+						kernelDirectT(kc, op.a[p0*lda+i0+r:], lda, bpan, c, ldc, store, cols)
+					default:
+						pi := (r - full) / tileRows // A panel index
+						nr := min(tileRows, rows-r)
+						kernel(kc, (*ap)[pi*kc*tileRows:(pi+1)*kc*tileRows], bpan, c, ldc, store, nr, cols)
 					}
 				}
 			}

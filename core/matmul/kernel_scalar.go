@@ -17,8 +17,9 @@ const (
 )
 
 // kernel sums a (kc×2 packed) · b (kc×4 packed) into a 2×4 tile of c (row
-// stride ldc), storing it when store is set and adding it otherwise.
-func kernel(kc int, a, b, c []float32, ldc int, store bool) {
+// stride ldc), storing it when store is set and adding it otherwise; only
+// the first nr rows and cols columns of the tile are written (edge tiles).
+func kernel(kc int, a, b, c []float32, ldc int, store bool, nr, cols int) {
 	var c00, c01, c02, c03, c10, c11, c12, c13 float32
 	a = a[:2*kc]
 	b = b[:4*kc]
@@ -35,6 +36,20 @@ func kernel(kc int, a, b, c []float32, ldc int, store bool) {
 		c13 += a1 * b3
 		a = a[2:]
 		b = b[4:]
+	}
+	if nr < tileRows || cols < tileCols {
+		t := [maxTile]float32{c00, c01, c02, c03, c10, c11, c12, c13}
+		for r := range nr {
+			row := c[r*ldc : r*ldc+cols]
+			for j := range row {
+				if store {
+					row[j] = t[r*tileCols+j]
+				} else {
+					row[j] += t[r*tileCols+j]
+				}
+			}
+		}
+		return
 	}
 	r0 := c[0:4:4]
 	r1 := c[ldc : ldc+4 : ldc+4]
@@ -54,9 +69,16 @@ func kernel(kc int, a, b, c []float32, ldc int, store bool) {
 }
 
 // directA: the scalar build always packs A (its 2-row panels are cheap to
-// build), so kernelDirect is never called.
+// build), so kernelDirect and kernelDirectT are never called.
 const directA = false
 
-func kernelDirect(kc int, a0, a1, a2, a3, b, c []float32, ldc int, store bool) {
+// narrowN is unused in the scalar build (see kernel_simd.go).
+const narrowN = 0
+
+func kernelDirect(kc int, a0, a1, a2, a3, b, c []float32, ldc int, store bool, cols int) {
 	panic("matmul: kernelDirect in the scalar build")
+}
+
+func kernelDirectT(kc int, a []float32, lda int, b, c []float32, ldc int, store bool, cols int) {
+	panic("matmul: kernelDirectT in the scalar build")
 }

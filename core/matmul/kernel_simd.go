@@ -36,8 +36,9 @@ func init() {
 }
 
 // kernel sums a (kc×4 packed) · b (kc×tileCols packed) into a 4×tileCols tile
-// of c (row stride ldc), storing it when store is set and adding it otherwise.
-func kernel(kc int, a, b, c []float32, ldc int, store bool) {
+// of c (row stride ldc), storing it when store is set and adding it
+// otherwise; only the first nr rows and cols columns are written (edge tiles).
+func kernel(kc int, a, b, c []float32, ldc int, store bool, nr, cols int) {
 	l := lanes
 	var c00, c01, c10, c11, c20, c21, c30, c31 simd.Float32s
 	a = a[:4*kc]
@@ -93,7 +94,7 @@ func kernel(kc int, a, b, c []float32, ldc int, store bool) {
 		c30 = x.MulAdd(b0, c30)
 		c31 = x.MulAdd(b1, c31)
 	}
-	storeTile(c, ldc, store, c00, c01, c10, c11, c20, c21, c30, c31)
+	storeTile(c, ldc, store, nr, cols, c00, c01, c10, c11, c20, c21, c30, c31)
 }
 
 // directA: the SIMD build reads A in place (kernelDirect) when A is stored
@@ -102,10 +103,16 @@ func kernel(kc int, a, b, c []float32, ldc int, store bool) {
 // it cost about as much as the multiply-adds.
 const directA = true
 
+// narrowN: a product with transposed A and at most this many columns reads
+// A in place (kernelDirectT) rather than packing it: with one or two column
+// panels each packed element would be read once or twice (attention's
+// Pᵀ·dO and dSᵀ·Q, N = head size).
+const narrowN = 4 * maxLanes
+
 // kernelDirect is kernel with A read in place: rows a0..a3 of A (K block
 // only, each kc long) instead of a packed panel. The multiply-adds into each
 // accumulator happen in the same order, so the bits equal kernel's.
-func kernelDirect(kc int, a0, a1, a2, a3, b, c []float32, ldc int, store bool) {
+func kernelDirect(kc int, a0, a1, a2, a3, b, c []float32, ldc int, store bool, cols int) {
 	l := lanes
 	var c00, c01, c10, c11, c20, c21, c30, c31 simd.Float32s
 	a0, a1, a2, a3 = a0[:kc], a1[:kc], a2[:kc], a3[:kc]
@@ -127,12 +134,48 @@ func kernelDirect(kc int, a0, a1, a2, a3, b, c []float32, ldc int, store bool) {
 		c30 = x.MulAdd(b0, c30)
 		c31 = x.MulAdd(b1, c31)
 	}
-	storeTile(c, ldc, store, c00, c01, c10, c11, c20, c21, c30, c31)
+	storeTile(c, ldc, store, tileRows, cols, c00, c01, c10, c11, c20, c21, c30, c31)
 }
 
-// storeTile writes the 4×2-vector tile into c (row stride ldc), or adds it to c's values when store is false.
-func storeTile(c []float32, ldc int, store bool, c00, c01, c10, c11, c20, c21, c30, c31 simd.Float32s) {
+// kernelDirectT is kernel with a transposed A read in place: the tile's four
+// rows at K step p are a[p*lda : p*lda+4] (A stored (K, M), starting at the
+// tile's first row and the K block's first step). Same order, same bits.
+func kernelDirectT(kc int, a []float32, lda int, b, c []float32, ldc int, store bool, cols int) {
 	l := lanes
+	var c00, c01, c10, c11, c20, c21, c30, c31 simd.Float32s
+	b = b[:2*l*kc]
+	for p := range kc {
+		ap := a[p*lda : p*lda+4]
+		bp := b[2*l*p:]
+		b0 := simd.LoadFloat32s(bp)
+		b1 := simd.LoadFloat32s(bp[l:])
+		x := simd.BroadcastFloat32s(ap[0])
+		c00 = x.MulAdd(b0, c00)
+		c01 = x.MulAdd(b1, c01)
+		x = simd.BroadcastFloat32s(ap[1])
+		c10 = x.MulAdd(b0, c10)
+		c11 = x.MulAdd(b1, c11)
+		x = simd.BroadcastFloat32s(ap[2])
+		c20 = x.MulAdd(b0, c20)
+		c21 = x.MulAdd(b1, c21)
+		x = simd.BroadcastFloat32s(ap[3])
+		c30 = x.MulAdd(b0, c30)
+		c31 = x.MulAdd(b1, c31)
+	}
+	storeTile(c, ldc, store, tileRows, cols, c00, c01, c10, c11, c20, c21, c30, c31)
+}
+
+// storeTile writes the first nr rows and cols columns of the 4×2-vector
+// tile into c (row stride ldc), or adds them to c's values when store is false.
+func storeTile(c []float32, ldc int, store bool, nr, cols int, c00, c01, c10, c11, c20, c21, c30, c31 simd.Float32s) {
+	l := lanes
+	if nr < tileRows || cols < 2*l {
+		acc := [tileRows][2]simd.Float32s{{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}}
+		for r := range nr {
+			storeRow(c[r*ldc:r*ldc+cols], store, acc[r][0], acc[r][1])
+		}
+		return
+	}
 	r0, r1, r2, r3 := c, c[ldc:], c[2*ldc:], c[3*ldc:]
 	if !store {
 		c00 = c00.Add(simd.LoadFloat32s(r0))
@@ -152,4 +195,19 @@ func storeTile(c []float32, ldc int, store bool, c00, c01, c10, c11, c20, c21, c
 	c21.Store(r2[l:])
 	c30.Store(r3)
 	c31.Store(r3[l:])
+}
+
+// storeRow writes (or adds) the first len(row) lanes of v0, v1 into row.
+func storeRow(row []float32, store bool, v0, v1 simd.Float32s) {
+	for i, v := range [2]simd.Float32s{v0, v1} {
+		part := row[min(i*lanes, len(row)):]
+		if len(part) == 0 {
+			return
+		}
+		if !store {
+			old, _ := simd.LoadFloat32sPart(part)
+			v = v.Add(old)
+		}
+		v.StorePart(part)
+	}
 }

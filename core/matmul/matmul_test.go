@@ -496,3 +496,42 @@ func TestStridedBadShapesPanic(t *testing.T) {
 		}()
 	}
 }
+
+// TestEdgeAndNarrowSameBits: the first columns of a product computed alone
+// (edge tiles, and with transposed A read in place when narrow) have the
+// bits of the same columns computed inside a wider product (whole tiles,
+// packed A), for every transpose case.
+func TestEdgeAndNarrowSameBits(t *testing.T) {
+	const m, k, wide = 45, 300, 100
+	r := rng.New(17)
+	for _, p := range products {
+		for _, narrow := range []int{1, 7, 24, 33, 64} {
+			a := randSlice(r, m*k)
+			bw := randSlice(r, k*wide) // (K, wide) or, for MulNT, (wide, K)
+			bn := make([]float32, k*narrow)
+			for pp := range k {
+				for j := range narrow {
+					if p.bT {
+						bn[j*k+pp] = bw[j*k+pp]
+					} else {
+						bn[pp*narrow+j] = bw[pp*wide+j]
+					}
+				}
+			}
+			for _, acc := range []bool{false, true} {
+				out0 := randSlice(r, m*wide)
+				outW := append([]float32(nil), out0...)
+				p.call(outW, a, bw, m, k, wide, acc)
+				outN := make([]float32, m*narrow)
+				for i := range m {
+					copy(outN[i*narrow:(i+1)*narrow], out0[i*wide:i*wide+narrow])
+				}
+				p.call(outN, a, bn, m, k, narrow, acc)
+				for i := range m {
+					requireSameBits(t, outW[i*wide:i*wide+narrow], outN[i*narrow:(i+1)*narrow],
+						fmt.Sprintf("%s narrow=%d acc=%v row %d", p.name, narrow, acc, i))
+				}
+			}
+		}
+	}
+}
