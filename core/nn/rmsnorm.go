@@ -6,7 +6,8 @@ import "golora/core/mathf"
 
 // RMSNormForward computes, for each row i of in (N, C),
 // out[i] = in[i] * rstd[i] * weight, with rstd[i] = 1/sqrt(mean(in[i]²) + eps)
-// saved (N) for the backward pass. The mean is summed in float64. weight is (C).
+// saved (N) for the backward pass. The mean of squares is summed by dot64
+// (float64 in the default build, float32 vector lanes in SIMD builds). weight is (C).
 func RMSNormForward(out, rstd, in, weight []float32, n, c int, eps float32) {
 	checkLen("RMSNormForward out", out, n*c)
 	checkLen("RMSNormForward rstd", rstd, n)

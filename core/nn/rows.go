@@ -25,60 +25,13 @@ package nn
 // scaleBy multiplies x by a in place.
 // func scaleBy(x []float32, a float32)
 
-// dot64 returns Σ x[i]·y[i] over i < len(x), in float64 (each product of
-// two float32 values is exact there), as four partial sums over the indices
-// i mod 4, added at the end as (s0 + s1) + (s2 + s3): four independent
-// chains of additions instead of one, whose latency bounded the loop.
-// Portable code, so the same bits in every build.
-func dot64(x, y []float32) float64 {
-	y = y[:len(x)]
-	var s0, s1, s2, s3 float64
-	i := 0
-	for ; i+4 <= len(x); i += 4 {
-		s0 += float64(x[i]) * float64(y[i])
-		s1 += float64(x[i+1]) * float64(y[i+1])
-		s2 += float64(x[i+2]) * float64(y[i+2])
-		s3 += float64(x[i+3]) * float64(y[i+3])
-	}
-	for j := 0; i < len(x); i, j = i+1, j+1 {
-		p := float64(x[i]) * float64(y[i])
-		switch j {
-		case 0:
-			s0 += p
-		case 1:
-			s1 += p
-		default:
-			s2 += p
-		}
-	}
-	return (s0 + s1) + (s2 + s3)
-}
+// dot64 returns Σ x[i]·y[i] over i < len(x) as a float64: see rows_scalar.go
+// and rows_simd.go for how each build sums it. RMSNorm and the softmax
+// backward take their row sums from it.
+// func dot64(x, y []float32) float64
 
-// dot64w is dot64 of x and y weighted by w: Σ x[i]·w[i]·y[i] (the triple
-// product rounded once, in float64), with the same four partial sums.
-func dot64w(x, w, y []float32) float64 {
-	w, y = w[:len(x)], y[:len(x)]
-	var s0, s1, s2, s3 float64
-	i := 0
-	for ; i+4 <= len(x); i += 4 {
-		s0 += float64(x[i]) * float64(w[i]) * float64(y[i])
-		s1 += float64(x[i+1]) * float64(w[i+1]) * float64(y[i+1])
-		s2 += float64(x[i+2]) * float64(w[i+2]) * float64(y[i+2])
-		s3 += float64(x[i+3]) * float64(w[i+3]) * float64(y[i+3])
-	}
-	for j := 0; i < len(x); i, j = i+1, j+1 {
-		p := float64(x[i]) * float64(w[i]) * float64(y[i])
-		switch j {
-		case 0:
-			s0 += p
-		case 1:
-			s1 += p
-		default:
-			s2 += p
-		}
-	}
-	return (s0 + s1) + (s2 + s3)
-}
+// dot64w returns Σ x[i]·w[i]·y[i] over i < len(x), summed as dot64 sums.
+// func dot64w(x, w, y []float32) float64
 
 // mulRow sets out[j] = x[j]·r·w[j] for j < len(w) (RMSNorm's output).
 // func mulRow(out, x, w []float32, r float32)

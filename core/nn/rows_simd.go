@@ -118,3 +118,44 @@ func mulGate(out, a, sig, b []float32) {
 		i += c
 	}
 }
+
+// dot64: see rows.go. The SIMD build sums in float32 vector lanes (each lane
+// over the indices it loads, fused multiply-adds natively), then adds the
+// lanes in order in float64: the order is fixed by the vector width, so the
+// bits do not depend on anything else.
+func dot64(x, y []float32) float64 {
+	y = y[:len(x)]
+	var acc simd.Float32s
+	for i := 0; i < len(x); {
+		xv, c := simd.LoadFloat32sPart(x[i:])
+		yv, _ := simd.LoadFloat32sPart(y[i:])
+		acc = xv.MulAdd(yv, acc)
+		i += c
+	}
+	return sumLanes(acc)
+}
+
+// dot64w: see rows.go; summed as the SIMD dot64.
+func dot64w(x, w, y []float32) float64 {
+	w, y = w[:len(x)], y[:len(x)]
+	var acc simd.Float32s
+	for i := 0; i < len(x); {
+		xv, c := simd.LoadFloat32sPart(x[i:])
+		wv, _ := simd.LoadFloat32sPart(w[i:])
+		yv, _ := simd.LoadFloat32sPart(y[i:])
+		acc = xv.Mul(wv).MulAdd(yv, acc)
+		i += c
+	}
+	return sumLanes(acc)
+}
+
+// sumLanes adds v's lanes in order, in float64.
+func sumLanes(v simd.Float32s) float64 {
+	var lanes [16]float32
+	v.Store(lanes[:v.Len()])
+	var s float64
+	for _, x := range lanes[:v.Len()] {
+		s += float64(x)
+	}
+	return s
+}
