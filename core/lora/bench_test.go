@@ -22,3 +22,18 @@ func BenchmarkAdapter(b *testing.B) {
 		a.Backward(dx, dout, x, c, du, n)
 	}
 }
+
+// BenchmarkAdapterFused is BenchmarkAdapter for a layer computed with the
+// fused weight: the adapter's own work is then u and the gradients of A and B.
+func BenchmarkAdapterFused(b *testing.B) {
+	const n, in, out, rank = 920, 96, 96, 8
+	_, a := newAdapter(b, in, out, rank, 0)
+	r := rng.New(2)
+	x, dout := randn(r, n*in, 1), randn(r, n*out, 1)
+	du := make([]float32, n*rank)
+	c := a.NewCache(n, false)
+	for b.Loop() {
+		a.ForwardFused(x, c, n)
+		a.Backward(nil, dout, x, c, du, n)
+	}
+}

@@ -103,6 +103,36 @@ func (a *Adapter) Forward(out, x []float32, c *Cache, n int, p float32, r *rng.R
 	matmul.Mul(out, a.Out, sut, n, true, a.B, R, true, n, R, a.Out, true)
 }
 
+// Fuse writes the weight with the update folded in, dst = w + scaling · B · A
+// (Out, In), with exactly the bits Merge gives w. A layer whose output is
+// computed through it, out = x · dstᵀ, needs no adapter products in its
+// forward pass and its input gradient is dout · dst: only the products for
+// the gradients of A and B remain (see ForwardFused). Not with dropout, which
+// applies to the adapter's input alone.
+func (a *Adapter) Fuse(dst, w []float32) {
+	checkWeight(a, w)
+	checkWeight(a, dst)
+	matmul.MulNN(dst, a.B, a.A, a.Out, a.Rank, a.In, false)
+	for i, d := range dst[:len(w)] {
+		dst[i] = w[i] + d*a.Scaling
+	}
+}
+
+// ForwardFused is the adapter's part of a forward pass whose output the
+// caller computed with the fused weight (Fuse): it saves what Backward
+// needs, s·u = scaling · x · Aᵀ. Backward must then be called with dx = nil,
+// the input gradient coming from the fused weight.
+func (a *Adapter) ForwardFused(x []float32, c *Cache, n int) {
+	if c.Keep != nil {
+		c.Keep = c.Keep[:0] // no dropout in this pass
+	}
+	sut := c.SUT[:a.Rank*n]
+	matmul.MulNT(sut, a.A, x, a.Rank, a.In, n, false) // uᵀ (R, N) = A · xᵀ
+	for i, v := range sut {
+		sut[i] = a.Scaling * v
+	}
+}
+
 // Backward accumulates the gradients of Forward. With dout (N, Out):
 // DB += doutᵀ · (s u); du = s * dout · B; DA += duᵀ · x_d; dx += (du · A) * keep.
 // du is (R, N) scratch, where du is kept transposed as u is; dx may be nil

@@ -19,6 +19,12 @@ type Acts struct {
 
 	Dropout float32  // LoRA dropout probability for this pass (0 in evaluation)
 	RNG     *rng.RNG // draws the dropout masks
+	// SideAdapters applies each adapter beside its frozen weight, as the
+	// paper writes it, out = x·W0ᵀ + s·(x·Aᵀ)·Bᵀ, instead of through the
+	// fused weight W0 + s·B·A that passes without dropout use (one product
+	// instead of three, with the bits of the merged model). The two agree
+	// to float rounding; checks of merging compare them.
+	SideAdapters bool
 	// LossDen, when > 0, divides the summed masked loss instead of this
 	// batch's own Σ mask: a step computed in parts passes the whole batch's
 	// count, so that the parts' losses and gradients add up to the batch's.
@@ -56,6 +62,7 @@ type Acts struct {
 	dlogits          []float32 // (N, V)
 	dlosses          []float32 // (N)
 	dlora            []float32 // (R, N) adapter scratch
+	fused            bool      // the last Forward computed adapted layers with fused weights
 }
 
 // LayerActs is what one block saves.
@@ -76,6 +83,7 @@ type LayerActs struct {
 	Hd    []float32 // (N, H) silu(G) * U
 	XOut  []float32 // (N, C) block output
 	lora  [NumTargets]*lora.Cache
+	fused [NumTargets][]float32 // adapted weights with the update folded in (lora.Adapter.Fuse)
 }
 
 // NewActs sizes the activations for batches of up to maxB sequences of up to maxT tokens.
@@ -115,6 +123,7 @@ func (m *Model) sizeLoRAActs(a *Acts) {
 		for t, ad := range m.adapters[l] {
 			if ad != nil && a.Layers[l].lora[t] == nil {
 				a.Layers[l].lora[t] = ad.NewCache(N, dropout)
+				a.Layers[l].fused[t] = make([]float32, ad.Out*ad.In)
 			}
 		}
 	}
@@ -140,6 +149,19 @@ func (m *Model) Forward(a *Acts, inputs, targets []int, mask []float32, b, t int
 	NH, NKV, HS := c.NHeads, c.NKVHeads, c.HeadSize()
 	p := m.Params
 	copy(a.inputs, inputs)
+	// Without dropout an adapted layer computes with its weight and update
+	// fused, W0 + scaling·B·A (what Merge would store): one product instead of
+	// three, and the input gradient comes through the same weight.
+	a.fused = m.LoRA != nil && !m.merged && !a.SideAdapters && (a.Dropout <= 0 || a.RNG == nil)
+	if a.fused {
+		for l := range c.NLayers {
+			for t, ad := range m.adapters[l] {
+				if ad != nil {
+					ad.Fuse(a.Layers[l].fused[t], p.Layers[l].Weight(Target(t)))
+				}
+			}
+		}
+	}
 
 	nn.EmbeddingForward(a.X0, p.Embed, inputs, N, C)
 	x := a.X0
@@ -201,8 +223,14 @@ func (m *Model) Forward(a *Acts, inputs, targets []int, mask []float32, b, t int
 
 // linear computes out (N, OC) = in (N, IC) · Wᵀ, plus the LoRA update of (l, tg) if one is active.
 func (m *Model) linear(a *Acts, l int, tg Target, out, in, w []float32, n, ic, oc int) {
+	ad := m.active(l, tg)
+	if ad != nil && a.fused {
+		matmul.Forward(out[:n*oc], in[:n*ic], a.Layers[l].fused[tg], nil, n, ic, oc)
+		ad.ForwardFused(in, a.Layers[l].lora[tg], n)
+		return
+	}
 	matmul.Forward(out[:n*oc], in[:n*ic], w, nil, n, ic, oc)
-	if ad := m.active(l, tg); ad != nil {
+	if ad != nil {
 		ad.Forward(out, in, a.Layers[l].lora[tg], n, a.Dropout, a.RNG)
 	}
 }
@@ -214,9 +242,14 @@ func (m *Model) linearBackward(a *Acts, l int, tg Target, din, dw, dout, in, w [
 	if din != nil {
 		dinN = din[:n*ic]
 	}
+	ad := m.active(l, tg)
+	dxAdapter := dinN
+	if ad != nil && a.fused {
+		w, dxAdapter = a.Layers[l].fused[tg], nil // dL/dx = dout · (W0 + s·B·A)
+	}
 	matmul.Backward(dinN, dw, nil, dout[:n*oc], in[:n*ic], w, n, ic, oc)
-	if ad := m.active(l, tg); ad != nil {
-		ad.Backward(dinN, dout, in, a.Layers[l].lora[tg], a.dlora, n)
+	if ad != nil {
+		ad.Backward(dxAdapter, dout, in, a.Layers[l].lora[tg], a.dlora, n)
 	}
 }
 

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"sort"
 
-	"golora/core/lora"
 	"golora/core/matmul"
 	"golora/core/nn"
 	"golora/core/rng"
@@ -19,18 +18,18 @@ import (
 // Adapters are applied on the fly unless merged, exactly as in Forward.
 type Decoder struct {
 	m              *Model
-	b              int         // rows
-	pos            int         // position of the next token fed
-	kcache, vcache [][]float32 // (L) of (B, SeqLen, KVD)
-	x, xb, xb2     []float32   // (B*prefillChunk, C) residual stream and scratch
-	q, attY        []float32   // (B*prefillChunk, C)
-	hb, hb2        []float32   // (B*prefillChunk, H)
-	scores         []float32   // (SeqLen)
-	rstd           []float32   // (B*prefillChunk)
-	Logits         []float32   // (B, V) after the last Next
-	probs          []float32   // (V) sampling scratch
-	lora           [][NumTargets]*lora.Cache
-	ids            []int // (B*prefillChunk) Prefill's tokens, one chunk
+	b              int                     // rows
+	pos            int                     // position of the next token fed
+	kcache, vcache [][]float32             // (L) of (B, SeqLen, KVD)
+	x, xb, xb2     []float32               // (B*prefillChunk, C) residual stream and scratch
+	q, attY        []float32               // (B*prefillChunk, C)
+	hb, hb2        []float32               // (B*prefillChunk, H)
+	scores         []float32               // (SeqLen)
+	rstd           []float32               // (B*prefillChunk)
+	Logits         []float32               // (B, V) after the last Next
+	probs          []float32               // (V) sampling scratch
+	fused          [][NumTargets][]float32 // each adapted weight with its update folded in (lora.Adapter.Fuse)
+	ids            []int                   // (B*prefillChunk) Prefill's tokens, one chunk
 }
 
 // prefillChunk is how many positions Prefill feeds per pass: the decoder's
@@ -55,11 +54,11 @@ func (m *Model) NewDecoder(b int) *Decoder {
 		d.vcache[l] = f(b * c.SeqLen * c.KVDim())
 	}
 	if m.adapters != nil {
-		d.lora = make([][NumTargets]*lora.Cache, c.NLayers)
+		d.fused = make([][NumTargets][]float32, c.NLayers)
 		for l := range m.adapters {
 			for t, a := range m.adapters[l] {
 				if a != nil {
-					d.lora[l][t] = a.NewCache(rows, false)
+					d.fused[l][t] = f(a.Out * a.In)
 				}
 			}
 		}
@@ -127,6 +126,17 @@ func (d *Decoder) feed(tokens []int, n int, logits bool) error {
 	NH, NKV, HS := c.NHeads, c.NKVHeads, c.HeadSize()
 	p := m.Params
 	pos, R := d.pos, B*n // row r*n+j is sequence r at position pos+j
+	if pos == 0 {
+		// New sequences: fold the adapters' current values into the weights
+		// they adapt (the same weights Forward computes with).
+		for l := range d.fused {
+			for t, w := range d.fused[l] {
+				if ad := m.active(l, Target(t)); ad != nil {
+					ad.Fuse(w, p.Layers[l].Weight(Target(t)))
+				}
+			}
+		}
+	}
 	nn.EmbeddingForward(d.x, p.Embed, tokens, R, C)
 	for l := range c.NLayers {
 		L := &p.Layers[l]
@@ -175,11 +185,13 @@ func (d *Decoder) feed(tokens []int, n int, logits bool) error {
 	return nil
 }
 
+// linear computes out = in · Wᵀ, with an active adapter's update folded into
+// W (refreshed at every position 0).
 func (d *Decoder) linear(l int, tg Target, out, in, w []float32, rows, ic, oc int) {
-	matmul.Forward(out[:rows*oc], in[:rows*ic], w, nil, rows, ic, oc)
-	if ad := d.m.active(l, tg); ad != nil {
-		ad.Forward(out, in, d.lora[l][tg], rows, 0, nil)
+	if d.m.active(l, tg) != nil {
+		w = d.fused[l][tg]
 	}
+	matmul.Forward(out[:rows*oc], in[:rows*ic], w, nil, rows, ic, oc)
 }
 
 // Sampler picks the next token from logits: greedy (argmax, first maximum

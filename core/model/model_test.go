@@ -187,16 +187,25 @@ func TestMergeEqualsUnmerged(t *testing.T) {
 	before := append([]float32(nil), m.Params.Data...)
 	bt := randomBatch(cfg, 2, 7, 2)
 	acts := m.NewActs(2, 7)
+	n := 2 * 7 * cfg.VocabSize
+	acts.SideAdapters = true
 	m.Forward(acts, bt.inputs, nil, nil, bt.b, bt.t)
-	unmerged := append([]float32(nil), acts.Logits[:2*7*cfg.VocabSize]...)
+	beside := append([]float32(nil), acts.Logits[:n]...)
+	acts.SideAdapters = false
+	m.Forward(acts, bt.inputs, nil, nil, bt.b, bt.t)
+	fused := append([]float32(nil), acts.Logits[:n]...)
 	require.NoError(t, m.Merge())
 	m.Forward(acts, bt.inputs, nil, nil, bt.b, bt.t)
 	maxDiff := 0.0
-	for i, v := range unmerged {
+	for i, v := range beside {
 		maxDiff = math.Max(maxDiff, math.Abs(float64(v-acts.Logits[i])))
 	}
 	t.Logf("max |logit merged - unmerged| = %.3g", maxDiff)
 	assert.Less(t, maxDiff, 1e-4)
+	assert.Positive(t, maxDiff, "adapters applied beside their weights round differently from the merged weights")
+	for i, v := range fused {
+		require.Equal(t, math.Float32bits(v), math.Float32bits(acts.Logits[i]), "logit %d: fused weights are the merged weights", i)
+	}
 	require.NoError(t, m.Unmerge())
 	for i, v := range before {
 		assert.InDelta(t, v, m.Params.Data[i], 1e-5, "weight %d after merge+unmerge", i)

@@ -578,7 +578,11 @@ func (s *Session) Merge() (float32, error) {
 	var bt data.Batch
 	data.FillBatch(&bt, s.val[:min(len(s.val), s.cfg.Batch)])
 	n := bt.B * bt.T * s.model.Config.VocabSize
+	// Unmerged as the paper writes it: each adapter beside its frozen weight
+	// (training computes with the fused weight, which has the merged bits).
+	s.acts.SideAdapters = true
 	s.model.Forward(s.acts, bt.Inputs[:bt.B*bt.T], nil, nil, bt.B, bt.T)
+	s.acts.SideAdapters = false
 	before := append([]float32(nil), s.acts.Logits[:n]...)
 	if err := s.model.Merge(); err != nil {
 		return 0, err
