@@ -19,10 +19,10 @@ const (
 // kernel sums a (kc×2 packed) · b (kc×4 packed) into a 2×4 tile of c (row
 // stride ldc), storing it when store is set and adding it otherwise; only
 // the first nr rows and cols columns of the tile are written (edge tiles).
-func kernel(kc int, a, b, c []float32, ldc int, store bool, nr, cols int) {
+func kernel(kc int, a, b []float32, bs int, c []float32, ldc int, store bool, nr, cols int) {
 	var c00, c01, c02, c03, c10, c11, c12, c13 float32
 	a = a[:2*kc]
-	b = b[:4*kc]
+	b = b[:4*kc] // bs is always tileCols here: the scalar build packs B
 	for len(a) >= 2 && len(b) >= 4 {
 		a0, a1 := a[0], a[1]
 		b0, b1, b2, b3 := b[0], b[1], b[2], b[3]
@@ -72,13 +72,16 @@ func kernel(kc int, a, b, c []float32, ldc int, store bool, nr, cols int) {
 // build), so kernelDirect and kernelDirectT are never called.
 const directA = false
 
-// narrowN is unused in the scalar build (see kernel_simd.go).
-const narrowN = 0
+// narrowN and directBRows are unused in the scalar build (see kernel_simd.go).
+const (
+	narrowN     = 0
+	directBRows = 0
+)
 
-func kernelDirect(kc int, a0, a1, a2, a3, b, c []float32, ldc int, store bool, cols int) {
+func kernelDirect(kc int, a0, a1, a2, a3, b []float32, bs int, c []float32, ldc int, store bool, cols int) {
 	panic("matmul: kernelDirect in the scalar build")
 }
 
-func kernelDirectT(kc int, a []float32, lda int, b, c []float32, ldc int, store bool, cols int) {
+func kernelDirectT(kc int, a []float32, lda int, b []float32, bs int, c []float32, ldc int, store bool, cols int) {
 	panic("matmul: kernelDirectT in the scalar build")
 }

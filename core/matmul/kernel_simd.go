@@ -35,62 +35,65 @@ func init() {
 	tileCols = 2 * lanes
 }
 
-// kernel sums a (kc×4 packed) · b (kc×tileCols packed) into a 4×tileCols tile
-// of c (row stride ldc), storing it when store is set and adding it
-// otherwise; only the first nr rows and cols columns are written (edge tiles).
-func kernel(kc int, a, b, c []float32, ldc int, store bool, nr, cols int) {
+// kernel sums a (kc×4 packed) · b into a 4×tileCols tile of c (row stride
+// ldc), storing it when store is set and adding it otherwise; only the first
+// nr rows and cols columns are written (edge tiles). Row p of B's panel
+// starts at b[p*bs]: bs is tileCols for a packed panel, B's row stride when
+// B is read in place.
+func kernel(kc int, a, b []float32, bs int, c []float32, ldc int, store bool, nr, cols int) {
 	l := lanes
 	var c00, c01, c10, c11, c20, c21, c30, c31 simd.Float32s
 	a = a[:4*kc]
-	b = b[:2*l*kc]
+	b = b[:(kc-1)*bs+2*l]
 	var b0, b1, x simd.Float32s
 	// Two K steps per iteration halve the loop overhead; the order of the
 	// multiply-adds into each accumulator is unchanged.
-	for len(a) >= 8 && len(b) >= 4*l {
-		b0 = simd.LoadFloat32s(b)
-		b1 = simd.LoadFloat32s(b[l:])
-		x = simd.BroadcastFloat32s(a[0])
+	p := 0
+	for ; p+2 <= kc; p += 2 {
+		ap := a[4*p : 4*p+8]
+		b0 = simd.LoadFloat32s(b[p*bs:])
+		b1 = simd.LoadFloat32s(b[p*bs+l:])
+		x = simd.BroadcastFloat32s(ap[0])
 		c00 = x.MulAdd(b0, c00)
 		c01 = x.MulAdd(b1, c01)
-		x = simd.BroadcastFloat32s(a[1])
+		x = simd.BroadcastFloat32s(ap[1])
 		c10 = x.MulAdd(b0, c10)
 		c11 = x.MulAdd(b1, c11)
-		x = simd.BroadcastFloat32s(a[2])
+		x = simd.BroadcastFloat32s(ap[2])
 		c20 = x.MulAdd(b0, c20)
 		c21 = x.MulAdd(b1, c21)
-		x = simd.BroadcastFloat32s(a[3])
+		x = simd.BroadcastFloat32s(ap[3])
 		c30 = x.MulAdd(b0, c30)
 		c31 = x.MulAdd(b1, c31)
-		b0 = simd.LoadFloat32s(b[2*l:])
-		b1 = simd.LoadFloat32s(b[2*l+l:])
-		x = simd.BroadcastFloat32s(a[4])
+		b0 = simd.LoadFloat32s(b[(p+1)*bs:])
+		b1 = simd.LoadFloat32s(b[(p+1)*bs+l:])
+		x = simd.BroadcastFloat32s(ap[4])
 		c00 = x.MulAdd(b0, c00)
 		c01 = x.MulAdd(b1, c01)
-		x = simd.BroadcastFloat32s(a[5])
+		x = simd.BroadcastFloat32s(ap[5])
 		c10 = x.MulAdd(b0, c10)
 		c11 = x.MulAdd(b1, c11)
-		x = simd.BroadcastFloat32s(a[6])
+		x = simd.BroadcastFloat32s(ap[6])
 		c20 = x.MulAdd(b0, c20)
 		c21 = x.MulAdd(b1, c21)
-		x = simd.BroadcastFloat32s(a[7])
+		x = simd.BroadcastFloat32s(ap[7])
 		c30 = x.MulAdd(b0, c30)
 		c31 = x.MulAdd(b1, c31)
-		a = a[8:]
-		b = b[4*l:]
 	}
-	if len(a) >= 4 && len(b) >= 2*l {
-		b0 = simd.LoadFloat32s(b)
-		b1 = simd.LoadFloat32s(b[l:])
-		x = simd.BroadcastFloat32s(a[0])
+	if p < kc {
+		ap := a[4*p : 4*p+4]
+		b0 = simd.LoadFloat32s(b[p*bs:])
+		b1 = simd.LoadFloat32s(b[p*bs+l:])
+		x = simd.BroadcastFloat32s(ap[0])
 		c00 = x.MulAdd(b0, c00)
 		c01 = x.MulAdd(b1, c01)
-		x = simd.BroadcastFloat32s(a[1])
+		x = simd.BroadcastFloat32s(ap[1])
 		c10 = x.MulAdd(b0, c10)
 		c11 = x.MulAdd(b1, c11)
-		x = simd.BroadcastFloat32s(a[2])
+		x = simd.BroadcastFloat32s(ap[2])
 		c20 = x.MulAdd(b0, c20)
 		c21 = x.MulAdd(b1, c21)
-		x = simd.BroadcastFloat32s(a[3])
+		x = simd.BroadcastFloat32s(ap[3])
 		c30 = x.MulAdd(b0, c30)
 		c31 = x.MulAdd(b1, c31)
 	}
@@ -109,16 +112,22 @@ const directA = true
 // Pᵀ·dO and dSᵀ·Q, N = head size).
 const narrowN = 4 * maxLanes
 
+// directBRows: a product with row-major B and at most this many row tiles
+// reads B's whole column panels in place instead of packing them: a panel
+// would be read only this many times (the LoRA gradients Aᵀ and Bᵀ, whose
+// M is the rank, multiply by a whole (N, In) activation).
+const directBRows = 4
+
 // kernelDirect is kernel with A read in place: rows a0..a3 of A (K block
 // only, each kc long) instead of a packed panel. The multiply-adds into each
 // accumulator happen in the same order, so the bits equal kernel's.
-func kernelDirect(kc int, a0, a1, a2, a3, b, c []float32, ldc int, store bool, cols int) {
+func kernelDirect(kc int, a0, a1, a2, a3, b []float32, bs int, c []float32, ldc int, store bool, cols int) {
 	l := lanes
 	var c00, c01, c10, c11, c20, c21, c30, c31 simd.Float32s
 	a0, a1, a2, a3 = a0[:kc], a1[:kc], a2[:kc], a3[:kc]
-	b = b[:2*l*kc]
+	b = b[:(kc-1)*bs+2*l]
 	for p := range kc {
-		bp := b[2*l*p:]
+		bp := b[bs*p:]
 		b0 := simd.LoadFloat32s(bp)
 		b1 := simd.LoadFloat32s(bp[l:])
 		x := simd.BroadcastFloat32s(a0[p])
@@ -140,13 +149,13 @@ func kernelDirect(kc int, a0, a1, a2, a3, b, c []float32, ldc int, store bool, c
 // kernelDirectT is kernel with a transposed A read in place: the tile's four
 // rows at K step p are a[p*lda : p*lda+4] (A stored (K, M), starting at the
 // tile's first row and the K block's first step). Same order, same bits.
-func kernelDirectT(kc int, a []float32, lda int, b, c []float32, ldc int, store bool, cols int) {
+func kernelDirectT(kc int, a []float32, lda int, b []float32, bs int, c []float32, ldc int, store bool, cols int) {
 	l := lanes
 	var c00, c01, c10, c11, c20, c21, c30, c31 simd.Float32s
-	b = b[:2*l*kc]
+	b = b[:(kc-1)*bs+2*l]
 	for p := range kc {
 		ap := a[p*lda : p*lda+4]
-		bp := b[2*l*p:]
+		bp := b[bs*p:]
 		b0 := simd.LoadFloat32s(bp)
 		b1 := simd.LoadFloat32s(bp[l:])
 		x := simd.BroadcastFloat32s(ap[0])

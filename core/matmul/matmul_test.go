@@ -535,3 +535,32 @@ func TestEdgeAndNarrowSameBits(t *testing.T) {
 		}
 	}
 }
+
+// TestDirectBSameBits: a product with few rows (which reads a row-major B in
+// place in SIMD builds) gives the bits of the same rows of a taller product
+// (which packs B).
+func TestDirectBSameBits(t *testing.T) {
+	const tall, k, n = 45, 300, 100
+	r := rng.New(23)
+	for _, p := range products {
+		for _, m := range []int{1, 4, 8, 13, 16} {
+			a := randSlice(r, tall*k) // (tall, K), or for MulTN (K, tall)
+			b := randSlice(r, k*n)
+			outT := make([]float32, tall*n)
+			p.call(outT, a, b, tall, k, n, false)
+			sub := make([]float32, m*k) // the first m rows of op(A)
+			for i := range m {
+				for pp := range k {
+					if p.aT {
+						sub[pp*m+i] = a[pp*tall+i]
+					} else {
+						sub[i*k+pp] = a[i*k+pp]
+					}
+				}
+			}
+			out := make([]float32, m*n)
+			p.call(out, sub, b, m, k, n, false)
+			requireSameBits(t, outT[:m*n], out, fmt.Sprintf("%s m=%d", p.name, m))
+		}
+	}
+}
