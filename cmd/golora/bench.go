@@ -76,12 +76,18 @@ func runBench(args []string) error {
 	return nil
 }
 
-// timeBest returns the time of one call of each of fs: each of 3 passes
-// runs every f in turn, repeating it until round (0.3 s, or 0.05 s when quick)
-// has elapsed, and each f's fastest pass counts, since noise from other
-// processes only ever adds time. Interleaving a figure's passes with its
-// baseline's exposes both to the same load, which keeps the ratio honest
-// on a shared machine.
+// benchRounds is how many passes timeBest makes. On a shared machine a
+// pass can run 20-40% slow; with 3 passes the train-step ratio still swung
+// from 0.63 to 0.81 between runs, so each figure takes the best of more.
+const benchRounds = 6
+
+// timeBest returns the time of one call of each of fs: each of benchRounds
+// passes runs every f in turn, repeating it until round (0.3 s, or 0.05 s
+// when quick) has elapsed, and each f's fastest pass counts, since noise
+// from other processes only ever adds time. Interleaving a figure's passes
+// with its baseline's exposes both to the same load, which keeps the ratio
+// honest on a shared machine.
+
 func timeBest(quick bool, fs ...func()) []time.Duration {
 	round := 300 * time.Millisecond
 	if quick {
@@ -92,7 +98,7 @@ func timeBest(quick bool, fs ...func()) []time.Duration {
 		f() // warm caches, pools, the page allocator and (in wasm) the JIT
 		best[i] = time.Duration(1<<63 - 1)
 	}
-	for range 3 {
+	for range benchRounds {
 		for i, f := range fs {
 			calls := 0
 			start := time.Now()
