@@ -52,7 +52,9 @@ func Scaling(alpha float32, rank int, rslora bool) float32 {
 // The products keep the rank on the row side: u is stored transposed, (R, N),
 // so that no product has only R output columns (a SIMD kernel computes 32
 // columns at a time natively: with R = 8 three quarters of its work would be
-// padding). Each element is still the same chain of multiply-adds.
+// padding), and the products with R rows read a row-major activation in
+// place (matmul does for products of few rows). Each element is still one
+// chain of multiply-adds.
 type Cache struct {
 	SUT  []float32 // (R, N) = scaling * (x_d · Aᵀ)ᵀ
 	Keep []float32 // (N, In) dropout scale per input element (0 or 1/(1-p)); nil without dropout
@@ -93,14 +95,20 @@ func (a *Adapter) Forward(out, x []float32, c *Cache, n int, p float32, r *rng.R
 		c.Keep = c.Keep[:0] // marks "no dropout in this pass" for Backward
 	}
 	R := a.Rank
-	sut := c.SUT[:R*n]
-	matmul.MulNT(sut, a.A, xd, R, a.In, n, false) // uᵀ (R, N) = A · x_dᵀ
-	for i, v := range sut {
-		sut[i] = a.Scaling * v
-	}
+	sut := a.scaledU(xd, c, n)
 	// out += (s u) · Bᵀ, added straight into out. (Scaling u rather than the
 	// product rounds differently, not worse: neither is the merged weight's rounding.)
 	matmul.Mul(out, a.Out, sut, n, true, a.B, R, true, n, R, a.Out, true)
+}
+
+// scaledU sets the cache's (s u)ᵀ = scaling · A · xᵀ (R, N) and returns it.
+func (a *Adapter) scaledU(x []float32, c *Cache, n int) []float32 {
+	sut := c.SUT[:a.Rank*n]
+	matmul.MulNT(sut, a.A, x, a.Rank, a.In, n, false) // uᵀ (R, N) = A · xᵀ
+	for i, v := range sut {
+		sut[i] = a.Scaling * v
+	}
+	return sut
 }
 
 // Fuse writes the weight with the update folded in, dst = w + scaling · B · A
@@ -126,17 +134,14 @@ func (a *Adapter) ForwardFused(x []float32, c *Cache, n int) {
 	if c.Keep != nil {
 		c.Keep = c.Keep[:0] // no dropout in this pass
 	}
-	sut := c.SUT[:a.Rank*n]
-	matmul.MulNT(sut, a.A, x, a.Rank, a.In, n, false) // uᵀ (R, N) = A · xᵀ
-	for i, v := range sut {
-		sut[i] = a.Scaling * v
-	}
+	a.scaledU(x, c, n)
 }
 
 // Backward accumulates the gradients of Forward. With dout (N, Out):
 // DB += doutᵀ · (s u); du = s * dout · B; DA += duᵀ · x_d; dx += (du · A) * keep.
 // du is (R, N) scratch, where du is kept transposed as u is; dx may be nil
-// (the first layer's input needs no gradient).
+// (the first layer's input needs no gradient, and a fused layer's comes
+// through its fused weight).
 func (a *Adapter) Backward(dx, dout, x []float32, c *Cache, du []float32, n int) {
 	R, s := a.Rank, a.Scaling
 	xd := x

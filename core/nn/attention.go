@@ -22,8 +22,10 @@ func checkHeads(what string, nh, nkv, hs int) {
 // attendRow is one query's attention over positions 0..len(probs)-1:
 // probs[t2] = softmax_t2(q·k[t2] * scale), out = Σ_t2 probs[t2] v[t2].
 // k and v start at the head's first element of position 0; row t2 starts at
-// t2*stride. AttentionForward and AttentionStep both call it, which is what
-// makes the KV-cache step bit-identical to the training forward.
+// t2*stride. AttentionStep calls it; it sums in the order AttentionForward's
+// products do (each dot product over the head in order, the output over
+// positions in order), so in the default build the KV-cache step gives the
+// training forward's bits (SIMD builds fuse the forward's multiply-adds).
 func attendRow(out, probs, q, k, v []float32, stride, hs int, scale float32) {
 	q = q[:hs]
 	// Four positions' dot products side by side: four independent chains
