@@ -42,49 +42,81 @@ func init() {
 // B is read in place.
 func kernel(kc int, a, b []float32, bs int, c []float32, ldc int, store bool, nr, cols int) {
 	l := lanes
+	if bs != 2*l {
+		kernelStridedB(kc, a, b, bs, c, ldc, store, nr, cols)
+		return
+	}
 	var c00, c01, c10, c11, c20, c21, c30, c31 simd.Float32s
 	a = a[:4*kc]
-	b = b[:(kc-1)*bs+2*l]
+	b = b[:2*l*kc]
 	var b0, b1, x simd.Float32s
 	// Two K steps per iteration halve the loop overhead; the order of the
-	// multiply-adds into each accumulator is unchanged.
-	p := 0
-	for ; p+2 <= kc; p += 2 {
-		ap := a[4*p : 4*p+8]
-		b0 = simd.LoadFloat32s(b[p*bs:])
-		b1 = simd.LoadFloat32s(b[p*bs+l:])
-		x = simd.BroadcastFloat32s(ap[0])
+	// multiply-adds into each accumulator is unchanged. (Slices that advance,
+	// rather than indexes, let the compiler drop the bounds checks: the
+	// indexed loop of kernelStridedB ran the packed products 10-15% slower.)
+	for len(a) >= 8 && len(b) >= 4*l {
+		b0 = simd.LoadFloat32s(b)
+		b1 = simd.LoadFloat32s(b[l:])
+		x = simd.BroadcastFloat32s(a[0])
 		c00 = x.MulAdd(b0, c00)
 		c01 = x.MulAdd(b1, c01)
-		x = simd.BroadcastFloat32s(ap[1])
+		x = simd.BroadcastFloat32s(a[1])
 		c10 = x.MulAdd(b0, c10)
 		c11 = x.MulAdd(b1, c11)
-		x = simd.BroadcastFloat32s(ap[2])
+		x = simd.BroadcastFloat32s(a[2])
 		c20 = x.MulAdd(b0, c20)
 		c21 = x.MulAdd(b1, c21)
-		x = simd.BroadcastFloat32s(ap[3])
+		x = simd.BroadcastFloat32s(a[3])
 		c30 = x.MulAdd(b0, c30)
 		c31 = x.MulAdd(b1, c31)
-		b0 = simd.LoadFloat32s(b[(p+1)*bs:])
-		b1 = simd.LoadFloat32s(b[(p+1)*bs+l:])
-		x = simd.BroadcastFloat32s(ap[4])
+		b0 = simd.LoadFloat32s(b[2*l:])
+		b1 = simd.LoadFloat32s(b[2*l+l:])
+		x = simd.BroadcastFloat32s(a[4])
 		c00 = x.MulAdd(b0, c00)
 		c01 = x.MulAdd(b1, c01)
-		x = simd.BroadcastFloat32s(ap[5])
+		x = simd.BroadcastFloat32s(a[5])
 		c10 = x.MulAdd(b0, c10)
 		c11 = x.MulAdd(b1, c11)
-		x = simd.BroadcastFloat32s(ap[6])
+		x = simd.BroadcastFloat32s(a[6])
 		c20 = x.MulAdd(b0, c20)
 		c21 = x.MulAdd(b1, c21)
-		x = simd.BroadcastFloat32s(ap[7])
+		x = simd.BroadcastFloat32s(a[7])
+		c30 = x.MulAdd(b0, c30)
+		c31 = x.MulAdd(b1, c31)
+		a = a[8:]
+		b = b[4*l:]
+	}
+	if len(a) >= 4 && len(b) >= 2*l {
+		b0 = simd.LoadFloat32s(b)
+		b1 = simd.LoadFloat32s(b[l:])
+		x = simd.BroadcastFloat32s(a[0])
+		c00 = x.MulAdd(b0, c00)
+		c01 = x.MulAdd(b1, c01)
+		x = simd.BroadcastFloat32s(a[1])
+		c10 = x.MulAdd(b0, c10)
+		c11 = x.MulAdd(b1, c11)
+		x = simd.BroadcastFloat32s(a[2])
+		c20 = x.MulAdd(b0, c20)
+		c21 = x.MulAdd(b1, c21)
+		x = simd.BroadcastFloat32s(a[3])
 		c30 = x.MulAdd(b0, c30)
 		c31 = x.MulAdd(b1, c31)
 	}
-	if p < kc {
+	storeTile(c, ldc, store, nr, cols, c00, c01, c10, c11, c20, c21, c30, c31)
+}
+
+// kernelStridedB is kernel for a B read in place, rows bs apart.
+func kernelStridedB(kc int, a, b []float32, bs int, c []float32, ldc int, store bool, nr, cols int) {
+	l := lanes
+	var c00, c01, c10, c11, c20, c21, c30, c31 simd.Float32s
+	a = a[:4*kc]
+	b = b[:(kc-1)*bs+2*l]
+	for p := range kc {
 		ap := a[4*p : 4*p+4]
-		b0 = simd.LoadFloat32s(b[p*bs:])
-		b1 = simd.LoadFloat32s(b[p*bs+l:])
-		x = simd.BroadcastFloat32s(ap[0])
+		bp := b[bs*p:]
+		b0 := simd.LoadFloat32s(bp)
+		b1 := simd.LoadFloat32s(bp[l:])
+		x := simd.BroadcastFloat32s(ap[0])
 		c00 = x.MulAdd(b0, c00)
 		c01 = x.MulAdd(b1, c01)
 		x = simd.BroadcastFloat32s(ap[1])
