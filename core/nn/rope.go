@@ -22,6 +22,10 @@ type RoPE struct {
 	hs   int       // head size
 	cos  []float32 // (maxT, HS/2) cos(pos * freq_i)
 	sin  []float32 // (maxT, HS/2) sin(pos * freq_i)
+	// The same per element, for the vector loops (rope_simd.go): cosE[pos][j]
+	// = cos_{j/2}, sinE[pos][j] = -sin_{j/2} at even j and +sin_{j/2} at odd
+	// j, so that x'[j] = x[j]·cosE[j] + x[j^1]·sinE[j].
+	cosE, sinE []float32 // (maxT, HS)
 }
 
 // NewRoPE tabulates cos and sin for positions 0..maxT-1 and a head size hs
@@ -32,13 +36,16 @@ func NewRoPE(maxT, hs int, base float64) *RoPE {
 		panic(fmt.Sprintf("nn: NewRoPE: need maxT > 0, an even head size > 0 and base > 0, got maxT=%d hs=%d base=%g", maxT, hs, base))
 	}
 	half := hs / 2
-	r := &RoPE{maxT: maxT, hs: hs, cos: make([]float32, maxT*half), sin: make([]float32, maxT*half)}
+	r := &RoPE{maxT: maxT, hs: hs, cos: make([]float32, maxT*half), sin: make([]float32, maxT*half),
+		cosE: make([]float32, maxT*hs), sinE: make([]float32, maxT*hs)}
 	for i := range half {
 		freq := mathf.Pow64(base, -float64(2*i)/float64(hs))
 		for pos := range maxT {
 			angle := float64(pos) * freq
-			r.cos[pos*half+i] = float32(mathf.Cos64(angle))
-			r.sin[pos*half+i] = float32(mathf.Sin64(angle))
+			c, s := float32(mathf.Cos64(angle)), float32(mathf.Sin64(angle))
+			r.cos[pos*half+i], r.sin[pos*half+i] = c, s
+			r.cosE[pos*hs+2*i], r.cosE[pos*hs+2*i+1] = c, c
+			r.sinE[pos*hs+2*i], r.sinE[pos*hs+2*i+1] = -s, s
 		}
 	}
 	return r
@@ -78,8 +85,15 @@ func eachRow(b, t, heads, hs, pos0 int, f func(bt, pos int)) {
 	})
 }
 
-// forwardRow rotates row bt (all heads) of in into out, at position pos.
-func (r *RoPE) forwardRow(out, in []float32, bt, pos, heads, hs, half int) {
+// Backward accumulates din += Rᵀ dout, the rotation by the opposite angle.
+// din must not alias dout.
+func (r *RoPE) Backward(din, dout []float32, b, t, heads, hs, pos0 int) {
+	r.check("Backward", din, dout, b, t, heads, hs, pos0)
+	eachRow(b, t, heads, hs, pos0, func(bt, pos int) { r.backwardRow(din, dout, bt, pos, heads, hs, hs/2) })
+}
+
+// forwardRowScalar rotates row bt (all heads) of in into out, at position pos.
+func (r *RoPE) forwardRowScalar(out, in []float32, bt, pos, heads, hs, half int) {
 	cos := r.cos[pos*half : (pos+1)*half]
 	sin := r.sin[pos*half : (pos+1)*half]
 	for h := range heads {
@@ -94,15 +108,8 @@ func (r *RoPE) forwardRow(out, in []float32, bt, pos, heads, hs, half int) {
 	}
 }
 
-// Backward accumulates din += Rᵀ dout, the rotation by the opposite angle.
-// din must not alias dout.
-func (r *RoPE) Backward(din, dout []float32, b, t, heads, hs, pos0 int) {
-	r.check("Backward", din, dout, b, t, heads, hs, pos0)
-	eachRow(b, t, heads, hs, pos0, func(bt, pos int) { r.backwardRow(din, dout, bt, pos, heads, hs, hs/2) })
-}
-
-// backwardRow accumulates row bt of din from dout, at position pos.
-func (r *RoPE) backwardRow(din, dout []float32, bt, pos, heads, hs, half int) {
+// backwardRowScalar accumulates row bt of din from dout, at position pos.
+func (r *RoPE) backwardRowScalar(din, dout []float32, bt, pos, heads, hs, half int) {
 	cos := r.cos[pos*half : (pos+1)*half]
 	sin := r.sin[pos*half : (pos+1)*half]
 	for h := range heads {

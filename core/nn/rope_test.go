@@ -2,9 +2,11 @@ package nn
 
 import (
 	"fmt"
+	"math"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"golora/core/rng"
 )
@@ -71,4 +73,33 @@ func TestRoPEPanics(t *testing.T) {
 	rope := NewRoPE(4, 2, 10000)
 	assert.Panics(t, func() { rope.Forward(floats(8), floats(8), 1, 4, 1, 2, 1) }, "positions past maxT")
 	assert.Panics(t, func() { rope.Forward(floats(8), floats(8), 1, 2, 1, 4, 0) }, "wrong head size")
+}
+
+// TestRoPERowsMatchScalar: the row loops of this build (vector code in SIMD
+// builds) give the scalar loops' bits, forward (also in place) and backward,
+// for head sizes around every vector width and past the vector loops' limit.
+func TestRoPERowsMatchScalar(t *testing.T) {
+	for _, hs := range []int{2, 4, 6, 8, 24, 34, 64, 258} {
+		const heads, maxT = 3, 9
+		r := NewRoPE(maxT, hs, 10000)
+		g := rng.New(uint64(hs))
+		n := heads * hs
+		for pos := range maxT {
+			in := randn(g, n, 1)
+			want, got := make([]float32, n), make([]float32, n)
+			r.forwardRowScalar(want, in, 0, pos, heads, hs, hs/2)
+			r.forwardRow(got, in, 0, pos, heads, hs, hs/2)
+			inPlace := append([]float32(nil), in...)
+			r.forwardRow(inPlace, inPlace, 0, pos, heads, hs, hs/2)
+			dx0 := randn(g, n, 1)
+			wantB, gotB := append([]float32(nil), dx0...), append([]float32(nil), dx0...)
+			r.backwardRowScalar(wantB, in, 0, pos, heads, hs, hs/2)
+			r.backwardRow(gotB, in, 0, pos, heads, hs, hs/2)
+			for i := range n {
+				require.Equal(t, math.Float32bits(want[i]), math.Float32bits(got[i]), "hs %d pos %d forward %d", hs, pos, i)
+				require.Equal(t, math.Float32bits(want[i]), math.Float32bits(inPlace[i]), "hs %d pos %d in place %d", hs, pos, i)
+				require.Equal(t, math.Float32bits(wantB[i]), math.Float32bits(gotB[i]), "hs %d pos %d backward %d", hs, pos, i)
+			}
+		}
+	}
 }
