@@ -76,29 +76,36 @@ func runBench(args []string) error {
 	return nil
 }
 
-// benchRounds is how many passes timeBest makes. On a shared machine a
-// pass can run 20-40% slow; with 3 passes the train-step ratio still swung
-// from 0.63 to 0.81 between runs, so each figure takes the best of more.
-const benchRounds = 6
+// benchRounds passes of benchRound each (quickRounds of quickRound with
+// -quick): on a shared machine a stretch of seconds can run 20-40% slow, and
+// with 3 passes of 0.3 s the train-step ratio swung from 0.63 to 0.81 between
+// runs; shorter passes, more of them, in the same total time, give every
+// figure and its baseline more chances at a quiet moment.
+const (
+	benchRounds = 12
+	benchRound  = 150 * time.Millisecond
+	quickRounds = 3
+	quickRound  = 50 * time.Millisecond
+)
 
 // timeBest returns the time of one call of each of fs: each of benchRounds
-// passes runs every f in turn, repeating it until round (0.3 s, or 0.05 s
-// when quick) has elapsed, and each f's fastest pass counts, since noise
-// from other processes only ever adds time. Interleaving a figure's passes
+// passes runs every f in turn, repeating it until benchRound has elapsed,
+// and each f's fastest pass counts, since noise from other processes only
+// ever adds time. Interleaving a figure's passes
 // with its baseline's exposes both to the same load, which keeps the ratio
 // honest on a shared machine.
 
 func timeBest(quick bool, fs ...func()) []time.Duration {
-	round := 300 * time.Millisecond
+	rounds, round := benchRounds, benchRound
 	if quick {
-		round = 50 * time.Millisecond
+		rounds, round = quickRounds, quickRound
 	}
 	best := make([]time.Duration, len(fs))
 	for i, f := range fs {
 		f() // warm caches, pools, the page allocator and (in wasm) the JIT
 		best[i] = time.Duration(1<<63 - 1)
 	}
-	for range benchRounds {
+	for range rounds {
 		for i, f := range fs {
 			calls := 0
 			start := time.Now()

@@ -8,12 +8,7 @@ func ResidualForward(out, a, b []float32, n int) {
 	checkLen("ResidualForward out", out, n)
 	checkLen("ResidualForward a", a, n)
 	checkLen("ResidualForward b", b, n)
-	forElems(n, func(i0, i1 int) {
-		a, b := a[i0:i1], b[i0:i1]
-		for i := range out[i0:i1] {
-			out[i0+i] = a[i] + b[i]
-		}
-	})
+	forElems(n, func(i0, i1 int) { addTo(out[i0:i1], a[i0:i1], b[i0:i1]) })
 }
 
 // ResidualBackward accumulates da += dout and db += dout over n elements.

@@ -38,3 +38,6 @@ package nn
 
 // mulGate sets out[i] = a[i]·sig[i]·b[i] for i < len(a) (SwiGLU's output).
 // func mulGate(out, a, sig, b []float32)
+
+// addTo sets out[i] = a[i] + b[i] for i < len(out) (the residual connection).
+// func addTo(out, a, b []float32)

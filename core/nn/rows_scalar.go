@@ -122,3 +122,11 @@ func dot64w(x, w, y []float32) float64 {
 	}
 	return (s0 + s1) + (s2 + s3)
 }
+
+// addTo: see rows.go.
+func addTo(out, a, b []float32) {
+	a, b = a[:len(out)], b[:len(out)]
+	for i := range out {
+		out[i] = a[i] + b[i]
+	}
+}

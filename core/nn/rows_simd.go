@@ -159,3 +159,14 @@ func sumLanes(v simd.Float32s) float64 {
 	}
 	return s
 }
+
+// addTo: see rows.go.
+func addTo(out, a, b []float32) {
+	a, b = a[:len(out)], b[:len(out)]
+	for i := 0; i < len(out); {
+		av, c := simd.LoadFloat32sPart(a[i:])
+		bv, _ := simd.LoadFloat32sPart(b[i:])
+		av.Add(bv).StorePart(out[i:])
+		i += c
+	}
+}

@@ -76,6 +76,10 @@ func TestRowKernels(t *testing.T) {
 		for j := range n {
 			same(a[j]*1.3*b[j], o[j], "mulRow", n, j)
 		}
+		addTo(o, a, b)
+		for i := range n {
+			same(a[i]+b[i], o[i], "addTo", n, i)
+		}
 		mulGate(o, a, sig, b)
 		for i := range n {
 			same(a[i]*sig[i]*b[i], o[i], "mulGate", n, i)
