@@ -211,9 +211,17 @@ func kernelDirectT(kc int, a []float32, lda int, b []float32, bs int, c []float3
 func storeTile(c []float32, ldc int, store bool, nr, cols int, c00, c01, c10, c11, c20, c21, c30, c31 simd.Float32s) {
 	l := lanes
 	if nr < tileRows || cols < 2*l {
-		acc := [tileRows][2]simd.Float32s{{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}}
-		for r := range nr {
-			storeRow(c[r*ldc:r*ldc+cols], store, acc[r][0], acc[r][1])
+		// Edge tile: each row's first cols lanes (no arrays of vectors:
+		// they went through memory).
+		storeRow(c[:cols], store, c00, c01)
+		if nr > 1 {
+			storeRow(c[ldc:ldc+cols], store, c10, c11)
+		}
+		if nr > 2 {
+			storeRow(c[2*ldc:2*ldc+cols], store, c20, c21)
+		}
+		if nr > 3 {
+			storeRow(c[3*ldc:3*ldc+cols], store, c30, c31)
 		}
 		return
 	}
@@ -240,15 +248,17 @@ func storeTile(c []float32, ldc int, store bool, nr, cols int, c00, c01, c10, c1
 
 // storeRow writes (or adds) the first len(row) lanes of v0, v1 into row.
 func storeRow(row []float32, store bool, v0, v1 simd.Float32s) {
-	for i, v := range [2]simd.Float32s{v0, v1} {
-		part := row[min(i*lanes, len(row)):]
-		if len(part) == 0 {
-			return
-		}
+	l := lanes
+	if len(row) > l {
 		if !store {
-			old, _ := simd.LoadFloat32sPart(part)
-			v = v.Add(old)
+			v0 = v0.Add(simd.LoadFloat32s(row))
 		}
-		v.StorePart(part)
+		v0.Store(row)
+		row, v0 = row[l:], v1
 	}
+	if !store {
+		old, _ := simd.LoadFloat32sPart(row)
+		v0 = v0.Add(old)
+	}
+	v0.StorePart(row)
 }
