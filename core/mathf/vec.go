@@ -5,8 +5,8 @@ package mathf
 
 // ExpShifted sets x[i] = e**(x[i]-shift) for every i and returns the sum of
 // the results: the exponentials of a softmax. The default build adds them
-// in index order in float64; SIMD builds in float32 vector lanes, then the
-// lanes in float64.
+// in index order in float64; SIMD builds add whole vectors in float32 lanes,
+// then the lanes and the last few elements in float64.
 // func ExpShifted(x []float32, shift float32) float64
 
 // Sigmoids sets dst[i] = 1/(1+e**-x[i]) for i < len(x); dst may alias x.

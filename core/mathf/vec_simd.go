@@ -44,39 +44,34 @@ func expVec(x simd.Float32s) simd.Float32s {
 	return x.IfElse(x.NotEqual(x), y) // NaN in, NaN out
 }
 
-// ExpShifted: see vec.go. The SIMD build sums in float32 vector lanes (a
-// partial load's missing lanes add zeros), then adds the lanes in order in
-// float64: one float64 addition per element was a serial chain that cost
-// more than the exponentials.
+// ExpShifted: see vec.go. The SIMD build sums whole vectors in float32
+// lanes, then adds the lanes in order and the last few elements in float64:
+// one float64 addition per element was a serial chain that cost more than
+// the exponentials.
 func ExpShifted(x []float32, shift float32) float64 {
 	var acc simd.Float32s
 	s := simd.BroadcastFloat32s(shift)
-	for i := 0; i < len(x); {
-		v, n := simd.LoadFloat32sPart(x[i:])
-		e := expVec(v.Sub(s))
-		if n < e.Len() {
-			e = e.Masked(laneBelow(n))
-		}
-		e.StorePart(x[i:])
+	l := acc.Len()
+	i := 0
+	for ; i+l <= len(x); i += l {
+		e := expVec(simd.LoadFloat32s(x[i:]).Sub(s))
+		e.Store(x[i:])
 		acc = acc.Add(e)
-		i += n
 	}
 	var lanes [16]float32
-	acc.Store(lanes[:acc.Len()])
+	acc.Store(lanes[:l])
 	var sum float64
-	for _, v := range lanes[:acc.Len()] {
+	for _, v := range lanes[:l] {
 		sum += float64(v)
 	}
-	return sum
-}
-
-// laneBelow is true in lanes 0..n-1.
-func laneBelow(n int) simd.Mask32s {
-	var idx [16]float32
-	for i := range idx {
-		idx[i] = float32(i)
+	if i < len(x) {
+		v, _ := simd.LoadFloat32sPart(x[i:])
+		expVec(v.Sub(s)).StorePart(x[i:])
+		for _, e := range x[i:] {
+			sum += float64(e)
+		}
 	}
-	return simd.LoadFloat32s(idx[:]).Less(simd.BroadcastFloat32s(float32(n)))
+	return sum
 }
 
 // Sigmoids: see vec.go.

@@ -51,38 +51,34 @@ func softmaxGrad(dr, p []float32, s, scale float32) {
 	}
 }
 
-// scaleByMax: see rows.go.
+// scaleByMax: see rows.go. Whole vectors keep a vector of maxima; the
+// last few elements go through the scalar loop.
 func scaleByMax(x []float32, a float32) float32 {
 	av := simd.BroadcastFloat32s(a)
 	m := simd.BroadcastFloat32s(x[0] * a)
-	for i := 0; i < len(x); {
-		v, c := simd.LoadFloat32sPart(x[i:])
-		v = v.Mul(av)
-		v.StorePart(x[i:])
-		if c < v.Len() { // a partial load fills the rest with zeros: keep them out of the maximum
-			v = m.IfElse(laneMask(c), v)
-		}
+	l := m.Len()
+	i := 0
+	for ; i+l <= len(x); i += l {
+		v := simd.LoadFloat32s(x[i:]).Mul(av)
+		v.Store(x[i:])
 		m = m.Max(v)
-		i += c
 	}
 	var lanes [16]float32
-	m.Store(lanes[:m.Len()])
+	m.Store(lanes[:l])
 	best := lanes[0]
-	for _, v := range lanes[1:m.Len()] {
+	for _, v := range lanes[1:l] {
+		if v > best {
+			best = v
+		}
+	}
+	for ; i < len(x); i++ {
+		v := x[i] * a
+		x[i] = v
 		if v > best {
 			best = v
 		}
 	}
 	return best
-}
-
-// laneMask is true in lanes c and above.
-func laneMask(c int) simd.Mask32s {
-	var idx [16]float32
-	for i := range idx {
-		idx[i] = float32(i)
-	}
-	return simd.LoadFloat32s(idx[:]).GreaterEqual(simd.BroadcastFloat32s(float32(c)))
 }
 
 // scaleBy: see rows.go.
