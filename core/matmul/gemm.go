@@ -3,8 +3,9 @@
 package matmul
 
 import (
-	"runtime"
 	"sync"
+
+	"golora/core/par"
 )
 
 // The product is out (M, N) (+)= A (M, K) · B (K, N), where A and B are read
@@ -60,14 +61,14 @@ func getBuf(n int) *[]float32 {
 }
 
 // Workers returns how many goroutines a product of m×k×n multiply-adds uses:
-// 1 below a work threshold, otherwise up to runtime.GOMAXPROCS(0). The
+// 1 below a work threshold, otherwise up to par.Workers(). The
 // result never changes the numbers, only the speed.
 func Workers(m, k, n int) int {
 	if m*k*n < parallelWork {
 		return 1
 	}
 	tiles := max(ceilDiv(m, tileRows), ceilDiv(n, tileCols))
-	return max(1, min(runtime.GOMAXPROCS(0), tiles))
+	return max(1, min(par.Workers(), tiles))
 }
 
 func ceilDiv(a, b int) int { return (a + b - 1) / b }

@@ -4,12 +4,12 @@ package nn
 
 import (
 	"fmt"
-	"runtime"
 	"sync"
 	"sync/atomic"
 
 	"golora/core/mathf"
 	"golora/core/matmul"
+	"golora/core/par"
 )
 
 // checkHeads panics unless the head counts describe grouped-query attention.
@@ -220,10 +220,10 @@ type attScratch struct{ x, y matmul.Packed }
 var attPool = sync.Pool{New: func() any { return new(attScratch) }}
 
 // forEachGroup calls f for every (sequence, kv head) pair, spread over up to
-// GOMAXPROCS goroutines; each pair's outputs are disjoint from every other's.
+// par.Workers() goroutines; each pair's outputs are disjoint from every other's.
 func forEachGroup(b, nkv, t, hs int, f func(bi, g int, sc *attScratch)) {
 	units := b * nkv
-	workers := min(units, runtime.GOMAXPROCS(0))
+	workers := min(units, par.Workers())
 	if t*t*hs < 1<<12 {
 		workers = 1 // tiny problems: goroutines cost more than they save
 	}

@@ -3,8 +3,9 @@
 package nn
 
 import (
-	"runtime"
 	"sync"
+
+	"golora/core/par"
 )
 
 // parallelMin is the work (rows × cost per row, in elements) under which a
@@ -12,12 +13,12 @@ import (
 const parallelMin = 1 << 15
 
 // forRows calls f on contiguous ranges [r0, r1) covering rows [0, n), one
-// range per goroutine (up to GOMAXPROCS) when n × rowCost reaches
+// range per goroutine (up to par.Workers()) when n × rowCost reaches
 // parallelMin, else f(0, n) on the calling goroutine. Each row is computed by
 // one goroutine exactly as it would be alone, so the results do not depend on
 // the number of goroutines; kernels that sum across rows do not use it for those sums.
 func forRows(n, rowCost int, f func(r0, r1 int)) {
-	workers := min(runtime.GOMAXPROCS(0), n)
+	workers := min(par.Workers(), n)
 	if workers < 2 || n*rowCost < parallelMin {
 		f(0, n)
 		return
