@@ -37,6 +37,15 @@ type Adapter struct {
 	A       []float32 // (R, In)  lora_A.weight
 	B       []float32 // (Out, R) lora_B.weight
 	DA, DB  []float32 // gradients of A and B, same shapes
+	Off     int       // where A starts in the Set's flat buffers (B follows it)
+}
+
+// GradViews returns this adapter's gradient slices in another buffer laid
+// out as the Set's Grads: a step computed in parts side by side gives each
+// part its own gradient buffer.
+func (a *Adapter) GradViews(grads []float32) (dA, dB []float32) {
+	nA, nB := len(a.A), len(a.B)
+	return grads[a.Off : a.Off+nA : a.Off+nA], grads[a.Off+nA : a.Off+nA+nB : a.Off+nA+nB]
 }
 
 // Scaling returns alpha/r, or alpha/sqrt(r) for rsLoRA (Kalajdzievski 2023).
@@ -143,6 +152,12 @@ func (a *Adapter) ForwardFused(x []float32, c *Cache, n int) {
 // (the first layer's input needs no gradient, and a fused layer's comes
 // through its fused weight).
 func (a *Adapter) Backward(dx, dout, x []float32, c *Cache, du []float32, n int) {
+	a.BackwardTo(a.DA, a.DB, dx, dout, x, c, du, n)
+}
+
+// BackwardTo is Backward with the gradients of A and B accumulated into dA
+// and dB (shaped as A and B) instead of DA and DB.
+func (a *Adapter) BackwardTo(dA, dB, dx, dout, x []float32, c *Cache, du []float32, n int) {
 	R, s := a.Rank, a.Scaling
 	xd := x
 	dropout := len(c.Keep) > 0
@@ -153,7 +168,7 @@ func (a *Adapter) Backward(dx, dout, x []float32, c *Cache, du []float32, n int)
 	dbt := c.DBT[:R*a.Out]
 	matmul.MulNN(dbt, c.SUT[:R*n], dout, R, n, a.Out, false) // DBᵀ (R, Out) = (s u)ᵀ · dout
 	for o := range a.Out {
-		row := a.DB[o*R : (o+1)*R]
+		row := dB[o*R : (o+1)*R]
 		for k := range row {
 			row[k] += dbt[k*a.Out+o]
 		}
@@ -164,7 +179,7 @@ func (a *Adapter) Backward(dx, dout, x []float32, c *Cache, du []float32, n int)
 		dut[i] *= s
 	}
 	// forward: uᵀ = A · x_dᵀ
-	matmul.MulNN(a.DA, dut, xd, R, n, a.In, true) // DA += duᵀ · x_d
+	matmul.MulNN(dA, dut, xd, R, n, a.In, true) // DA += duᵀ · x_d
 	if dx == nil {
 		return
 	}

@@ -125,3 +125,32 @@ func TestNewSetErrors(t *testing.T) {
 	_, err = NewSet(Config{Rank: 1, Alpha: 1, Dropout: 1}, []Shape{{"q", 8, 8}}, nil)
 	assert.ErrorContains(t, err, "dropout")
 }
+
+// TestGradViews: an adapter's views into another gradient buffer sit where
+// DA and DB sit in the Set's, and BackwardTo fills them exactly as Backward
+// fills DA and DB.
+func TestGradViews(t *testing.T) {
+	s, err := NewSet(Config{Rank: 2, Alpha: 3}, []Shape{{Module: "a", In: 5, Out: 4}, {Module: "b", In: 3, Out: 6}}, rng.New(1))
+	require.NoError(t, err)
+	other := make([]float32, len(s.Grads))
+	for i := range s.Grads {
+		s.Grads[i] = float32(i)
+	}
+	for _, a := range s.Adapters {
+		dA, dB := a.GradViews(s.Grads)
+		assert.Equal(t, a.DA, dA)
+		assert.Equal(t, a.DB, dB)
+		copy(a.B, randn(rng.New(4), len(a.B), 0.5))
+		const n = 3
+		r := rng.New(7)
+		x, dout := randn(r, n*a.In, 1), randn(r, n*a.Out, 1)
+		c := a.NewCache(n, false)
+		a.ForwardFused(x, c, n)
+		clear(s.Grads)
+		a.Backward(nil, dout, x, c, make([]float32, n*a.Rank), n)
+		oA, oB := a.GradViews(other)
+		a.BackwardTo(oA, oB, nil, dout, x, c, make([]float32, n*a.Rank), n)
+		assert.Equal(t, a.DA, oA, a.Module)
+		assert.Equal(t, a.DB, oB, a.Module)
+	}
+}

@@ -55,7 +55,7 @@ func NewSet(cfg Config, shapes []Shape, r *rng.RNG) (*Set, error) {
 	off := 0
 	take := func(buf []float32, n int) []float32 { return buf[off : off+n : off+n] }
 	for _, sh := range shapes {
-		a := &Adapter{Module: sh.Module, In: sh.In, Out: sh.Out, Rank: cfg.Rank, Scaling: scaling}
+		a := &Adapter{Module: sh.Module, In: sh.In, Out: sh.Out, Rank: cfg.Rank, Scaling: scaling, Off: off}
 		nA, nB := cfg.Rank*sh.In, sh.Out*cfg.Rank
 		a.A, a.DA = take(s.Params, nA), take(s.Grads, nA)
 		off += nA

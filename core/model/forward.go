@@ -25,6 +25,10 @@ type Acts struct {
 	// instead of three, with the bits of the merged model). The two agree
 	// to float rounding; checks of merging compare them.
 	SideAdapters bool
+	// LoRAGrads, when not nil, receives the adapters' gradients (laid out
+	// as m.LoRA.Grads) instead of m.LoRA.Grads: parts of a step computed
+	// side by side each accumulate into their own buffer.
+	LoRAGrads []float32
 	// LossDen, when > 0, divides the summed masked loss instead of this
 	// batch's own Σ mask: a step computed in parts passes the whole batch's
 	// count, so that the parts' losses and gradients add up to the batch's.
@@ -249,7 +253,11 @@ func (m *Model) linearBackward(a *Acts, l int, tg Target, din, dw, dout, in, w [
 	}
 	matmul.Backward(dinN, dw, nil, dout[:n*oc], in[:n*ic], w, n, ic, oc)
 	if ad != nil {
-		ad.Backward(dxAdapter, dout, in, a.Layers[l].lora[tg], a.dlora, n)
+		dA, dB := ad.DA, ad.DB
+		if a.LoRAGrads != nil {
+			dA, dB = ad.GradViews(a.LoRAGrads)
+		}
+		ad.BackwardTo(dA, dB, dxAdapter, dout, in, a.Layers[l].lora[tg], a.dlora, n)
 	}
 }
 
