@@ -3,12 +3,15 @@ package train
 
 import (
 	"fmt"
+	"runtime"
 	"slices"
+	"sync"
 	"time"
 
 	"golora/core/data"
 	"golora/core/model"
 	"golora/core/optim"
+	"golora/core/par"
 	"golora/core/rng"
 )
 
@@ -32,10 +35,12 @@ type loop struct {
 	batch        data.Batch
 
 	shards    int
-	dropSeed  uint64      // each (step, part) draws its dropout masks from its own stream
-	part      data.Batch  // the rows of the part being computed
-	partGrad  [][]float32 // shards > 1: each part's gradient
-	partLoss  []float64   // each part's share of the step's loss
+	dropSeed  uint64          // each (step, part) draws its dropout masks from its own stream
+	part      data.Batch      // the rows of the part being computed
+	partGrad  [][]float32     // shards > 1: each part's gradient
+	partGrads []*model.Params // shards > 1, full training: views over partGrad
+	side      []sidePart      // parts computed side by side (made on first use)
+	partLoss  []float64       // each part's share of the step's loss
 	partDone  []bool
 	partT     []int // each part's row count x T: positions computed
 	bounds    []int // part s is rows [bounds[s], bounds[s+1]) of batch
@@ -60,6 +65,13 @@ func newLoop(m *model.Model, acts *model.Acts, grads *model.Params, params, grad
 		l.partGrad = make([][]float32, shards)
 		for i := range l.partGrad {
 			l.partGrad[i] = make([]float32, len(grad))
+		}
+		if grads != nil {
+			l.partGrads = make([]*model.Params, shards)
+			for i, g := range l.partGrad {
+				l.partGrads[i] = &model.Params{Data: g}
+				l.partGrads[i].Views(m.Config)
+			}
 		}
 	}
 	if acts.RNG == nil {
@@ -111,14 +123,67 @@ func (l *loop) run(n int, next func(*data.Batch)) (Metrics, error) {
 // then clip and AdamW. positions counts the token positions computed.
 func (l *loop) update(b *data.Batch) (loss float32, gnorm float64, lr float32, positions int, err error) {
 	l.begin(b)
+	var todo []int
 	for s := range l.shards {
 		if !l.partDone[s] {
-			if err := l.compute(s); err != nil {
-				return 0, 0, 0, 0, err
+			todo = append(todo, s)
+		}
+	}
+	if len(todo) > 1 && runtime.GOMAXPROCS(0) > 1 {
+		err = l.computeSideBySide(todo)
+	} else {
+		for _, s := range todo {
+			if err = l.compute(s); err != nil {
+				break
 			}
 		}
 	}
+	if err != nil {
+		return 0, 0, 0, 0, err
+	}
 	return l.apply()
+}
+
+// sidePart is what a part computed beside the others needs of its own.
+type sidePart struct {
+	acts *model.Acts
+	rows data.Batch
+}
+
+// computeSideBySide computes the parts todo at the same time, one goroutine
+// each, every kernel keeping to its share of the cores (par.Limit): one
+// synchronisation per part instead of one per product. The numbers are
+// those of computing the parts one after the other, since no kernel's
+// result depends on how many goroutines it uses.
+func (l *loop) computeSideBySide(todo []int) error {
+	if l.side == nil {
+		l.side = make([]sidePart, l.shards)
+		for s := range l.side {
+			a := l.acts
+			if s > 0 {
+				a = l.model.NewActs(l.acts.MaxB, l.acts.MaxT)
+				a.ScoredOnly = l.acts.ScoredOnly
+				a.RNG = rng.New(l.dropSeed)
+			}
+			l.side[s].acts = a
+		}
+	}
+	defer par.Limit(max(1, runtime.GOMAXPROCS(0)/len(todo)))()
+	errs := make([]error, len(todo))
+	var wg sync.WaitGroup
+	for i, s := range todo {
+		sp := &l.side[s]
+		sp.acts.Dropout = l.acts.Dropout
+		wg.Go(func() { errs[i] = l.computeWith(s, sp.acts, &sp.rows) })
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			l.drawn = false // the step is abandoned: the next call draws a fresh batch
+			return err
+		}
+	}
+	return nil
 }
 
 // begin makes b the current step's batch (when it is not already).
@@ -186,29 +251,44 @@ func splitRows(bounds, lens []int) {
 // compute runs part s of the current batch forward and backward: its
 // gradient ends in partGrad[s] (or in grad itself when there is one part).
 func (l *loop) compute(s int) error {
-	b := &l.batch
-	in := b
+	if err := l.computeWith(s, l.acts, &l.part); err != nil {
+		l.drawn = false // the step is abandoned: the next call draws a fresh batch
+		return err
+	}
+	return nil
+}
+
+// computeWith is compute on the given activations and row buffer. Parts
+// computed side by side each have their own, and write only their own
+// entries of the loop's per-part slices.
+func (l *loop) computeWith(s int, acts *model.Acts, rows *data.Batch) error {
+	in := &l.batch
+	grad, grads := l.grad, l.grads
+	acts.LoRAGrads = nil // one part: the adapters' own gradient buffer, which is grad
 	if l.shards > 1 {
 		r0, r1 := l.partRows(s)
-		b.Rows(r0, r1, &l.part)
-		in = &l.part
-		l.acts.LossDen = l.den
-		defer func() { l.acts.LossDen = 0 }()
+		l.batch.Rows(r0, r1, rows)
+		in = rows
+		acts.LossDen = l.den
+		defer func() { acts.LossDen = 0 }()
+		grad = l.partGrad[s]
+		if grads != nil {
+			grads = l.partGrads[s]
+		} else {
+			acts.LoRAGrads = grad
+			defer func() { acts.LoRAGrads = nil }()
+		}
 	}
-	if l.acts.Dropout > 0 {
-		l.acts.RNG.Seed(l.dropSeed ^ (uint64(l.step)<<16 | uint64(s)))
+	if acts.Dropout > 0 {
+		acts.RNG.Seed(l.dropSeed ^ (uint64(l.step)<<16 | uint64(s)))
 	}
 	N := in.B * in.T
-	loss := l.model.Forward(l.acts, in.Inputs[:N], in.Targets[:N], in.Mask[:N], in.B, in.T)
+	loss := l.model.Forward(acts, in.Inputs[:N], in.Targets[:N], in.Mask[:N], in.B, in.T)
 	if !finite(loss) {
-		l.drawn = false // the step is abandoned: the next call draws a fresh batch
 		return fmt.Errorf("train: step %d: loss is %g; stopped, keeping the weights of step %d (try a lower learning rate)", l.step+1, loss, l.step)
 	}
-	clear(l.grad)
-	l.model.Backward(l.acts, l.grads)
-	if l.shards > 1 {
-		copy(l.partGrad[s], l.grad)
-	}
+	clear(grad)
+	l.model.Backward(acts, grads)
 	l.partLoss[s], l.partT[s], l.partDone[s] = float64(loss), N, true
 	return nil
 }

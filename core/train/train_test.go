@@ -53,10 +53,19 @@ func losses(t testing.TB, base *model.Model, cfg Config, steps int) []float32 {
 	return out
 }
 
+// TestSameSeedSameLossesAnyGoroutines: one goroutine computes a step's parts
+// one after the other; with more, the parts run side by side (three parts
+// here), each kernel
+// splitting its share. The losses are the same bits.
 func TestSameSeedSameLossesAnyGoroutines(t *testing.T) {
 	base := tinyBase(t)
-	for _, method := range []string{MethodLoRA, MethodFull} {
+	for _, method := range []string{MethodLoRA, MethodFull, "lora+dropout"} {
 		cfg := tinyConfig(method)
+		if method == "lora+dropout" {
+			cfg = tinyConfig(MethodLoRA)
+			cfg.Dropout = 0.1
+		}
+		cfg.Shards = 3
 		prev := runtime.GOMAXPROCS(1)
 		one := losses(t, base, cfg, 8)
 		runtime.GOMAXPROCS(8)
