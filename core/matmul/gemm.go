@@ -73,23 +73,28 @@ func Workers(m, k, n int) int {
 
 func ceilDiv(a, b int) int { return (a + b - 1) / b }
 
-// clearRows zeroes the first n columns of m rows ldc apart.
-func clearRows(out []float32, ldc, m, n int) {
-	for i := range m {
-		clear(out[i*ldc : i*ldc+n])
+// emptyProduct handles the products without multiply-adds, M, N or K zero
+// (out is cleared when K is zero and the product stores), and reports
+// whether it did.
+func emptyProduct(out []float32, ldc, m, k, n int, accumulate bool) bool {
+	if m == 0 || n == 0 {
+		return true
 	}
+	if k != 0 {
+		return false
+	}
+	if !accumulate {
+		for i := range m {
+			clear(out[i*ldc : i*ldc+n])
+		}
+	}
+	return true
 }
 
 // gemm runs out (M, N) (+)= op(A) · op(B) with the packing chosen by aT and
 // bT; lda, ldb and ldc are the row strides of a, b and out as stored.
 func gemm(out []float32, ldc int, a []float32, lda int, b []float32, ldb int, m, k, n int, aT, bT, accumulate bool) {
-	if m == 0 || n == 0 {
-		return
-	}
-	if k == 0 {
-		if !accumulate {
-			clearRows(out, ldc, m, n)
-		}
+	if emptyProduct(out, ldc, m, k, n, accumulate) {
 		return
 	}
 	op := operands{out: out, a: a, b: b, ldc: ldc, lda: lda, ldb: ldb, m: m, k: k, n: n, kPack: k,
@@ -153,20 +158,10 @@ func (op *operands) packB(c0, c1 int) {
 			}
 			dst := blk[jp*kc*tileCols : (jp+1)*kc*tileCols]
 			if op.bT {
-				// B(p, j) = b[j*ldb + p]: read four source rows side by side
-				// and write four adjacent floats of each panel row (one
-				// float per panel row, 128 bytes apart, was three times slower).
+				// B(p, j) = b[j*ldb + p]: four source rows at a time.
 				c := 0
 				for ; c+4 <= cols; c += 4 {
-					o := (j0+c)*ldb + p0
-					s0 := op.b[o : o+kc]
-					s1 := op.b[o+ldb : o+ldb+kc]
-					s2 := op.b[o+2*ldb : o+2*ldb+kc]
-					s3 := op.b[o+3*ldb : o+3*ldb+kc]
-					for p := range kc {
-						d := dst[p*tileCols+c : p*tileCols+c+4]
-						d[0], d[1], d[2], d[3] = s0[p], s1[p], s2[p], s3[p]
-					}
+					interleave4(dst[c:], tileCols, op.b[(j0+c)*ldb+p0:], ldb, kc)
 				}
 				for ; c < cols; c++ {
 					src := op.b[(j0+c)*ldb+p0 : (j0+c)*ldb+p0+kc]
@@ -207,18 +202,9 @@ func (op *operands) packA(dst []float32, i0, rows, p0, kc int) {
 				}
 			}
 		case nr == tileRows && tileRows == 4:
-			// A(i, p) = a[i*lda + p]: read four source rows side by side and
-			// write the panel sequentially (a strided write per row was
-			// about a third of the time at N = 128).
-			base := (i0+r0)*lda + p0
-			s0 := op.a[base : base+kc]
-			s1 := op.a[base+lda : base+lda+kc]
-			s2 := op.a[base+2*lda : base+2*lda+kc]
-			s3 := op.a[base+3*lda : base+3*lda+kc]
-			for p := range kc {
-				dst := pan[p*tileRows : p*tileRows+4]
-				dst[0], dst[1], dst[2], dst[3] = s0[p], s1[p], s2[p], s3[p]
-			}
+			// A(i, p) = a[i*lda + p]: four source rows at a time (a strided
+			// write per row was about a third of the time at N = 128).
+			interleave4(pan, tileRows, op.a[(i0+r0)*lda+p0:], lda, kc)
 		case nr == tileRows && tileRows == 2:
 			base := (i0+r0)*lda + p0
 			s0 := op.a[base : base+kc]
@@ -245,6 +231,22 @@ func (op *operands) packA(dst []float32, i0, rows, p0, kc int) {
 				clear(pan[p*tileRows+nr : (p+1)*tileRows])
 			}
 		}
+	}
+}
+
+// interleave4 copies four rows of src (ld apart, n values each) side by side:
+// dst[p*stride+r] = src[r*ld+p] for r < 4, p < n. Reading the four rows
+// together and writing four adjacent floats per p is what makes the packing
+// of a transposed operand cheap (one float per p, a panel row apart, was
+// about three times slower).
+func interleave4(dst []float32, stride int, src []float32, ld, n int) {
+	s0 := src[:n]
+	s1 := src[ld : ld+n]
+	s2 := src[2*ld : 2*ld+n]
+	s3 := src[3*ld : 3*ld+n]
+	for p := range n {
+		d := dst[p*stride : p*stride+4]
+		d[0], d[1], d[2], d[3] = s0[p], s1[p], s2[p], s3[p]
 	}
 }
 
@@ -293,7 +295,7 @@ func (op *operands) run(r0, r1, c0, c1 int) {
 						a := op.a[(i0+r)*lda+p0:]
 						kernelDirect(kc, a, a[lda:], a[2*lda:], a[3*lda:], bpan, bs, c, ldc, store, cols)
 					case r < full && directT:
-						kernelDirectT(kc, op.a[p0*lda+i0+r:], lda, bpan, bs, c, ldc, store, cols)
+						kernelDirectT(kc, op.a[p0*lda+i0+r:], lda, bpan, bs, c, ldc, store, tileRows, cols)
 					default:
 						pi := (r - full) / tileRows // A panel index
 						nr := min(tileRows, rows-r)

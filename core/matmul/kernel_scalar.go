@@ -82,6 +82,6 @@ func kernelDirect(kc int, a0, a1, a2, a3, b []float32, bs int, c []float32, ldc 
 	panic("matmul: kernelDirect in the scalar build")
 }
 
-func kernelDirectT(kc int, a []float32, lda int, b []float32, bs int, c []float32, ldc int, store bool, cols int) {
+func kernelDirectT(kc int, a []float32, lda int, b []float32, bs int, c []float32, ldc int, store bool, nr, cols int) {
 	panic("matmul: kernelDirectT in the scalar build")
 }

@@ -43,7 +43,9 @@ func init() {
 func kernel(kc int, a, b []float32, bs int, c []float32, ldc int, store bool, nr, cols int) {
 	l := lanes
 	if bs != 2*l {
-		kernelStridedB(kc, a, b, bs, c, ldc, store, nr, cols)
+		// B read in place: a packed A panel is a transposed A whose K steps
+		// are tileRows apart.
+		kernelDirectT(kc, a, tileRows, b, bs, c, ldc, store, nr, cols)
 		return
 	}
 	var c00, c01, c10, c11, c20, c21, c30, c31 simd.Float32s
@@ -53,7 +55,7 @@ func kernel(kc int, a, b []float32, bs int, c []float32, ldc int, store bool, nr
 	// Two K steps per iteration halve the loop overhead; the order of the
 	// multiply-adds into each accumulator is unchanged. (Slices that advance,
 	// rather than indexes, let the compiler drop the bounds checks: the
-	// indexed loop of kernelStridedB ran the packed products 10-15% slower.)
+	// indexed loop of kernelDirectT ran the packed products 10-15% slower.)
 	for len(a) >= 8 && len(b) >= 4*l {
 		b0 = simd.LoadFloat32s(b)
 		b1 = simd.LoadFloat32s(b[l:])
@@ -99,33 +101,6 @@ func kernel(kc int, a, b []float32, bs int, c []float32, ldc int, store bool, nr
 		c20 = x.MulAdd(b0, c20)
 		c21 = x.MulAdd(b1, c21)
 		x = simd.BroadcastFloat32s(a[3])
-		c30 = x.MulAdd(b0, c30)
-		c31 = x.MulAdd(b1, c31)
-	}
-	storeTile(c, ldc, store, nr, cols, c00, c01, c10, c11, c20, c21, c30, c31)
-}
-
-// kernelStridedB is kernel for a B read in place, rows bs apart.
-func kernelStridedB(kc int, a, b []float32, bs int, c []float32, ldc int, store bool, nr, cols int) {
-	l := lanes
-	var c00, c01, c10, c11, c20, c21, c30, c31 simd.Float32s
-	a = a[:4*kc]
-	b = b[:(kc-1)*bs+2*l]
-	for p := range kc {
-		ap := a[4*p : 4*p+4]
-		bp := b[bs*p:]
-		b0 := simd.LoadFloat32s(bp)
-		b1 := simd.LoadFloat32s(bp[l:])
-		x := simd.BroadcastFloat32s(ap[0])
-		c00 = x.MulAdd(b0, c00)
-		c01 = x.MulAdd(b1, c01)
-		x = simd.BroadcastFloat32s(ap[1])
-		c10 = x.MulAdd(b0, c10)
-		c11 = x.MulAdd(b1, c11)
-		x = simd.BroadcastFloat32s(ap[2])
-		c20 = x.MulAdd(b0, c20)
-		c21 = x.MulAdd(b1, c21)
-		x = simd.BroadcastFloat32s(ap[3])
 		c30 = x.MulAdd(b0, c30)
 		c31 = x.MulAdd(b1, c31)
 	}
@@ -181,7 +156,8 @@ func kernelDirect(kc int, a0, a1, a2, a3, b []float32, bs int, c []float32, ldc 
 // kernelDirectT is kernel with a transposed A read in place: the tile's four
 // rows at K step p are a[p*lda : p*lda+4] (A stored (K, M), starting at the
 // tile's first row and the K block's first step). Same order, same bits.
-func kernelDirectT(kc int, a []float32, lda int, b []float32, bs int, c []float32, ldc int, store bool, cols int) {
+// Only the first nr rows and cols columns are written.
+func kernelDirectT(kc int, a []float32, lda int, b []float32, bs int, c []float32, ldc int, store bool, nr, cols int) {
 	l := lanes
 	var c00, c01, c10, c11, c20, c21, c30, c31 simd.Float32s
 	b = b[:(kc-1)*bs+2*l]
@@ -203,7 +179,7 @@ func kernelDirectT(kc int, a []float32, lda int, b []float32, bs int, c []float3
 		c30 = x.MulAdd(b0, c30)
 		c31 = x.MulAdd(b1, c31)
 	}
-	storeTile(c, ldc, store, tileRows, cols, c00, c01, c10, c11, c20, c21, c30, c31)
+	storeTile(c, ldc, store, nr, cols, c00, c01, c10, c11, c20, c21, c30, c31)
 }
 
 // storeTile writes the first nr rows and cols columns of the 4×2-vector

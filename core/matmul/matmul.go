@@ -101,16 +101,8 @@ func Mul(out []float32, ldc int, a []float32, lda int, aT bool, b []float32, ldb
 	accumulate bool) {
 	checkDims("Mul", m, k, n)
 	checkStrided("Mul out", out, m, n, ldc)
-	if aT {
-		checkStrided("Mul a", a, k, m, lda)
-	} else {
-		checkStrided("Mul a", a, m, k, lda)
-	}
-	if bT {
-		checkStrided("Mul b", b, n, k, ldb)
-	} else {
-		checkStrided("Mul b", b, k, n, ldb)
-	}
+	checkOperand("Mul a", a, m, k, lda, aT)
+	checkOperand("Mul b", b, k, n, ldb, bT)
 	gemm(out, ldc, a, lda, b, ldb, m, k, n, aT, bT, accumulate)
 }
 
@@ -127,11 +119,7 @@ type Packed struct {
 // Pack packs B, stored (K, N) with rows ldb apart, or (N, K) when bT.
 func (p *Packed) Pack(b []float32, ldb int, bT bool, k, n int) {
 	checkDims("Pack", k, 0, n)
-	if bT {
-		checkStrided("Pack b", b, n, k, ldb)
-	} else {
-		checkStrided("Pack b", b, k, n, ldb)
-	}
+	checkOperand("Pack b", b, k, n, ldb, bT)
 	colT := ceilDiv(n, tileCols)
 	nPad := colT * tileCols
 	if cap(p.data) < k*nPad {
@@ -154,13 +142,7 @@ func MulPacked(out []float32, ldc int, a []float32, lda int, p *Packed, m, k, n 
 	}
 	checkStrided("MulPacked out", out, m, n, ldc)
 	checkStrided("MulPacked a", a, m, k, lda)
-	if m == 0 || n == 0 {
-		return
-	}
-	if k == 0 {
-		if !accumulate {
-			clearRows(out, ldc, m, n)
-		}
+	if emptyProduct(out, ldc, m, k, n, accumulate) {
 		return
 	}
 	op := operands{out: out, a: a, ldc: ldc, lda: lda, m: m, k: k, n: n, accumulate: accumulate,
@@ -172,6 +154,15 @@ func checkDims(what string, m, k, n int) {
 	if m < 0 || k < 0 || n < 0 {
 		panic("matmul: bad shape: " + what + " has a negative dimension")
 	}
+}
+
+// checkOperand is checkStrided for an operand of shape (rows, cols), stored
+// transposed, (cols, rows), when t is set.
+func checkOperand(what string, s []float32, rows, cols, ld int, t bool) {
+	if t {
+		rows, cols = cols, rows
+	}
+	checkStrided(what, s, rows, cols, ld)
 }
 
 // checkStrided panics unless s holds rows×cols values with rows ld apart.
