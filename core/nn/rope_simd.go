@@ -33,9 +33,8 @@ func (r *RoPE) backwardRow(din, dout []float32, bt, pos, heads, hs, half int) {
 // ropeHeadsForward rotates each head (hs elements) of in into out:
 // x'[j] = x[j]·ce[j] + x[j^1]·se[j], which is x0·cos - x1·sin and
 // x1·cos + x0·sin rounded as the scalar loop rounds them (-(x1·sin) is exact,
-// and the two products are added in either order to the same float). The
-// pair-swapped x[j^1] comes from two loads one element apart in a padded copy
-// of the head, picked lane by lane (vectors start at even j). out may alias in.
+// and the two products are added in either order to the same float); x[j^1]
+// comes from a padded copy of the head (loadPairs). out may alias in.
 func ropeHeadsForward(out, in, ce, se []float32, hs int) {
 	even := evenLanes()
 	var buf [ropeMaxHS + 2]float32
@@ -43,12 +42,9 @@ func ropeHeadsForward(out, in, ce, se []float32, hs int) {
 		copy(buf[1:], in[off:off+hs]) // buf[1+j] = x[j]
 		o := out[off : off+hs]
 		for j := 0; j < hs; {
-			x, c := simd.LoadFloat32sPart(buf[1+j : 1+hs])
-			next, _ := simd.LoadFloat32sPart(buf[2+j : 2+hs])
-			prev, _ := simd.LoadFloat32sPart(buf[j:hs])
+			x, sw, c := loadPairs(buf[:], j, hs, even)
 			cv, _ := simd.LoadFloat32sPart(ce[j:])
 			sv, _ := simd.LoadFloat32sPart(se[j:])
-			sw := next.IfElse(even, prev) // x[j^1]
 			x.Mul(cv).Add(sw.Mul(sv)).StorePart(o[j:])
 			j += c
 		}
@@ -65,17 +61,26 @@ func ropeHeadsBackward(din, dout, ce, se []float32, hs int) {
 		copy(buf[1:], dout[off:off+hs])
 		dx := din[off : off+hs]
 		for j := 0; j < hs; {
-			d, c := simd.LoadFloat32sPart(buf[1+j : 1+hs])
-			next, _ := simd.LoadFloat32sPart(buf[2+j : 2+hs])
-			prev, _ := simd.LoadFloat32sPart(buf[j:hs])
+			d, sw, c := loadPairs(buf[:], j, hs, even)
 			cv, _ := simd.LoadFloat32sPart(ce[j:])
 			sv, _ := simd.LoadFloat32sPart(se[j:])
 			g, _ := simd.LoadFloat32sPart(dx[j:])
-			sw := next.IfElse(even, prev) // d[j^1]
 			g.Add(d.Mul(cv).Sub(sw.Mul(sv))).StorePart(dx[j:])
 			j += c
 		}
 	}
+}
+
+// loadPairs loads one vector of a head copied into buf[1:1+hs] (buf[0] and
+// buf[1+hs] are padding), starting at element j (even), and the same vector
+// with each pair swapped: x[j^1] comes from the load one element later in
+// the even lanes and one element earlier in the odd ones. c is how many
+// elements the vector holds.
+func loadPairs(buf []float32, j, hs int, even simd.Mask32s) (x, swapped simd.Float32s, c int) {
+	x, c = simd.LoadFloat32sPart(buf[1+j : 1+hs])
+	next, _ := simd.LoadFloat32sPart(buf[2+j : 2+hs])
+	prev, _ := simd.LoadFloat32sPart(buf[j:hs])
+	return x, next.IfElse(even, prev), c
 }
 
 // evenLanes is true in the even lanes.

@@ -83,15 +83,14 @@ func dot64(x, y []float32) float64 {
 		s2 += float64(x[i+2]) * float64(y[i+2])
 		s3 += float64(x[i+3]) * float64(y[i+3])
 	}
-	for j := 0; i < len(x); i, j = i+1, j+1 {
-		p := float64(x[i]) * float64(y[i])
-		switch j {
-		case 0:
-			s0 += p
-		case 1:
-			s1 += p
-		default:
-			s2 += p
+	if r := x[i:]; len(r) > 0 { // the last one to three terms, into s0, s1, s2 in turn
+		y = y[i:]
+		s0 += float64(r[0]) * float64(y[0])
+		if len(r) > 1 {
+			s1 += float64(r[1]) * float64(y[1])
+		}
+		if len(r) > 2 {
+			s2 += float64(r[2]) * float64(y[2])
 		}
 	}
 	return (s0 + s1) + (s2 + s3)
@@ -109,15 +108,14 @@ func dot64w(x, w, y []float32) float64 {
 		s2 += float64(x[i+2]) * float64(w[i+2]) * float64(y[i+2])
 		s3 += float64(x[i+3]) * float64(w[i+3]) * float64(y[i+3])
 	}
-	for j := 0; i < len(x); i, j = i+1, j+1 {
-		p := float64(x[i]) * float64(w[i]) * float64(y[i])
-		switch j {
-		case 0:
-			s0 += p
-		case 1:
-			s1 += p
-		default:
-			s2 += p
+	if r := x[i:]; len(r) > 0 { // as in dot64
+		w, y = w[i:], y[i:]
+		s0 += float64(r[0]) * float64(w[0]) * float64(y[0])
+		if len(r) > 1 {
+			s1 += float64(r[1]) * float64(w[1]) * float64(y[1])
+		}
+		if len(r) > 2 {
+			s2 += float64(r[2]) * float64(w[2]) * float64(y[2])
 		}
 	}
 	return (s0 + s1) + (s2 + s3)
