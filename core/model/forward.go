@@ -158,13 +158,7 @@ func (m *Model) Forward(a *Acts, inputs, targets []int, mask []float32, b, t int
 	// three, and the input gradient comes through the same weight.
 	a.fused = m.LoRA != nil && !m.merged && !a.SideAdapters && (a.Dropout <= 0 || a.RNG == nil)
 	if a.fused {
-		for l := range c.NLayers {
-			for t, ad := range m.adapters[l] {
-				if ad != nil {
-					ad.Fuse(a.Layers[l].fused[t], p.Layers[l].Weight(Target(t)))
-				}
-			}
-		}
+		m.fuseAdapters(func(l int, t Target) []float32 { return a.Layers[l].fused[t] })
 	}
 
 	nn.EmbeddingForward(a.X0, p.Embed, inputs, N, C)

@@ -126,16 +126,10 @@ func (d *Decoder) feed(tokens []int, n int, logits bool) error {
 	NH, NKV, HS := c.NHeads, c.NKVHeads, c.HeadSize()
 	p := m.Params
 	pos, R := d.pos, B*n // row r*n+j is sequence r at position pos+j
-	if pos == 0 {
+	if pos == 0 && d.fused != nil && !m.merged {
 		// New sequences: fold the adapters' current values into the weights
 		// they adapt (the same weights Forward computes with).
-		for l := range d.fused {
-			for t, w := range d.fused[l] {
-				if ad := m.active(l, Target(t)); ad != nil {
-					ad.Fuse(w, p.Layers[l].Weight(Target(t)))
-				}
-			}
-		}
+		m.fuseAdapters(func(l int, t Target) []float32 { return d.fused[l][t] })
 	}
 	nn.EmbeddingForward(d.x, p.Embed, tokens, R, C)
 	for l := range c.NLayers {

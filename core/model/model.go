@@ -171,13 +171,24 @@ func (m *Model) Unmerge() error {
 }
 
 func (m *Model) eachAdapter(f func(a *lora.Adapter, w []float32)) {
+	m.eachAdapterAt(func(_ int, _ Target, a *lora.Adapter, w []float32) { f(a, w) })
+}
+
+// eachAdapterAt calls f for every adapter with its layer, target and base weight.
+func (m *Model) eachAdapterAt(f func(l int, t Target, a *lora.Adapter, w []float32)) {
 	for l := range m.adapters {
 		for t, a := range m.adapters[l] {
 			if a != nil {
-				f(a, m.Params.Layers[l].Weight(Target(t)))
+				f(l, Target(t), a, m.Params.Layers[l].Weight(Target(t)))
 			}
 		}
 	}
+}
+
+// fuseAdapters writes each adapter's fused weight, W0 + scaling·B·A
+// (lora.Adapter.Fuse), into dst(l, t) for layer l and target t.
+func (m *Model) fuseAdapters(dst func(l int, t Target) []float32) {
+	m.eachAdapterAt(func(l int, t Target, a *lora.Adapter, w []float32) { a.Fuse(dst(l, t), w) })
 }
 
 // active returns the adapter to apply on the fly (nil when merged or absent).
