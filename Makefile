@@ -7,7 +7,7 @@ WASM_EXEC := $(GOROOT)/lib/wasm/go_js_wasm_exec
 ADDR      ?= 127.0.0.1:8080
 SIMD      := GOEXPERIMENT=simd
 
-.PHONY: all test vet test-native test-wasm test-e2e bench bench-wasm wasm serve build fuzz clean base e2e-default
+.PHONY: all test vet test-native test-wasm test-e2e chromium bench bench-wasm wasm serve build fuzz clean base e2e-default
 
 all: build wasm
 
@@ -15,7 +15,17 @@ build:
 	$(SIMD) $(GO) build -o bin/golora ./cmd/golora
 
 ## test: everything a fresh machine can run: vet, native and wasm tests, scalar and SIMD builds, browser end to end.
-test: vet test-native test-wasm test-e2e
+## It installs Debian's Chromium first when /usr/bin/chromium is missing (target chromium).
+test: vet test-native test-wasm chromium test-e2e
+
+## chromium: the browser test's Chromium, installed with apt-get (through sudo when not root) when it is missing.
+CHROMIUM := /usr/bin/chromium
+SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+chromium:
+	@if [ ! -x $(CHROMIUM) ]; then \
+		echo "make: $(CHROMIUM) is missing; installing Debian's chromium for the browser test (apt-get update && apt-get install -y chromium)"; \
+		$(SUDO) apt-get update && $(SUDO) apt-get install -y chromium; \
+	fi
 
 vet:
 	$(GO) vet ./...
@@ -41,6 +51,24 @@ bench:
 ## bench-wasm: the same benchmark compiled to wasm and run under Node.
 bench-wasm:
 	$(SIMD) GOOS=js GOARCH=wasm $(GO) run -exec="$(WASM_EXEC)" ./cmd/golora bench -json
+
+## fuzz: every fuzz target of the module, FUZZTIME each (make fuzz FUZZTIME=10s), then the runs per target.
+## A short -fuzzminimizetime keeps the time on fuzzing: the default (60s) spends a 60 s run minimising new inputs.
+FUZZTIME         ?= 60s
+FUZZMINIMIZETIME ?= 1s
+fuzz:
+	@set -e; log=$$(mktemp); summary=$$(mktemp); trap 'rm -f $$log $$summary' EXIT; \
+	for pkg in $$($(GO) list ./...); do \
+		for target in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+			echo "== $$pkg $$target ($(FUZZTIME))"; \
+			if ! $(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME) $$pkg >$$log 2>&1; then \
+				cat $$log; echo "make fuzz: $$pkg $$target failed (the failing input is in its testdata/fuzz/$$target/)"; exit 1; \
+			fi; \
+			runs=$$(grep -o 'execs: [0-9]*' $$log | tail -1 | cut -d' ' -f2); \
+			printf '%-24s %-24s %12s runs in %s\n' $$pkg $$target "$$runs" $(FUZZTIME) | tee -a $$summary; \
+		done; \
+	done; \
+	echo; echo "make fuzz: every target passed"; cat $$summary
 
 wasm:
 	@mkdir -p web/dist

@@ -145,6 +145,12 @@ func TestMergeCLI(t *testing.T) {
 	t.Logf("max |logit merged - unmerged| = %.3g over %d logits", maxDiff, len(want))
 	assert.NotEqual(t, forwardLogits(s.Model().Clone()), got, "merging changed the base (else the test proves nothing)")
 
+	for _, p := range []string{out, l2c} {
+		st, err := os.Stat(p)
+		require.NoError(t, err)
+		assert.Equal(t, os.FileMode(0o644), st.Mode().Perm(), "%s is readable by all, like an adapter", p)
+	}
+
 	raw, err := os.ReadFile(l2c)
 	require.NoError(t, err)
 	lc, tensors, err := checkpoint.ReadLlama2C(bytes.NewReader(raw), l2c, int64(len(raw)))

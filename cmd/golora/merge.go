@@ -81,13 +81,18 @@ func writeModel(m *model.Model, out, l2c string) error {
 	return nil
 }
 
-// writeFile writes through a temporary file and renames it, so a failure never leaves a partial file.
+// writeFile writes through a temporary file and renames it, so a failure never leaves a partial file. The file is
+// readable by all (0644), as os.WriteFile makes adapters: CreateTemp's 0600 would hide a model from other users.
 func writeFile(path string, write func(*os.File) error) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), ".golora-*")
 	if err != nil {
 		return err
 	}
 	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		return err
+	}
 	if err := write(tmp); err != nil {
 		tmp.Close()
 		return err

@@ -5,7 +5,7 @@ package main
 import (
 	"bytes"
 	"compress/gzip"
-	"flag"
+	_ "embed"
 	"fmt"
 	"io/fs"
 	"mime"
@@ -35,20 +35,18 @@ var (
 const contentSecurityPolicy = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'; " +
 	"style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
 
+// defaultFavicon is served at /favicon.ico when web/ has none, so that a browser's automatic request is no 404.
+//
+//go:embed favicon.ico
+var defaultFavicon []byte
+
 // runServe is `golora serve [-addr host:port] [-root dir]`: it prints the URL and serves until the process ends.
 func runServe(args []string) error {
-	fl := flag.NewFlagSet("serve", flag.ContinueOnError)
-	addr := fl.String("addr", "127.0.0.1:8080", "`host:port` to listen on (port 0 picks a free port)")
+	fl := newFlagSet("serve")
+	addr := fl.String("addr", "127.0.0.1:8080", "`host:port` to listen on (port 0 picks a free port; \":PORT\" listens on every interface)")
 	root := fl.String("root", ".", "`directory` holding web/ and models/ (the repository root)")
-	fl.Usage = func() {
-		fmt.Fprintf(fl.Output(), "usage: golora serve [-addr host:port] [-root dir]\n\nServes the browser app and the base model.\n\n")
-		fl.PrintDefaults()
-	}
-	if err := fl.Parse(args); err != nil {
+	if err := parseFlags(fl, args, nil); err != nil {
 		return err
-	}
-	if fl.NArg() > 0 {
-		return fmt.Errorf("serve: unexpected arguments %q", fl.Args())
 	}
 	h, err := newAppHandler(*root)
 	if err != nil {
@@ -58,22 +56,55 @@ func runServe(args []string) error {
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
-	fmt.Printf("golora: serving the browser app at %s\n", listenURL(ln.Addr()))
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	return srv.Serve(ln)
+	ifaces, _ := net.InterfaceAddrs() // without them only the loopback URL is printed
+	urls, everywhere := listenURLs(ln.Addr(), ifaces)
+	fmt.Printf("golora: serving the browser app at %s\n", urls[0])
+	for _, u := range urls[1:] {
+		fmt.Printf("        and at %s\n", u)
+	}
+	if everywhere {
+		fmt.Fprintf(os.Stderr, "golora serve: warning: %s listens on every network interface, so anyone who can reach this "+
+			"machine can open the app; -addr 127.0.0.1:%d keeps it to this machine\n", *addr, ln.Addr().(*net.TCPAddr).Port)
+	}
+	return newServer(h).Serve(ln)
 }
 
-// listenURL turns a listener's address into the URL a user can open (an unspecified host becomes 127.0.0.1).
-func listenURL(a net.Addr) string {
+// newServer bounds how long a connection may hold the server's memory. Only GETs without a body arrive, so reading a
+// request is quick; writing one may take a while on a slow link (golora.wasm is about 6 MB, 1.6 MB gzipped, and the
+// base model 1.7 MB: two minutes is about 100 kbit/s), and an idle keep-alive connection is closed after a minute.
+func newServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      2 * time.Minute,
+		IdleTimeout:       time.Minute,
+		MaxHeaderBytes:    64 << 10, // a browser's request headers are a few KB
+	}
+}
+
+// listenURLs returns the URLs a listener at a can be opened at: its own address, or for an unspecified host
+// (":8080", "0.0.0.0:8080", "[::]:8080") 127.0.0.1 first and then every interface address ifaces lists, with
+// everywhere set.
+func listenURLs(a net.Addr, ifaces []net.Addr) (urls []string, everywhere bool) {
 	tcp, ok := a.(*net.TCPAddr)
 	if !ok {
-		return "http://" + a.String() + "/"
+		return []string{"http://" + a.String() + "/"}, false
 	}
-	host := tcp.IP.String()
-	if tcp.IP == nil || tcp.IP.IsUnspecified() {
-		host = "127.0.0.1"
+	url := func(ip net.IP) string { return "http://" + net.JoinHostPort(ip.String(), fmt.Sprint(tcp.Port)) + "/" }
+	if tcp.IP != nil && !tcp.IP.IsUnspecified() {
+		return []string{url(tcp.IP)}, false
 	}
-	return "http://" + net.JoinHostPort(host, fmt.Sprint(tcp.Port)) + "/"
+	ipv4Only := tcp.IP != nil && tcp.IP.To4() != nil // "0.0.0.0:PORT" listens on IPv4 only; ":PORT" and "[::]" on both
+	urls = []string{url(net.IPv4(127, 0, 0, 1))}
+	for _, ia := range ifaces {
+		n, ok := ia.(*net.IPNet)
+		if !ok || n.IP.IsLoopback() || n.IP.IsLinkLocalUnicast() || (ipv4Only && n.IP.To4() == nil) {
+			continue
+		}
+		urls = append(urls, url(n.IP))
+	}
+	return urls, true
 }
 
 // appHandler serves the allow-listed files below root through an os.Root, which also refuses symlinks leading out.
@@ -81,7 +112,7 @@ type appHandler struct {
 	root *os.Root
 
 	mu   sync.Mutex
-	gzip map[string]gzipped // on-the-fly gzip results by file path, reused while the file is unchanged
+	gzip map[string]gzipped // gzip encodings by file path (a .gz read, or a compression), reused while the file is unchanged
 }
 
 type gzipped struct {
@@ -143,6 +174,12 @@ func (h *appHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	st, err := h.root.Stat(name)
+	if err != nil && name == "web/favicon.ico" {
+		w.Header().Set("Content-Type", contentType(".ico"))
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(defaultFavicon))
+		return
+	}
 	if err != nil || !st.Mode().IsRegular() {
 		http.NotFound(w, r)
 		return
@@ -178,35 +215,49 @@ func (h *appHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // gzipped returns name's gzip encoding: the precompressed name+".gz" when it is at least as new as name (what
-// `make wasm` can write with `gzip -9k`), else a compression made once and kept until the file changes.
+// `make wasm` writes with `gzip -9k`), else a compression made once. Either is read once and kept until the file it
+// came from changes (its modification time or size), so a request costs a stat, not a read of megabytes.
 func (h *appHandler) gzipped(name string, st fs.FileInfo) ([]byte, time.Time, error) {
 	if gz, err := h.root.Stat(name + ".gz"); err == nil && gz.Mode().IsRegular() && !gz.ModTime().Before(st.ModTime()) {
-		data, err := h.root.ReadFile(name + ".gz")
-		return data, gz.ModTime(), err
+		return h.cached(name+".gz", gz, func() ([]byte, error) { return h.root.ReadFile(name + ".gz") })
 	}
+	return h.cached(name, st, func() ([]byte, error) { return h.compress(name) })
+}
+
+// cached returns the bytes kept for key while the file st describes is unchanged, else make's, which it keeps.
+func (h *appHandler) cached(key string, st fs.FileInfo, make func() ([]byte, error)) ([]byte, time.Time, error) {
 	h.mu.Lock()
-	c, ok := h.gzip[name]
+	c, ok := h.gzip[key]
 	h.mu.Unlock()
 	if ok && c.mod.Equal(st.ModTime()) && c.size == st.Size() {
 		return c.data, c.mod, nil
 	}
-	raw, err := h.root.ReadFile(name)
+	data, err := make()
 	if err != nil {
 		return nil, time.Time{}, err
+	}
+	c = gzipped{mod: st.ModTime(), size: st.Size(), data: data}
+	h.mu.Lock()
+	h.gzip[key] = c
+	h.mu.Unlock()
+	return c.data, c.mod, nil
+}
+
+// compress gzips the file name at the best compression.
+func (h *appHandler) compress(name string) ([]byte, error) {
+	raw, err := h.root.ReadFile(name)
+	if err != nil {
+		return nil, err
 	}
 	var buf bytes.Buffer
 	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression) // the level is a valid constant
 	if _, err := zw.Write(raw); err != nil {
-		return nil, time.Time{}, err
+		return nil, err
 	}
 	if err := zw.Close(); err != nil {
-		return nil, time.Time{}, err
+		return nil, err
 	}
-	c = gzipped{mod: st.ModTime(), size: st.Size(), data: buf.Bytes()}
-	h.mu.Lock()
-	h.gzip[name] = c
-	h.mu.Unlock()
-	return c.data, c.mod, nil
+	return buf.Bytes(), nil
 }
 
 // acceptsGzip reports whether the request's Accept-Encoding allows gzip (and does not refuse it with q=0).
@@ -232,6 +283,8 @@ func contentType(ext string) string {
 		return "application/octet-stream"
 	case ".md":
 		return "text/markdown; charset=utf-8"
+	case ".ico":
+		return "image/x-icon" // the system's MIME table may lack it or call it image/vnd.microsoft.icon
 	}
 	if t := mime.TypeByExtension(ext); t != "" {
 		return t

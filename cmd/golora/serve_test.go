@@ -178,17 +178,84 @@ func TestServeNeedsApp(t *testing.T) {
 	assert.ErrorContains(t, err, "unexpected arguments", "runServe refuses stray arguments")
 }
 
-func TestListenURL(t *testing.T) {
+func TestListenURLs(t *testing.T) {
+	ifaces := []net.Addr{
+		&net.IPNet{IP: net.IPv4(127, 0, 0, 1), Mask: net.CIDRMask(8, 32)},
+		&net.IPNet{IP: net.IPv4(10, 1, 2, 3), Mask: net.CIDRMask(24, 32)},
+		&net.IPNet{IP: net.IPv6loopback, Mask: net.CIDRMask(128, 128)},
+		&net.IPNet{IP: net.ParseIP("fe80::1"), Mask: net.CIDRMask(64, 128)}, // link-local: needs a zone to open
+		&net.IPNet{IP: net.ParseIP("2001:db8::5"), Mask: net.CIDRMask(64, 128)},
+	}
 	tests := []struct {
-		addr net.Addr
-		want string
+		addr       net.Addr
+		want       []string
+		everywhere bool
 	}{
-		{&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 8080}, "http://127.0.0.1:8080/"},
-		{&net.TCPAddr{IP: net.IPv4zero, Port: 9090}, "http://127.0.0.1:9090/"},
-		{&net.TCPAddr{Port: 1234}, "http://127.0.0.1:1234/"},
-		{&net.TCPAddr{IP: net.IPv6loopback, Port: 80}, "http://[::1]:80/"},
+		{&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 8080}, []string{"http://127.0.0.1:8080/"}, false},
+		{&net.TCPAddr{IP: net.IPv6loopback, Port: 80}, []string{"http://[::1]:80/"}, false},
+		{&net.TCPAddr{IP: net.IPv4(10, 1, 2, 3), Port: 80}, []string{"http://10.1.2.3:80/"}, false},
+		{&net.TCPAddr{IP: net.IPv4zero, Port: 9090}, []string{"http://127.0.0.1:9090/", "http://10.1.2.3:9090/"}, true},
+		{&net.TCPAddr{Port: 1234}, []string{"http://127.0.0.1:1234/", "http://10.1.2.3:1234/", "http://[2001:db8::5]:1234/"}, true},
+		{&net.TCPAddr{IP: net.IPv6unspecified, Port: 1234}, []string{"http://127.0.0.1:1234/", "http://10.1.2.3:1234/", "http://[2001:db8::5]:1234/"}, true},
 	}
 	for _, tc := range tests {
-		assert.Equal(t, tc.want, listenURL(tc.addr), "listenURL(%v)", tc.addr)
+		urls, everywhere := listenURLs(tc.addr, ifaces)
+		assert.Equal(t, tc.want, urls, "listenURLs(%v)", tc.addr)
+		assert.Equal(t, tc.everywhere, everywhere, "listenURLs(%v) warns of every interface", tc.addr)
 	}
+}
+
+// TestServeTimeouts: no connection holds the server forever, whether it stalls while sending its request, while
+// reading the response, or idles between requests.
+func TestServeTimeouts(t *testing.T) {
+	srv := newServer(http.NotFoundHandler())
+	assert.Positive(t, srv.ReadHeaderTimeout, "ReadHeaderTimeout")
+	assert.Positive(t, srv.ReadTimeout, "ReadTimeout")
+	assert.Positive(t, srv.IdleTimeout, "IdleTimeout")
+	assert.GreaterOrEqual(t, srv.WriteTimeout, time.Minute, "WriteTimeout leaves a slow link time for the 6 MB wasm")
+	assert.Positive(t, srv.MaxHeaderBytes, "MaxHeaderBytes")
+}
+
+// TestServeFavicon: /favicon.ico, which browsers ask for by themselves, is an icon rather than a 404 in the console;
+// web/favicon.ico replaces the built-in one.
+func TestServeFavicon(t *testing.T) {
+	dir := newTestRoot(t)
+	h, err := newAppHandler(dir)
+	require.NoError(t, err)
+	res := get(t, h, "/favicon.ico", nil)
+	body, _ := io.ReadAll(res.Body)
+	assert.Equal(t, http.StatusOK, res.StatusCode)
+	assert.Equal(t, "image/x-icon", res.Header.Get("Content-Type"))
+	assert.Equal(t, []byte{0, 0, 1, 0}, body[:4], "an ICO header")
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "web/favicon.ico"), []byte("own icon"), 0o644))
+	body, _ = io.ReadAll(get(t, h, "/favicon.ico", nil).Body)
+	assert.Equal(t, "own icon", string(body), "web/favicon.ico is served when present")
+}
+
+// TestServeGzipReadOnce: a precompressed .gz is read from disk once and then served from memory while it is
+// unchanged (its modification time and size), and read again once it changes.
+func TestServeGzipReadOnce(t *testing.T) {
+	dir := newTestRoot(t)
+	h, err := newAppHandler(dir)
+	require.NoError(t, err)
+	gzPath := filepath.Join(dir, "web/dist/golora.wasm.gz")
+	write := func(body string, mod time.Time) {
+		var pre bytes.Buffer
+		zw := gzip.NewWriter(&pre)
+		_, err := zw.Write([]byte(body))
+		require.NoError(t, err)
+		require.NoError(t, zw.Close())
+		require.NoError(t, os.WriteFile(gzPath, pre.Bytes(), 0o644))
+		require.NoError(t, os.Chtimes(gzPath, mod, mod))
+	}
+	later := time.Now().Add(time.Minute)
+	write("first build", later)
+	fetch := func() string {
+		return string(gunzip(t, get(t, h, "/dist/golora.wasm", map[string]string{"Accept-Encoding": "gzip"}).Body))
+	}
+	assert.Equal(t, "first build", fetch())
+	write("other build", later) // the same size and time: the server cannot tell, and keeps what it read
+	assert.Equal(t, "first build", fetch(), "the .gz was not read again")
+	write("other build", later.Add(time.Second))
+	assert.Equal(t, "other build", fetch(), "a changed .gz is read again")
 }
