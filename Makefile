@@ -7,7 +7,7 @@ WASM_EXEC := $(GOROOT)/lib/wasm/go_js_wasm_exec
 ADDR      ?= 127.0.0.1:8080
 SIMD      := GOEXPERIMENT=simd
 
-.PHONY: all test vet test-native test-wasm test-e2e chromium bench bench-wasm wasm serve build fuzz clean base e2e-default
+.PHONY: all test vet test-native test-wasm test-e2e chromium bench bench-wasm wasm serve build fuzz clean base bench-data e2e-default
 
 all: build wasm
 
@@ -85,17 +85,21 @@ serve: wasm
 e2e-default: wasm
 	GOLORA_E2E_DEFAULT=1 $(GO) test -count=1 -timeout 30m -run TestBrowserDefaultRun -v ./e2e/...
 
-## base: pretrain the shipped base from scratch, in the four stages of models/README.md (about 35 minutes on 2 cores).
-STAGES := .scratch/base-stages
+## base: the shipped base, continued from the previous base (models/base-v1.safetensors) on the new corpus with
+## its prose from Debian's fortunes package (installed here when missing), about 30 minutes on 2 cores (models/README.md).
+FORTUNES := /usr/share/games/fortunes
+STAGES   := .scratch/base-stages
 base: build
+	@test -f $(FORTUNES)/fortunes || { echo "make base: installing Debian's fortunes package for the corpus's prose (apt-get install -y fortunes)"; apt-get install -y fortunes >/dev/null; }
 	mkdir -p $(STAGES)
-	bin/golora pretrain -out $(STAGES)/1-language.safetensors
-	bin/golora pretrain -init $(STAGES)/1-language.safetensors -seq 64 -copy-mix 1 -copy-alphabet 6 -copy-period 16 \
-		-copy-periodic 0.7 -steps 1500 -lr 3e-3 -lr-min 3e-3 -warmup 50 -out $(STAGES)/2-copy-short.safetensors
-	bin/golora pretrain -init $(STAGES)/2-copy-short.safetensors -copy-mix 0.7 -copy-alphabet 8 -copy-period 30 \
-		-copy-periodic 0.5 -steps 1000 -lr 2e-3 -lr-min 2e-3 -warmup 50 -out $(STAGES)/3-copy-long.safetensors
-	bin/golora pretrain -init $(STAGES)/3-copy-long.safetensors -copy-mix 0.2 -copy-alphabet 8 -copy-period 30 \
-		-copy-periodic 0.3 -steps 1500 -lr 1e-3 -warmup 50 -out models/base.safetensors
+	bin/golora pretrain -init models/base-v1.safetensors -prose $(FORTUNES) -copy-mix 0.2 -copy-alphabet 8 -copy-period 30 \
+		-copy-periodic 0.3 -steps 3000 -lr 2e-3 -lr-min 2e-4 -warmup 100 -save-every 500 -out $(STAGES)/base.safetensors
+	cp $(STAGES)/base.safetensors models/base.safetensors
+
+## bench-data: the own-data benchmark: a sweep of LoRA ranks on q,v plus full fine-tuning on each task of testdata/owndata.
+OWNDATA := $(wildcard testdata/owndata/*.jsonl)
+bench-data: build
+	@for f in $(OWNDATA); do echo "== $$f"; bin/golora sweep -data $$f -ranks 1,2,4,8,16 -eval-every 0 -json $(SWEEPFLAGS) || exit 1; done
 
 clean:
 	rm -rf bin web/dist

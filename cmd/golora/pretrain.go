@@ -2,6 +2,7 @@
 package main
 
 import (
+	"crypto/sha256"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -21,7 +22,10 @@ func runPretrain(args []string) error {
 	fs.IntVar(&cfg.Steps, "steps", cfg.Steps, "optimizer steps")
 	fs.IntVar(&cfg.Batch, "batch", cfg.Batch, "windows per step")
 	fs.IntVar(&cfg.SeqLen, "seq", cfg.SeqLen, "window length in tokens")
-	fs.IntVar(&cfg.Sentences, "sentences", cfg.Sentences, "corpus size in sentences")
+	fs.IntVar(&cfg.World, "world", cfg.World, "small-world sentences in the corpus")
+	fs.IntVar(&cfg.Formats, "formats", cfg.Formats, "format lines in the corpus (numbers, dates, records, code, ...)")
+	fs.IntVar(&cfg.ProseRepeat, "prose-repeat", cfg.ProseRepeat, "times each fortune cookie is used (0 = no prose)")
+	proseDir := fs.String("prose", data.FortunesDir, "folder of Debian's fortunes package (apt-get install -y fortunes)")
 	lr := fs.Float64("lr", float64(cfg.LR), "peak learning rate")
 	minLR := fs.Float64("lr-min", 0, "floor of the cosine decay (0 = lr/10; equal to -lr for a constant rate)")
 	fs.IntVar(&cfg.Warmup, "warmup", cfg.Warmup, "warmup steps")
@@ -45,6 +49,13 @@ func runPretrain(args []string) error {
 	cfg.CopyMix, cfg.Drills.Periodic = float32(*copyMix), float32(*periodic)
 	tok := data.NewByteTokenizer()
 	start := time.Now()
+	if cfg.ProseRepeat > 0 {
+		prose, source, err := readProse(*proseDir)
+		if err != nil {
+			return err
+		}
+		cfg.Prose, cfg.ProseSource = prose, source
+	}
 	var init *model.Model
 	if cfg.Init != "" {
 		b := baseFlags{base: cfg.Init}
@@ -58,9 +69,13 @@ func runPretrain(args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := reportCorpus(p.Corpus()); err != nil {
+		return err
+	}
 	fmt.Fprintf(os.Stderr, "pretrain: %d parameters, corpus ready in %.1fs\n", p.Model().NumParams(), time.Since(start).Seconds())
 	save := func() error {
 		val := p.ValLoss(256)
+		parts := p.ValLossParts(256)
 		copyAcc := p.CopyAccuracy(tok, 100)
 		recipe, _ := json.Marshal(cfg)
 		extra := map[string]string{
@@ -71,14 +86,17 @@ func runPretrain(args []string) error {
 			"golora.tokenizer":     tok.Name(),
 			"golora.copy_accuracy": fmt.Sprintf("%.2f", copyAcc),
 		}
+		for i, l := range parts {
+			extra["golora.val_loss_"+data.PartNames[i]] = fmt.Sprintf("%.4f", l)
+		}
 		if err := os.MkdirAll(filepath.Dir(*out), 0o755); err != nil {
 			return err
 		}
 		if err := writeFile(*out, func(f *os.File) error { return p.Model().Save(f, extra) }); err != nil {
 			return err
 		}
-		fmt.Fprintf(os.Stderr, "pretrain: wrote %s: %d parameters, %d steps, %d tokens seen, validation loss %.4f, copies %.0f%% of held-out code lists, %.0fs\n",
-			*out, p.Model().NumParams(), p.StepsDone(), p.TokensSeen(), val, 100*copyAcc, time.Since(start).Seconds())
+		fmt.Fprintf(os.Stderr, "pretrain: wrote %s: %d parameters, %d steps, %d tokens seen, validation loss %.4f (world %.4f, formats %.4f, prose %.4f), copies %.0f%% of held-out code lists, %.0fs\n",
+			*out, p.Model().NumParams(), p.StepsDone(), p.TokensSeen(), val, parts[0], parts[1], parts[2], 100*copyAcc, time.Since(start).Seconds())
 		return nil
 	}
 	for p.StepsDone() < cfg.Steps {
@@ -95,6 +113,52 @@ func runPretrain(args []string) error {
 	}
 	if err := save(); err != nil {
 		return err
+	}
+	return nil
+}
+
+// readProse reads the fortune files of data.FortuneFiles from dir, and says
+// where they came from (the folder, the count, and a SHA-256 of the text, so
+// that a recipe records which text it saw).
+func readProse(dir string) ([]string, string, error) {
+	var prose []string
+	skipped := 0
+	h := sha256.New()
+	for _, name := range data.FortuneFiles {
+		path := filepath.Join(dir, name)
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, "", fmt.Errorf("prose: %w (the corpus reads Debian's fortunes package: apt-get install -y fortunes, or -prose-repeat 0 for none)", err)
+		}
+		cookies, skip, err := data.ReadFortunes(f, path)
+		f.Close()
+		if err != nil {
+			return nil, "", err
+		}
+		for _, c := range cookies {
+			h.Write([]byte(c))
+			h.Write([]byte{0})
+		}
+		prose = append(prose, cookies...)
+		skipped += skip
+	}
+	source := fmt.Sprintf("fortunes: %d cookies from %d files of %s (%d left out: not plain ASCII, or over 2,000 bytes), sha256 %x",
+		len(prose), len(data.FortuneFiles), dir, skipped, h.Sum(nil))
+	fmt.Fprintf(os.Stderr, "pretrain: prose: %s\n", source)
+	return prose, source, nil
+}
+
+// reportCorpus prints the corpus's composition and refuses one where a
+// printable byte, newline or tab falls under data.MinByteFrequency.
+func reportCorpus(ct *data.CorpusText) error {
+	_, total := ct.ByteCounts()
+	share := func(i int) float64 { return 100 * float64(ct.Bytes[i]) / float64(max(total, 1)) }
+	fmt.Fprintf(os.Stderr, "pretrain: corpus: %d training lines, %d bytes: world %.1f%%, formats %.1f%%, prose %.1f%%; held out: %d, %d, %d lines; left out for holding a test answer: %d, %d, %d lines\n",
+		len(ct.Train), total, share(0), share(1), share(2), len(ct.Val[0]), len(ct.Val[1]), len(ct.Val[2]), ct.Dropped[0], ct.Dropped[1], ct.Dropped[2])
+	b, f := ct.RarestByte()
+	fmt.Fprintf(os.Stderr, "pretrain: rarest byte %q: 1 in %.0f bytes\n", b, 1/f)
+	if f < data.MinByteFrequency {
+		return fmt.Errorf("pretrain: byte %q appears once in %.0f bytes of the corpus, under 1 in %.0f", b, 1/f, 1/data.MinByteFrequency)
 	}
 	return nil
 }

@@ -7,7 +7,11 @@
 //	tokenizer.go  Tokenizer; ByteTokenizer (golora's own models: bytes, BOS 0, EOS 1)
 //	bpe*.go       llama2.c's BPE tokenizer (stories260K and friends)
 //	words.go      the small world's word lists, shared by the corpus and the tasks
-//	corpus.go     Corpus: pretraining sentences of 50-120 bytes
+//	corpus.go     Corpus: the small world's pretraining sentences of 50-120 bytes
+//	formats.go    Formats: numbers, dates, prices, records, CSV/JSON, titles, arithmetic, code
+//	prose.go      ReadFortunes: real English from Debian's fortunes package
+//	mix.go        BuildCorpus: the parts mixed and held out, LeakFilter (no test answer in the corpus)
+//	drill.go      CopyDrills: the copying exercises of pretraining
 //	task.go       Example, Task, TaskConfig, NewTask, NewTaskFromExamples
 //	e2e.go        data-to-text: "name[The Mill] food[Italian]\n" -> one house-style sentence
 //	cipher.go     "cipher: the cat sat\n" -> the sentence under a k-letter substitution

@@ -1,4 +1,4 @@
-// Pretrainer: trains a base model from scratch on the generated corpus.
+// Pretrainer: trains a base model from scratch on the pretraining corpus (data.BuildCorpus).
 package train
 
 import (
@@ -16,9 +16,15 @@ import (
 type PretrainConfig struct {
 	Model       model.Config
 	Name        string  // the model's name, recorded in its checkpoint
-	Sentences   int     // corpus size (sentences generated from CorpusSeed)
-	ValFraction float32 // held-out share of the corpus for the validation loss
+	World       int     // small-world sentences generated from CorpusSeed (data.Corpus)
+	Formats     int     // format lines generated from CorpusSeed (data.Formats)
+	ProseRepeat int     // times each prose passage is used (0 = no prose)
+	ValFraction float32 // held-out share of each part of the corpus for the validation loss
 	CorpusSeed  uint64
+	// Prose is the text of the prose passages (data.ReadFortunes), given by
+	// the caller; only ProseSource, which says where it came from, is recorded.
+	Prose       []string `json:"-"`
+	ProseSource string   `json:",omitempty"`
 	Steps       int
 	Batch       int // windows per step
 	SeqLen      int // window length (<= Model.SeqLen)
@@ -41,7 +47,9 @@ func DefaultPretrainConfig() PretrainConfig {
 	return PretrainConfig{
 		Model:       model.DefaultConfig(),
 		Name:        "golora-base",
-		Sentences:   200000, // ~14M byte tokens: more than the run sees, so no sentence is memorised
+		World:       90000,  // ~6.7M bytes of the small world: the e2e and cipher vocabulary, and copying exercises
+		Formats:     110000, // ~8.6M bytes: numbers, dates, records, CSV/JSON, titles, arithmetic, code
+		ProseRepeat: 2,      // the fortunes' 2.3M bytes twice: about a quarter of the corpus is real English
 		ValFraction: 0.01,
 		CorpusSeed:  1,
 		Steps:       3000,
@@ -57,12 +65,14 @@ func DefaultPretrainConfig() PretrainConfig {
 
 // Pretrainer owns a model being trained from scratch.
 type Pretrainer struct {
-	cfg     PretrainConfig
-	model   *model.Model
-	batcher *data.StreamBatcher
-	val     []int // held-out token stream
-	acts    *model.Acts
-	loop    *loop
+	cfg      PretrainConfig
+	model    *model.Model
+	batcher  *data.StreamBatcher
+	corpus   *data.CorpusText
+	val      []int                // held-out token stream, every part mixed
+	valParts [data.NumParts][]int // each part's held-out stream
+	acts     *model.Acts
+	loop     *loop
 }
 
 // NewPretrainer builds the corpus, the model (freshly initialised) and the optimizer.
@@ -90,12 +100,8 @@ func NewPretrainerFrom(cfg PretrainConfig, tok data.Tokenizer, init *model.Model
 		return nil, fmt.Errorf("pretrain: batch must be positive, got %d", cfg.Batch)
 	case cfg.Steps < 1:
 		return nil, fmt.Errorf("pretrain: steps must be positive, got %d", cfg.Steps)
-	case cfg.Sentences < 100:
-		return nil, fmt.Errorf("pretrain: sentences must be at least 100, got %d", cfg.Sentences)
 	case !finite(cfg.LR) || cfg.LR <= 0:
 		return nil, fmt.Errorf("pretrain: lr must be positive, got %g", cfg.LR)
-	case !(cfg.ValFraction > 0 && cfg.ValFraction < 0.5):
-		return nil, fmt.Errorf("pretrain: val fraction must be in (0, 0.5), got %g", cfg.ValFraction)
 	case !finite(cfg.MinLR) || cfg.MinLR < 0 || cfg.MinLR > cfg.LR:
 		return nil, fmt.Errorf("pretrain: min lr must be in [0, lr], got %g", cfg.MinLR)
 	case !(cfg.CopyMix >= 0 && cfg.CopyMix <= 1):
@@ -113,11 +119,16 @@ func NewPretrainerFrom(cfg PretrainConfig, tok data.Tokenizer, init *model.Model
 	} else {
 		m.Init(rng.New(cfg.Seed))
 	}
-	corpus := data.Corpus(cfg.CorpusSeed, cfg.Sentences)
-	nVal := max(1, int(float32(len(corpus))*cfg.ValFraction))
-	p := &Pretrainer{cfg: cfg, model: m}
-	p.val = data.EncodeStream(tok, corpus[:nVal])
-	lines := corpus[nVal:]
+	corpus, err := data.BuildCorpus(cfg.CorpusConfig(), cfg.Prose)
+	if err != nil {
+		return nil, fmt.Errorf("pretrain: %w", err)
+	}
+	p := &Pretrainer{cfg: cfg, model: m, corpus: corpus}
+	for i, v := range corpus.Val {
+		p.valParts[i] = data.EncodeStream(tok, v)
+	}
+	p.val = data.EncodeStream(tok, data.Mix(cfg.CorpusSeed, corpus.Val[:]...))
+	lines := corpus.Train
 	if cfg.CopyMix > 0 {
 		nd := len(lines)
 		if cfg.CopyMix < 1 {
@@ -142,10 +153,18 @@ func NewPretrainerFrom(cfg PretrainConfig, tok data.Tokenizer, init *model.Model
 		minLR = cfg.LR / 10
 	}
 	sched := optim.Schedule{Max: cfg.LR, Min: minLR, Warmup: cfg.Warmup, Total: cfg.Steps}
-	p.loop = newLoop(m, p.acts, grads, m.Params.Data, grads.Data, sched, cfg.WeightDecay, cfg.Clip, 1, cfg.Seed^0x5eed)
+	p.loop = newLoop(m, p.acts, grads, m.Params.Data, grads.Data, sched, cfg.WeightDecay, cfg.Clip, pretrainParts, cfg.Seed^0x5eed)
 	p.loop.opt.SkipDecay(cfg.Model.NormSpans()...)
 	return p, nil
 }
+
+// CorpusConfig is the corpus part of the recipe.
+func (c PretrainConfig) CorpusConfig() data.CorpusConfig {
+	return data.CorpusConfig{Seed: c.CorpusSeed, World: c.World, Formats: c.Formats, ProseRepeat: c.ProseRepeat, ValFraction: c.ValFraction}
+}
+
+// Corpus is the corpus being trained on (without the copying drills).
+func (p *Pretrainer) Corpus() *data.CorpusText { return p.corpus }
 
 // Model is the model being trained.
 func (p *Pretrainer) Model() *model.Model { return p.model }
@@ -159,17 +178,29 @@ func (p *Pretrainer) Step(n int) (Metrics, error) {
 }
 
 // ValLoss is the mean loss over consecutive windows of the held-out stream (up to maxWindows).
-func (p *Pretrainer) ValLoss(maxWindows int) float32 {
+func (p *Pretrainer) ValLoss(maxWindows int) float32 { return p.streamLoss(p.val, maxWindows) }
+
+// ValLossParts is ValLoss on each part's held-out stream alone (world,
+// formats, prose; 0 for a part without one window of held-out text).
+func (p *Pretrainer) ValLossParts(maxWindows int) [data.NumParts]float32 {
+	var out [data.NumParts]float32
+	for i, v := range p.valParts {
+		out[i] = p.streamLoss(v, maxWindows)
+	}
+	return out
+}
+
+func (p *Pretrainer) streamLoss(val []int, maxWindows int) float32 {
 	T, B := p.cfg.SeqLen, p.cfg.Batch
 	var num float64
 	var cnt int
 	inputs := make([]int, B*T)
 	targets := make([]int, B*T)
-	for start := 0; start+T+1 <= len(p.val) && cnt < maxWindows; {
+	for start := 0; start+T+1 <= len(val) && cnt < maxWindows; {
 		rows := 0
-		for rows < B && start+T+1 <= len(p.val) && cnt+rows < maxWindows {
-			copy(inputs[rows*T:], p.val[start:start+T])
-			copy(targets[rows*T:], p.val[start+1:start+T+1])
+		for rows < B && start+T+1 <= len(val) && cnt+rows < maxWindows {
+			copy(inputs[rows*T:], val[start:start+T])
+			copy(targets[rows*T:], val[start+1:start+T+1])
 			rows++
 			start += T
 		}
@@ -208,3 +239,8 @@ func (p *Pretrainer) CopyAccuracy(tok data.Tokenizer, n int) float32 {
 	}
 	return float32(right) / float32(n)
 }
+
+// pretrainParts is how many parts a pretraining step's batch is computed in
+// (side by side natively, as fine-tuning does): on 2 cores, 2 parts run one
+// per core with one synchronisation each instead of one per kernel.
+const pretrainParts = 2

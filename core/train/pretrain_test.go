@@ -12,7 +12,7 @@ import (
 func tinyPretrain(t testing.TB) PretrainConfig {
 	cfg := DefaultPretrainConfig()
 	cfg.Model = tinyBase(t).Config
-	cfg.Sentences, cfg.Steps, cfg.Batch, cfg.SeqLen, cfg.Warmup = 400, 30, 4, 64, 5
+	cfg.World, cfg.Formats, cfg.ProseRepeat, cfg.Steps, cfg.Batch, cfg.SeqLen, cfg.Warmup = 200, 200, 0, 30, 4, 64, 5
 	return cfg
 }
 
