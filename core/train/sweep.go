@@ -96,14 +96,25 @@ func Run(s *Session, chunk int, progress func(Progress)) (Result, error) {
 		ValLoss: ev.ValLoss, Accuracy: ev.Accuracy, TokensPerSec: tps, Seconds: last.Elapsed}, nil
 }
 
-// Sweep validates every config first (so a bad one fails before minutes of
-// training), then runs them one after another on base, reporting progress
-// with the run's index.
-func Sweep(base *model.Model, tok data.Tokenizer, cfgs []Config, progress func(run int, p Progress)) ([]Result, error) {
+// ValidateSweep checks every run of a sweep against base, so that a bad one
+// fails before minutes of training; the error names the first bad run.
+func ValidateSweep(base *model.Model, cfgs []Config) error {
+	if len(cfgs) == 0 {
+		return &FieldError{Field: "ranks", Reason: "the sweep has no runs"}
+	}
 	for i, c := range cfgs {
 		if err := c.Validate(base); err != nil {
-			return nil, fmt.Errorf("sweep run %d (%s r=%d): %w", i+1, c.Method, c.Rank, err)
+			return fmt.Errorf("sweep run %d (%s r=%d): %w", i+1, c.Method, c.Rank, err)
 		}
+	}
+	return nil
+}
+
+// Sweep validates every config first (ValidateSweep), then runs them one
+// after another on base, reporting progress with the run's index.
+func Sweep(base *model.Model, tok data.Tokenizer, cfgs []Config, progress func(run int, p Progress)) ([]Result, error) {
+	if err := ValidateSweep(base, cfgs); err != nil {
+		return nil, err
 	}
 	var results []Result
 	for i, c := range cfgs {
