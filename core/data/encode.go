@@ -31,8 +31,8 @@ func EncodeExamples(tok Tokenizer, ex []Example, maxLen int, what string) ([]Seq
 		p, c := tok.Encode(e.Prompt), tok.Encode(e.Completion)
 		n := 1 + len(p) + len(c) + 1
 		if n > maxLen {
-			return nil, fmt.Errorf("%s example %d is %d tokens, more than the context of %d (prompt %d, completion %d, plus BOS and End): %s",
-				what, i, n, maxLen, len(p), len(c), describeExample(e))
+			return nil, fmt.Errorf("%s example %s is %d tokens, more than the context of %d (prompt %d, completion %d, plus BOS and End): %s",
+				what, e.where(i), n, maxLen, len(p), len(c), describeExample(e))
 		}
 		t := make([]int, 0, n)
 		t = append(t, tok.BOS())

@@ -10,7 +10,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"golora/core/rng"
 )
@@ -20,19 +22,26 @@ import (
 const maxJSONLLine = 1 << 20
 
 // ReadJSONL reads one example per line: {"prompt": "...", "completion": "..."}.
-// file names the input in errors, which read "FILE:LINE: what is wrong".
-// It is strict, because a silently skipped or misread line is a silently
-// different experiment:
+// file names the input in errors, which read "FILE:LINE: what is wrong", and
+// each example records its "FILE:LINE" (Example.Source) for the errors of
+// later steps. It is strict, because a silently skipped or misread line is a
+// silently different experiment:
 //   - blank (or all-whitespace) lines are skipped; anything else must be one
 //     JSON object, with nothing after it on the line;
-//   - unknown fields are errors (they are usually typos: "completions");
+//   - the keys are exactly "prompt" and "completion", each once: another key
+//     (usually a typo, "completions"), another case ("Prompt") or a key given
+//     twice (JSON would keep the last) is an error;
 //   - prompt and completion must both be present and non-empty (an empty
 //     prompt gives every test example the same input; an empty completion
 //     trains nothing but End);
+//   - a line that is not valid UTF-8, or a string holding an unpaired
+//     surrogate escape ("\ud800"), is an error: decoding would replace them
+//     with U+FFFD;
 //   - a file with no examples is an error.
 //
-// Strings are kept byte for byte (no trimming), so "\n" at the end of a prompt
-// stays part of it.
+// A UTF-8 byte order mark at the start of the file is skipped (editors on
+// Windows write one). Strings are kept byte for byte (no trimming), so "\n" at
+// the end of a prompt stays part of it.
 func ReadJSONL(r io.Reader, file string) ([]Example, error) {
 	br := bufio.NewReader(r)
 	var out []Example
@@ -41,11 +50,15 @@ func ReadJSONL(r io.Reader, file string) ([]Example, error) {
 		if err != nil && !errors.Is(err, io.EOF) {
 			return nil, fmt.Errorf("%s:%d: %w", file, line, err)
 		}
+		if line == 1 {
+			text = bytes.TrimPrefix(text, []byte(utf8BOM))
+		}
 		if len(bytes.TrimSpace(text)) > 0 {
 			ex, perr := parseExample(text)
 			if perr != nil {
 				return nil, fmt.Errorf("%s:%d: %w", file, line, perr)
 			}
+			ex.Source = fmt.Sprintf("%s:%d", file, line)
 			out = append(out, ex)
 		}
 		if errors.Is(err, io.EOF) {
@@ -57,6 +70,9 @@ func ReadJSONL(r io.Reader, file string) ([]Example, error) {
 	}
 	return out, nil
 }
+
+// utf8BOM is the byte order mark some editors put at the start of a UTF-8 file.
+const utf8BOM = "\xef\xbb\xbf"
 
 // readLine returns the next line without its "\n" (or "\r\n"), and io.EOF
 // with the last line.
@@ -77,31 +93,124 @@ func readLine(br *bufio.Reader) ([]byte, error) {
 	}
 }
 
+// parseExample reads one line's object key by key: encoding/json would match
+// keys case-insensitively and let a repeated key overwrite the first.
 func parseExample(line []byte) (Example, error) {
-	dec := json.NewDecoder(bytes.NewReader(line))
-	dec.DisallowUnknownFields()
-	// Pointers tell a missing field from an empty one, for the message.
-	var raw struct {
-		Prompt     *string `json:"prompt"`
-		Completion *string `json:"completion"`
+	if !utf8.Valid(line) {
+		at := 0
+		for at < len(line) {
+			r, n := utf8.DecodeRune(line[at:])
+			if r == utf8.RuneError && n <= 1 {
+				break
+			}
+			at += n
+		}
+		return Example{}, fmt.Errorf("invalid UTF-8 at byte %d of the line (0x%02x); save the file as UTF-8", at+1, line[at])
 	}
-	if err := dec.Decode(&raw); err != nil {
-		return Example{}, fmt.Errorf("not a JSON object with \"prompt\" and \"completion\": %w", err)
+	notObject := func(err error) error {
+		return fmt.Errorf("not a JSON object with \"prompt\" and \"completion\": %w", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(line))
+	if tok, err := dec.Token(); err != nil {
+		return Example{}, notObject(err)
+	} else if d, ok := tok.(json.Delim); !ok || d != '{' {
+		return Example{}, notObject(fmt.Errorf("the line starts with %v", tok))
+	}
+	// Pointers tell a missing field (or null) from an empty one, for the message.
+	var prompt, completion *string
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return Example{}, notObject(err)
+		}
+		key := tok.(string) // inside an object, the decoder only yields string keys
+		var dst **string
+		switch key {
+		case "prompt":
+			dst = &prompt
+		case "completion":
+			dst = &completion
+		default:
+			if k := strings.ToLower(key); k == "prompt" || k == "completion" {
+				return Example{}, fmt.Errorf("key %q: keys are case-sensitive, write %q", key, k)
+			}
+			return Example{}, notObject(fmt.Errorf("unknown field %q", key))
+		}
+		if seen[key] {
+			return Example{}, fmt.Errorf("%q appears twice on the line", key)
+		}
+		seen[key] = true
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return Example{}, notObject(err)
+		}
+		if err := json.Unmarshal(raw, dst); err != nil {
+			return Example{}, notObject(fmt.Errorf("%q must be a string, got %s", key, raw))
+		}
+		if err := pairedSurrogates(raw); err != nil {
+			return Example{}, fmt.Errorf("%q: %w", key, err)
+		}
+	}
+	if _, err := dec.Token(); err != nil { // the closing brace
+		return Example{}, notObject(err)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return Example{}, fmt.Errorf("more than one JSON value on the line")
 	}
 	switch {
-	case raw.Prompt == nil:
+	case prompt == nil:
 		return Example{}, fmt.Errorf("missing \"prompt\"")
-	case raw.Completion == nil:
+	case completion == nil:
 		return Example{}, fmt.Errorf("missing \"completion\"")
-	case *raw.Prompt == "":
+	case *prompt == "":
 		return Example{}, fmt.Errorf("empty \"prompt\"")
-	case *raw.Completion == "":
+	case *completion == "":
 		return Example{}, fmt.Errorf("empty \"completion\"")
 	}
-	return Example{Prompt: *raw.Prompt, Completion: *raw.Completion}, nil
+	return Example{Prompt: *prompt, Completion: *completion}, nil
+}
+
+// pairedSurrogates refuses a JSON string literal with a \u escape of a UTF-16
+// surrogate that is not part of a high-low pair, which encoding/json decodes as
+// U+FFFD.
+func pairedSurrogates(raw []byte) error {
+	hex4 := func(b []byte) (rune, bool) {
+		if len(b) < 4 {
+			return 0, false
+		}
+		v, err := strconv.ParseUint(string(b[:4]), 16, 16)
+		return rune(v), err == nil
+	}
+	for i := 0; i < len(raw); i++ {
+		if raw[i] != '\\' || i+1 >= len(raw) {
+			continue
+		}
+		if raw[i+1] != 'u' {
+			i++ // an escaped character such as \\ or \"
+			continue
+		}
+		r, ok := hex4(raw[i+2:])
+		if !ok {
+			continue // the decoder has already refused it
+		}
+		switch {
+		case r >= 0xdc00 && r <= 0xdfff:
+			return fmt.Errorf("unpaired surrogate escape \\u%04x (decoding would replace it with U+FFFD)", r)
+		case r >= 0xd800 && r <= 0xdbff:
+			lo, ok := rune(0), false
+			if i+7 < len(raw) && raw[i+6] == '\\' && raw[i+7] == 'u' {
+				lo, ok = hex4(raw[i+8:])
+			}
+			if !ok || lo < 0xdc00 || lo > 0xdfff {
+				return fmt.Errorf("unpaired surrogate escape \\u%04x (decoding would replace it with U+FFFD)", r)
+			}
+			i += 11 // both escapes
+		default:
+			i += 5
+		}
+	}
+	return nil
 }
 
 // WriteJSONL writes ex one per line in the format ReadJSONL reads.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -18,10 +19,15 @@ func TestReadJSONL(t *testing.T) {
 	ex, err := ReadJSONL(strings.NewReader(in), "mine.jsonl")
 	require.NoError(t, err)
 	assert.Equal(t, []Example{
-		{Prompt: "2+2=", Completion: "4"},
-		{Prompt: "Q: smile?\nA: ", Completion: "é🙂"},
-		{Prompt: " a ", Completion: "b\n"},
+		{Prompt: "2+2=", Completion: "4", Source: "mine.jsonl:1"},
+		{Prompt: "Q: smile?\nA: ", Completion: "é🙂", Source: "mine.jsonl:4"},
+		{Prompt: " a ", Completion: "b\n", Source: "mine.jsonl:5"},
 	}, ex)
+
+	// A byte order mark at the start of the file is not part of the first line; escapes decode as JSON says.
+	ex, err = ReadJSONL(strings.NewReader("\xef\xbb\xbf"+`{"prompt": "\ud83d\ude42 \\ud800", "completion": "\u00e9\"\\"}`), "bom.jsonl")
+	require.NoError(t, err)
+	assert.Equal(t, []Example{{Prompt: "🙂 \\ud800", Completion: "é\"\\", Source: "bom.jsonl:1"}}, ex)
 }
 
 func TestReadJSONLErrors(t *testing.T) {
@@ -35,7 +41,14 @@ func TestReadJSONLErrors(t *testing.T) {
 		{"truncated object", good + good + `{"prompt": "a"` + "\n", "f.jsonl:3: not a JSON object"},
 		{"array", `["a", "b"]`, "f.jsonl:1: not a JSON object"},
 		{"number prompt", `{"prompt": 1, "completion": "b"}`, "f.jsonl:1: not a JSON object"},
-		{"unknown field", `{"prompt": "a", "completions": "b"}`, `f.jsonl:1: not a JSON object with "prompt" and "completion": json: unknown field "completions"`},
+		{"unknown field", `{"prompt": "a", "completions": "b"}`, `f.jsonl:1: not a JSON object with "prompt" and "completion": unknown field "completions"`},
+		{"key in another case", good + `{"Prompt": "a", "completion": "b"}`, `f.jsonl:2: key "Prompt": keys are case-sensitive, write "prompt"`},
+		{"duplicate key", `{"prompt": "a", "completion": "b", "prompt": "c"}`, `f.jsonl:1: "prompt" appears twice on the line`},
+		{"invalid UTF-8", good + "{\"prompt\": \"caf\xe9\", \"completion\": \"b\"}", `f.jsonl:2: invalid UTF-8 at byte 16 of the line (0xe9)`},
+		{"invalid UTF-8 outside strings", "\xff" + good, `f.jsonl:1: invalid UTF-8 at byte 1`},
+		{"lone low surrogate", `{"prompt": "a\udc00", "completion": "b"}`, `f.jsonl:1: "prompt": unpaired surrogate escape \udc00`},
+		{"high surrogate without its pair", `{"prompt": "a", "completion": "\ud83d!"}`, `f.jsonl:1: "completion": unpaired surrogate escape \ud83d`},
+		{"BOM on a later line", good + "\xef\xbb\xbf" + good, "f.jsonl:2: not a JSON object"},
 		{"missing prompt", good + `{"completion": "b"}`, `f.jsonl:2: missing "prompt"`},
 		{"missing completion", `{"prompt": "a"}`, `f.jsonl:1: missing "completion"`},
 		{"null completion", `{"prompt": "a", "completion": null}`, `f.jsonl:1: missing "completion"`},
@@ -75,7 +88,13 @@ func FuzzReadJSONL(f *testing.F) {
 		require.NoError(t, WriteJSONL(&buf, ex))
 		again, err := ReadJSONL(&buf, "again.jsonl")
 		require.NoError(t, err)
-		require.Equal(t, ex, again)
+		require.Len(t, again, len(ex))
+		for i := range ex {
+			require.Equal(t, ex[i].Prompt, again[i].Prompt, "example %d", i)
+			require.Equal(t, ex[i].Completion, again[i].Completion, "example %d", i)
+			require.True(t, utf8.ValidString(ex[i].Prompt+ex[i].Completion), "example %d is valid UTF-8", i)
+			require.True(t, strings.HasPrefix(ex[i].Source, "fuzz.jsonl:"), "example %d names its line", i)
+		}
 	})
 }
 
@@ -146,4 +165,28 @@ func TestNewTaskFromExamplesErrors(t *testing.T) {
 	task, err := NewTaskFromExamples("x", one, one, one)
 	require.NoError(t, err)
 	assert.Equal(t, "x", task.Name)
+}
+
+// TestJSONLErrorsNameTheLine: an example refused after the split (too long for the context, here) is named by its
+// file and line, not by its index in the split.
+func TestJSONLErrorsNameTheLine(t *testing.T) {
+	var in strings.Builder
+	for i := range 30 {
+		completion := fmt.Sprint(i)
+		if i == 16 {
+			completion = strings.Repeat("x", 200)
+		}
+		fmt.Fprintf(&in, "{\"prompt\": \"p%d\", \"completion\": %q}\n\n", i, completion)
+	}
+	ex, err := ReadJSONL(strings.NewReader(in.String()), "mine.jsonl")
+	require.NoError(t, err)
+	train, val, test := SplitExamples(ex, 1)
+	var errs []string
+	for _, split := range [][]Example{train, val, test} {
+		if _, err := EncodeExamples(NewByteTokenizer(), split, 64, "custom"); err != nil {
+			errs = append(errs, err.Error())
+		}
+	}
+	require.Len(t, errs, 1)
+	assert.Contains(t, errs[0], "custom example mine.jsonl:33 is 205 tokens", "line 33 holds example 16 (blank lines between)")
 }

@@ -5,6 +5,7 @@ package data
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	"golora/core/rng"
@@ -14,6 +15,15 @@ import (
 type Example struct {
 	Prompt     string `json:"prompt"`
 	Completion string `json:"completion"`
+	Source     string `json:"-"` // where it was read ("mine.jsonl:17", see ReadJSONL), for errors; "" when generated
+}
+
+// where names an example in errors: its Source when it has one, else its index i in its split.
+func (e Example) where(i int) string {
+	if e.Source != "" {
+		return e.Source
+	}
+	return strconv.Itoa(i)
 }
 
 // Task is a named set of examples in three splits. Train is what the model
@@ -135,7 +145,7 @@ func NewTaskFromExamples(name string, train, val, test []Example) (*Task, error)
 		}
 		for i, e := range s.ex {
 			if e.Completion == "" {
-				return nil, fmt.Errorf("task %s: %s example %d has an empty completion", name, s.split, i)
+				return nil, fmt.Errorf("task %s: %s example %s has an empty completion", name, s.split, e.where(i))
 			}
 		}
 	}
