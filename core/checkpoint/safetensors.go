@@ -31,6 +31,20 @@ type Tensor struct {
 	Data  []float32
 }
 
+// CheckFinite returns an error naming the first tensor that holds a NaN or an infinity, with its first such value and
+// its index, or nil. Weights from outside go through it before anything computes with them: one NaN weight makes every
+// output NaN (a merged model, a generation, a training run), far from its cause.
+func CheckFinite(tensors []Tensor) error {
+	for _, t := range tensors {
+		for i, v := range t.Data {
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				return fmt.Errorf("tensor %q holds %v at index %d of %d (shape %v); weights must be finite", t.Name, v, i, len(t.Data), t.Shape)
+			}
+		}
+	}
+	return nil
+}
+
 // maxHeaderBytes bounds the JSON header, as the reference implementation does
 // (100 MB), so that a corrupt length cannot make us allocate gigabytes.
 const maxHeaderBytes = 100_000_000

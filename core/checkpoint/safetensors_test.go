@@ -6,6 +6,7 @@ package checkpoint
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"math"
 	"strconv"
 	"strings"
@@ -247,4 +248,14 @@ func FuzzReadSafetensors(f *testing.F) {
 			t.Fatalf("rewritten file does not read back: %v", err)
 		}
 	})
+}
+
+func TestCheckFinite(t *testing.T) {
+	ok := []Tensor{{Name: "a", Shape: []int{2}, Data: []float32{1, -3.4e38}}, {Name: "b", Shape: []int{0}}}
+	assert.NoError(t, CheckFinite(ok))
+	for _, v := range []float32{float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1))} {
+		bad := append(ok, Tensor{Name: "c.weight", Shape: []int{1, 3}, Data: []float32{0, v, v}})
+		err := CheckFinite(bad)
+		assert.ErrorContains(t, err, fmt.Sprintf(`tensor "c.weight" holds %v at index 1 of 3 (shape [1 3])`, v))
+	}
 }

@@ -79,9 +79,10 @@ func Load(r io.Reader, name string) (*Model, map[string]string, error) {
 }
 
 // FromTensors builds a model from named tensors (Hugging Face Llama names),
-// checking that every tensor the config needs is present with its shape and
-// that nothing else is there. A tied config ignores an lm_head that equals
-// nothing: it is an error, since silently dropping weights is never right.
+// checking that every tensor the config needs is present with its shape, that
+// nothing else is there, and that every weight is finite (checkpoint.CheckFinite).
+// A tied config ignores an lm_head that equals nothing: it is an error, since
+// silently dropping weights is never right.
 func FromTensors(name string, cfg Config, tensors []checkpoint.Tensor) (*Model, error) {
 	m, err := New(name, cfg)
 	if err != nil {
@@ -111,6 +112,9 @@ func FromTensors(name string, cfg Config, tensors []checkpoint.Tensor) (*Model, 
 		if !seen[ti.Name] {
 			return nil, fmt.Errorf("tensor %q (shape %v) is missing", ti.Name, ti.Shape)
 		}
+	}
+	if err := checkpoint.CheckFinite(tensors); err != nil {
+		return nil, err
 	}
 	return m, nil
 }

@@ -1,6 +1,7 @@
 package model
 
 import (
+	"bytes"
 	"fmt"
 	"math"
 	"testing"
@@ -465,5 +466,23 @@ func TestScoredOnly(t *testing.T) {
 		for i := range g0 {
 			require.InDelta(t, g0[i], g1[i], 1e-6*(1+math.Abs(float64(g0[i]))), "base gradient %d", i)
 		}
+	}
+}
+
+// TestLoadRefusesNonFinite: a saved model with a NaN or infinite weight is refused on load, naming the tensor (one
+// NaN weight would make every output NaN).
+func TestLoadRefusesNonFinite(t *testing.T) {
+	m := randomModel(t, tinyConfig(), 1)
+	var good bytes.Buffer
+	require.NoError(t, m.Save(&good, nil))
+	_, _, err := Load(bytes.NewReader(good.Bytes()), "good.safetensors")
+	require.NoError(t, err)
+	for _, v := range []float32{float32(math.NaN()), float32(math.Inf(-1))} {
+		bad := m.Clone()
+		bad.Params.Layers[0].Wup[4] = v
+		var buf bytes.Buffer
+		require.NoError(t, bad.Save(&buf, nil))
+		_, _, err := Load(&buf, "bad.safetensors")
+		assert.ErrorContains(t, err, fmt.Sprintf(`model bad.safetensors: tensor "model.layers.0.mlp.up_proj.weight" holds %v at index 4`, v))
 	}
 }

@@ -57,7 +57,7 @@ func (s *Session) ExportAdapter(baseName string) (weights, config []byte, err er
 
 // ReadAdapter reads a PEFT LoRA adapter, checks it against base (every key
 // names an existing module of a listed target, shapes agree with the base and
-// the rank, every adapted module has both matrices) and returns a copy of
+// the rank, every adapted module has both matrices, every value is finite) and returns a copy of
 // base with the adapter attached. base is never modified; on error nothing is.
 func ReadAdapter(base *model.Model, config io.Reader, configName string, weights io.Reader, weightsName string) (*model.Model, error) {
 	cfg, err := checkpoint.ReadAdapterConfig(config, configName)
@@ -86,6 +86,9 @@ func ReadAdapter(base *model.Model, config io.Reader, configName string, weights
 	tensors, _, err := checkpoint.ReadSafetensors(weights, weightsName)
 	if err != nil {
 		return nil, err
+	}
+	if err := checkpoint.CheckFinite(tensors); err != nil { // PEFT's safe_merge refuses them too
+		return nil, fmt.Errorf("adapter %s: %w", weightsName, err)
 	}
 	byKey := make(map[string]checkpoint.Tensor, len(tensors))
 	for _, t := range tensors {

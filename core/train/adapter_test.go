@@ -209,6 +209,26 @@ func TestReadAdapterRejects(t *testing.T) {
 				return out
 			}), config,
 			[]string{vB, "missing"}},
+		{"NaN in B",
+			editWeights(t, weights, func(ts []checkpoint.Tensor) []checkpoint.Tensor {
+				for i := range ts {
+					if ts[i].Name == vB {
+						ts[i].Data[3] = float32(math.NaN())
+					}
+				}
+				return ts
+			}), config,
+			[]string{"adapter_model.safetensors", vB, "holds NaN at index 3"}},
+		{"Inf in A",
+			editWeights(t, weights, func(ts []checkpoint.Tensor) []checkpoint.Tensor {
+				for i := range ts {
+					if ts[i].Name == qA {
+						ts[i].Data[0] = float32(math.Inf(1))
+					}
+				}
+				return ts
+			}), config,
+			[]string{qA, "holds +Inf at index 0"}},
 		{"rank mismatch", weights, editConfig(t, config, map[string]any{"r": 4}),
 			[]string{"shape [2 16], expected [4 16]", "r = 4 from adapter_config.json"}},
 		{"wrong peft_type", weights, editConfig(t, config, map[string]any{"peft_type": "PREFIX_TUNING"}),

@@ -91,6 +91,11 @@ func DefaultLR(method string) float32 {
 	return 2e-2
 }
 
+// MaxScaling bounds LoRA's scaling alpha/r (alpha/sqrt(r) with rsLoRA): an
+// AdamW step moves each entry of B by about the learning rate, so the weights
+// move by about scaling times that; published recipes use 0.25 to 16.
+const MaxScaling = 64
+
 // FieldError is one invalid setting, by the name the CLI flag and the page use.
 type FieldError struct {
 	Field  string
@@ -174,6 +179,13 @@ func (c Config) Validate(m *model.Model) error {
 		}
 		if !finite(c.Alpha) || c.Alpha <= 0 {
 			bad("alpha", "must be a positive number, got %g", c.Alpha)
+		} else if s := lora.Scaling(c.Alpha, max(c.Rank, 1), c.RSLoRA); s > MaxScaling {
+			div := "r"
+			if c.RSLoRA {
+				div = "sqrt(r)"
+			}
+			bad("alpha", "%g gives a scaling alpha/%s of %g, more than %d: every update of B would jump the weights "+
+				"(alpha = r to 4r is usual)", c.Alpha, div, s, MaxScaling)
 		}
 		if !finite(c.Dropout) || c.Dropout < 0 || c.Dropout >= 1 {
 			bad("dropout", "must be in [0, 1), got %g", c.Dropout)
@@ -195,7 +207,7 @@ func (c Config) Validate(m *model.Model) error {
 			bad("steps", "must be between 1 and 1000000, got %d", c.Steps)
 		}
 		if c.Warmup < 0 || (c.Steps > 0 && c.Warmup > c.Steps) {
-			bad("warmup", "must be between 0 and steps (%d), got %d", c.Steps, c.Warmup)
+			bad("warmup", "must be between 0 and steps (%d): a longer warmup never reaches the peak learning rate, got %d", c.Steps, c.Warmup)
 		}
 	}
 	if c.Batch < 1 || c.Batch > 512 {

@@ -285,7 +285,7 @@ func (l *loop) computeWith(s int, acts *model.Acts, rows *data.Batch) error {
 	N := in.B * in.T
 	loss := l.model.Forward(acts, in.Inputs[:N], in.Targets[:N], in.Mask[:N], in.B, in.T)
 	if !finite(loss) {
-		return fmt.Errorf("train: step %d: loss is %g; stopped, keeping the weights of step %d (try a lower learning rate)", l.step+1, loss, l.step)
+		return &StopError{Step: l.step + 1, What: "loss", Value: float64(loss)}
 	}
 	clear(grad)
 	l.model.Backward(acts, grads)
@@ -324,7 +324,7 @@ func (l *loop) apply() (loss float32, gnorm float64, lr float32, positions int, 
 	l.drawn = false
 	loss = float32(total)
 	if !finite(loss) {
-		return loss, 0, 0, 0, fmt.Errorf("train: step %d: loss is %g; stopped, keeping the weights of step %d (try a lower learning rate)", l.step+1, loss, l.step)
+		return loss, 0, 0, 0, &StopError{Step: l.step + 1, What: "loss", Value: float64(loss)}
 	}
 	if l.shards > 1 {
 		copy(l.grad, l.partGrad[0])
@@ -336,7 +336,7 @@ func (l *loop) apply() (loss float32, gnorm float64, lr float32, positions int, 
 	}
 	gnorm = optim.ClipGlobalNorm(l.clip, l.grad)
 	if gnorm != gnorm || gnorm > 1e30 {
-		return loss, gnorm, 0, 0, fmt.Errorf("train: step %d: gradient norm is %g; stopped, keeping the weights of step %d (try a lower learning rate)", l.step+1, gnorm, l.step)
+		return loss, gnorm, 0, 0, &StopError{Step: l.step + 1, What: "gradient norm", Value: gnorm}
 	}
 	lr = l.sched.At(l.step)
 	l.opt.Step(l.params, l.grad, lr)

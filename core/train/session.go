@@ -78,6 +78,8 @@ type Session struct {
 	baseSum    uint64 // resumes only the run it was made from (snapshot.go)
 	acts       *model.Acts
 	loop       *loop
+
+	start *model.Model // the base as given (never modified): what a stopped run is compared with (finite.go)
 }
 
 // New prepares a run of cfg on a copy of base (base itself is never modified).
@@ -111,12 +113,15 @@ func New(base *model.Model, tok data.Tokenizer, cfg Config) (*Session, error) {
 	if err := cfg.Validate(base); err != nil {
 		return nil, err
 	}
+	if err := checkWeights(base); err != nil {
+		return nil, err
+	}
 	cfg.Shards = min(cfg.Shards, cfg.Batch) // a part has at least one row
 	task, err := buildTask(cfg)
 	if err != nil {
 		return nil, &FieldError{Field: "task", Reason: err.Error()}
 	}
-	s := &Session{cfg: cfg, tok: tok, task: task, model: base.Clone()}
+	s := &Session{cfg: cfg, tok: tok, task: task, model: base.Clone(), start: base}
 	if cfg.Method != MethodFrozen { // only a trained run is ever saved (Snapshot)
 		if s.cfgSum, err = cfg.fingerprint(); err != nil {
 			return nil, err
@@ -271,7 +276,8 @@ func (s *Session) Step(n int) (Metrics, error) {
 	}
 	s.acts.Dropout = s.cfg.Dropout
 	defer func() { s.acts.Dropout = 0 }()
-	return s.loop.run(min(n, s.cfg.Steps-s.loop.step), s.nextBatch)
+	m, err := s.loop.run(min(n, s.cfg.Steps-s.loop.step), s.nextBatch)
+	return m, s.explain(err)
 }
 
 // StepBatch takes one optimizer step on the given batch (benchmarks use it
@@ -630,7 +636,7 @@ func (s *Session) ComputeShard(part int) (Shard, error) {
 	s.acts.Dropout = s.cfg.Dropout
 	defer func() { s.acts.Dropout = 0 }()
 	if err := l.compute(part); err != nil {
-		return Shard{}, err
+		return Shard{}, s.explain(err)
 	}
 	g := l.grad
 	if l.shards > 1 {
@@ -659,7 +665,7 @@ func (s *Session) ApplyShards() (Metrics, error) {
 	start := l.stepStart
 	loss, gnorm, lr, positions, err := l.apply()
 	if err != nil {
-		return l.metrics(), err
+		return l.metrics(), s.explain(err)
 	}
 	dt := time.Since(start)
 	l.elapsed += dt

@@ -13,6 +13,7 @@ import (
 	"math"
 	"time"
 
+	"golora/core/checkpoint"
 	"golora/core/optim"
 )
 
@@ -109,6 +110,29 @@ func (s *Session) Restore(snap []byte) error {
 		if err := binary.Read(r, binary.LittleEndian, v); err != nil {
 			return errors.New("train: the run snapshot is truncated")
 		}
+	}
+	// A checksum proves the bytes are those written, not that they are sound: a run saved after its weights went
+	// NaN (or a snapshot written by other code) would resume into NaN.
+	for _, part := range []struct {
+		what string
+		v    []float32
+	}{{"weights", params}, {"AdamW first moments", st.M}, {"AdamW second moments", st.V}} {
+		if err := checkpoint.CheckFinite(s.trainableTensors(part.v)); err != nil {
+			return fmt.Errorf("train: the run snapshot's %s: %w", part.what, err)
+		}
+	}
+	for i, v := range st.V {
+		if v < 0 {
+			return fmt.Errorf("train: the run snapshot's AdamW second moment %d is %g; a mean of squares is never negative", i, v)
+		}
+	}
+	want1, want2 := 1.0, 1.0 // beta^step, multiplied up as AdamW.Step does
+	for range optStep {
+		want1 *= float64(s.loop.opt.Beta1)
+		want2 *= float64(s.loop.opt.Beta2)
+	}
+	if pow1 != want1 || pow2 != want2 {
+		return fmt.Errorf("train: the run snapshot's AdamW bias corrections (%g, %g) are not those of step %d (%g, %g)", pow1, pow2, optStep, want1, want2)
 	}
 	if err := s.loop.opt.SetState(st); err != nil {
 		return err
