@@ -33,6 +33,9 @@ func runEvaluate(args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := printUnseen(base, tok, cfg, s.Task()); err != nil {
+		return err
+	}
 	ev, err := s.Evaluate()
 	if err != nil {
 		return err

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"golora/core/data"
+	"golora/core/model"
 	"golora/core/train"
 )
 
@@ -99,6 +100,32 @@ func (t *trainFlags) config() (train.Config, error) {
 		return c, fmt.Errorf("-val and -test need -data")
 	}
 	return c, nil
+}
+
+// unseenExamples is how many training examples the unseen-characters check scores (a second or two natively).
+const unseenExamples = 200
+
+// printUnseen prints, for the user's own data (-data), which of its characters the base has (almost) never
+// seen (train.UnseenChars), before any training. task may be nil: it is then built from cfg.
+func printUnseen(base *model.Model, tok data.Tokenizer, cfg train.Config, task *data.Task) error {
+	if cfg.Task != "custom" {
+		return nil
+	}
+	if task == nil {
+		c := cfg
+		c.Method = train.MethodFrozen
+		s, err := train.New(base, tok, c)
+		if err != nil {
+			return err
+		}
+		task = s.Task()
+	}
+	rep, err := train.UnseenChars(base, tok, task.Train, unseenExamples)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(os.Stderr, rep)
+	return nil
 }
 
 func readJSONL(path string) ([]data.Example, error) {
@@ -214,6 +241,9 @@ func runFinetune(args []string) error {
 	}
 	s, err := train.New(base, tok, cfg)
 	if err != nil {
+		return err
+	}
+	if err := printUnseen(base, tok, cfg, s.Task()); err != nil {
 		return err
 	}
 	info := s.Info()

@@ -42,6 +42,9 @@ func runSweep(args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := printUnseen(base, tok, cfg, nil); err != nil {
+		return err
+	}
 	keepScaling := tf.alpha == float64(train.DefaultConfig().Alpha) // keep alpha/r fixed unless -alpha was set
 	lr := float32(0)
 	if *full {
