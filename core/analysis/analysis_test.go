@@ -127,7 +127,7 @@ func TestProjectionKnownAmplification(t *testing.T) {
 	require.NoError(t, err)
 	df, err := Factorize(delta)
 	require.NoError(t, err)
-	p, err := Project(w, delta, wf, df, 1, rng.New(1))
+	p, err := Project(w, delta, wf.S, df, 1, rng.New(1))
 	require.NoError(t, err)
 	assert.InDelta(t, math.Sqrt(385), p.NormW, 1e-9, "||W||_F = sqrt(Σσ²)")
 	assert.InDelta(t, c, p.NormDelta, 1e-12, "||ΔW||_F")
@@ -136,13 +136,15 @@ func TestProjectionKnownAmplification(t *testing.T) {
 	assert.InDelta(t, c/4, p.Amplification, 1e-9, "amplification ||ΔW||/||UᵀWV||")
 	assert.Less(t, p.OnRandom, p.OnW, "random directions catch less of W than its own")
 
-	// At r = 3 on W's own directions: sqrt(10² + 9² + 8²).
-	p3, err := Project(w, w, wf, wf, 3, rng.New(1))
+	// At r = 3 on W's own directions: sqrt(10² + 9² + 8²), computed from σ
+	// for OnW and through the product Uᵀ W V for OnDelta with ΔW = W.
+	p3, err := Project(w, w, wf.S, wf, 3, rng.New(1))
 	require.NoError(t, err)
 	assert.InDelta(t, math.Sqrt(245), p3.OnW, 1e-9, "W on its top 3")
-	assert.InDelta(t, p3.OnW, p3.OnDelta, 1e-9, "ΔW = W projects like W")
+	assert.InDelta(t, math.Sqrt(245), p3.OnDelta, 1e-9, "ΔW = W projects like W")
+	assert.InDelta(t, math.Sqrt(385.0/245), p3.Amplification, 1e-9, "ΔW = W: its norm over its top-3 part")
 
-	_, err = Project(w, delta, wf, df, 11, rng.New(1))
+	_, err = Project(w, delta, wf.S, df, 11, rng.New(1))
 	assert.ErrorContains(t, err, "rank 11 outside 1..10")
 }
 
@@ -250,6 +252,33 @@ func TestIntrudersPlanted(t *testing.T) {
 		_, err = FindIntruders(f0, f0, 10, 0)
 		assert.ErrorContains(t, err, "eps = 0 outside (0, 1]")
 	})
+}
+
+// The SVD of s·B·A from its factors equals the SVD of the product.
+func TestFactorizeProduct(t *testing.T) {
+	const out, r, in = 20, 4, 12
+	g := rng.New(31)
+	b, a := gaussian(out, r, g), gaussian(r, in, g)
+	var p mat.Dense
+	p.Mul(b, a)
+	p.Scale(0.7, &p)
+	want, err := Factorize(&p)
+	require.NoError(t, err)
+	got, err := FactorizeProduct(0.7, b, a)
+	require.NoError(t, err)
+	require.Len(t, got.S, in)
+	assert.InDeltaSlice(t, want.S, got.S, 1e-9, "singular values, the last %d zero", in-r)
+	// The singular vectors agree up to sign: the reconstruction is the product.
+	var rec, us mat.Dense
+	us.Mul(got.U, mat.NewDiagDense(r, got.S[:r]))
+	rec.Mul(&us, got.V.T())
+	assert.True(t, mat.EqualApprox(&p, &rec, 1e-9), "U diag(S) Vᵀ = 0.7 B A")
+	grid := Similarity(want.U, got.U, r, r)
+	for i := range r {
+		assert.InDelta(t, 1, grid[i][i], 1e-9, "the top %d left singular vectors span the same space", i+1)
+	}
+	_, err = FactorizeProduct(1, b, gaussian(r+1, in, g))
+	assert.ErrorContains(t, err, "product of 20 x 4 and 5 x 12")
 }
 
 func TestFactorizeRefusesNaN(t *testing.T) {

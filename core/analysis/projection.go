@@ -23,9 +23,10 @@ type Projection struct {
 }
 
 // Project computes the Projection of w against delta (both (out, in)) at
-// rank r: wf and df are their SVDs, as Factorize returns them; the random
-// directions are drawn from rnd.
-func Project(w, delta *mat.Dense, wf, df Factors, r int, rnd *rng.RNG) (Projection, error) {
+// rank r. ws are w's singular values (descending), df delta's SVD (U and V,
+// at least r columns); the random directions are drawn from rnd. W's own
+// top-r projection Uᵀ W V is diag(σ1 ... σR), so OnW is computed from ws.
+func Project(w, delta *mat.Dense, ws []float64, df Factors, r int, rnd *rng.RNG) (Projection, error) {
 	out, in := w.Dims()
 	if dr, dc := delta.Dims(); dr != out || dc != in {
 		return Projection{}, fmt.Errorf("analysis: ΔW is %d x %d, W is %d x %d", dr, dc, out, in)
@@ -33,23 +34,31 @@ func Project(w, delta *mat.Dense, wf, df Factors, r int, rnd *rng.RNG) (Projecti
 	if r < 1 || r > min(out, in) {
 		return Projection{}, fmt.Errorf("analysis: projection rank %d outside 1..%d", r, min(out, in))
 	}
-	gf, err := Factorize(gaussian(out, in, rnd))
+	ug, err := randomBasis(out, r, rnd)
 	if err != nil {
 		return Projection{}, err
 	}
-	p := Projection{R: r, NormW: mat.Norm(w, 2), NormDelta: mat.Norm(delta, 2),
-		OnDelta: projected(w, df, r), OnW: projected(w, wf, r), OnRandom: projected(w, gf, r)}
+	vg, err := randomBasis(in, r, rnd)
+	if err != nil {
+		return Projection{}, err
+	}
+	var onW float64
+	for _, v := range ws[:r] {
+		onW += v * v
+	}
+	p := Projection{R: r, NormW: mat.Norm(w, 2), NormDelta: mat.Norm(delta, 2), OnDelta: projected(w, top(df.U, r), top(df.V, r)),
+		OnW: math.Sqrt(onW), OnRandom: projected(w, ug, vg)}
 	if p.NormDelta > 0 && p.OnDelta > 0 {
 		p.Amplification = p.NormDelta / p.OnDelta
 	}
 	return p, nil
 }
 
-// projected is ||U_rᵀ W V_r||_F for the top-r singular vectors in f.
-func projected(w *mat.Dense, f Factors, r int) float64 {
+// projected is ||Uᵀ W V||_F.
+func projected(w, u, v *mat.Dense) float64 {
 	var uw, uwv mat.Dense
-	uw.Mul(top(f.U, r).T(), w)
-	uwv.Mul(&uw, top(f.V, r))
+	uw.Mul(u.T(), w)
+	uwv.Mul(&uw, v)
 	return mat.Norm(&uwv, 2)
 }
 

@@ -183,19 +183,22 @@ func analyzeModule(in Inputs, l int, t model.Target, rank int, opt Options) (Mod
 	name := t.Module(l)
 	mod := Module{Name: name, Out: out, In: inDim}
 	w0 := dense(out, inDim, in.Base.Params.Layers[l].Weight(t))
-	wf, err := Factorize(w0)
+	wf, err := factorizeU(w0)
 	if err != nil {
 		return mod, err
 	}
 	if in.LoRA != nil {
 		a := in.LoRA.Adapter(l, t)
-		delta := adapterDelta(a)
-		if mod.LoRA, err = analyzeUpdate(w0, wf, delta, a.Rank, opt, stream(opt.Seed, name, "lora")); err != nil {
+		delta, df, err := adapterDelta(a)
+		if err != nil {
+			return mod, err
+		}
+		if mod.LoRA, err = analyzeUpdate(w0, wf, delta, df, a.Rank, opt, stream(opt.Seed, name, "lora")); err != nil {
 			return mod, err
 		}
 		if in.Compare != nil {
 			if b := in.Compare.Adapter(l, t); b != nil {
-				if mod.Compare, err = compare(a, delta, b, stream(opt.Seed, name, "control")); err != nil {
+				if mod.Compare, err = compare(a, df, b, stream(opt.Seed, name, "control")); err != nil {
 					return mod, err
 				}
 			}
@@ -204,39 +207,42 @@ func analyzeModule(in Inputs, l int, t model.Target, rank int, opt Options) (Mod
 	if in.Full != nil {
 		var delta mat.Dense
 		delta.Sub(dense(out, inDim, in.Full.Params.Layers[l].Weight(t)), w0)
+		df, err := Factorize(&delta)
+		if err != nil {
+			return mod, err
+		}
 		r := rank
 		if r == 0 {
 			r = opt.FullRank
 		}
 		r = min(r, inDim, out)
-		if mod.Full, err = analyzeUpdate(w0, wf, &delta, r, opt, stream(opt.Seed, name, "full")); err != nil {
+		if mod.Full, err = analyzeUpdate(w0, wf, &delta, df, r, opt, stream(opt.Seed, name, "full")); err != nil {
 			return mod, err
 		}
 	}
 	return mod, nil
 }
 
-// adapterDelta is scaling · B · A (out, in) in float64.
-func adapterDelta(a *lora.Adapter) *mat.Dense {
+// adapterDelta returns ΔW = scaling · B · A (out, in) in float64 and its SVD (from the factors).
+func adapterDelta(a *lora.Adapter) (*mat.Dense, Factors, error) {
+	b, am := dense(a.Out, a.Rank, a.B), dense(a.Rank, a.In, a.A)
 	var d mat.Dense
-	d.Mul(dense(a.Out, a.Rank, a.B), dense(a.Rank, a.In, a.A))
+	d.Mul(b, am)
 	d.Scale(float64(a.Scaling), &d)
-	return &d
+	f, err := FactorizeProduct(float64(a.Scaling), b, am)
+	return &d, f, err
 }
 
-// analyzeUpdate computes the spectrum, projections at rank r and intruders of one ΔW on W0 (wf its SVD).
-func analyzeUpdate(w0 *mat.Dense, wf Factors, delta *mat.Dense, r int, opt Options, rnd *rng.RNG) (*Update, error) {
-	df, err := Factorize(delta)
-	if err != nil {
-		return nil, err
-	}
-	proj, err := Project(w0, delta, wf, df, r, rnd)
+// analyzeUpdate computes the spectrum, the projections at rank r and the
+// intruders of one ΔW (df its SVD) on W0 (wf its SVD, U and S).
+func analyzeUpdate(w0 *mat.Dense, wf Factors, delta *mat.Dense, df Factors, r int, opt Options, rnd *rng.RNG) (*Update, error) {
+	proj, err := Project(w0, delta, wf.S, df, r, rnd)
 	if err != nil {
 		return nil, err
 	}
 	var tuned mat.Dense
 	tuned.Add(w0, delta)
-	tf, err := Factorize(&tuned)
+	tf, err := factorizeU(&tuned)
 	if err != nil {
 		return nil, err
 	}
@@ -247,56 +253,37 @@ func analyzeUpdate(w0 *mat.Dense, wf Factors, delta *mat.Dense, r int, opt Optio
 	return &Update{Spectrum: NewSpectrum(df.S), Projection: proj, Intruders: intr}, nil
 }
 
-// compare computes φ between adapters a (ΔW delta) and b, with the random controls drawn from rnd.
-func compare(a *lora.Adapter, delta *mat.Dense, b *lora.Adapter, rnd *rng.RNG) (*Comparison, error) {
+// compare computes φ between adapter a (df the SVD of its ΔW) and adapter b,
+// with the random controls drawn from rnd.
+func compare(a *lora.Adapter, df Factors, b *lora.Adapter, rnd *rng.RNG) (*Comparison, error) {
 	r1, r2 := a.Rank, b.Rank
 	c := &Comparison{R1: r1, R2: r2}
-	// Right singular vectors of A (r, in) span its rows, in the input space.
-	rowSpace := func(m *mat.Dense) (*mat.Dense, error) {
-		f, err := Factorize(m)
-		return f.V, err
-	}
-	// Left singular vectors of ΔW (out, in) span its columns, in the output space.
-	colSpace := func(m *mat.Dense) (*mat.Dense, error) {
-		f, err := Factorize(m)
-		return f.U, err
-	}
-	va, err := rowSpace(dense(r1, a.In, a.A))
+	// The right singular vectors of A (r, in) span its rows, in the input space.
+	fa, err := Factorize(dense(r1, a.In, a.A))
 	if err != nil {
 		return nil, err
 	}
-	vb, err := rowSpace(dense(r2, b.In, b.A))
+	fb, err := Factorize(dense(r2, b.In, b.A))
 	if err != nil {
 		return nil, err
 	}
-	c.A = Similarity(va, vb, r1, r2)
-	ua, err := colSpace(delta)
+	c.A = Similarity(fa.V, fb.V, r1, r2)
+	// The left singular vectors of ΔW (out, in) span its columns, in the output space.
+	_, dfb, err := adapterDelta(b)
 	if err != nil {
 		return nil, err
 	}
-	ub, err := colSpace(adapterDelta(b))
-	if err != nil {
-		return nil, err
+	c.DeltaW = Similarity(df.U, dfb.U, r1, r2)
+	// The row space of a Gaussian (r, in) matrix and the column space of a
+	// Gaussian (out, r) one (lora_B's shape) are uniformly random subspaces.
+	var g [4]*mat.Dense
+	for i, dims := range [4][2]int{{a.In, r1}, {b.In, r2}, {a.Out, r1}, {b.Out, r2}} {
+		if g[i], err = randomBasis(dims[0], dims[1], rnd); err != nil {
+			return nil, err
+		}
 	}
-	c.DeltaW = Similarity(ua, ub, r1, r2)
-	ga, err := rowSpace(gaussian(r1, a.In, rnd))
-	if err != nil {
-		return nil, err
-	}
-	gb, err := rowSpace(gaussian(r2, b.In, rnd))
-	if err != nil {
-		return nil, err
-	}
-	c.RandomA = Similarity(ga, gb, r1, r2)
-	ha, err := colSpace(gaussian(a.Out, r1, rnd))
-	if err != nil {
-		return nil, err
-	}
-	hb, err := colSpace(gaussian(b.Out, r2, rnd))
-	if err != nil {
-		return nil, err
-	}
-	c.RandomDeltaW = Similarity(ha, hb, r1, r2)
+	c.RandomA = Similarity(g[0], g[1], r1, r2)
+	c.RandomDeltaW = Similarity(g[2], g[3], r1, r2)
 	return c, nil
 }
 

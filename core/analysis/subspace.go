@@ -11,7 +11,7 @@ import (
 )
 
 // Factors is a thin SVD, M = U diag(S) Vᵀ: U (rows, k), S (k) descending,
-// V (cols, k), k = min(rows, cols).
+// V (cols, k), k = min(rows, cols). V is nil where only U was computed.
 type Factors struct {
 	U *mat.Dense
 	S []float64
@@ -20,7 +20,12 @@ type Factors struct {
 
 // Factorize returns the thin SVD of m, or an error if m holds a NaN or an
 // infinity (gonum would return vectors of NaN) or the SVD does not converge.
-func Factorize(m mat.Matrix) (Factors, error) {
+func Factorize(m mat.Matrix) (Factors, error) { return factorize(m, mat.SVDThin) }
+
+// factorizeU is Factorize without V, which costs about a third less.
+func factorizeU(m mat.Matrix) (Factors, error) { return factorize(m, mat.SVDThinU) }
+
+func factorize(m mat.Matrix, kind mat.SVDKind) (Factors, error) {
 	r, c := m.Dims()
 	for i := range r {
 		for j := range c {
@@ -30,15 +35,65 @@ func Factorize(m mat.Matrix) (Factors, error) {
 		}
 	}
 	var svd mat.SVD
-	if !svd.Factorize(m, mat.SVDThin) {
+	if !svd.Factorize(m, kind) {
 		return Factors{}, fmt.Errorf("analysis: the SVD of a %d x %d matrix did not converge", r, c)
 	}
-	var f Factors
-	f.U, f.V = new(mat.Dense), new(mat.Dense)
+	f := Factors{U: new(mat.Dense), S: svd.Values(nil)}
 	svd.UTo(f.U)
-	svd.VTo(f.V)
-	f.S = svd.Values(nil)
+	if kind&mat.SVDThinV != 0 {
+		f.V = new(mat.Dense)
+		svd.VTo(f.V)
+	}
 	return f, nil
+}
+
+// FactorizeProduct returns the thin SVD of s · B · A for B (out, r) and
+// A (r, in), r ≤ min(out, in), without forming the product: with the thin
+// SVDs B = U_B S_B V_Bᵀ and A = U_A S_A V_Aᵀ, s · B · A = U_B (s · S_B V_Bᵀ
+// U_A S_A) V_Aᵀ, and the SVD of that r x r core, M = U_M Σ V_Mᵀ, gives
+// U = U_B U_M, V = V_A V_M and the singular values Σ. The values beyond r are
+// exactly zero and S holds them, so that S has min(out, in) entries as a
+// Factorize of the product would; U and V have r columns.
+func FactorizeProduct(s float64, b, a *mat.Dense) (Factors, error) {
+	out, r := b.Dims()
+	ra, in := a.Dims()
+	if ra != r || r > min(out, in) {
+		return Factors{}, fmt.Errorf("analysis: product of %d x %d and %d x %d factors", out, r, ra, in)
+	}
+	fb, err := Factorize(b)
+	if err != nil {
+		return Factors{}, err
+	}
+	fa, err := Factorize(a)
+	if err != nil {
+		return Factors{}, err
+	}
+	// core = s · S_B · (V_Bᵀ U_A) · S_A
+	var core mat.Dense
+	core.Mul(fb.V.T(), fa.U)
+	for i := range r {
+		for j := range r {
+			core.Set(i, j, s*fb.S[i]*core.At(i, j)*fa.S[j])
+		}
+	}
+	fm, err := Factorize(&core)
+	if err != nil {
+		return Factors{}, err
+	}
+	f := Factors{U: new(mat.Dense), V: new(mat.Dense), S: make([]float64, min(out, in))}
+	f.U.Mul(fb.U, fm.U)
+	f.V.Mul(fa.V, fm.V)
+	copy(f.S, fm.S)
+	return f, nil
+}
+
+// randomBasis returns (d, k) orthonormal columns spanning a uniformly random
+// k-dimensional subspace of R^d: the left singular vectors of a Gaussian
+// (d, k) matrix. The top k singular vectors of a Gaussian matrix are
+// distributed the same way.
+func randomBasis(d, k int, r *rng.RNG) (*mat.Dense, error) {
+	f, err := factorizeU(gaussian(d, k, r))
+	return f.U, err
 }
 
 // dense copies a row-major float32 (rows, cols) matrix into a float64 one.
