@@ -33,6 +33,8 @@ func commands() []command {
 			[]string{"golora export -adapter adapters/e2e -llama2c merged.bin"}, runExport},
 		{"merge", "merge an adapter into its base and write the merged model",
 			[]string{"golora merge -adapter adapters/e2e -out merged.safetensors"}, runMerge},
+		{"analyze", "the LoRA paper's analyses of an adapter: subspace similarity, ΔW vs W, spectra, intruders",
+			[]string{"golora analyze -adapter adapters/r8 -compare adapters/r48 -png phi.png", "golora analyze -adapter adapters/r8 -full models/full -json"}, runAnalyze},
 		{"pretrain", "train a base model from scratch on the generated corpus",
 			[]string{"golora pretrain -steps 2000 -out models/mine.safetensors"}, runPretrain},
 		{"bench", "measure kernels and training steps against their baselines",
