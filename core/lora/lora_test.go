@@ -89,30 +89,80 @@ func TestBackwardGradient(t *testing.T) {
 	}
 }
 
-func TestInitAndScaling(t *testing.T) {
-	s, err := NewSet(Config{Rank: 4, Alpha: 8, Init: InitKaiming}, []Shape{{"q", 64, 32}, {"v", 64, 16}}, rng.New(1))
-	require.NoError(t, err)
-	assert.Equal(t, 4*(64+32)+4*(64+16), s.NumParams())
-	for _, a := range s.Adapters {
-		assert.Equal(t, float32(2), a.Scaling)
-		bound := 1 / math.Sqrt(64)
-		for _, v := range a.A {
-			require.LessOrEqual(t, math.Abs(float64(v)), bound)
-		}
-		for _, v := range a.B {
-			require.Zero(t, v, "B starts at zero")
+func TestScaling(t *testing.T) {
+	for _, tc := range []struct {
+		alpha  float32
+		rank   int
+		rslora bool
+		want   float32
+	}{
+		{8, 4, false, 2}, {8, 16, false, 0.5}, {6, 1, false, 6},
+		{8, 4, true, 4}, {8, 16, true, 2}, {6, 9, true, 2}, {6, 1, true, 6}, // alpha/sqrt(r): 16 and 9 tell it from alpha/(r/2)
+	} {
+		assert.Equal(t, tc.want, Scaling(tc.alpha, tc.rank, tc.rslora), "alpha %g, rank %d, rsLoRA %v", tc.alpha, tc.rank, tc.rslora)
+		s, err := NewSet(Config{Rank: tc.rank, Alpha: tc.alpha, RSLoRA: tc.rslora}, []Shape{{"q", 32, 32}, {"v", 32, 16}}, rng.New(1))
+		require.NoError(t, err)
+		assert.Equal(t, tc.rank*(32+32)+tc.rank*(32+16), s.NumParams(), "r·(in+out) per adapter")
+		for _, a := range s.Adapters {
+			assert.Equal(t, tc.want, a.Scaling, "%s: NewSet's scaling, alpha %g, rank %d, rsLoRA %v", a.Module, tc.alpha, tc.rank, tc.rslora)
 		}
 	}
-	assert.Equal(t, float32(4), Scaling(8, 4, true), "rsLoRA: alpha/sqrt(r)")
-	g, err := NewSet(Config{Rank: 4, Alpha: 8, Init: InitGaussian}, []Shape{{"q", 512, 512}}, rng.New(1))
+}
+
+// The initial A is checked by its distribution over many entries, against
+// bounds that a correct draw exceeds with probability at most δ = 1e-9 (see
+// dropoutDelta; the seeds are fixed, so the tests are deterministic anyway);
+// B starts at zero.
+const initEntries = 1 << 18
+
+func TestInitKaiming(t *testing.T) {
+	const rank = 16
+	s, err := NewSet(Config{Rank: rank, Alpha: 8, Init: InitKaiming}, []Shape{{"q", initEntries / rank, 16}}, rng.New(1))
 	require.NoError(t, err)
-	var sum, sq float64
-	for _, v := range g.Adapters[0].A {
+	a := s.Adapters[0]
+	assert.Equal(t, make([]float32, len(a.B)), a.B, "B starts at zero")
+	// kaiming_uniform_(a=sqrt(5)): uniform in ±b, b = 1/sqrt(in): mean 0, E v² = b²/3.
+	b := 1 / math.Sqrt(float64(a.In))
+	n := float64(len(a.A))
+	var sum, sq, top float64
+	for _, v := range a.A {
 		sum += float64(v)
 		sq += float64(v) * float64(v)
+		top = math.Max(top, math.Abs(float64(v)))
 	}
-	std := math.Sqrt(sq / float64(len(g.Adapters[0].A)))
-	assert.InDelta(t, 0.25, std, 0.01, "gaussian init std 1/r")
+	// Hoeffding (as in dropout_test.go): v in [-b, b], v² in [0, b²].
+	tMean := hoeffding(n*4*b*b, int(n), 2)
+	tSq := hoeffding(n*b*b*b*b, int(n), 2)
+	assert.InDelta(t, 0, sum/n, tMean, "mean of A")
+	assert.InDelta(t, b*b/3, sq/n, tSq, "mean of A², b²/3 with b = 1/sqrt(in)")
+	assert.LessOrEqual(t, top, b, "every |A| within the bound")
+	// P(max |v| < (1-ε) b) = (1-ε)^n <= δ for ε = ln(1/δ)/n.
+	assert.Greater(t, top, b*(1-math.Log(1/dropoutDelta)/n), "the largest |A| reaches the bound")
+}
+
+func TestInitGaussian(t *testing.T) {
+	for _, rank := range []int{4, 16} {
+		s, err := NewSet(Config{Rank: rank, Alpha: 8, Init: InitGaussian}, []Shape{{"q", initEntries / rank, 16}}, rng.New(1))
+		require.NoError(t, err)
+		a := s.Adapters[0]
+		assert.Equal(t, make([]float32, len(a.B)), a.B, "B starts at zero")
+		sigma := 1 / float64(rank) // PEFT's "gaussian": std 1/r
+		n := float64(len(a.A))
+		var sum, sq float64
+		for _, v := range a.A {
+			sum += float64(v)
+			sq += float64(v) * float64(v)
+		}
+		// The mean of n draws of N(0, σ²) is N(0, σ²/n): P(|mean| >= t) <= 2 exp(-n t² / 2σ²).
+		x := math.Log(2 / dropoutDelta)
+		assert.InDelta(t, 0, sum/n, sigma*math.Sqrt(2*x/n), "rank %d: mean of A", rank)
+		// Z = Σ v²/σ² is chi-square with n degrees of freedom; Laurent and
+		// Massart (2000): P(Z - n >= 2 sqrt(n x) + 2x) <= e^-x and P(n - Z >= 2 sqrt(n x)) <= e^-x.
+		z := sq / (sigma * sigma)
+		assert.Less(t, z-n, 2*math.Sqrt(n*x)+2*x, "rank %d: Σ A²/σ² - n, σ = 1/r", rank)
+		assert.Less(t, n-z, 2*math.Sqrt(n*x), "rank %d: n - Σ A²/σ², σ = 1/r", rank)
+		t.Logf("rank %d: std %.5f (1/r = %.5f), bound on the variance ±%.2f%%", rank, math.Sqrt(sq/n), sigma, 100*(2*math.Sqrt(x/n)+2*x/n))
+	}
 }
 
 func TestNewSetErrors(t *testing.T) {
