@@ -1,6 +1,7 @@
 package train
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -9,10 +10,11 @@ import (
 	"golora/core/data"
 )
 
-// TestEvaluationNeverDropsOut: a run trained with dropout evaluates (validation
-// loss, greedy completions, the merge check) exactly as a run without dropout
-// holding the same adapter weights: after Step, after a step computed in parts
-// (ComputeShard, ApplyShards), and evaluation after evaluation.
+// TestEvaluationNeverDropsOut: a run trained with dropout (its training steps
+// do drop out) evaluates (validation loss, greedy completions, the merge
+// check) exactly as a run without dropout holding the same adapter weights:
+// after Step, after a step computed in parts (ComputeShard, ApplyShards),
+// and evaluation after evaluation.
 func TestEvaluationNeverDropsOut(t *testing.T) {
 	base := tinyBase(t)
 	cfg := tinyConfig(MethodLoRA)
@@ -36,7 +38,13 @@ func TestEvaluationNeverDropsOut(t *testing.T) {
 			require.Equal(t, want, got, "%s: the whole evaluation of a run with dropout 0.5 against the same adapters without", when)
 		}
 	}
-	_, err = s.Step(4)
+	_, err = s.Step(1)
+	require.NoError(t, err)
+	_, err = twin.Step(1)
+	require.NoError(t, err)
+	// B starts at zero, so the first loss is the same; its gradient of B is not.
+	assert.False(t, slices.Equal(twin.Model().LoRA.Params, s.Model().LoRA.Params), "a training step drops out: its update differs from the twin's")
+	_, err = s.Step(3)
 	require.NoError(t, err)
 	check("after Step")
 	for part := range 2 { // one step in two parts, as the page's workers compute it

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"golora/core/data"
+	"golora/core/lora"
 	"golora/core/model"
 	"golora/core/rng"
 )
@@ -403,4 +404,29 @@ func TestSplitRows(t *testing.T) {
 			require.Equal(t, best(lens, 0, k), largest, "lens %v, %d parts: %v", lens, k, bounds)
 		}
 	}
+}
+
+// TestLoRASettingsReachTheAdapters: rank, alpha, rsLoRA, init, dropout and
+// targets of a run's Config are those of the adapters it trains (the
+// distributions and the scaling themselves are core/lora's tests).
+func TestLoRASettingsReachTheAdapters(t *testing.T) {
+	cfg := tinyConfig(MethodLoRA)
+	cfg.Rank, cfg.Alpha, cfg.RSLoRA, cfg.Init, cfg.Dropout = 2, 6, true, string(lora.InitGaussian), 0.25
+	cfg.Targets = []string{"q", "k", "down"}
+	s, err := New(tinyBase(t), data.NewByteTokenizer(), cfg)
+	require.NoError(t, err)
+	set := s.Model().LoRA
+	assert.Equal(t, lora.Config{Rank: 2, Alpha: 6, RSLoRA: true, Init: lora.InitGaussian, Dropout: 0.25}, set.Config)
+	assert.Equal(t, []string{"q", "k", "down"}, s.Info().Targets)
+	var sq float64
+	n := 0
+	for _, a := range set.Adapters {
+		require.Equal(t, lora.Scaling(6, 2, true), a.Scaling, "%s: alpha/sqrt(r)", a.Module)
+		for _, v := range a.A {
+			sq += float64(v) * float64(v)
+		}
+		n += len(a.A)
+	}
+	// Gaussian A has std 1/r = 0.5; kaiming's would be 1/sqrt(3·in), below 0.11 here.
+	assert.InDelta(t, 0.5, math.Sqrt(sq/float64(n)), 0.05, "the RMS of A")
 }
