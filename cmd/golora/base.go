@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"golora/core/checkpoint"
 	"golora/core/data"
@@ -24,8 +25,26 @@ type baseFlags struct {
 func (b *baseFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&b.base, "base", defaultBase(), "golora base model (safetensors)")
 	fs.StringVar(&b.checkpoint, "checkpoint", "", "llama2.c checkpoint (.bin) to use instead of -base")
-	fs.StringVar(&b.tokenizer, "tokenizer", "", "llama2.c tokenizer.bin for -checkpoint")
+	fs.StringVar(&b.tokenizer, "tokenizer", "", "llama2.c tokenizer.bin for -checkpoint (or for a -base fine-tuned from one)")
 	fs.StringVar(&b.adapter, "adapter", "", "folder holding a PEFT adapter (adapter_model.safetensors, adapter_config.json)")
+}
+
+// describe says which model and adapter a command uses, e.g. "models/base.safetensors with adapter adapters/e2e
+// (r=4, alpha 16 on q,v)".
+func (b *baseFlags) describe(m *model.Model) string {
+	what := b.modelPath()
+	if b.adapter == "" || m.LoRA == nil {
+		return what
+	}
+	var targets []string
+	for _, t := range m.Targets() {
+		targets = append(targets, t.String())
+	}
+	scaling := ""
+	if m.LoRA.RSLoRA {
+		scaling = ", rsLoRA"
+	}
+	return fmt.Sprintf("%s with adapter %s (r=%d, alpha %g%s on %s)", what, b.adapter, m.LoRA.Rank, m.LoRA.Alpha, scaling, strings.Join(targets, ","))
 }
 
 // defaultBase finds the shipped base from the repository root or the binary's folder.
@@ -36,6 +55,14 @@ func defaultBase() string {
 		}
 	}
 	return "models/base.safetensors"
+}
+
+// modelPath is the base's file: -checkpoint, else -base.
+func (b *baseFlags) modelPath() string {
+	if b.checkpoint != "" {
+		return b.checkpoint
+	}
+	return b.base
 }
 
 // name is how the base is recorded in an adapter's base_model_name_or_path.
@@ -85,10 +112,20 @@ func (b *baseFlags) loadBase() (*model.Model, data.Tokenizer, error) {
 		if err != nil {
 			return nil, nil, err
 		}
-		if tk := meta["golora.tokenizer"]; tk != "" && tk != "byte" {
-			return nil, nil, fmt.Errorf("%s: tokenizer %q is not golora's byte tokenizer", b.base, tk)
+		switch tk := meta["golora.tokenizer"]; {
+		case tk == "" || tk == "byte":
+			return m, data.NewByteTokenizer(), nil
+		case strings.HasPrefix(tk, "bpe:") && b.tokenizer != "":
+			tok, err := readBPE(b.tokenizer, m.Config.VocabSize)
+			if err != nil {
+				return nil, nil, err
+			}
+			return m, tok, nil
+		case strings.HasPrefix(tk, "bpe:"):
+			return nil, nil, fmt.Errorf("%s was fine-tuned from a llama2.c model with tokenizer %s: pass it with -tokenizer", b.base, strings.TrimPrefix(tk, "bpe:"))
+		default:
+			return nil, nil, fmt.Errorf("%s: tokenizer %q is neither golora's byte tokenizer nor a llama2.c one", b.base, tk)
 		}
-		return m, data.NewByteTokenizer(), nil
 	}
 	if b.tokenizer == "" {
 		return nil, nil, fmt.Errorf("-checkpoint needs -tokenizer (llama2.c's tokenizer.bin)")
@@ -110,14 +147,19 @@ func (b *baseFlags) loadBase() (*model.Model, data.Tokenizer, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", b.checkpoint, err)
 	}
-	tf, err := os.Open(b.tokenizer)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer tf.Close()
-	tok, err := data.ReadBPE(tf, b.tokenizer, lc.VocabSize)
+	tok, err := readBPE(b.tokenizer, lc.VocabSize)
 	if err != nil {
 		return nil, nil, err
 	}
 	return m, tok, nil
+}
+
+// readBPE reads a llama2.c tokenizer.bin of vocab tokens.
+func readBPE(path string, vocab int) (*data.BPE, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return data.ReadBPE(f, path, vocab)
 }

@@ -4,7 +4,6 @@ package main
 
 import (
 	"encoding/json"
-	"flag"
 	"fmt"
 	"time"
 )
@@ -33,11 +32,11 @@ type benchSuite struct {
 var benchSuites []benchSuite
 
 func runBench(args []string) error {
-	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs := newFlagSet("bench")
 	asJSON := fs.Bool("json", false, "print one JSON object per row instead of a table")
 	quick := fs.Bool("quick", false, "shorter timings (noisier figures), for smoke tests")
 	only := fs.String("only", "", "run only the suite with this name (default: all)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, nil); err != nil {
 		return err
 	}
 	// Fixed-width columns, so that each row prints as soon as it is measured.

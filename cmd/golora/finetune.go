@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -16,7 +15,8 @@ import (
 	"golora/core/train"
 )
 
-// trainFlags binds a train.Config to command-line flags.
+// trainFlags binds a train.Config to command-line flags: the task flags for every command that reads a task, the
+// training flags for the commands that train.
 type trainFlags struct {
 	fs       *flag.FlagSet
 	cfg      train.Config
@@ -30,55 +30,84 @@ type trainFlags struct {
 	testFile string
 }
 
-func (t *trainFlags) register(fs *flag.FlagSet) {
+// Which flags a command takes (trainFlags.register).
+const (
+	flagsEvaluate = iota // the task and the evaluation only: evaluate trains nothing
+	flagsSweep           // and the training flags, but not -method and -rank, which a sweep sets per run
+	flagsFinetune        // every flag
+)
+
+func (t *trainFlags) register(fs *flag.FlagSet, which int) {
 	t.fs = fs
 	t.cfg = train.DefaultConfig()
 	c := &t.cfg
 	fs.StringVar(&c.Task, "task", c.Task, "task: "+strings.Join(data.TaskNames(), ", ")+" (or give -data)")
-	fs.Uint64Var(&c.TaskSeed, "task-seed", c.TaskSeed, "seed of the generated task's examples")
+	fs.Uint64Var(&c.TaskSeed, "task-seed", c.TaskSeed, "seed of the generated task's examples (and of the split of -data)")
 	fs.IntVar(&c.Difficulty, "difficulty", 0, "cipher: letters substituted (0 = task default)")
 	fs.IntVar(&c.Facts, "facts", 0, "facts: number of invented facts (0 = task default)")
 	fs.StringVar(&t.dataFile, "data", "", "your own examples: JSON Lines, one {\"prompt\": ..., \"completion\": ...} per line")
 	fs.StringVar(&t.valFile, "val", "", "with -data: validation examples (JSON Lines) instead of a split")
 	fs.StringVar(&t.testFile, "test", "", "with -data: test examples (JSON Lines) instead of a split")
-	fs.StringVar(&c.Method, "method", c.Method, "lora, full or frozen")
-	fs.IntVar(&c.Rank, "rank", c.Rank, "LoRA rank r")
-	fs.Float64Var(&t.alpha, "alpha", float64(c.Alpha), "LoRA alpha (scaling alpha/r)")
+	fs.IntVar(&c.EvalLimit, "eval-limit", 0, "test examples decoded for accuracy (0 = all)")
+	if which == flagsEvaluate {
+		return
+	}
+	if which == flagsFinetune {
+		fs.StringVar(&c.Method, "method", c.Method, "lora, full or frozen")
+		fs.IntVar(&c.Rank, "rank", c.Rank, "LoRA rank r")
+		fs.Float64Var(&t.alpha, "alpha", flagFloat(c.Alpha), fmt.Sprintf("LoRA alpha (scaling alpha/r, at most %d)", train.MaxScaling))
+		fs.Float64Var(&t.lr, "lr", 0, fmt.Sprintf("peak learning rate (0 = the method's default: %g for LoRA, %g for full)",
+			flagFloat(train.DefaultLR(train.MethodLoRA)), flagFloat(train.DefaultLR(train.MethodFull))))
+	} else {
+		fs.Float64Var(&t.alpha, "alpha", 0, fmt.Sprintf("LoRA alpha of every rank (0 = %g·r, the scaling of the default r=%d, alpha %g)",
+			flagFloat(c.Alpha/float32(c.Rank)), c.Rank, flagFloat(c.Alpha)))
+		fs.Float64Var(&t.lr, "lr", 0, fmt.Sprintf("peak learning rate of the LoRA runs (0 = %g; the full run takes -full-lr)",
+			flagFloat(train.DefaultLR(train.MethodLoRA))))
+	}
 	fs.BoolVar(&c.RSLoRA, "rslora", false, "scale by alpha/sqrt(r) (rsLoRA)")
 	fs.StringVar(&t.targets, "targets", strings.Join(c.Targets, ","), "adapted matrices: some of q,k,v,o,gate,up,down (or all)")
 	fs.StringVar(&c.Init, "init", c.Init, "LoRA A init: kaiming (loralib) or gaussian (the paper)")
 	fs.Float64Var(&t.dropout, "dropout", 0, "LoRA dropout on the adapter input")
-	fs.Float64Var(&t.lr, "lr", 0, fmt.Sprintf("peak learning rate (0 = the method's default: %g for LoRA, %g for full)",
-		train.DefaultLR(train.MethodLoRA), train.DefaultLR(train.MethodFull)))
 	fs.IntVar(&c.Steps, "steps", c.Steps, "optimizer steps")
 	fs.IntVar(&c.Batch, "batch", c.Batch, "sequences per step")
-	fs.IntVar(&c.Warmup, "warmup", c.Warmup, "warmup steps (by default at most -steps)")
+	fs.IntVar(&c.Warmup, "warmup", c.Warmup, "warmup steps (at most -steps)")
 	fs.Float64Var(&t.wd, "weight-decay", 0, "AdamW weight decay")
-	fs.Float64Var(&t.clip, "clip", float64(c.Clip), "gradient-norm clip (0 = off)")
+	fs.Float64Var(&t.clip, "clip", flagFloat(c.Clip), "gradient-norm clip (0 = off)")
 	fs.Uint64Var(&c.Seed, "seed", c.Seed, "seed of the adapter init, batch order and dropout")
 	fs.IntVar(&c.EvalEvery, "eval-every", c.EvalEvery, "evaluate every N steps (0 = at the end only)")
-	fs.IntVar(&c.EvalLimit, "eval-limit", 0, "test examples decoded for accuracy (0 = all)")
+}
+
+// set reports whether the flag name was given on the command line.
+func (t *trainFlags) set(name string) bool {
+	given := false
+	t.fs.Visit(func(f *flag.Flag) { given = given || f.Name == name })
+	return given
 }
 
 // config finishes the Config after parsing (JSON Lines files, float flags, defaults by method).
 func (t *trainFlags) config() (train.Config, error) {
 	c := t.cfg
-	c.Alpha, c.Dropout = float32(t.alpha), float32(t.dropout)
-	c.WeightDecay, c.Clip = float32(t.wd), float32(t.clip)
+	if t.fs.Lookup("steps") == nil { // evaluate: nothing to train
+		return t.data(c)
+	}
+	if sweep := t.fs.Lookup("rank") == nil; !sweep || t.alpha != 0 { // a sweep's 0 keeps the default scaling
+		c.Alpha = float32(t.alpha)
+	}
+	c.Dropout, c.WeightDecay, c.Clip = float32(t.dropout), float32(t.wd), float32(t.clip)
 	c.LR = float32(t.lr)
 	if t.lr == 0 {
 		c.LR = train.DefaultLR(c.Method)
-	}
-	set := map[string]bool{}
-	t.fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	if !set["warmup"] {
-		c.Warmup = min(c.Warmup, c.Steps) // the default warmup never refuses a short run
 	}
 	if t.targets == "all" {
 		c.Targets = []string{"q", "k", "v", "o", "gate", "up", "down"}
 	} else {
 		c.Targets = strings.Split(t.targets, ",")
 	}
+	return t.data(c)
+}
+
+// data reads -data, -val and -test into c.
+func (t *trainFlags) data(c train.Config) (train.Config, error) {
 	if t.dataFile != "" {
 		c.Task = "custom"
 		var err error
@@ -140,31 +169,19 @@ func readJSONL(path string) ([]data.Example, error) {
 // saveEvery is how often a run with -resume saves its state between evaluations.
 const saveEvery = time.Minute
 
-// run trains s to the end with train.Run, printing progress and evaluations to stderr. With a resume file, the
-// run's state is written there at every evaluation and every saveEvery (see -resume).
-func run(s *train.Session, label, resume string) (train.Result, error) {
-	steps := s.Config().Steps
-	var final *train.Eval
+// run trains s to the end with train.Run, one step per call, reporting to p. With a resume file, the run's state is
+// written there at every evaluation and every saveEvery (see -resume).
+func run(s *train.Session, p *progress, resume string) (train.Result, error) {
 	lastSave := time.Now()
-	res, err := train.Run(s, 10, func(p train.Progress) {
-		printProgress(label, steps, p)
-		if p.Eval != nil {
-			final = p.Eval
-		}
-		if resume != "" && !s.Done() && (p.Eval != nil || time.Since(lastSave) > saveEvery) {
+	return train.Run(s, 1, func(pr train.Progress) {
+		p.report(pr)
+		if resume != "" && !s.Done() && (pr.Eval != nil || time.Since(lastSave) > saveEvery) {
 			if err := saveSnapshot(s, resume); err != nil {
-				fmt.Fprintf(os.Stderr, "\n%s: could not save the run to %s: %v (training goes on)\n", label, resume, err)
+				fmt.Fprintf(os.Stderr, "\n%s: could not save the run to %s: %v (training goes on)\n", p.label, resume, err)
 			}
 			lastSave = time.Now()
 		}
 	})
-	if err != nil {
-		return train.Result{}, err
-	}
-	for _, smp := range final.Samples {
-		fmt.Fprintf(os.Stderr, "  %q -> %q (want %q)\n", smp.Prompt, smp.Got, smp.Want)
-	}
-	return res, nil
 }
 
 // saveSnapshot writes s's state to path through a temporary file, so that an interruption while writing leaves
@@ -181,31 +198,21 @@ func saveSnapshot(s *train.Session, path string) error {
 	return os.Rename(tmp, path)
 }
 
-// resumeFrom continues s from the state in path when the file exists (a fresh run when it does not).
-func resumeFrom(s *train.Session, path string) error {
+// resumeFrom continues s from the state in path when the file exists (a fresh run when it does not), and reports
+// whether it did.
+func resumeFrom(s *train.Session, path string) (bool, error) {
 	snap, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil
+		return false, nil
 	}
 	if err != nil {
-		return fmt.Errorf("-resume: %w", err)
+		return false, fmt.Errorf("-resume: %w", err)
 	}
 	if err := s.Restore(snap); err != nil {
-		return fmt.Errorf("-resume %s: %w (delete the file to start over)", path, err)
+		return false, fmt.Errorf("-resume %s: %w (delete the file to start over)", path, err)
 	}
 	fmt.Fprintf(os.Stderr, "finetune: resuming at step %d of %d from %s\n", s.StepsDone(), s.Config().Steps, path)
-	return nil
-}
-
-// printProgress writes a progress line (rewritten in place) or an evaluation line to stderr.
-func printProgress(label string, steps int, p train.Progress) {
-	m := p.Metrics
-	if p.Eval == nil {
-		fmt.Fprintf(os.Stderr, "\r%s step %4d/%d  loss %.4f  lr %.1e  %6.0f tok/s  %5.1fs ", label, m.Step, steps, m.Loss, m.LR, m.TokensPerSec, m.Elapsed)
-		return
-	}
-	ev := p.Eval
-	fmt.Fprintf(os.Stderr, "\n%s step %4d  val loss %.4f  accuracy %.1f%% (%d/%d)\n", label, ev.Step, ev.ValLoss, 100*ev.Accuracy, ev.Correct, ev.Total)
+	return true, nil
 }
 
 func humanBytes(n int64) string {
@@ -219,20 +226,26 @@ func humanBytes(n int64) string {
 }
 
 func runFinetune(args []string) error {
-	fs := flag.NewFlagSet("finetune", flag.ContinueOnError)
+	start := time.Now()
+	fs := newFlagSet("finetune")
 	var bf baseFlags
 	var tf trainFlags
 	bf.register(fs)
-	tf.register(fs)
+	tf.register(fs, flagsFinetune)
 	asJSON := fs.Bool("json", false, "print the result as one JSON object on stdout")
-	out := fs.String("out", "", "write the trained adapter (PEFT files) into this folder")
+	out := fs.String("out", "", "write what the run trained into this folder: a LoRA run's adapter as PEFT files\n"+
+		"(adapter_model.safetensors, adapter_config.json), a full run's model as model.safetensors")
 	resume := fs.String("resume", "", "save the run's state in this file at every evaluation and every minute; if the file\n"+
-		"exists, continue the run it holds (same settings and base). Removed when the run completes")
-	if err := fs.Parse(args); err != nil {
+		"exists, continue the run it holds (same settings and base). Removed once the run's outputs are written")
+	logPath := fs.String("log", "", "write one JSON line per step and per evaluation (and the result) to this file")
+	if err := parseFlags(fs, args, nil); err != nil {
 		return err
 	}
 	cfg, err := tf.config()
 	if err != nil {
+		return err
+	}
+	if err := checkOutputs(cfg.Method, *out, *resume, *logPath); err != nil {
 		return err
 	}
 	base, tok, err := bf.load()
@@ -246,28 +259,57 @@ func runFinetune(args []string) error {
 	if err := printUnseen(base, tok, cfg, s.Task()); err != nil {
 		return err
 	}
+	cfg = s.Config() // an adapter given with -adapter sets the LoRA settings
 	info := s.Info()
 	fmt.Fprintf(os.Stderr, "finetune: %s on %s (%d train / %d val / %d test), %s, trainable %d of %d params\n",
 		cfg.Method, s.Task().Name, info.TrainExamples, info.ValExamples, info.TestExamples, describe(info), info.TrainableParams, info.TotalParams)
+	fmt.Fprintf(os.Stderr, "finetune: model %s\n", bf.describe(base))
+	if *out == "" && cfg.Method != train.MethodFrozen {
+		what := "adapter"
+		if cfg.Method == train.MethodFull {
+			what = "model"
+		}
+		fmt.Fprintf(os.Stderr, "finetune: no -out: the trained %s will not be kept (add -out DIR to write it)\n", what)
+	}
+	resumed := false
 	if *resume != "" {
-		if err := resumeFrom(s, *resume); err != nil {
+		if resumed, err = resumeFrom(s, *resume); err != nil {
 			return err
 		}
 	}
-	res, err := run(s, cfg.Method, *resume)
+	p := &progress{label: cfg.Method, steps: cfg.Steps, evalEvery: cfg.EvalEvery, out: os.Stderr}
+	if *logPath != "" {
+		f, err := openLog(*logPath, resumed)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		p.log = json.NewEncoder(f)
+	}
+	res, err := run(s, p, *resume)
+	if err != nil {
+		fmt.Fprintln(os.Stderr)
+		if *resume != "" {
+			err = fmt.Errorf("%w (the last saved state is in %s)", err, *resume)
+		}
+		return err
+	}
+	p.samples()
+	wrote, err := finish(s, bf.name(), *out, *resume)
 	if err != nil {
 		return err
 	}
-	if *resume != "" {
-		if err := os.Remove(*resume); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return err
-		}
+	p.writeLog(logLine{Type: "result", Result: &res})
+	var written []string
+	if wrote != "" {
+		written = append(written, wrote)
+	} else if cfg.Method != train.MethodFrozen {
+		written = append(written, "nothing (no -out)")
 	}
-	if *out != "" {
-		if err := writeAdapter(s, bf.name(), *out); err != nil {
-			return err
-		}
+	if *logPath != "" && p.logErr == nil {
+		written = append(written, "the log to "+*logPath)
 	}
+	fmt.Fprintln(os.Stderr, closing("finetune", time.Since(start), res, p, written))
 	if *asJSON {
 		return json.NewEncoder(os.Stdout).Encode(res)
 	}
@@ -279,26 +321,4 @@ func describe(info train.Info) string {
 		return info.Method
 	}
 	return fmt.Sprintf("r=%d on %s", info.Rank, info.TargetsString())
-}
-
-// writeAdapter writes adapter_model.safetensors and adapter_config.json into dir.
-func writeAdapter(s *train.Session, baseName, dir string) error {
-	if s.Model().LoRA == nil {
-		return fmt.Errorf("-out: only a LoRA run has an adapter to write")
-	}
-	w, c, err := s.ExportAdapter(baseName)
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	if err := os.WriteFile(filepath.Join(dir, "adapter_model.safetensors"), w, 0o644); err != nil {
-		return err
-	}
-	if err := os.WriteFile(filepath.Join(dir, "adapter_config.json"), c, 0o644); err != nil {
-		return err
-	}
-	fmt.Fprintf(os.Stderr, "wrote %s/adapter_model.safetensors (%s) and adapter_config.json\n", dir, humanBytes(int64(len(w))))
-	return nil
 }

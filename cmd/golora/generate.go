@@ -2,8 +2,8 @@
 package main
 
 import (
-	"flag"
 	"fmt"
+	"os"
 
 	"golora/core/data"
 	"golora/core/model"
@@ -11,26 +11,46 @@ import (
 )
 
 func runGenerate(args []string) error {
-	fs := flag.NewFlagSet("generate", flag.ContinueOnError)
+	fs := newFlagSet("generate")
 	var bf baseFlags
 	bf.register(fs)
 	prompt := fs.String("prompt", "", "text to continue")
 	steps := fs.Int("steps", 256, "total tokens, prompt included (as llama2.c's -n); capped at the context")
-	temp := fs.Float64("temperature", 0, "0 = greedy (argmax); else sample softmax(logits/temperature)")
-	topp := fs.Float64("topp", 0.9, "nucleus sampling mass (as llama2.c's -p)")
+	temp := fs.Float64("temperature", 0, fmt.Sprintf("0 = greedy (argmax); else sample softmax(logits/temperature), at most %g", maxTemperature))
+	topp := fs.Float64("topp", 0.9, "nucleus sampling mass in [0, 1] (as llama2.c's -p; 0 or 1 samples from every token)")
 	seed := fs.Uint64("seed", 1, "sampling seed")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, nil); err != nil {
+		return err
+	}
+	if err := checkSampler(*temp, *topp); err != nil {
 		return err
 	}
 	m, tok, err := bf.load()
 	if err != nil {
 		return err
 	}
+	if bf.adapter != "" {
+		fmt.Fprintf(os.Stderr, "generate: %s\n", bf.describe(m))
+	}
 	out, err := generate(m, tok, *prompt, *steps, model.Sampler{Temperature: float32(*temp), TopP: float32(*topp), RNG: rng.New(*seed)})
 	if err != nil {
 		return err
 	}
 	fmt.Print(out)
+	return nil
+}
+
+// maxTemperature bounds -temperature: at 10 the softmax of logits a few units apart is already nearly uniform.
+const maxTemperature = 10.0
+
+// checkSampler refuses sampling settings that are not numbers or out of their range, naming the flag.
+func checkSampler(temperature, topp float64) error {
+	if !(temperature >= 0 && temperature <= maxTemperature) { // NaN fails both
+		return fmt.Errorf("-temperature: must be between 0 (greedy) and %g, got %g", maxTemperature, temperature)
+	}
+	if !(topp >= 0 && topp <= 1) {
+		return fmt.Errorf("-topp: must be between 0 and 1 (the probability mass kept; 0 or 1 keeps every token), got %g", topp)
+	}
 	return nil
 }
 

@@ -96,7 +96,8 @@ func tinyRun(t *testing.T, dir string) (basePath, adapterDir string, s *train.Se
 	_, err = s.Step(tc.Steps)
 	require.NoError(t, err)
 	adapterDir = filepath.Join(dir, "adapter")
-	require.NoError(t, writeAdapter(s, "base.safetensors", adapterDir))
+	_, err = writeRun(s, "base.safetensors", adapterDir)
+	require.NoError(t, err)
 	return basePath, adapterDir, s
 }
 

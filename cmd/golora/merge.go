@@ -2,7 +2,6 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,12 +11,12 @@ import (
 )
 
 func runMerge(args []string) error {
-	fs := flag.NewFlagSet("merge", flag.ContinueOnError)
+	fs := newFlagSet("merge")
 	var bf baseFlags
 	bf.register(fs)
 	out := fs.String("out", "", "merged model to write (golora safetensors)")
 	l2c := fs.String("llama2c", "", "also (or instead) write the merged model as a llama2.c checkpoint")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, nil); err != nil {
 		return err
 	}
 	if bf.adapter == "" {
@@ -26,10 +25,14 @@ func runMerge(args []string) error {
 	if *out == "" && *l2c == "" {
 		return fmt.Errorf("-out (or -llama2c) is required")
 	}
+	if err := checkModelOutputs(*out, *l2c); err != nil {
+		return err
+	}
 	m, _, err := bf.load()
 	if err != nil {
 		return err
 	}
+	fmt.Fprintf(os.Stderr, "merge: %s\n", bf.describe(m))
 	if err := m.Merge(); err != nil {
 		return err
 	}
@@ -37,16 +40,19 @@ func runMerge(args []string) error {
 }
 
 func runExport(args []string) error {
-	fs := flag.NewFlagSet("export", flag.ContinueOnError)
+	fs := newFlagSet("export")
 	var bf baseFlags
 	bf.register(fs)
 	l2c := fs.String("llama2c", "", "write the base (merged with -adapter if given) as a llama2.c checkpoint")
 	out := fs.String("out", "", "write it as golora safetensors")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, nil); err != nil {
 		return err
 	}
 	if *out == "" && *l2c == "" {
 		return fmt.Errorf("-llama2c FILE or -out FILE is required (adapters are written by finetune -out DIR)")
+	}
+	if err := checkModelOutputs(*out, *l2c); err != nil {
+		return err
 	}
 	m, _, err := bf.load()
 	if err != nil {
@@ -58,6 +64,19 @@ func runExport(args []string) error {
 		}
 	}
 	return writeModel(m, *out, *l2c)
+}
+
+// checkModelOutputs checks the -out and -llama2c files (either may be empty) before a model is loaded and merged.
+func checkModelOutputs(out, l2c string) error {
+	if out != "" {
+		if err := checkWritable("-out", out); err != nil {
+			return err
+		}
+	}
+	if l2c != "" {
+		return checkWritable("-llama2c", l2c)
+	}
+	return nil
 }
 
 // writeModel writes m as golora safetensors to out and/or as llama2.c to l2c (either may be empty).

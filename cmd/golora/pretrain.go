@@ -4,7 +4,6 @@ package main
 import (
 	"crypto/sha256"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -17,7 +16,7 @@ import (
 
 func runPretrain(args []string) error {
 	cfg := train.DefaultPretrainConfig()
-	fs := flag.NewFlagSet("pretrain", flag.ContinueOnError)
+	fs := newFlagSet("pretrain")
 	out := fs.String("out", "models/base.safetensors", "where to write the model")
 	fs.IntVar(&cfg.Steps, "steps", cfg.Steps, "optimizer steps")
 	fs.IntVar(&cfg.Batch, "batch", cfg.Batch, "windows per step")
@@ -26,7 +25,7 @@ func runPretrain(args []string) error {
 	fs.IntVar(&cfg.Formats, "formats", cfg.Formats, "format lines in the corpus (numbers, dates, records, code, ...)")
 	fs.IntVar(&cfg.ProseRepeat, "prose-repeat", cfg.ProseRepeat, "times each fortune cookie is used (0 = no prose)")
 	proseDir := fs.String("prose", data.FortunesDir, "folder of Debian's fortunes package (apt-get install -y fortunes)")
-	lr := fs.Float64("lr", float64(cfg.LR), "peak learning rate")
+	lr := fs.Float64("lr", flagFloat(cfg.LR), "peak learning rate")
 	minLR := fs.Float64("lr-min", 0, "floor of the cosine decay (0 = lr/10; equal to -lr for a constant rate)")
 	fs.IntVar(&cfg.Warmup, "warmup", cfg.Warmup, "warmup steps")
 	fs.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "init and batch-order seed")
@@ -42,7 +41,10 @@ func runPretrain(args []string) error {
 	fs.IntVar(&cfg.Drills.MaxPeriod, "copy-period", 16, "periodic drills: longest repeated pattern in bytes (>= 6)")
 	periodic := fs.Float64("copy-periodic", 0.6, "share of periodic drills among drills (the rest: codes said twice)")
 	saveEvery := fs.Int("save-every", 250, "steps between checkpoints written to -out (0 = only at the end)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, nil); err != nil {
+		return err
+	}
+	if err := checkWritable("-out", *out); err != nil {
 		return err
 	}
 	cfg.LR, cfg.MinLR = float32(*lr), float32(*minLR)

@@ -59,7 +59,7 @@ func Run(s *Session, chunk int, progress func(Progress)) (Result, error) {
 	if cfg.EvalEvery > 0 {
 		chunk = min(chunk, cfg.EvalEvery)
 	}
-	var last Metrics
+	last := s.Metrics() // a run resumed at its last step trains nothing more: its counters so far
 	for !s.Done() {
 		m, err := s.Step(chunk)
 		if err != nil {
