@@ -15,6 +15,7 @@ import (
 	"golora/core/data"
 	"golora/core/lora"
 	"golora/core/model"
+	"golora/core/optim"
 	"golora/core/rng"
 )
 
@@ -429,4 +430,63 @@ func TestLoRASettingsReachTheAdapters(t *testing.T) {
 	}
 	// Gaussian A has std 1/r = 0.5; kaiming's would be 1/sqrt(3·in), below 0.11 here.
 	assert.InDelta(t, 0.5, math.Sqrt(sq/float64(n)), 0.05, "the RMS of A")
+}
+
+// TestOptimizerSettingsReachTheStep: a run's weight decay, clip and schedule
+// are the ones its steps take. Two full fine-tuning runs that differ only in
+// weight decay take the same Adam update, so after one step their weights
+// differ by exactly the decay, -lr·wd·θ, except the RMSNorm weights, which
+// are never decayed (the same bits). The gradient the step applied has the
+// clip's norm; the learning rate warms up to LR and decays to LR/10.
+func TestOptimizerSettingsReachTheStep(t *testing.T) {
+	base := tinyBase(t)
+	cfg := tinyConfig(MethodFull)
+	cfg.WeightDecay, cfg.Clip = 0.1, 0.05
+	decayed, err := New(base, data.NewByteTokenizer(), cfg)
+	require.NoError(t, err)
+	cfg.WeightDecay = 0
+	plain, err := New(base, data.NewByteTokenizer(), cfg)
+	require.NoError(t, err)
+	m, err := decayed.Step(1)
+	require.NoError(t, err)
+	_, err = plain.Step(1)
+	require.NoError(t, err)
+
+	require.Greater(t, m.GradNorm, cfg.Clip, "the gradient is large enough to be clipped")
+	assert.InEpsilon(t, float64(cfg.Clip), optim.GlobalNorm(decayed.loop.grad), 1e-5, "the norm of the gradient the step applied")
+
+	theta, a, b := base.Params.Data, decayed.Model().Params.Data, plain.Model().Params.Data
+	norm := make([]bool, len(theta))
+	for _, sp := range base.Config.NormSpans() {
+		for i := sp[0]; i < sp[1]; i++ {
+			norm[i] = true
+			require.Equal(t, math.Float32bits(b[i]), math.Float32bits(a[i]), "norm weight %d is not decayed", i)
+		}
+	}
+	// The fitted decay rate Σ (b - a)·θ / Σ θ² over the decayed weights is lr·wd
+	// (the float32 rounding of each difference is far below 1% of it).
+	var num, den float64
+	for i, th := range theta {
+		if !norm[i] {
+			num += (float64(b[i]) - float64(a[i])) * float64(th)
+			den += float64(th) * float64(th)
+		}
+	}
+	assert.InEpsilon(t, float64(m.LR)*0.1, num/den, 0.01, "weight decay of one step, lr·wd")
+
+	// The schedule: warmup to LR over Warmup steps, then cosine decay to LR/10 at Steps.
+	lrs := []float32{m.LR}
+	for !decayed.Done() {
+		m, err := decayed.Step(1)
+		require.NoError(t, err)
+		lrs = append(lrs, m.LR)
+	}
+	require.Len(t, lrs, cfg.Steps)
+	assert.InDelta(t, cfg.LR/float32(cfg.Warmup+1), lrs[0], 1e-9, "the first step's rate")
+	assert.Equal(t, cfg.LR, lrs[cfg.Warmup], "the rate when warmup ends")
+	for i := cfg.Warmup + 1; i < len(lrs); i++ {
+		require.Less(t, lrs[i], lrs[i-1], "the rate decays after warmup, step %d", i+1)
+	}
+	last := lrs[len(lrs)-1]
+	assert.True(t, last > cfg.LR/10 && last < cfg.LR/10*1.1, "the last step's rate %g is just above LR/10 = %g", last, cfg.LR/10)
 }
