@@ -1,7 +1,9 @@
-// Sweep: one run per LoRA rank, plus full fine-tuning as the baseline, each reported as a Result.
+// Sweep: one run per LoRA rank, plus full fine-tuning as the baseline, each reported as a Result; and the
+// learning-rate sweep that compares the two methods' best rates ("LoRA without regret").
 package train
 
 import (
+	"errors"
 	"fmt"
 
 	"golora/core/data"
@@ -21,6 +23,8 @@ type Result struct {
 	Accuracy        float32  `json:"accuracy"`
 	TokensPerSec    float64  `json:"tokens_per_s"`
 	Seconds         float64  `json:"train_seconds"`
+	LR              float32  `json:"lr"`                 // peak learning rate
+	Diverged        string   `json:"diverged,omitempty"` // in a learning-rate sweep: why the run stopped (a StopError)
 }
 
 // SweepConfigs expands cfg into one LoRA run per rank (alpha scaled with the
@@ -93,7 +97,7 @@ func Run(s *Session, chunk int, progress func(Progress)) (Result, error) {
 	}
 	return Result{Task: s.Task().Name, Method: cfg.Method, Rank: info.Rank, Targets: info.Targets,
 		TrainableParams: info.TrainableParams, TrainableBytes: info.TrainableBytes, Steps: s.StepsDone(),
-		ValLoss: ev.ValLoss, Accuracy: ev.Accuracy, TokensPerSec: tps, Seconds: last.Elapsed}, nil
+		ValLoss: ev.ValLoss, Accuracy: ev.Accuracy, TokensPerSec: tps, Seconds: last.Elapsed, LR: cfg.LR}, nil
 }
 
 // ValidateSweep checks every run of a sweep against base, so that a bad one
@@ -113,6 +117,12 @@ func ValidateSweep(base *model.Model, cfgs []Config) error {
 // Sweep validates every config first (ValidateSweep), then runs them one
 // after another on base, reporting progress with the run's index.
 func Sweep(base *model.Model, tok data.Tokenizer, cfgs []Config, progress func(run int, p Progress)) ([]Result, error) {
+	return sweep(base, tok, cfgs, progress, false)
+}
+
+// sweep is Sweep; with keepDiverged, a run stopped by a non-finite loss or
+// gradient is kept as a Result with Diverged set, and the sweep goes on.
+func sweep(base *model.Model, tok data.Tokenizer, cfgs []Config, progress func(run int, p Progress), keepDiverged bool) ([]Result, error) {
 	if err := ValidateSweep(base, cfgs); err != nil {
 		return nil, err
 	}
@@ -127,10 +137,65 @@ func Sweep(base *model.Model, tok data.Tokenizer, cfgs []Config, progress func(r
 				progress(i, p)
 			}
 		})
+		if err != nil && keepDiverged {
+			if d, ok := DivergedResult(s, err); ok {
+				res, err = d, nil
+			}
+		}
 		if err != nil {
 			return results, fmt.Errorf("sweep run %d (%s r=%d): %w", i+1, c.Method, c.Rank, err)
 		}
 		results = append(results, res)
 	}
 	return results, nil
+}
+
+// DivergedResult is the Result of run s stopped by err, when err is a
+// StopError (a non-finite loss or gradient); false for any other error.
+func DivergedResult(s *Session, err error) (Result, bool) {
+	var stop *StopError
+	if !errors.As(err, &stop) {
+		return Result{}, false
+	}
+	info, cfg := s.Info(), s.Config()
+	return Result{Task: s.Task().Name, Method: cfg.Method, Rank: info.Rank, Targets: info.Targets,
+		TrainableParams: info.TrainableParams, TrainableBytes: info.TrainableBytes, Steps: s.StepsDone(),
+		LR: cfg.LR, Diverged: stop.Error()}, true
+}
+
+// LRSweepConfigs expands cfg into one run per learning rate for each of
+// methods (lora, full), method by method, every other setting as in cfg.
+func LRSweepConfigs(cfg Config, lrs []float32, methods []string) []Config {
+	var out []Config
+	for _, m := range methods {
+		for _, lr := range lrs {
+			c := cfg
+			c.Method, c.LR = m, lr
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// LRSweep runs a learning-rate sweep (LRSweepConfigs) like Sweep, except
+// that a run stopped by a non-finite loss (a rate too high: the point of the
+// sweep is to find where that starts) is kept, with Diverged saying why,
+// instead of ending the sweep.
+func LRSweep(base *model.Model, tok data.Tokenizer, cfgs []Config, progress func(run int, p Progress)) ([]Result, error) {
+	return sweep(base, tok, cfgs, progress, true)
+}
+
+// BestLR returns method's run with the lowest final validation loss among
+// those that did not diverge ("LoRA without regret" compares the methods'
+// best rates by final loss), and false if there is none. Accuracy often
+// saturates at 100% over several rates; the loss still orders them.
+func BestLR(results []Result, method string) (Result, bool) {
+	var best Result
+	found := false
+	for _, r := range results {
+		if r.Method == method && r.Diverged == "" && (!found || r.ValLoss < best.ValLoss) {
+			best, found = r, true
+		}
+	}
+	return best, found
 }
