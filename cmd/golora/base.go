@@ -11,6 +11,7 @@ import (
 	"golora/core/checkpoint"
 	"golora/core/data"
 	"golora/core/model"
+	"golora/core/peft"
 	"golora/core/train"
 )
 
@@ -33,18 +34,19 @@ func (b *baseFlags) register(fs *flag.FlagSet) {
 // (r=4, alpha 16 on q,v)".
 func (b *baseFlags) describe(m *model.Model) string {
 	what := b.modelPath()
-	if b.adapter == "" || m.LoRA == nil {
+	lr := peft.LoRAOf(m)
+	if b.adapter == "" || lr == nil {
 		return what
 	}
 	var targets []string
-	for _, t := range m.Targets() {
+	for _, t := range lr.Targets {
 		targets = append(targets, t.String())
 	}
 	scaling := ""
-	if m.LoRA.RSLoRA {
+	if lr.RSLoRA {
 		scaling = ", rsLoRA"
 	}
-	return fmt.Sprintf("%s with adapter %s (r=%d, alpha %g%s on %s)", what, b.adapter, m.LoRA.Rank, m.LoRA.Alpha, scaling, strings.Join(targets, ","))
+	return fmt.Sprintf("%s with adapter %s (r=%d, alpha %g%s on %s)", what, b.adapter, lr.Rank, lr.Alpha, scaling, strings.Join(targets, ","))
 }
 
 // defaultBase finds the shipped base from the repository root or the binary's folder.

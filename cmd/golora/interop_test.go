@@ -135,7 +135,7 @@ func TestMergeCLI(t *testing.T) {
 	defer f.Close()
 	merged, _, err := model.Load(f, out)
 	require.NoError(t, err)
-	assert.Nil(t, merged.LoRA, "a merged model carries no adapters")
+	assert.Empty(t, merged.Methods(), "a merged model carries no adapters")
 	got := forwardLogits(merged)
 	maxDiff := 0.0
 	for i := range want {

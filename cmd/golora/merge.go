@@ -58,7 +58,7 @@ func runExport(args []string) error {
 	if err != nil {
 		return err
 	}
-	if m.LoRA != nil {
+	if len(m.Methods()) > 0 {
 		if err := m.Merge(); err != nil {
 			return err
 		}

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"golora/core/data"
+	"golora/core/peft"
 	"golora/core/train"
 )
 
@@ -119,7 +120,7 @@ func writeRun(s *train.Session, baseName, dir string) (string, error) {
 
 // writeAdapter writes adapter_model.safetensors and adapter_config.json into dir (which exists).
 func writeAdapter(s *train.Session, baseName, dir string) (string, error) {
-	if s.Model().LoRA == nil {
+	if peft.LoRAOf(s.Model()) == nil {
 		return "", fmt.Errorf("-out: only a LoRA run has an adapter to write")
 	}
 	w, c, err := s.ExportAdapter(baseName)

@@ -7,8 +7,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"golora/core/lora"
 	"golora/core/model"
+	"golora/core/peft"
 	"golora/core/rng"
 )
 
@@ -36,10 +36,11 @@ func benchInputs(b *testing.B, r, r2 int, targets []model.Target) Inputs {
 	base.Init(rng.New(1))
 	adapt := func(rank int, seed uint64) *model.Model {
 		m := base.Clone()
-		require.NoError(b, m.AddLoRA(lora.Config{Rank: rank, Alpha: 16}, targets, rng.New(seed)))
+		lr, err := peft.AddLoRA(m, peft.LoRAConfig{Rank: rank, Alpha: 16, Targets: targets}, rng.New(seed))
+		require.NoError(b, err)
 		g := rng.New(seed + 1)
-		for i := range m.LoRA.Params {
-			m.LoRA.Params[i] += 0.01 * g.Normal()
+		for i := range lr.Params() {
+			lr.Params()[i] += 0.01 * g.Normal()
 		}
 		return m
 	}
@@ -99,7 +100,8 @@ func BenchmarkAnalyzeVsStep(b *testing.B) {
 	} {
 		in := benchInputs(b, 8, c.r2, c.targets)
 		step := in.Base.Clone()
-		require.NoError(b, step.AddLoRA(lora.Config{Rank: 8, Alpha: 16}, qv, rng.New(1)))
+		_, err := peft.AddLoRA(step, peft.LoRAConfig{Rank: 8, Alpha: 16, Targets: qv}, rng.New(1))
+		require.NoError(b, err)
 		acts := step.NewActs(B, T)
 		g := rng.New(2)
 		inputs, targets, mask := make([]int, B*T), make([]int, B*T), make([]float32, B*T)

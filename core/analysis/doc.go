@@ -5,7 +5,7 @@
 // answers with numbers.
 //
 // Conventions: a weight is (Out, In) row-major, as everywhere in golora;
-// ΔW = scaling · B · A for an adapter (lora.Adapter's A is (R, In), B is
+// ΔW = scaling · B · A for an adapter (peft.Adapter's A is (R, In), B is
 // (Out, R)) and ΔW = W_ft − W0 for full fine-tuning. Every matrix is taken to
 // float64 and factorised with gonum's thin SVD (mat.SVD): M = U diag(σ) Vᵀ,
 // σ descending, U (Out, k) and V (In, k) with k = min(Out, In). "Top-r

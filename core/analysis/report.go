@@ -8,8 +8,8 @@ import (
 
 	"gonum.org/v1/gonum/mat"
 
-	"golora/core/lora"
 	"golora/core/model"
+	"golora/core/peft"
 	"golora/core/rng"
 )
 
@@ -119,10 +119,10 @@ func Analyze(in Inputs, opt Options) (*Report, error) {
 			return nil, err
 		}
 	}
-	if in.LoRA != nil && in.LoRA.LoRA == nil {
+	if in.LoRA != nil && peft.LoRAOf(in.LoRA) == nil {
 		return nil, errors.New("analysis: the adapted model has no adapters")
 	}
-	if in.Compare != nil && (in.LoRA == nil || in.Compare.LoRA == nil) {
+	if in.Compare != nil && (in.LoRA == nil || peft.LoRAOf(in.Compare) == nil) {
 		return nil, errors.New("analysis: a comparison needs two models with adapters")
 	}
 	if in.LoRA == nil && in.Full == nil {
@@ -135,9 +135,9 @@ func Analyze(in Inputs, opt Options) (*Report, error) {
 	}
 	var sites []site
 	if in.LoRA != nil {
-		rep.Rank = in.LoRA.LoRA.Rank
+		rep.Rank = peft.LoRAOf(in.LoRA).Rank
 		for l := range cfg.NLayers {
-			for _, t := range in.LoRA.Targets() {
+			for _, t := range peft.LoRAOf(in.LoRA).Targets {
 				sites = append(sites, site{l, t})
 			}
 		}
@@ -149,16 +149,16 @@ func Analyze(in Inputs, opt Options) (*Report, error) {
 		}
 	}
 	if in.Compare != nil {
-		rep.CompareRank = in.Compare.LoRA.Rank
+		rep.CompareRank = peft.LoRAOf(in.Compare).Rank
 		common := 0
 		for _, s := range sites {
-			if in.Compare.Adapter(s.l, s.t) != nil {
+			if peft.LoRAOf(in.Compare).Adapter(s.l, s.t) != nil {
 				common++
 			}
 		}
 		if common == 0 {
 			return nil, fmt.Errorf("analysis: the two adapters adapt no module in common (targets %v and %v)",
-				in.LoRA.Targets(), in.Compare.Targets())
+				peft.LoRAOf(in.LoRA).Targets, peft.LoRAOf(in.Compare).Targets)
 		}
 	}
 	for _, s := range sites {
@@ -188,7 +188,7 @@ func analyzeModule(in Inputs, l int, t model.Target, rank int, opt Options) (Mod
 		return mod, err
 	}
 	if in.LoRA != nil {
-		a := in.LoRA.Adapter(l, t)
+		a := peft.LoRAOf(in.LoRA).Adapter(l, t)
 		delta, df, err := adapterDelta(a)
 		if err != nil {
 			return mod, err
@@ -197,7 +197,7 @@ func analyzeModule(in Inputs, l int, t model.Target, rank int, opt Options) (Mod
 			return mod, err
 		}
 		if in.Compare != nil {
-			if b := in.Compare.Adapter(l, t); b != nil {
+			if b := peft.LoRAOf(in.Compare).Adapter(l, t); b != nil {
 				if mod.Compare, err = compare(a, df, b, stream(opt.Seed, name, "control")); err != nil {
 					return mod, err
 				}
@@ -224,7 +224,7 @@ func analyzeModule(in Inputs, l int, t model.Target, rank int, opt Options) (Mod
 }
 
 // adapterDelta returns ΔW = scaling · B · A (out, in) in float64 and its SVD (from the factors).
-func adapterDelta(a *lora.Adapter) (*mat.Dense, Factors, error) {
+func adapterDelta(a *peft.Adapter) (*mat.Dense, Factors, error) {
 	b, am := dense(a.Out, a.Rank, a.B), dense(a.Rank, a.In, a.A)
 	var d mat.Dense
 	d.Mul(b, am)
@@ -255,7 +255,7 @@ func analyzeUpdate(w0 *mat.Dense, wf Factors, delta *mat.Dense, df Factors, r in
 
 // compare computes φ between adapter a (df the SVD of its ΔW) and adapter b,
 // with the random controls drawn from rnd.
-func compare(a *lora.Adapter, df Factors, b *lora.Adapter, rnd *rng.RNG) (*Comparison, error) {
+func compare(a *peft.Adapter, df Factors, b *peft.Adapter, rnd *rng.RNG) (*Comparison, error) {
 	r1, r2 := a.Rank, b.Rank
 	c := &Comparison{R1: r1, R2: r2}
 	// The right singular vectors of A (r, in) span its rows, in the input space.

@@ -7,8 +7,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"golora/core/lora"
 	"golora/core/model"
+	"golora/core/peft"
 	"golora/core/rng"
 )
 
@@ -29,9 +29,10 @@ func tinyBase(t *testing.T) *model.Model {
 func adapted(t *testing.T, base *model.Model, rank int, targets []model.Target, seed uint64) *model.Model {
 	t.Helper()
 	m := base.Clone()
-	require.NoError(t, m.AddLoRA(lora.Config{Rank: rank, Alpha: float32(2 * rank)}, targets, rng.New(seed)))
+	lr, err := peft.AddLoRA(m, peft.LoRAConfig{Rank: rank, Alpha: float32(2 * rank), Targets: targets}, rng.New(seed))
+	require.NoError(t, err)
 	r := rng.New(seed + 100)
-	for _, a := range m.LoRA.Adapters {
+	for _, a := range lr.Adapters {
 		for i := range a.B {
 			a.B[i] = 0.05 * r.Normal()
 		}
@@ -72,8 +73,8 @@ func TestAnalyzeSameRowSpace(t *testing.T) {
 	targets := []model.Target{model.TargetQ}
 	a := adapted(t, base, 2, targets, 1)
 	b := adapted(t, base, 2, targets, 2)
-	for i, ad := range a.LoRA.Adapters {
-		bd := b.LoRA.Adapters[i]
+	for i, ad := range peft.LoRAOf(a).Adapters {
+		bd := peft.LoRAOf(b).Adapters[i]
 		row0, row1 := ad.A[:ad.In], ad.A[ad.In:]
 		for k := range ad.In {
 			bd.A[k] = 2*row0[k] + row1[k]

@@ -11,7 +11,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"golora/core/checkpoint"
-	"golora/core/lora"
 	"golora/core/optim"
 )
 
@@ -39,21 +38,15 @@ type modelFixture struct {
 		NormEps  float32 `json:"norm_eps"`
 		RopeBase float64 `json:"rope_base"`
 	} `json:"config"`
-	B       int                  `json:"B"`
-	T       int                  `json:"T"`
-	Inputs  []int                `json:"inputs"`
-	Targets []int                `json:"targets"`
-	Mask    []float32            `json:"mask"`
-	Weights map[string]fixTensor `json:"weights"`
-	Logits  []float64            `json:"logits"`
-	Loss    float64              `json:"loss"`
-	Grads   map[string][]float64 `json:"grads"`
-	LoRA    *struct {
-		Rank     int                             `json:"rank"`
-		Alpha    float32                         `json:"alpha"`
-		Targets  []string                        `json:"targets"`
-		Adapters map[string]map[string]fixTensor `json:"adapters"`
-	} `json:"lora"`
+	B         int                  `json:"B"`
+	T         int                  `json:"T"`
+	Inputs    []int                `json:"inputs"`
+	Targets   []int                `json:"targets"`
+	Mask      []float32            `json:"mask"`
+	Weights   map[string]fixTensor `json:"weights"`
+	Logits    []float64            `json:"logits"`
+	Loss      float64              `json:"loss"`
+	Grads     map[string][]float64 `json:"grads"`
 	Optimizer *struct {
 		LR          float32 `json:"lr"`
 		WeightDecay float32 `json:"weight_decay"`
@@ -107,40 +100,21 @@ func assertScaled(t *testing.T, what string, want []float64, got []float32, tol 
 }
 
 func TestPyTorchFixtures(t *testing.T) {
-	for _, name := range []string{"tiny", "untied", "lora", "long"} {
+	// The "lora" fixture, the same model with adapters, is checked in core/peft.
+	for _, name := range []string{"tiny", "untied", "long"} {
 		t.Run(name, func(t *testing.T) {
 			fx, m := loadModelFixture(t, name)
-			var grads *Params
-			if fx.LoRA != nil {
-				targets, err := ParseTargets(fx.LoRA.Targets)
-				require.NoError(t, err)
-				require.NoError(t, m.AddLoRA(lora.Config{Rank: fx.LoRA.Rank, Alpha: fx.LoRA.Alpha}, targets, nil))
-				for _, a := range m.LoRA.Adapters {
-					ad, ok := fx.LoRA.Adapters[a.Module]
-					require.True(t, ok, a.Module)
-					copy(a.A, f32(ad["A"].Data))
-					copy(a.B, f32(ad["B"].Data))
-				}
-			} else {
-				grads = NewParams(m.Config)
-			}
+			grads := NewParams(m.Config)
 			acts := m.NewActs(fx.B, fx.T)
 			loss := m.Forward(acts, fx.Inputs, fx.Targets, fx.Mask, fx.B, fx.T)
 			assert.InDelta(t, fx.Loss, float64(loss), 1e-5, "loss")
 			worst := assertScaled(t, "logits", fx.Logits, acts.Logits[:len(fx.Logits)], 1e-5)
 			m.Backward(acts, grads)
-			if fx.LoRA != nil {
-				for _, a := range m.LoRA.Adapters {
-					worst = math.Max(worst, assertScaled(t, a.Module+".lora_A", fx.Grads[a.Module+".lora_A"], a.DA, 1e-4))
-					worst = math.Max(worst, assertScaled(t, a.Module+".lora_B", fx.Grads[a.Module+".lora_B"], a.DB, 1e-4))
-				}
-			} else {
-				views := grads.Views(m.Config)
-				for _, ti := range m.Config.Tensors() {
-					want, ok := fx.Grads[ti.Name]
-					require.True(t, ok, ti.Name)
-					worst = math.Max(worst, assertScaled(t, ti.Name+" grad", want, views[ti.Name], 1e-4))
-				}
+			views := grads.Views(m.Config)
+			for _, ti := range m.Config.Tensors() {
+				want, ok := fx.Grads[ti.Name]
+				require.True(t, ok, ti.Name)
+				worst = math.Max(worst, assertScaled(t, ti.Name+" grad", want, views[ti.Name], 1e-4))
 			}
 			t.Logf("%s: loss %.7f (torch %.7f), worst scaled difference %.2g", name, loss, fx.Loss, worst)
 		})

@@ -4,7 +4,6 @@ package model
 import (
 	"fmt"
 
-	"golora/core/lora"
 	"golora/core/matmul"
 	"golora/core/nn"
 	"golora/core/rng"
@@ -17,18 +16,20 @@ type Acts struct {
 	MaxB, MaxT int
 	B, T       int // the current batch's shape
 
-	Dropout float32  // LoRA dropout probability for this pass (0 in evaluation)
+	Dropout float32  // the methods' dropout probability for this pass (0 in evaluation)
 	RNG     *rng.RNG // draws the dropout masks
-	// SideAdapters applies each adapter beside its frozen weight, as the
-	// paper writes it, out = x·W0ᵀ + s·(x·Aᵀ)·Bᵀ, instead of through the
-	// fused weight W0 + s·B·A that passes without dropout use (one product
-	// instead of three, with the bits of the merged model). The two agree
-	// to float rounding; checks of merging compare them.
+	// SideAdapters has each method compute beside its frozen weights, as
+	// its paper writes it (LoRA: out = x·W0ᵀ + s·(x·Aᵀ)·Bᵀ), instead of
+	// through the weights it folds together (W0 + s·B·A: one product instead
+	// of three, with the bits of the merged model). The two agree to float
+	// rounding; checks of merging compare them (Ctx.Beside).
 	SideAdapters bool
-	// LoRAGrads, when not nil, receives the adapters' gradients (laid out
-	// as m.LoRA.Grads) instead of m.LoRA.Grads: parts of a step computed
-	// side by side each accumulate into their own buffer.
-	LoRAGrads []float32
+	// MethodGrads, when not nil, receives the attached methods' gradients,
+	// laid out as their Grads() back to back in attach order (the tail of
+	// a Trainable's vector, see Trainable.BindGrads), instead of the methods'
+	// own buffers: parts of a step computed side by side each accumulate
+	// into their own buffer.
+	MethodGrads []float32
 	// LossDen, when > 0, divides the summed masked loss instead of this
 	// batch's own Σ mask: a step computed in parts passes the whole batch's
 	// count, so that the parts' losses and gradients add up to the batch's.
@@ -65,8 +66,10 @@ type Acts struct {
 	dg, du, dh       []float32 // (N, H)
 	dlogits          []float32 // (N, V)
 	dlosses          []float32 // (N)
-	dlora            []float32 // (R, N) adapter scratch
-	fused            bool      // the last Forward computed adapted layers with fused weights
+
+	passes []*pass                // each attached method's hooks for these activations
+	linear [][NumTargets]linearAt // (L) the hook computing each linear layer; nil h: plain
+	nmeth  int                    // len(m.Methods()) when passes were made
 }
 
 // LayerActs is what one block saves.
@@ -86,8 +89,6 @@ type LayerActs struct {
 	Sig   []float32 // (N, H) sigmoid(G), saved for the backward pass
 	Hd    []float32 // (N, H) silu(G) * U
 	XOut  []float32 // (N, C) block output
-	lora  [NumTargets]*lora.Cache
-	fused [NumTargets][]float32 // adapted weights with the update folded in (lora.Adapter.Fuse)
 }
 
 // NewActs sizes the activations for batches of up to maxB sequences of up to maxT tokens.
@@ -111,26 +112,50 @@ func (m *Model) NewActs(maxB, maxT int) *Acts {
 			Att: f(att), AttY: f(N * C), XMid: f(N * C), Ln2: f(N * C), Rstd2: f(N),
 			G: f(N * H), U: f(N * H), Sig: f(N * H), Hd: f(N * H), XOut: f(N * C)}
 	}
-	m.sizeLoRAActs(a)
+	m.sizePasses(a)
 	return a
 }
 
-// sizeLoRAActs gives every adapter a cache in a (call again after AddLoRA).
-func (m *Model) sizeLoRAActs(a *Acts) {
-	if m.LoRA == nil {
-		return
+// sizePasses gives every attached method its hooks for a (again after Attach).
+func (m *Model) sizePasses(a *Acts) {
+	a.passes, a.linear = m.newPasses(a.MaxB * a.MaxT)
+	a.nmeth = len(m.methods)
+}
+
+// beginPasses hands the pass's settings to every method and calls its Begin.
+func (m *Model) beginPasses(a *Acts) {
+	if a.nmeth != len(m.methods) {
+		m.sizePasses(a)
 	}
-	N := a.MaxB * a.MaxT
-	a.dlora = make([]float32, N*m.LoRA.Rank)
-	dropout := m.LoRA.Dropout > 0
-	for l := range a.Layers {
-		for t, ad := range m.adapters[l] {
-			if ad != nil && a.Layers[l].lora[t] == nil {
-				a.Layers[l].lora[t] = ad.NewCache(N, dropout)
-				a.Layers[l].fused[t] = make([]float32, ad.Out*ad.In)
-			}
+	for _, p := range a.passes {
+		p.ctx = Ctx{Dropout: a.Dropout, RNG: a.RNG, Beside: a.SideAdapters, Grads: p.meth.Grads()}
+		if a.MethodGrads != nil {
+			n := len(p.meth.Params())
+			p.ctx.Grads = a.MethodGrads[p.off : p.off+n : p.off+n]
+		}
+		if p.hooks.Begin != nil && !m.merged {
+			p.hooks.Begin(&p.ctx)
 		}
 	}
+}
+
+// Hooks returns the hooks meth holds in these activations (its caches, for
+// checks that read what a pass saved), or nil when meth is not attached.
+func (a *Acts) Hooks(meth Method) *Pass {
+	for _, p := range a.passes {
+		if p.meth == meth {
+			return p.hooks
+		}
+	}
+	return nil
+}
+
+// linearHook is the hook computing linear layer (l, tg), or nil (plain, or merged).
+func (a *Acts) linearHook(m *Model, l int, tg Target) linearAt {
+	if m.merged || a.linear == nil {
+		return linearAt{}
+	}
+	return a.linear[l][tg]
 }
 
 // Forward runs the model on inputs (B*T token ids) and, when targets is not
@@ -145,21 +170,12 @@ func (m *Model) Forward(a *Acts, inputs, targets []int, mask []float32, b, t int
 	if len(inputs) != b*t || (targets != nil && len(targets) != b*t) || (mask != nil && len(mask) != b*t) {
 		panic("model: Forward inputs, targets and mask must each hold B*T entries")
 	}
-	if m.LoRA != nil && a.dlora == nil {
-		m.sizeLoRAActs(a)
-	}
 	a.B, a.T = b, t
 	N, C, KVD, H, V := b*t, c.Dim, c.KVDim(), c.HiddenDim, c.VocabSize
 	NH, NKV, HS := c.NHeads, c.NKVHeads, c.HeadSize()
 	p := m.Params
 	copy(a.inputs, inputs)
-	// Without dropout an adapted layer computes with its weight and update
-	// fused, W0 + scaling·B·A (what Merge would store): one product instead of
-	// three, and the input gradient comes through the same weight.
-	a.fused = m.LoRA != nil && !m.merged && !a.SideAdapters && (a.Dropout <= 0 || a.RNG == nil)
-	if a.fused {
-		m.fuseAdapters(func(l int, t Target) []float32 { return a.Layers[l].fused[t] })
-	}
+	m.beginPasses(a)
 
 	nn.EmbeddingForward(a.X0, p.Embed, inputs, N, C)
 	x := a.X0
@@ -219,46 +235,61 @@ func (m *Model) Forward(a *Acts, inputs, targets []int, mask []float32, b, t int
 	return nn.MaskedMeanOver(a.Losses[:M], a.mask[:M], a.LossDen)
 }
 
-// linear computes out (N, OC) = in (N, IC) · Wᵀ, plus the LoRA update of (l, tg) if one is active.
+// linear computes out (N, OC) = in (N, IC) · Wᵀ, or what the method acting on (l, tg) makes of it.
 func (m *Model) linear(a *Acts, l int, tg Target, out, in, w []float32, n, ic, oc int) {
-	ad := m.active(l, tg)
-	if ad != nil && a.fused {
-		matmul.Forward(out[:n*oc], in[:n*ic], a.Layers[l].fused[tg], nil, n, ic, oc)
-		ad.ForwardFused(in, a.Layers[l].lora[tg], n)
+	if at := a.linearHook(m, l, tg); at.h != nil {
+		at.h.Forward(at.ctx, out, in, w, n)
 		return
 	}
 	matmul.Forward(out[:n*oc], in[:n*ic], w, nil, n, ic, oc)
-	if ad != nil {
-		ad.Forward(out, in, a.Layers[l].lora[tg], n, a.Dropout, a.RNG)
-	}
 }
 
-// linearBackward accumulates din += dout·W (when din is not nil), dw += doutᵀ·in
-// (when dw is not nil: frozen weights skip it) and the adapter's gradients.
+// linearBackward accumulates din += dout·W (when din is not nil) and dw +=
+// doutᵀ·in (when dw is not nil: frozen weights skip it), or the backward of
+// the method acting on (l, tg).
 func (m *Model) linearBackward(a *Acts, l int, tg Target, din, dw, dout, in, w []float32, n, ic, oc int) {
 	var dinN []float32
 	if din != nil {
 		dinN = din[:n*ic]
 	}
-	ad := m.active(l, tg)
-	dxAdapter := dinN
-	if ad != nil && a.fused {
-		w, dxAdapter = a.Layers[l].fused[tg], nil // dL/dx = dout · (W0 + s·B·A)
+	if at := a.linearHook(m, l, tg); at.h != nil {
+		at.h.Backward(at.ctx, dinN, dw, dout, in, w, n)
+		return
 	}
 	matmul.Backward(dinN, dw, nil, dout[:n*oc], in[:n*ic], w, n, ic, oc)
-	if ad != nil {
-		dA, dB := ad.DA, ad.DB
-		if a.LoRAGrads != nil {
-			dA, dB = ad.GradViews(a.LoRAGrads)
-		}
-		ad.BackwardTo(dA, dB, dxAdapter, dout, in, a.Layers[l].lora[tg], a.dlora, n)
+}
+
+// lowestTrained is the lowest layer where something trains: a method's hook
+// or a base weight with a gradient (-1: the embedding; NLayers: nothing
+// below the final norm). Below it no gradient is needed at all.
+func (m *Model) lowestTrained(a *Acts, grads *Params) int {
+	if grads != nil && grads.Embed != nil {
+		return -1
 	}
+	for l := range m.Config.NLayers {
+		for tg := range NumTargets {
+			if a.linearHook(m, l, Target(tg)).h != nil {
+				return l
+			}
+		}
+		if grads != nil {
+			G := &grads.Layers[l]
+			for _, w := range [][]float32{G.AttnNorm, G.Wq, G.Wk, G.Wv, G.Wo, G.MLPNorm, G.Wgate, G.Wup, G.Wdown} {
+				if w != nil {
+					return l
+				}
+			}
+		}
+	}
+	return m.Config.NLayers
 }
 
 // Backward accumulates the gradients of the last Forward's loss. Base weight
-// gradients go into grads; pass nil to keep the base frozen (LoRA), which skips
-// every weight-gradient product. Adapter gradients go into m.LoRA.Grads.
-// Callers zero the gradients once per step.
+// gradients go into grads, whose nil views (or a nil grads) mark frozen
+// weights: their weight-gradient products are skipped, and so is every
+// layer below the lowest one where something trains. The methods' gradients
+// go into their Grads() (or Acts.MethodGrads). Callers zero the gradients
+// once per step.
 func (m *Model) Backward(a *Acts, grads *Params) {
 	if m.merged {
 		panic("model: Backward on a merged model (unmerge before training)")
@@ -302,7 +333,8 @@ func (m *Model) Backward(a *Acts, grads *Params) {
 	}
 	nn.RMSNormBackward(dres, g(func(p *Params) []float32 { return p.Norm }), dln, xLast, p.Norm, a.RstdF, N, C)
 
-	for l := c.NLayers - 1; l >= 0; l-- {
+	low := m.lowestTrained(a, grads)
+	for l := c.NLayers - 1; l >= low && l >= 0; l-- {
 		L, A := &p.Layers[l], &a.Layers[l]
 		var G *Layer
 		if grads != nil {
@@ -334,11 +366,14 @@ func (m *Model) Backward(a *Acts, grads *Params) {
 		dattY := zero(a.dattY[:N*C])
 		m.linearBackward(a, l, TargetO, dattY, gw(func(L *Layer) []float32 { return L.Wo }), dres, A.AttY, L.Wo, N, C, C)
 		// forward: AttY = Attention(Q, K, V)
-		// Below the first block only the embedding needs dL/dx: a frozen base
-		// skips it, and in the first block computes only the gradients of
-		// q, k and v that an adapter reads.
-		needInput := grads != nil || l > 0
-		need := func(tg Target) bool { return needInput || m.active(l, tg) != nil }
+		// dL/dx of the block's input is needed only when something below
+		// trains; the lowest trained block computes only the gradients of q,
+		// k and v that its own hooks or trained weights read.
+		needInput := l > low
+		needLn1 := needInput || gw(func(L *Layer) []float32 { return L.AttnNorm }) != nil
+		need := func(tg Target) bool {
+			return needLn1 || a.linearHook(m, l, tg).h != nil || gw(func(L *Layer) []float32 { return L.Weight(tg) }) != nil
+		}
 		var dq, dk, dv, dqPre, dkPre []float32
 		if need(TargetQ) {
 			dq, dqPre = zero(a.dq[:N*C]), zero(a.dqPre[:N*C])
@@ -352,7 +387,7 @@ func (m *Model) Backward(a *Acts, grads *Params) {
 		nn.AttentionBackward(dq, dk, dv, a.datt, dattY, A.Q, A.K, A.V, A.Att, b, t, NH, NKV, HS)
 		// forward: Q = RoPE(Ln1 · Wqᵀ); K = RoPE(Ln1 · Wkᵀ)
 		dln = nil
-		if needInput {
+		if needLn1 {
 			dln = zero(a.dln[:N*C])
 		}
 		if dq != nil {
@@ -366,14 +401,14 @@ func (m *Model) Backward(a *Acts, grads *Params) {
 		if dv != nil {
 			m.linearBackward(a, l, TargetV, dln, gw(func(L *Layer) []float32 { return L.Wv }), dv, A.Ln1, L.Wv, N, C, KVD)
 		}
-		if !needInput {
+		if !needLn1 {
 			return
 		}
 		// forward: Ln1 = RMSNorm(x); the residual adds dL/dXMid, already in dres
 		nn.RMSNormBackward(dres, gw(func(L *Layer) []float32 { return L.AttnNorm }), dln, x, L.AttnNorm, A.Rstd1, N, C)
 	}
 	// forward: X0 = Embed[inputs]
-	if grads != nil {
+	if grads != nil && grads.Embed != nil {
 		nn.EmbeddingBackward(grads.Embed, dres, a.inputs[:N], N, C)
 	}
 }

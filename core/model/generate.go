@@ -15,21 +15,22 @@ import (
 // re-running the prefix. All B rows advance together (row b's token at step s
 // sits at position s), so one step is one (B, C) matmul per weight: batched
 // greedy decoding is how Evaluate scores a whole test split quickly.
-// Adapters are applied on the fly unless merged, exactly as in Forward.
+// The attached methods act at their places unless merged, as in Forward.
 type Decoder struct {
 	m              *Model
-	b              int                     // rows
-	pos            int                     // position of the next token fed
-	kcache, vcache [][]float32             // (L) of (B, SeqLen, KVD)
-	x, xb, xb2     []float32               // (B*prefillChunk, C) residual stream and scratch
-	q, attY        []float32               // (B*prefillChunk, C)
-	hb, hb2        []float32               // (B*prefillChunk, H)
-	scores         []float32               // (SeqLen)
-	rstd           []float32               // (B*prefillChunk)
-	Logits         []float32               // (B, V) after the last Next
-	probs          []float32               // (V) sampling scratch
-	fused          [][NumTargets][]float32 // each adapted weight with its update folded in (lora.Adapter.Fuse)
-	ids            []int                   // (B*prefillChunk) Prefill's tokens, one chunk
+	b              int                    // rows
+	pos            int                    // position of the next token fed
+	kcache, vcache [][]float32            // (L) of (B, SeqLen, KVD)
+	x, xb, xb2     []float32              // (B*prefillChunk, C) residual stream and scratch
+	q, attY        []float32              // (B*prefillChunk, C)
+	hb, hb2        []float32              // (B*prefillChunk, H)
+	scores         []float32              // (SeqLen)
+	rstd           []float32              // (B*prefillChunk)
+	Logits         []float32              // (B, V) after the last Next
+	probs          []float32              // (V) sampling scratch
+	ids            []int                  // (B*prefillChunk) Prefill's tokens, one chunk
+	passes         []*pass                // each attached method's hooks, saving nothing for a backward pass
+	hooks          [][NumTargets]linearAt // (L) the hook computing each linear layer; nil h: plain
 }
 
 // prefillChunk is how many positions Prefill feeds per pass: the decoder's
@@ -53,16 +54,7 @@ func (m *Model) NewDecoder(b int) *Decoder {
 		d.kcache[l] = f(b * c.SeqLen * c.KVDim())
 		d.vcache[l] = f(b * c.SeqLen * c.KVDim())
 	}
-	if m.adapters != nil {
-		d.fused = make([][NumTargets][]float32, c.NLayers)
-		for l := range m.adapters {
-			for t, a := range m.adapters[l] {
-				if a != nil {
-					d.fused[l][t] = f(a.Out * a.In)
-				}
-			}
-		}
-	}
+	d.passes, d.hooks = m.newPasses(rows)
 	return d
 }
 
@@ -126,10 +118,15 @@ func (d *Decoder) feed(tokens []int, n int, logits bool) error {
 	NH, NKV, HS := c.NHeads, c.NKVHeads, c.HeadSize()
 	p := m.Params
 	pos, R := d.pos, B*n // row r*n+j is sequence r at position pos+j
-	if pos == 0 && d.fused != nil && !m.merged {
-		// New sequences: fold the adapters' current values into the weights
-		// they adapt (the same weights Forward computes with).
-		m.fuseAdapters(func(l int, t Target) []float32 { return d.fused[l][t] })
+	if pos == 0 && !m.merged {
+		// New sequences: the methods start from their current parameters
+		// (folding them into the weights they adapt, as Forward does).
+		for _, p := range d.passes {
+			p.ctx = Ctx{NoGrad: true}
+			if p.hooks.Begin != nil {
+				p.hooks.Begin(&p.ctx)
+			}
+		}
 	}
 	nn.EmbeddingForward(d.x, p.Embed, tokens, R, C)
 	for l := range c.NLayers {
@@ -179,11 +176,13 @@ func (d *Decoder) feed(tokens []int, n int, logits bool) error {
 	return nil
 }
 
-// linear computes out = in · Wᵀ, with an active adapter's update folded into
-// W (refreshed at every position 0).
+// linear computes out = in · Wᵀ, or what the method acting on (l, tg) makes of it.
 func (d *Decoder) linear(l int, tg Target, out, in, w []float32, rows, ic, oc int) {
-	if d.m.active(l, tg) != nil {
-		w = d.fused[l][tg]
+	if !d.m.merged && d.hooks != nil {
+		if at := d.hooks[l][tg]; at.h != nil {
+			at.h.Forward(at.ctx, out, in, w, rows)
+			return
+		}
 	}
 	matmul.Forward(out[:rows*oc], in[:rows*ic], w, nil, rows, ic, oc)
 }

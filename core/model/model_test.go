@@ -9,8 +9,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"golora/core/lora"
 	"golora/core/rng"
+	"golora/internal/ref"
 )
 
 func tinyConfig() Config {
@@ -55,105 +55,24 @@ func randomBatch(cfg Config, b, t int, seed uint64) batch {
 	return bt
 }
 
-// gradTol bounds a float32 gradient's error, relative to the largest
-// gradient of its tensor (the error of an entry is set by the magnitudes
-// flowing through its chain, not by its own size: an entry near zero has a
-// large error of its own). The reference differences a float64 loss (ref):
-// with h = 1e-5 its truncation (h²/6·f‴) and rounding (1e-16·L/h) errors are
-// about 1e-11, and steps of 1e-4 to 1e-6 gave the same errors to 1e-7, so what
-// the check sees is the float32 gradient's own rounding. Each entry comes
-// through a dozen float32 kernels (cross-entropy, classifier, norm, and per
-// block SwiGLU, RMSNorm, attention and their products, with sums of up to a
-// few hundred terms), each rounding at u = 6e-8 of the values it combines:
-// tens of u of the tensor's scale. Measured over every entry of these tiny
-// models: at most 5.4e-6 (90 u) in the default build, 1.4e-6 in the SIMD
-// build (fused multiply-adds), 5.4e-6 and 4.7e-6 under wasm (scalar, and
-// SIMD128 with multiply then add). 5e-5 leaves a factor 9 for other rounding
-// orders and fails a term 1% off by a factor 200.
-const gradTol = 5e-5
-
-// gradStep is the central difference's step on the float64 reference.
-const gradStep = 1e-5
-
-// gradCheck compares a float32 gradient with central differences of the
-// float64 reference loss: for every entry when the tensor has at most samples
-// entries, else for samples of them drawn at random, plus two random unit
-// directions over the whole tensor (the directional derivative g·v against
-// (L(θ+hv) - L(θ-hv)) / 2h), which see an error in any entry the sample missed.
-// param is the reference's copy of the tensor, perturbed in place.
-func gradCheck(t *testing.T, what string, param []float64, grad []float32, loss func() float64, samples int) {
-	t.Helper()
-	r := rng.New(7)
-	idx := r.Perm(len(param))
-	if len(idx) > samples {
-		idx = idx[:samples]
+// newRef copies m's weights into the float64 reference (internal/ref).
+func newRef(m *Model) *ref.Model {
+	c := m.Config
+	var names []string
+	var shapes [][]int
+	for _, ti := range c.Tensors() {
+		names, shapes = append(names, ti.Name), append(shapes, ti.Shape)
 	}
-	nums := make([]float64, len(idx))
-	for k, i := range idx {
-		old := param[i]
-		param[i] = old + gradStep
-		lp := loss()
-		param[i] = old - gradStep
-		lm := loss()
-		param[i] = old
-		nums[k] = (lp - lm) / (2 * gradStep)
-	}
-	// The scale: the largest gradient, analytic over the tensor or numerical
-	// (so that an analytic gradient wrongly all zero fails), and the norm.
-	var scale, norm float64
-	for _, g := range grad {
-		scale = math.Max(scale, math.Abs(float64(g)))
-		norm += float64(g) * float64(g)
-	}
-	norm = math.Sqrt(norm)
-	for _, num := range nums {
-		scale = math.Max(scale, math.Abs(num))
-	}
-	if scale == 0 { // q and k of a single position, whose softmax is 1 whatever they are: both exactly zero
-		t.Logf("%s: the gradient and the reference's are zero", what)
-		return
-	}
-	worst, worstIdx := 0.0, -1
-	for k, i := range idx {
-		if e := math.Abs(nums[k]-float64(grad[i])) / scale; e > worst {
-			worst, worstIdx = e, i
-		}
-	}
-	t.Logf("%s: worst error %.2e of the largest gradient %.3g, at index %d of %d checked", what, worst, scale, worstIdx, len(idx))
-	assert.Less(t, worst, gradTol, "%s: gradient error at index %d, relative to the tensor's largest gradient", what, worstIdx)
-	base := append([]float64(nil), param...)
-	for d := range 2 {
-		v := make([]float64, len(param))
-		var vn float64
-		for i := range v {
-			v[i] = float64(r.Normal())
-			vn += v[i] * v[i]
-		}
-		var ana float64
-		for i := range v {
-			v[i] /= math.Sqrt(vn)
-			ana += v[i] * float64(grad[i])
-		}
-		step := func(h float64) float64 {
-			for i := range param {
-				param[i] = base[i] + h*v[i]
-			}
-			return loss()
-		}
-		num := (step(gradStep) - step(-gradStep)) / (2 * gradStep)
-		copy(param, base)
-		// |e·v| for a unit v is at most |e|: the bound scales with the gradient's norm.
-		e := math.Abs(num-ana) / math.Max(norm, math.Abs(num))
-		t.Logf("%s: direction %d: error %.2e of the gradient's norm %.3g", what, d, e, norm)
-		assert.Less(t, e, gradTol, "%s: directional derivative %d, error relative to the gradient's norm", what, d)
-	}
+	rc := ref.Config{Dim: c.Dim, HiddenDim: c.HiddenDim, NLayers: c.NLayers, NHeads: c.NHeads, NKVHeads: c.NKVHeads,
+		VocabSize: c.VocabSize, SeqLen: c.SeqLen, Tied: c.Tied, NormEps: c.NormEps, RopeBase: c.RopeBase}
+	return ref.New(rc, names, shapes, m.Params.Data)
 }
 
 // refLoss returns the loss of the float64 reference r on bt, after checking
 // that it is the loss the float32 forward pass computed.
-func refLoss(t *testing.T, r *ref, bt batch, loss32 float32) func() float64 {
+func refLoss(t *testing.T, r *ref.Model, bt batch, loss32 float32) func() float64 {
 	t.Helper()
-	loss := func() float64 { return r.loss(bt.inputs, bt.targets, bt.mask, bt.b, bt.t) }
+	loss := func() float64 { return r.Loss(bt.inputs, bt.targets, bt.mask, bt.b, bt.t) }
 	require.InEpsilon(t, loss(), float64(loss32), 1e-6, "the float32 loss against the float64 reference")
 	return loss
 }
@@ -176,149 +95,20 @@ func TestFullGradient(t *testing.T) {
 			grads := NewParams(cfg)
 			loss32 := m.Forward(acts, bt.inputs, bt.targets, bt.mask, bt.b, bt.t)
 			m.Backward(acts, grads)
-			r := newRef(m, acts)
+			r := newRef(m)
 			loss := refLoss(t, r, bt, loss32)
 			gviews := grads.Views(cfg)
 			for _, ti := range cfg.Tensors() {
-				gradCheck(t, ti.Name, r.w[ti.Name], gviews[ti.Name], loss, 48)
+				ref.GradCheck(t, ti.Name, r.W[ti.Name], gviews[ti.Name], loss, 48)
 			}
 		})
 	}
-}
-
-func attachLoRA(t *testing.T, m *Model, rank int, targets []Target, randomB bool) {
-	t.Helper()
-	require.NoError(t, m.AddLoRA(lora.Config{Rank: rank, Alpha: 2 * float32(rank), Init: lora.InitKaiming}, targets, rng.New(3)))
-	if randomB {
-		r := rng.New(4)
-		for _, a := range m.LoRA.Adapters {
-			for i := range a.B {
-				a.B[i] = 0.3 * r.Normal()
-			}
-		}
-	}
-}
-
-func TestLoRAGradient(t *testing.T) {
-	cfg := tinyConfig()
-	m := randomModel(t, cfg, 1)
-	attachLoRA(t, m, 2, AllTargets(), true)
-	bt := randomBatch(cfg, 2, 6, 2)
-	acts := m.NewActs(2, 6)
-	loss32 := m.Forward(acts, bt.inputs, bt.targets, bt.mask, bt.b, bt.t)
-	m.Backward(acts, nil)
-	r := newRef(m, acts)
-	loss := refLoss(t, r, bt, loss32)
-	for _, a := range m.LoRA.Adapters {
-		nA, nB := len(a.A), len(a.B)
-		gradCheck(t, a.Module+".lora_A", r.lora[a.Off:a.Off+nA], a.DA, loss, 24)
-		gradCheck(t, a.Module+".lora_B", r.lora[a.Off+nA:a.Off+nA+nB], a.DB, loss, 24)
-	}
-}
-
-func TestLoRADropoutGradient(t *testing.T) {
-	cfg := tinyConfig()
-	m := randomModel(t, cfg, 1)
-	require.NoError(t, m.AddLoRA(lora.Config{Rank: 3, Alpha: 4, Dropout: 0.3}, []Target{TargetQ, TargetDown}, rng.New(3)))
-	g := rng.New(4)
-	for _, a := range m.LoRA.Adapters {
-		for i := range a.B {
-			a.B[i] = 0.3 * g.Normal()
-		}
-	}
-	bt := randomBatch(cfg, 2, 6, 2)
-	acts := m.NewActs(2, 6)
-	acts.Dropout = 0.3
-	acts.RNG = rng.New(99)
-	loss32 := m.Forward(acts, bt.inputs, bt.targets, bt.mask, bt.b, bt.t)
-	m.Backward(acts, nil)
-	r := newRef(m, acts) // with the masks this pass drew
-	loss := refLoss(t, r, bt, loss32)
-	for _, a := range m.LoRA.Adapters {
-		nA, nB := len(a.A), len(a.B)
-		gradCheck(t, a.Module+".lora_A (dropout)", r.lora[a.Off:a.Off+nA], a.DA, loss, 24)
-		gradCheck(t, a.Module+".lora_B (dropout)", r.lora[a.Off+nA:a.Off+nA+nB], a.DB, loss, 24)
-	}
-}
-
-func TestLoRAZeroBIsBaseBitForBit(t *testing.T) {
-	cfg := tinyConfig()
-	base := randomModel(t, cfg, 1)
-	bt := randomBatch(cfg, 2, 7, 2)
-	acts := base.NewActs(2, 7)
-	baseLoss := base.Forward(acts, bt.inputs, bt.targets, bt.mask, bt.b, bt.t)
-	baseLogits := append([]float32(nil), acts.Logits[:2*7*cfg.VocabSize]...)
-
-	m := base.Clone()
-	attachLoRA(t, m, 4, AllTargets(), false)
-	acts2 := m.NewActs(2, 7)
-	loss := m.Forward(acts2, bt.inputs, bt.targets, bt.mask, bt.b, bt.t)
-	assert.Equal(t, math.Float32bits(baseLoss), math.Float32bits(loss), "loss with B = 0")
-	for i, v := range baseLogits {
-		require.Equal(t, math.Float32bits(v), math.Float32bits(acts2.Logits[i]), "logit %d with B = 0", i)
-	}
-}
-
-func TestMergeEqualsUnmerged(t *testing.T) {
-	cfg := tinyConfig()
-	m := randomModel(t, cfg, 1)
-	attachLoRA(t, m, 3, []Target{TargetQ, TargetV, TargetDown}, true)
-	before := append([]float32(nil), m.Params.Data...)
-	bt := randomBatch(cfg, 2, 7, 2)
-	acts := m.NewActs(2, 7)
-	n := 2 * 7 * cfg.VocabSize
-	acts.SideAdapters = true
-	m.Forward(acts, bt.inputs, nil, nil, bt.b, bt.t)
-	beside := append([]float32(nil), acts.Logits[:n]...)
-	acts.SideAdapters = false
-	m.Forward(acts, bt.inputs, nil, nil, bt.b, bt.t)
-	fused := append([]float32(nil), acts.Logits[:n]...)
-	require.NoError(t, m.Merge())
-	m.Forward(acts, bt.inputs, nil, nil, bt.b, bt.t)
-	maxDiff := 0.0
-	for i, v := range beside {
-		maxDiff = math.Max(maxDiff, math.Abs(float64(v-acts.Logits[i])))
-	}
-	t.Logf("max |logit merged - unmerged| = %.3g", maxDiff)
-	assert.Less(t, maxDiff, 1e-4)
-	assert.Positive(t, maxDiff, "adapters applied beside their weights round differently from the merged weights")
-	for i, v := range fused {
-		require.Equal(t, math.Float32bits(v), math.Float32bits(acts.Logits[i]), "logit %d: fused weights are the merged weights", i)
-	}
-	require.NoError(t, m.Unmerge())
-	for i, v := range before {
-		assert.InDelta(t, v, m.Params.Data[i], 1e-5, "weight %d after merge+unmerge", i)
-	}
-	assert.Error(t, m.Unmerge())
-}
-
-func TestTrainableCount(t *testing.T) {
-	cfg := tinyConfig()
-	m := randomModel(t, cfg, 1)
-	attachLoRA(t, m, 2, []Target{TargetQ, TargetV, TargetGate}, false)
-	want := 0
-	for range cfg.NLayers {
-		for _, tg := range []Target{TargetQ, TargetV, TargetGate} {
-			in, out := cfg.Shape(tg)
-			want += 2 * (in + out)
-		}
-	}
-	assert.Equal(t, want, m.LoRA.NumParams())
-}
-
-func TestRankOutOfRange(t *testing.T) {
-	cfg := tinyConfig()
-	m := randomModel(t, cfg, 1)
-	err := m.AddLoRA(lora.Config{Rank: 9, Alpha: 1}, []Target{TargetK}, rng.New(1))
-	require.Error(t, err)
-	assert.Contains(t, err.Error(), "rank must be between 1 and 8")
 }
 
 // The KV-cached decoder must reproduce the training forward pass's logits.
 func TestDecoderMatchesForward(t *testing.T) {
 	cfg := tinyConfig()
 	m := randomModel(t, cfg, 1)
-	attachLoRA(t, m, 2, []Target{TargetQ, TargetV, TargetUp}, true)
 	bt := randomBatch(cfg, 1, 8, 5)
 	acts := m.NewActs(1, 8)
 	m.Forward(acts, bt.inputs, nil, nil, 1, 8)
@@ -341,7 +131,6 @@ func TestPrefillIsNext(t *testing.T) {
 	cfg := tinyConfig()
 	cfg.SeqLen = 40
 	m := randomModel(t, cfg, 1)
-	attachLoRA(t, m, 2, []Target{TargetQ, TargetV, TargetUp}, true)
 	const B, n = 3, 37 // three chunks, the last partial
 	bt := randomBatch(cfg, B, n+2, 6)
 	known := make([]int, 0, B*n)
@@ -400,7 +189,6 @@ func TestConfigValidate(t *testing.T) {
 func TestBatchedDecoderRows(t *testing.T) {
 	cfg := tinyConfig()
 	m := randomModel(t, cfg, 1)
-	attachLoRA(t, m, 2, []Target{TargetK, TargetO}, true)
 	seqs := [][]int{{1, 2, 3, 4, 5}, {7, 7, 0, 1, 9}, {10, 3, 3, 2, 1}}
 	d := m.NewDecoder(3)
 	V := cfg.VocabSize
@@ -439,43 +227,27 @@ func TestNormSpans(t *testing.T) {
 }
 
 // TestScoredOnly: running the classifier on the scored positions only changes
-// neither the loss nor the adapters' gradients (bit for bit), and the base
-// gradients only by float rounding.
+// neither the loss (bit for bit) nor the base gradients beyond float rounding
+// (core/peft checks the methods' gradients, bit for bit).
 func TestScoredOnly(t *testing.T) {
 	cfg := tinyConfig()
-	for _, lora := range []bool{false, true} {
-		m := randomModel(t, cfg, 1)
-		var grads *Params
-		if lora {
-			attachLoRA(t, m, 2, []Target{TargetQ, TargetV}, true)
-		} else {
-			grads = NewParams(cfg)
-		}
-		bt := randomBatch(cfg, 3, 7, 2)
-		bt.mask[9] = 0.5 // a weighted position
-		run := func(scored bool) (float32, []float32) {
-			acts := m.NewActs(3, 7)
-			acts.ScoredOnly = scored
-			loss := m.Forward(acts, bt.inputs, bt.targets, bt.mask, bt.b, bt.t)
-			if grads != nil {
-				clear(grads.Data)
-				m.Backward(acts, grads)
-				return loss, append([]float32(nil), grads.Data...)
-			}
-			clear(m.LoRA.Grads)
-			m.Backward(acts, nil)
-			return loss, append([]float32(nil), m.LoRA.Grads...)
-		}
-		l0, g0 := run(false)
-		l1, g1 := run(true)
-		require.Equal(t, math.Float32bits(l0), math.Float32bits(l1), "lora=%v: the loss", lora)
-		if lora {
-			assert.Equal(t, g0, g1, "the adapters' gradients, bit for bit")
-			continue
-		}
-		for i := range g0 {
-			require.InDelta(t, g0[i], g1[i], 1e-6*(1+math.Abs(float64(g0[i]))), "base gradient %d", i)
-		}
+	m := randomModel(t, cfg, 1)
+	grads := NewParams(cfg)
+	bt := randomBatch(cfg, 3, 7, 2)
+	bt.mask[9] = 0.5 // a weighted position
+	run := func(scored bool) (float32, []float32) {
+		acts := m.NewActs(3, 7)
+		acts.ScoredOnly = scored
+		loss := m.Forward(acts, bt.inputs, bt.targets, bt.mask, bt.b, bt.t)
+		clear(grads.Data)
+		m.Backward(acts, grads)
+		return loss, append([]float32(nil), grads.Data...)
+	}
+	l0, g0 := run(false)
+	l1, g1 := run(true)
+	require.Equal(t, math.Float32bits(l0), math.Float32bits(l1), "the loss")
+	for i := range g0 {
+		require.InDelta(t, g0[i], g1[i], 1e-6*(1+math.Abs(float64(g0[i]))), "base gradient %d", i)
 	}
 }
 

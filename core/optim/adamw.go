@@ -82,8 +82,19 @@ func (o *AdamW) SetState(st State) error {
 // Step applies one update with learning rate lr to params from grads.
 // It panics if the slices do not match the optimizer's size.
 func (o *AdamW) Step(params, grads []float32, lr float32) {
-	if len(params) != len(o.m) || len(grads) != len(o.m) {
-		panic(fmt.Sprintf("optim: AdamW holds %d parameters, got params %d grads %d", len(o.m), len(params), len(grads)))
+	o.StepParts([][]float32{params}, grads, lr)
+}
+
+// StepParts is Step for parameters that lie in several slices, taken in
+// order as one vector (a run that trains some base tensors and a method's
+// own parameters): element for element the same update as Step.
+func (o *AdamW) StepParts(params [][]float32, grads []float32, lr float32) {
+	n := 0
+	for _, p := range params {
+		n += len(p)
+	}
+	if n != len(o.m) || len(grads) != len(o.m) {
+		panic(fmt.Sprintf("optim: AdamW holds %d parameters, got params %d grads %d", len(o.m), n, len(grads)))
 	}
 	o.step++
 	o.pow1 *= float64(o.Beta1)
@@ -93,15 +104,20 @@ func (o *AdamW) Step(params, grads []float32, lr float32) {
 	stepSize := float32(float64(lr) / (1 - o.pow1))
 	decay := 1 - lr*o.WeightDecay
 	b1, b2 := o.Beta1, o.Beta2
-	for i, g := range grads {
-		p := params[i]
-		if o.noDecay == nil || !o.noDecay[i] {
-			p *= decay
+	off := 0
+	for _, part := range params {
+		for j, p := range part {
+			i := off + j
+			g := grads[i]
+			if o.noDecay == nil || !o.noDecay[i] {
+				p *= decay
+			}
+			m := b1*o.m[i] + (1-b1)*g
+			v := b2*o.v[i] + (1-b2)*(g*g)
+			o.m[i], o.v[i] = m, v
+			denom := mathf.Sqrt(v)/bc2Sqrt + o.Eps
+			part[j] = p - stepSize*(m/denom)
 		}
-		m := b1*o.m[i] + (1-b1)*g
-		v := b2*o.v[i] + (1-b2)*(g*g)
-		o.m[i], o.v[i] = m, v
-		denom := mathf.Sqrt(v)/bc2Sqrt + o.Eps
-		params[i] = p - stepSize*(m/denom)
+		off += len(part)
 	}
 }

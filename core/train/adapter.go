@@ -9,8 +9,8 @@ import (
 	"strings"
 
 	"golora/core/checkpoint"
-	"golora/core/lora"
 	"golora/core/model"
+	"golora/core/peft"
 )
 
 // WriteAdapter writes m's adapters in PEFT's layout: tensors
@@ -18,7 +18,7 @@ import (
 // to weights, and the matching adapter_config.json to config. baseName is
 // recorded as base_model_name_or_path.
 func WriteAdapter(m *model.Model, baseName string, weights, config io.Writer) error {
-	set := m.LoRA
+	set := peft.LoRAOf(m)
 	if set == nil {
 		return fmt.Errorf("adapter: the model has no LoRA adapters")
 	}
@@ -29,11 +29,11 @@ func WriteAdapter(m *model.Model, baseName string, weights, config io.Writer) er
 			checkpoint.Tensor{Name: checkpoint.PEFTKey(a.Module, "B"), Shape: []int{a.Out, a.Rank}, Data: a.B})
 	}
 	var targets []string
-	for _, t := range m.Targets() {
+	for _, t := range set.Targets {
 		targets = append(targets, t.ProjName())
 	}
 	init := checkpoint.InitKaiming
-	if set.Init == lora.InitGaussian {
+	if set.Init == peft.InitGaussian {
 		init = checkpoint.InitGaussian
 	}
 	cfg := checkpoint.NewAdapterConfig(baseName, set.Rank, float64(set.Alpha), float64(set.Dropout), targets, set.RSLoRA, init)
@@ -102,16 +102,18 @@ func ReadAdapter(base *model.Model, config io.Reader, configName string, weights
 		}
 		byKey[t.Name] = t
 	}
-	init := lora.InitKaiming
+	init := peft.InitKaiming
 	if cfg.InitLoraWeights == checkpoint.InitGaussian {
-		init = lora.InitGaussian
+		init = peft.InitGaussian
 	}
 	m := base.Clone()
-	lc := lora.Config{Rank: cfg.R, Alpha: float32(cfg.LoraAlpha), RSLoRA: cfg.UseRSLoRA, Init: init, Dropout: float32(cfg.LoraDropout)}
-	if err := m.AddLoRA(lc, targets, nil); err != nil {
+	lc := peft.LoRAConfig{Rank: cfg.R, Alpha: float32(cfg.LoraAlpha), RSLoRA: cfg.UseRSLoRA, Init: init,
+		Dropout: float32(cfg.LoraDropout), Targets: targets}
+	set, err := peft.AddLoRA(m, lc, nil)
+	if err != nil {
 		return nil, bad("%v", err)
 	}
-	for _, a := range m.LoRA.Adapters {
+	for _, a := range set.Adapters {
 		for _, part := range []struct {
 			which string
 			dst   []float32

@@ -18,6 +18,7 @@ import (
 	"golora/core/checkpoint"
 	"golora/core/data"
 	"golora/core/model"
+	"golora/core/peft"
 	"golora/core/rng"
 	"golora/core/train"
 )
@@ -105,9 +106,9 @@ func TestAdapterRoundTrip(t *testing.T) {
 			m, err := readAdapter(base, weights, config)
 			require.NoError(t, err)
 
-			requireSameBits(t, "adapter parameters", s.Model().LoRA.Params, m.LoRA.Params)
-			assert.Equal(t, s.Model().Targets(), m.Targets(), "targets after import")
-			assert.Equal(t, s.Model().LoRA.Config, m.LoRA.Config, "rank, alpha, init, dropout after import")
+			requireSameBits(t, "adapter parameters", peft.LoRAOf(s.Model()).Params(), peft.LoRAOf(m).Params())
+			assert.Equal(t, peft.LoRAOf(s.Model()).Targets, peft.LoRAOf(m).Targets, "targets after import")
+			assert.Equal(t, peft.LoRAOf(s.Model()).LoRAConfig, peft.LoRAOf(m).LoRAConfig, "rank, alpha, init, dropout after import")
 			want := logits(s.Model())
 			assert.NotEqual(t, logits(base), want, "the trained adapter changes the logits (else the test proves nothing)")
 			requireSameBits(t, "logits of the imported adapter", want, logits(m))
@@ -256,7 +257,7 @@ func TestReadAdapterRejects(t *testing.T) {
 				assert.ErrorContains(t, err, want, "ReadAdapter error for %s", tc.name)
 			}
 			assert.Nil(t, m, "no model on error")
-			assert.Nil(t, base.LoRA, "the base gets no adapters on error")
+			assert.Empty(t, base.Methods(), "the base gets no adapters on error")
 			requireSameBits(t, "base weights after a refused adapter", before, base.Params.Data)
 		})
 	}
@@ -286,7 +287,7 @@ func TestContinueImportedAdapter(t *testing.T) {
 	s, weights, config := trained(t, base, "q", "v")
 	imported, err := readAdapter(base, weights, config)
 	require.NoError(t, err)
-	start := append([]float32(nil), imported.LoRA.Params...)
+	start := append([]float32(nil), peft.LoRAOf(imported).Params()...)
 
 	cfg := tinyConfig("down") // ignored: the imported adapter decides rank and targets
 	cfg.Rank = 1
@@ -299,8 +300,8 @@ func TestContinueImportedAdapter(t *testing.T) {
 	m, err := cont.Step(6)
 	require.NoError(t, err)
 	assert.False(t, math.IsNaN(float64(m.Loss)), "loss of the continued run")
-	assert.NotEqual(t, start, cont.Model().LoRA.Params, "continued training changes the adapter")
-	requireSameBits(t, "imported adapter after the continued run", start, imported.LoRA.Params)
+	assert.NotEqual(t, start, peft.LoRAOf(cont.Model()).Params(), "continued training changes the adapter")
+	requireSameBits(t, "imported adapter after the continued run", start, peft.LoRAOf(imported).Params())
 
 	cfg.Method = train.MethodFull
 	_, err = train.New(imported, data.NewByteTokenizer(), cfg)
@@ -332,10 +333,10 @@ func FuzzReadAdapter(f *testing.F) {
 	before := append([]float32(nil), base.Params.Data...)
 	f.Fuzz(func(t *testing.T, w, c []byte) {
 		m, err := readAdapter(base, w, c)
-		if err == nil && (m == nil || m.LoRA == nil) {
+		if err == nil && (m == nil || peft.LoRAOf(m) == nil) {
 			t.Fatalf("ReadAdapter returned no error and no adapter")
 		}
-		if base.LoRA != nil {
+		if peft.LoRAOf(base) != nil {
 			t.Fatalf("ReadAdapter attached adapters to the base")
 		}
 		for i, v := range before {

@@ -8,8 +8,8 @@ import (
 	"strings"
 
 	"golora/core/data"
-	"golora/core/lora"
 	"golora/core/model"
+	"golora/core/peft"
 )
 
 // Methods a run can use.
@@ -70,7 +70,7 @@ func DefaultConfig() Config {
 		Rank:      4,                  // the paper's sweet spot on E2E with GPT-2
 		Alpha:     16,                 // scaling 4: on the shipped base e2e learns faster than with alpha = 2r
 		Targets:   []string{"q", "v"}, // the paper's choice
-		Init:      string(lora.InitKaiming),
+		Init:      string(peft.InitKaiming),
 		LR:        DefaultLR(MethodLoRA),
 		Steps:     400, // LoRA r=4 passes 90% exact match on e2e by then (README)
 		Batch:     16,  // sequences per step
@@ -179,7 +179,7 @@ func (c Config) Validate(m *model.Model) error {
 		}
 		if !finite(c.Alpha) || c.Alpha <= 0 {
 			bad("alpha", "must be a positive number, got %g", c.Alpha)
-		} else if s := lora.Scaling(c.Alpha, max(c.Rank, 1), c.RSLoRA); s > MaxScaling {
+		} else if s := peft.Scaling(c.Alpha, max(c.Rank, 1), c.RSLoRA); s > MaxScaling {
 			div := "r"
 			if c.RSLoRA {
 				div = "sqrt(r)"
@@ -190,7 +190,7 @@ func (c Config) Validate(m *model.Model) error {
 		if !finite(c.Dropout) || c.Dropout < 0 || c.Dropout >= 1 {
 			bad("dropout", "must be in [0, 1), got %g", c.Dropout)
 		}
-		if c.Init != string(lora.InitKaiming) && c.Init != string(lora.InitGaussian) && c.Init != "" {
+		if c.Init != string(peft.InitKaiming) && c.Init != string(peft.InitGaussian) && c.Init != "" {
 			bad("init", "must be kaiming or gaussian, got %q", c.Init)
 		}
 	case MethodFull, MethodFrozen:

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"golora/core/data"
+	"golora/core/peft"
 )
 
 // TestEvaluationNeverDropsOut: a run trained with dropout (its training steps
@@ -27,7 +28,7 @@ func TestEvaluationNeverDropsOut(t *testing.T) {
 	require.NoError(t, err)
 	check := func(when string) {
 		t.Helper()
-		copy(twin.Model().LoRA.Params, s.Model().LoRA.Params)
+		copy(peft.LoRAOf(twin.Model()).Params(), peft.LoRAOf(s.Model()).Params())
 		want, err := twin.Evaluate()
 		require.NoError(t, err)
 		for range 2 {
@@ -43,7 +44,7 @@ func TestEvaluationNeverDropsOut(t *testing.T) {
 	_, err = twin.Step(1)
 	require.NoError(t, err)
 	// B starts at zero, so the first loss is the same; its gradient of B is not.
-	assert.False(t, slices.Equal(twin.Model().LoRA.Params, s.Model().LoRA.Params), "a training step drops out: its update differs from the twin's")
+	assert.False(t, slices.Equal(peft.LoRAOf(twin.Model()).Params(), peft.LoRAOf(s.Model()).Params()), "a training step drops out: its update differs from the twin's")
 	_, err = s.Step(3)
 	require.NoError(t, err)
 	check("after Step")

@@ -13,6 +13,7 @@ import (
 	"golora/core/checkpoint"
 	"golora/core/data"
 	"golora/core/model"
+	"golora/core/peft"
 )
 
 // Causes of a stopped run (StopError.Cause).
@@ -40,45 +41,67 @@ func (e *StopError) Error() string {
 	return msg
 }
 
-// checkWeights refuses a model whose weights (base or attached adapters) hold a NaN or an infinity, naming the tensor.
+// checkWeights refuses a model whose weights (base or attached methods') hold a NaN or an infinity, naming the tensor.
 func checkWeights(m *model.Model) error {
 	if err := checkpoint.CheckFinite(m.Tensors()); err != nil {
 		return fmt.Errorf("train: base model %s: %w", m.Name, err)
 	}
-	if m.LoRA != nil {
-		if err := checkpoint.CheckFinite(adapterTensors(m, m.LoRA.Params)); err != nil {
-			return fmt.Errorf("train: the adapter on base model %s: %w", m.Name, err)
+	for _, meth := range m.Methods() {
+		if err := checkpoint.CheckFinite(methodTensors(meth, meth.Params())); err != nil {
+			return fmt.Errorf("train: the %s adapter on base model %s: %w", meth.Name(), m.Name, err)
 		}
 	}
 	return nil
 }
 
-// adapterTensors names the parts of flat, laid out as m's adapter parameters, by their PEFT keys.
-func adapterTensors(m *model.Model, flat []float32) []checkpoint.Tensor {
+// methodTensors names the parts of flat, laid out as meth's parameters: a LoRA's A and B by their PEFT keys,
+// another method's tensors by its own names (peft.Method.Tensors).
+func methodTensors(meth model.Method, flat []float32) []checkpoint.Tensor {
 	var ts []checkpoint.Tensor
-	for _, a := range m.LoRA.Adapters {
-		nA, nB := a.Rank*a.In, a.Out*a.Rank
-		ts = append(ts,
-			checkpoint.Tensor{Name: checkpoint.PEFTKey(a.Module, "A"), Shape: []int{a.Rank, a.In}, Data: flat[a.Off : a.Off+nA]},
-			checkpoint.Tensor{Name: checkpoint.PEFTKey(a.Module, "B"), Shape: []int{a.Out, a.Rank}, Data: flat[a.Off+nA : a.Off+nA+nB]})
+	switch pm := meth.(type) {
+	case *peft.LoRA:
+		for _, a := range pm.Adapters {
+			nA, nB := a.Rank*a.In, a.Out*a.Rank
+			ts = append(ts,
+				checkpoint.Tensor{Name: checkpoint.PEFTKey(a.Module, "A"), Shape: []int{a.Rank, a.In}, Data: flat[a.Off : a.Off+nA]},
+				checkpoint.Tensor{Name: checkpoint.PEFTKey(a.Module, "B"), Shape: []int{a.Out, a.Rank}, Data: flat[a.Off+nA : a.Off+nA+nB]})
+		}
+	case peft.Method:
+		for _, t := range pm.Tensors() {
+			ts = append(ts, checkpoint.Tensor{Name: t.Name, Shape: t.Shape, Data: t.View(flat)})
+		}
+	default:
+		ts = append(ts, checkpoint.Tensor{Name: meth.Name() + " parameters", Shape: []int{len(flat)}, Data: flat})
 	}
 	return ts
 }
 
-// trainableTensors names the parts of flat, laid out as the run's trainable parameters: the adapters' A and B (by
-// PEFT key) for LoRA, the base's tensors for full fine-tuning.
+// trainableTensors names the parts of flat, laid out as the run's trainable vector (model.Trainable): the base
+// tensors it trains by their names, then each method's parameters (methodTensors).
 func (s *Session) trainableTensors(flat []float32) []checkpoint.Tensor {
-	if s.cfg.Method == MethodLoRA {
-		return adapterTensors(s.model, flat)
+	if len(flat) == 0 {
+		return nil
 	}
 	var ts []checkpoint.Tensor
 	off := 0
 	for _, t := range s.model.Config.Tensors() {
+		trained := false
+		for _, meth := range s.model.Methods() {
+			trained = trained || meth.TrainsBase(t.Name)
+		}
+		if !trained {
+			continue
+		}
 		n := 1
 		for _, d := range t.Shape {
 			n *= d
 		}
 		ts = append(ts, checkpoint.Tensor{Name: t.Name, Shape: t.Shape, Data: flat[off : off+n]})
+		off += n
+	}
+	for _, meth := range s.model.Methods() {
+		n := len(meth.Params())
+		ts = append(ts, methodTensors(meth, flat[off:off+n])...)
 		off += n
 	}
 	return ts

@@ -14,6 +14,7 @@ import (
 
 	"golora/core/data"
 	"golora/core/model"
+	"golora/core/peft"
 )
 
 // TestStopCauses: a run stopped on a NaN loss names the likely cause. A base whose attention overflows on every
@@ -112,17 +113,16 @@ func TestNonFiniteRefused(t *testing.T) {
 	_, err = s.Step(2)
 	require.NoError(t, err)
 	withAdapter := base.Clone()
-	targets, err := model.ParseTargets(s.Config().Targets)
+	lr, err := peft.AddLoRA(withAdapter, peft.LoRAOf(s.Model()).LoRAConfig, nil)
 	require.NoError(t, err)
-	require.NoError(t, withAdapter.AddLoRA(s.Model().LoRA.Config, targets, nil))
-	copy(withAdapter.LoRA.Params, s.Model().LoRA.Params)
-	withAdapter.LoRA.Adapters[1].B[2] = float32(math.Inf(-1))
+	copy(lr.Params(), peft.LoRAOf(s.Model()).Params())
+	lr.Adapters[1].B[2] = float32(math.Inf(-1))
 	_, err = New(withAdapter, tok, tinyConfig(MethodLoRA))
 	assert.ErrorContains(t, err, `tensor "base_model.model.model.layers.0.self_attn.v_proj.lora_B.weight" holds -Inf at index 2`)
 
 	snap, err := s.Snapshot()
 	require.NoError(t, err)
-	n := len(s.loop.params)
+	n := s.loop.opt.Len()
 	for _, tc := range []struct {
 		name   string
 		index  int // into the snapshot's float32 arrays: weights, then M, then V
@@ -142,7 +142,7 @@ func TestNonFiniteRefused(t *testing.T) {
 	}
 	f, err := New(base, tok, tinyConfig(MethodLoRA))
 	require.NoError(t, err)
-	require.NoError(t, f.Restore(editSnapshot(t, snap, n, 1, s.loop.params[1])), "an unchanged value restores")
+	require.NoError(t, f.Restore(editSnapshot(t, snap, n, 1, s.loop.params[0][1])), "an unchanged value restores")
 }
 
 // editSnapshot returns snap with float index i of its arrays set to v and its checksum made right again, as a

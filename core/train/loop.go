@@ -25,20 +25,23 @@ import (
 // holding an identical session, see Session.ComputeShard) and the step's
 // numbers stay the same bits.
 type loop struct {
-	model        *model.Model
-	acts         *model.Acts
-	grads        *model.Params // base gradients (full training); nil keeps the base frozen
-	params, grad []float32     // what the optimizer updates, flat
-	opt          *optim.AdamW
-	sched        optim.Schedule
-	clip         float32
-	batch        data.Batch
+	model       *model.Model
+	acts        *model.Acts
+	params      [][]float32   // what the optimizer updates: the model's Trainable vector, in parts
+	grad        []float32     // its gradient, flat
+	grads       *model.Params // views of grad over the base weights that train; nil: none does
+	methodGrads []float32     // the tail of grad that the methods' own gradients fill
+	opt         *optim.AdamW
+	sched       optim.Schedule
+	clip        float32
+	batch       data.Batch
 
 	shards    int
 	dropSeed  uint64          // each (step, part) draws its dropout masks from its own stream
 	part      data.Batch      // the rows of the part being computed
 	partGrad  [][]float32     // shards > 1: each part's gradient
-	partGrads []*model.Params // shards > 1, full training: views over partGrad
+	partGrads []*model.Params // shards > 1: views over partGrad, as grads over grad
+	partMeth  [][]float32     // shards > 1: as methodGrads
 	side      []sidePart      // parts computed side by side (made on first use)
 	partLoss  []float64       // each part's share of the step's loss
 	partDone  []bool
@@ -54,24 +57,26 @@ type loop struct {
 	elapsed time.Duration
 }
 
-func newLoop(m *model.Model, acts *model.Acts, grads *model.Params, params, grad []float32,
+// newLoop trains tr, what the methods attached to m train (m.Trainable()).
+// Weight decay skips the RMSNorm gains among them (nanoGPT's grouping).
+func newLoop(m *model.Model, acts *model.Acts, tr model.Trainable,
 	sched optim.Schedule, weightDecay, clip float32, shards int, dropSeed uint64) *loop {
-	l := &loop{model: m, acts: acts, grads: grads, params: params, grad: grad,
-		opt: optim.NewAdamW(len(params), weightDecay), sched: sched, clip: clip,
+	l := &loop{model: m, acts: acts, params: tr.Params, grad: make([]float32, tr.Len),
+		opt: optim.NewAdamW(tr.Len, weightDecay), sched: sched, clip: clip,
 		shards: shards, dropSeed: dropSeed,
 		partLoss: make([]float64, shards), partDone: make([]bool, shards), partT: make([]int, shards),
 		bounds: make([]int, shards+1)}
+	l.grads, l.methodGrads = tr.BindGrads(m.Config, l.grad)
+	if len(tr.NoDecay) > 0 {
+		l.opt.SkipDecay(tr.NoDecay...)
+	}
 	if shards > 1 {
 		l.partGrad = make([][]float32, shards)
+		l.partGrads = make([]*model.Params, shards)
+		l.partMeth = make([][]float32, shards)
 		for i := range l.partGrad {
-			l.partGrad[i] = make([]float32, len(grad))
-		}
-		if grads != nil {
-			l.partGrads = make([]*model.Params, shards)
-			for i, g := range l.partGrad {
-				l.partGrads[i] = &model.Params{Data: g}
-				l.partGrads[i].Views(m.Config)
-			}
+			l.partGrad[i] = make([]float32, tr.Len)
+			l.partGrads[i], l.partMeth[i] = tr.BindGrads(m.Config, l.partGrad[i])
 		}
 	}
 	if acts.RNG == nil {
@@ -264,20 +269,15 @@ func (l *loop) compute(s int) error {
 func (l *loop) computeWith(s int, acts *model.Acts, rows *data.Batch) error {
 	in := &l.batch
 	grad, grads := l.grad, l.grads
-	acts.LoRAGrads = nil // one part: the adapters' own gradient buffer, which is grad
+	acts.MethodGrads = l.methodGrads
+	defer func() { acts.MethodGrads = nil }()
 	if l.shards > 1 {
 		r0, r1 := l.partRows(s)
 		l.batch.Rows(r0, r1, rows)
 		in = rows
 		acts.LossDen = l.den
 		defer func() { acts.LossDen = 0 }()
-		grad = l.partGrad[s]
-		if grads != nil {
-			grads = l.partGrads[s]
-		} else {
-			acts.LoRAGrads = grad
-			defer func() { acts.LoRAGrads = nil }()
-		}
+		grad, grads, acts.MethodGrads = l.partGrad[s], l.partGrads[s], l.partMeth[s]
 	}
 	if acts.Dropout > 0 {
 		acts.RNG.Seed(l.dropSeed ^ (uint64(l.step)<<16 | uint64(s)))
@@ -339,7 +339,7 @@ func (l *loop) apply() (loss float32, gnorm float64, lr float32, positions int, 
 		return loss, gnorm, 0, 0, &StopError{Step: l.step + 1, What: "gradient norm", Value: gnorm}
 	}
 	lr = l.sched.At(l.step)
-	l.opt.Step(l.params, l.grad, lr)
+	l.opt.StepParts(l.params, l.grad, lr)
 	l.step++
 	return loss, gnorm, lr, positions, nil
 }

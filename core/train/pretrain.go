@@ -9,6 +9,7 @@ import (
 	"golora/core/data"
 	"golora/core/model"
 	"golora/core/optim"
+	"golora/core/peft"
 	"golora/core/rng"
 )
 
@@ -147,14 +148,15 @@ func NewPretrainerFrom(cfg PretrainConfig, tok data.Tokenizer, init *model.Model
 	}
 	p.batcher = data.NewStreamBatcher(train, cfg.Batch, cfg.SeqLen, cfg.Seed)
 	p.acts = m.NewActs(cfg.Batch, cfg.SeqLen)
-	grads := model.NewParams(cfg.Model)
+	if err := m.Attach(peft.Full{}); err != nil {
+		return nil, err
+	}
 	minLR := cfg.MinLR
 	if minLR == 0 {
 		minLR = cfg.LR / 10
 	}
 	sched := optim.Schedule{Max: cfg.LR, Min: minLR, Warmup: cfg.Warmup, Total: cfg.Steps}
-	p.loop = newLoop(m, p.acts, grads, m.Params.Data, grads.Data, sched, cfg.WeightDecay, cfg.Clip, pretrainParts, cfg.Seed^0x5eed)
-	p.loop.opt.SkipDecay(cfg.Model.NormSpans()...)
+	p.loop = newLoop(m, p.acts, m.Trainable(), sched, cfg.WeightDecay, cfg.Clip, pretrainParts, cfg.Seed^0x5eed)
 	return p, nil
 }
 

@@ -12,9 +12,9 @@ import (
 	"time"
 
 	"golora/core/data"
-	"golora/core/lora"
 	"golora/core/model"
 	"golora/core/optim"
+	"golora/core/peft"
 	"golora/core/rng"
 )
 
@@ -95,20 +95,21 @@ func New(base *model.Model, tok data.Tokenizer, cfg Config) (*Session, error) {
 	if base.Merged() {
 		return nil, fmt.Errorf("train: the base model's adapters are merged; load the adapter unmerged to continue training")
 	}
-	if base.LoRA != nil {
+	imported := peft.LoRAOf(base)
+	if imported != nil {
 		// An imported adapter: continue training it (or evaluate it, frozen).
 		if cfg.Method == MethodFull {
 			return nil, &FieldError{Field: "method", Reason: "the base carries a LoRA adapter; full fine-tuning needs a plain base (merge it first)"}
 		}
-		cfg.Rank, cfg.Alpha, cfg.RSLoRA, cfg.Dropout = base.LoRA.Rank, base.LoRA.Alpha, base.LoRA.RSLoRA, base.LoRA.Dropout
-		cfg.Init = string(base.LoRA.Init)
+		cfg.Rank, cfg.Alpha, cfg.RSLoRA, cfg.Dropout = imported.Rank, imported.Alpha, imported.RSLoRA, imported.Dropout
+		cfg.Init = string(imported.Init)
 		cfg.Targets = nil
-		for _, t := range base.Targets() {
+		for _, t := range imported.Targets {
 			cfg.Targets = append(cfg.Targets, t.String())
 		}
 	}
 	if cfg.Init == "" {
-		cfg.Init = string(lora.InitKaiming)
+		cfg.Init = string(peft.InitKaiming)
 	}
 	if err := cfg.Validate(base); err != nil {
 		return nil, err
@@ -128,12 +129,12 @@ func New(base *model.Model, tok data.Tokenizer, cfg Config) (*Session, error) {
 		}
 		s.baseSum = weightsSum(base.Params.Data)
 	}
-	if base.LoRA != nil {
-		targets, _ := model.ParseTargets(cfg.Targets)
-		if err := s.model.AddLoRA(base.LoRA.Config, targets, nil); err != nil {
+	if imported != nil {
+		lr, err := peft.AddLoRA(s.model, imported.LoRAConfig, nil)
+		if err != nil {
 			return nil, err
 		}
-		copy(s.model.LoRA.Params, base.LoRA.Params)
+		copy(lr.Params(), imported.Params())
 	}
 	ctx := base.Config.SeqLen
 	if s.train, err = data.EncodeExamples(tok, task.Train, ctx, task.Name+" train"); err != nil {
@@ -147,29 +148,27 @@ func New(base *model.Model, tok data.Tokenizer, cfg Config) (*Session, error) {
 	}
 	s.batcher = data.NewBatcher(s.train, cfg.Batch, cfg.Seed)
 	r := rng.New(cfg.Seed)
-	var grads *model.Params // full fine-tuning only; nil keeps the base frozen
-	var params, grad []float32
-	switch cfg.Method {
-	case MethodLoRA:
-		if s.model.LoRA == nil {
-			targets, _ := model.ParseTargets(cfg.Targets) // validated above
-			lc := lora.Config{Rank: cfg.Rank, Alpha: cfg.Alpha, RSLoRA: cfg.RSLoRA, Init: lora.Init(cfg.Init), Dropout: cfg.Dropout}
-			if err := s.model.AddLoRA(lc, targets, r); err != nil {
-				return nil, &FieldError{Field: "rank", Reason: err.Error()}
-			}
+	switch {
+	case cfg.Method == MethodLoRA && imported == nil:
+		targets, _ := model.ParseTargets(cfg.Targets) // validated above
+		lc := peft.LoRAConfig{Rank: cfg.Rank, Alpha: cfg.Alpha, RSLoRA: cfg.RSLoRA, Init: peft.LoRAInit(cfg.Init),
+			Dropout: cfg.Dropout, Targets: targets}
+		if _, err := peft.AddLoRA(s.model, lc, r); err != nil {
+			return nil, &FieldError{Field: "rank", Reason: err.Error()}
 		}
-		params, grad = s.model.LoRA.Params, s.model.LoRA.Grads
-	case MethodFull:
-		grads = model.NewParams(s.model.Config)
-		params, grad = s.model.Params.Data, grads.Data
+	case cfg.Method == MethodFull:
+		if err := s.model.Attach(peft.Full{}); err != nil {
+			return nil, err
+		}
+	}
+	var tr model.Trainable // a frozen run trains nothing, an imported adapter included
+	if cfg.Method != MethodFrozen {
+		tr = s.model.Trainable()
 	}
 	s.acts = s.model.NewActs(cfg.Batch, maxLen(s.train, s.val))
 	s.acts.ScoredOnly = true // only the completion's positions are scored: skip the prompt's logits
 	sched := optim.Schedule{Max: cfg.LR, Min: cfg.LR / 10, Warmup: cfg.Warmup, Total: cfg.Steps}
-	s.loop = newLoop(s.model, s.acts, grads, params, grad, sched, cfg.WeightDecay, cfg.Clip, cfg.Shards, cfg.Seed^0x5eed)
-	if cfg.Method == MethodFull {
-		s.loop.opt.SkipDecay(s.model.Config.NormSpans()...)
-	}
+	s.loop = newLoop(s.model, s.acts, tr, sched, cfg.WeightDecay, cfg.Clip, cfg.Shards, cfg.Seed^0x5eed)
 	return s, nil
 }
 
@@ -236,12 +235,13 @@ func (s *Session) Done() bool { return s.cfg.Method == MethodFrozen || s.loop.st
 // Info describes the run's trainable parameters and their memory.
 func (s *Session) Info() Info {
 	n := s.model.NumParams()
-	info := Info{Method: s.cfg.Method, TotalParams: n, TrainableParams: len(s.loop.params),
-		TrainableBytes: int64(len(s.loop.params)) * bytesPerTrainable, FullBytes: int64(n) * bytesPerTrainable,
+	trained := s.loop.opt.Len()
+	info := Info{Method: s.cfg.Method, TotalParams: n, TrainableParams: trained,
+		TrainableBytes: int64(trained) * bytesPerTrainable, FullBytes: int64(n) * bytesPerTrainable,
 		TrainExamples: len(s.task.Train), ValExamples: len(s.task.Val), TestExamples: len(s.task.Test)}
-	if s.cfg.Method == MethodLoRA {
-		info.Rank = s.cfg.Rank
-		for _, t := range s.model.Targets() {
+	if lr := peft.LoRAOf(s.model); s.cfg.Method == MethodLoRA && lr != nil {
+		info.Rank = lr.Rank
+		for _, t := range lr.Targets {
 			info.Targets = append(info.Targets, t.String())
 		}
 	}
@@ -575,7 +575,7 @@ func (s *Session) Generate(prompt string, maxTokens int, temperature float32, se
 // |logit| difference between the merged and the unmerged model on a
 // validation batch. Training after Merge unmerges first.
 func (s *Session) Merge() (float32, error) {
-	if s.model.LoRA == nil {
+	if peft.LoRAOf(s.model) == nil {
 		return 0, fmt.Errorf("train: only a LoRA run has adapters to merge")
 	}
 	if s.model.Merged() {

@@ -48,8 +48,10 @@ func (s *Session) Snapshot() ([]byte, error) {
 	put(int64(st.Step))
 	put(st.Pow1)
 	put(st.Pow2)
-	put(int64(len(s.loop.params)))
-	put(s.loop.params)
+	put(int64(s.loop.opt.Len()))
+	for _, p := range s.loop.params {
+		put(p)
+	}
 	put(st.M)
 	put(st.V)
 	h := fnv.New64a()
@@ -96,8 +98,8 @@ func (s *Session) Restore(snap []byte) error {
 	if baseSum != s.baseSum {
 		return errors.New("train: the run snapshot was made on another base model")
 	}
-	if n != int64(len(s.loop.params)) || int64(r.Len()) != 3*4*n {
-		return fmt.Errorf("train: the run snapshot holds %d trainable values, this run trains %d", n, len(s.loop.params))
+	if n != int64(s.loop.opt.Len()) || int64(r.Len()) != 3*4*n {
+		return fmt.Errorf("train: the run snapshot holds %d trainable values, this run trains %d", n, s.loop.opt.Len())
 	}
 	// Between steps a run has drawn one batch per step, plus one per step abandoned on a NaN loss.
 	if step < 0 || step > int64(s.cfg.Steps) || batches < step || batches > step+int64(s.cfg.Steps) || tokens < 0 || optStep != step ||
@@ -137,7 +139,9 @@ func (s *Session) Restore(snap []byte) error {
 	if err := s.loop.opt.SetState(st); err != nil {
 		return err
 	}
-	copy(s.loop.params, params)
+	for _, p := range s.loop.params {
+		params = params[copy(p, params):]
+	}
 	s.loop.step, s.loop.tokens = int(step), tokens
 	s.loop.elapsed = time.Duration(elapsed * float64(time.Second))
 	for range batches { // the batches the run drew, so that the next one is the one it would draw

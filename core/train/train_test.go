@@ -13,9 +13,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"golora/core/data"
-	"golora/core/lora"
 	"golora/core/model"
 	"golora/core/optim"
+	"golora/core/peft"
 	"golora/core/rng"
 )
 
@@ -91,7 +91,7 @@ func TestLoRATrainingLeavesBaseUntouched(t *testing.T) {
 	assert.Equal(t, before, base.Params.Data, "the caller's base model")
 	assert.Equal(t, copyBefore, s.Model().Params.Data, "the session's frozen base weights")
 	info := s.Info()
-	assert.Equal(t, s.Model().LoRA.NumParams(), info.TrainableParams)
+	assert.Equal(t, peft.LoRAOf(s.Model()).NumParams(), info.TrainableParams)
 	assert.Equal(t, int64(16*info.TrainableParams), info.TrainableBytes)
 	assert.Equal(t, int64(16*base.NumParams()), info.FullBytes)
 }
@@ -409,20 +409,21 @@ func TestSplitRows(t *testing.T) {
 
 // TestLoRASettingsReachTheAdapters: rank, alpha, rsLoRA, init, dropout and
 // targets of a run's Config are those of the adapters it trains (the
-// distributions and the scaling themselves are core/lora's tests).
+// distributions and the scaling themselves are core/peft's tests).
 func TestLoRASettingsReachTheAdapters(t *testing.T) {
 	cfg := tinyConfig(MethodLoRA)
-	cfg.Rank, cfg.Alpha, cfg.RSLoRA, cfg.Init, cfg.Dropout = 2, 6, true, string(lora.InitGaussian), 0.25
+	cfg.Rank, cfg.Alpha, cfg.RSLoRA, cfg.Init, cfg.Dropout = 2, 6, true, string(peft.InitGaussian), 0.25
 	cfg.Targets = []string{"q", "k", "down"}
 	s, err := New(tinyBase(t), data.NewByteTokenizer(), cfg)
 	require.NoError(t, err)
-	set := s.Model().LoRA
-	assert.Equal(t, lora.Config{Rank: 2, Alpha: 6, RSLoRA: true, Init: lora.InitGaussian, Dropout: 0.25}, set.Config)
+	set := peft.LoRAOf(s.Model())
+	assert.Equal(t, peft.LoRAConfig{Rank: 2, Alpha: 6, RSLoRA: true, Init: peft.InitGaussian, Dropout: 0.25,
+		Targets: []model.Target{model.TargetQ, model.TargetK, model.TargetDown}}, set.LoRAConfig)
 	assert.Equal(t, []string{"q", "k", "down"}, s.Info().Targets)
 	var sq float64
 	n := 0
 	for _, a := range set.Adapters {
-		require.Equal(t, lora.Scaling(6, 2, true), a.Scaling, "%s: alpha/sqrt(r)", a.Module)
+		require.Equal(t, peft.Scaling(6, 2, true), a.Scaling, "%s: alpha/sqrt(r)", a.Module)
 		for _, v := range a.A {
 			sq += float64(v) * float64(v)
 		}

@@ -1,4 +1,4 @@
-package lora
+package peft
 
 import (
 	"math"
@@ -19,9 +19,9 @@ func randn(r *rng.RNG, n int, std float32) []float32 {
 	return x
 }
 
-func newAdapter(t testing.TB, in, out, rank int, dropout float32) (*Set, *Adapter) {
+func newAdapter(t testing.TB, in, out, rank int, dropout float32) (*LoRA, *Adapter) {
 	t.Helper()
-	s, err := NewSet(Config{Rank: rank, Alpha: 3, Dropout: dropout}, []Shape{{Module: "m", In: in, Out: out}}, rng.New(1))
+	s, err := NewLoRA(LoRAConfig{Rank: rank, Alpha: 3, Dropout: dropout}, []Shape{{Module: "m", In: in, Out: out}}, rng.New(1))
 	require.NoError(t, err)
 	a := s.Adapters[0]
 	copy(a.B, randn(rng.New(2), len(a.B), 0.5))
@@ -100,11 +100,11 @@ func TestScaling(t *testing.T) {
 		{8, 4, true, 4}, {8, 16, true, 2}, {6, 9, true, 2}, {6, 1, true, 6}, // alpha/sqrt(r): 16 and 9 tell it from alpha/(r/2)
 	} {
 		assert.Equal(t, tc.want, Scaling(tc.alpha, tc.rank, tc.rslora), "alpha %g, rank %d, rsLoRA %v", tc.alpha, tc.rank, tc.rslora)
-		s, err := NewSet(Config{Rank: tc.rank, Alpha: tc.alpha, RSLoRA: tc.rslora}, []Shape{{"q", 32, 32}, {"v", 32, 16}}, rng.New(1))
+		s, err := NewLoRA(LoRAConfig{Rank: tc.rank, Alpha: tc.alpha, RSLoRA: tc.rslora}, []Shape{{Module: "q", In: 32, Out: 32}, {Module: "v", In: 32, Out: 16}}, rng.New(1))
 		require.NoError(t, err)
 		assert.Equal(t, tc.rank*(32+32)+tc.rank*(32+16), s.NumParams(), "r·(in+out) per adapter")
 		for _, a := range s.Adapters {
-			assert.Equal(t, tc.want, a.Scaling, "%s: NewSet's scaling, alpha %g, rank %d, rsLoRA %v", a.Module, tc.alpha, tc.rank, tc.rslora)
+			assert.Equal(t, tc.want, a.Scaling, "%s: NewLoRA's scaling, alpha %g, rank %d, rsLoRA %v", a.Module, tc.alpha, tc.rank, tc.rslora)
 		}
 	}
 }
@@ -117,7 +117,7 @@ const initEntries = 1 << 18
 
 func TestInitKaiming(t *testing.T) {
 	const rank = 16
-	s, err := NewSet(Config{Rank: rank, Alpha: 8, Init: InitKaiming}, []Shape{{"q", initEntries / rank, 16}}, rng.New(1))
+	s, err := NewLoRA(LoRAConfig{Rank: rank, Alpha: 8, Init: InitKaiming}, []Shape{{Module: "q", In: initEntries / rank, Out: 16}}, rng.New(1))
 	require.NoError(t, err)
 	a := s.Adapters[0]
 	assert.Equal(t, make([]float32, len(a.B)), a.B, "B starts at zero")
@@ -142,7 +142,7 @@ func TestInitKaiming(t *testing.T) {
 
 func TestInitGaussian(t *testing.T) {
 	for _, rank := range []int{4, 16} {
-		s, err := NewSet(Config{Rank: rank, Alpha: 8, Init: InitGaussian}, []Shape{{"q", initEntries / rank, 16}}, rng.New(1))
+		s, err := NewLoRA(LoRAConfig{Rank: rank, Alpha: 8, Init: InitGaussian}, []Shape{{Module: "q", In: initEntries / rank, Out: 16}}, rng.New(1))
 		require.NoError(t, err)
 		a := s.Adapters[0]
 		assert.Equal(t, make([]float32, len(a.B)), a.B, "B starts at zero")
@@ -165,29 +165,29 @@ func TestInitGaussian(t *testing.T) {
 	}
 }
 
-func TestNewSetErrors(t *testing.T) {
-	_, err := NewSet(Config{Rank: 17, Alpha: 1}, []Shape{{"model.layers.0.self_attn.k_proj", 64, 16}}, nil)
+func TestNewLoRAErrors(t *testing.T) {
+	_, err := NewLoRA(LoRAConfig{Rank: 17, Alpha: 1}, []Shape{{Module: "model.layers.0.self_attn.k_proj", In: 64, Out: 16}}, nil)
 	assert.ErrorContains(t, err, "rank must be between 1 and 16")
-	_, err = NewSet(Config{Rank: 0, Alpha: 1}, []Shape{{"q", 8, 8}}, nil)
+	_, err = NewLoRA(LoRAConfig{Rank: 0, Alpha: 1}, []Shape{{Module: "q", In: 8, Out: 8}}, nil)
 	assert.ErrorContains(t, err, "rank")
-	_, err = NewSet(Config{Rank: 1, Alpha: 0}, []Shape{{"q", 8, 8}}, nil)
+	_, err = NewLoRA(LoRAConfig{Rank: 1, Alpha: 0}, []Shape{{Module: "q", In: 8, Out: 8}}, nil)
 	assert.ErrorContains(t, err, "alpha")
-	_, err = NewSet(Config{Rank: 1, Alpha: 1, Dropout: 1}, []Shape{{"q", 8, 8}}, nil)
+	_, err = NewLoRA(LoRAConfig{Rank: 1, Alpha: 1, Dropout: 1}, []Shape{{Module: "q", In: 8, Out: 8}}, nil)
 	assert.ErrorContains(t, err, "dropout")
 }
 
 // TestGradViews: an adapter's views into another gradient buffer sit where
-// DA and DB sit in the Set's, and BackwardTo fills them exactly as Backward
+// DA and DB sit in the LoRA's, and BackwardTo fills them exactly as Backward
 // fills DA and DB.
 func TestGradViews(t *testing.T) {
-	s, err := NewSet(Config{Rank: 2, Alpha: 3}, []Shape{{Module: "a", In: 5, Out: 4}, {Module: "b", In: 3, Out: 6}}, rng.New(1))
+	s, err := NewLoRA(LoRAConfig{Rank: 2, Alpha: 3}, []Shape{{Module: "a", In: 5, Out: 4}, {Module: "b", In: 3, Out: 6}}, rng.New(1))
 	require.NoError(t, err)
-	other := make([]float32, len(s.Grads))
-	for i := range s.Grads {
-		s.Grads[i] = float32(i)
+	other := make([]float32, len(s.Grads()))
+	for i := range s.Grads() {
+		s.Grads()[i] = float32(i)
 	}
 	for _, a := range s.Adapters {
-		dA, dB := a.GradViews(s.Grads)
+		dA, dB := a.GradViews(s.Grads())
 		assert.Equal(t, a.DA, dA)
 		assert.Equal(t, a.DB, dB)
 		copy(a.B, randn(rng.New(4), len(a.B), 0.5))
@@ -196,7 +196,7 @@ func TestGradViews(t *testing.T) {
 		x, dout := randn(r, n*a.In, 1), randn(r, n*a.Out, 1)
 		c := a.NewCache(n, false)
 		a.ForwardFused(x, c, n)
-		clear(s.Grads)
+		clear(s.Grads())
 		a.Backward(nil, dout, x, c, make([]float32, n*a.Rank), n)
 		oA, oB := a.GradViews(other)
 		a.BackwardTo(oA, oB, nil, dout, x, c, make([]float32, n*a.Rank), n)

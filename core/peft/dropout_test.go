@@ -1,6 +1,6 @@
 // Dropout checked by its statistics: the kept fraction, the mean of the dropped-out input and the mean of the
 // adapter's output over many masks, each against a bound derived from the binomial, and the output of each mask.
-package lora
+package peft
 
 import (
 	"math"

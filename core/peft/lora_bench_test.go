@@ -1,4 +1,4 @@
-package lora
+package peft
 
 import (
 	"testing"

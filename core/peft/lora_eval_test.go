@@ -1,4 +1,4 @@
-package model
+package peft
 
 import (
 	"math"
@@ -7,7 +7,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"golora/core/lora"
 	"golora/core/rng"
 )
 
@@ -20,9 +19,10 @@ import (
 func TestEvaluationNeverDropsOut(t *testing.T) {
 	cfg := tinyConfig()
 	m := randomModel(t, cfg, 1)
-	require.NoError(t, m.AddLoRA(lora.Config{Rank: 2, Alpha: 4, Dropout: 0.5}, []Target{TargetQ, TargetV, TargetDown}, rng.New(3)))
+	lr, err := AddLoRA(m, LoRAConfig{Rank: 2, Alpha: 4, Dropout: 0.5, Targets: qvDown}, rng.New(3))
+	require.NoError(t, err)
 	r := rng.New(4)
-	for _, a := range m.LoRA.Adapters {
+	for _, a := range lr.Adapters {
 		for i := range a.B {
 			a.B[i] = 0.3 * r.Normal()
 		}

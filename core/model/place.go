@@ -1,0 +1,311 @@
+// Places: where a fine-tuning method acts on the model, and how a run's trainable weights are laid out.
+package model
+
+import (
+	"fmt"
+
+	"golora/core/rng"
+)
+
+// A Method is a way to fine-tune attached to a model (core/peft holds them).
+// It acts at some of the model's places, through the hooks of a Pass, and it
+// may train its own parameters, some of the base weights, or both. Forward
+// and Backward call the places in order and do no method's work themselves.
+//
+// The places:
+//   - a linear layer's weight or output (Pass.Linear): the method computes
+//     the layer, out = f(in, W0), and its backward (LoRA, DoRA, IA³, BitFit's biases);
+//   - which base weights train (TrainsBase): their gradients are computed,
+//     every other weight-gradient product is skipped (full, top, BitFit's gains).
+type Method interface {
+	// Name is the method's name as the CLI and the files spell it (lora, full, ...).
+	Name() string
+	// Params and Grads are the method's own trainable parameters and their
+	// gradients, one flat buffer each of the same length (empty when it
+	// trains base weights only). Hooks find their views by offset, so that a
+	// pass can put the gradients in another buffer of that layout (Ctx.Grads).
+	Params() []float32
+	Grads() []float32
+	// TrainsBase reports whether the base tensor of that name (Config.Tensors)
+	// trains under this method.
+	TrainsBase(name string) bool
+	// NewPass returns the method's hooks for one pass over up to rows token
+	// rows: one per Acts and per Decoder, holding that pass's caches.
+	NewPass(rows int) *Pass
+}
+
+// A Merger is a method whose change can be folded into the base weights
+// (for inference at the base's cost) and taken out again.
+type Merger interface {
+	Merge(m *Model) error
+	Unmerge(m *Model) error
+}
+
+// Pass is one method's hooks for one pass of the model, nil where the method
+// does not act. A hook keeps what its backward needs in its own caches.
+type Pass struct {
+	// Begin is called before the places run: at every Forward, and at every
+	// first position of a Decoder (so that weights the method folds together
+	// are rebuilt from its current parameters). It may be nil.
+	Begin func(ctx *Ctx)
+	// Linear holds, per layer (L) and target, the hook that computes that
+	// linear layer in place of out = in · W0ᵀ.
+	Linear [][NumTargets]Linear
+}
+
+// Linear is a method's work at one linear layer with base weight w (Out, In).
+type Linear interface {
+	// Forward computes out (N, Out) from in (N, In), saving what Backward needs
+	// unless ctx.NoGrad.
+	Forward(ctx *Ctx, out, in, w []float32, n int)
+	// Backward accumulates din += dL/din (din may be nil: nothing below needs
+	// it), dw += dL/dW0 (nil when the base weight is frozen) and the method's
+	// own gradients into ctx.Grads, from dout (N, Out).
+	Backward(ctx *Ctx, din, dw, dout, in, w []float32, n int)
+}
+
+// Ctx is what a pass tells a method's hooks: the same for every place of the
+// pass, set by the model from Acts (or the Decoder) before the pass.
+type Ctx struct {
+	Dropout float32  // the method's dropout probability in this pass (0: none, as in evaluation)
+	RNG     *rng.RNG // draws the dropout masks, in the order the places run
+	// Beside asks each method to compute as its paper writes it, beside the
+	// frozen weights (out = x·W0ᵀ + s·(x·Aᵀ)·Bᵀ for LoRA), instead of through
+	// weights it folds together (W0 + s·B·A, the merged model's bits). Checks
+	// of merging compare the two.
+	Beside bool
+	NoGrad bool      // decoding: nothing is saved for a backward pass
+	Grads  []float32 // laid out as the method's Grads(): where its gradients go
+}
+
+// Attach adds a method to the model. Methods act at disjoint places; a merged
+// model takes no new method.
+func (m *Model) Attach(meth Method) error {
+	if m.merged {
+		return fmt.Errorf("model: the attached methods are merged; unmerge before attaching %s", meth.Name())
+	}
+	if len(meth.Params()) != len(meth.Grads()) {
+		return fmt.Errorf("model: method %s has %d parameters and %d gradients", meth.Name(), len(meth.Params()), len(meth.Grads()))
+	}
+	ms := append(append([]Method(nil), m.methods...), meth)
+	hooked, err := m.checkPlaces(ms)
+	if err != nil {
+		return err
+	}
+	m.methods, m.hooked = ms, hooked
+	return nil
+}
+
+// Methods lists the attached methods in the order they were attached.
+func (m *Model) Methods() []Method { return m.methods }
+
+// checkPlaces refuses two methods at one place, and reports which methods
+// act at some place (the others train base weights only).
+func (m *Model) checkPlaces(ms []Method) ([]bool, error) {
+	var at [][NumTargets]string
+	var hooked []bool
+	for _, meth := range ms {
+		p := meth.NewPass(1)
+		if p.Linear != nil && len(p.Linear) != m.Config.NLayers {
+			return nil, fmt.Errorf("model: method %s has linear hooks for %d layers, the model has %d", meth.Name(), len(p.Linear), m.Config.NLayers)
+		}
+		hooked = append(hooked, p.Linear != nil)
+		if at == nil {
+			at = make([][NumTargets]string, m.Config.NLayers)
+		}
+		for l := range p.Linear {
+			for t, h := range p.Linear[l] {
+				if h == nil {
+					continue
+				}
+				if prev := at[l][t]; prev != "" {
+					return nil, fmt.Errorf("model: %s and %s both act on %s", prev, meth.Name(), Target(t).Module(l))
+				}
+				at[l][t] = meth.Name()
+			}
+		}
+	}
+	return hooked, nil
+}
+
+// pass is one attached method's hooks and context within one Acts or Decoder.
+type pass struct {
+	meth  Method
+	hooks *Pass
+	ctx   Ctx
+	off   int // where the method's gradients start in Acts.MethodGrads
+}
+
+// linearAt is the hook at one linear layer and its method's context.
+type linearAt struct {
+	h   Linear
+	ctx *Ctx
+}
+
+// newPasses makes every attached method's hooks for rows token rows, and
+// the table of linear hooks (nil where a layer runs plainly).
+func (m *Model) newPasses(rows int) ([]*pass, [][NumTargets]linearAt) {
+	var ps []*pass
+	var lin [][NumTargets]linearAt
+	off := 0
+	for _, meth := range m.methods {
+		p := &pass{meth: meth, hooks: meth.NewPass(rows), off: off}
+		off += len(meth.Params())
+		ps = append(ps, p)
+		for l := range p.hooks.Linear {
+			if lin == nil {
+				lin = make([][NumTargets]linearAt, m.Config.NLayers)
+			}
+			for t, h := range p.hooks.Linear[l] {
+				if h != nil {
+					lin[l][t] = linearAt{h: h, ctx: &p.ctx}
+				}
+			}
+		}
+	}
+	return ps, lin
+}
+
+// Merged reports whether the attached methods are folded into the base weights.
+func (m *Model) Merged() bool { return m.merged }
+
+// Merge folds every attached method into the base weights (each must be a
+// Merger); afterwards the passes no longer run their hooks.
+func (m *Model) Merge() error {
+	if m.merged {
+		return fmt.Errorf("model: the methods are already merged")
+	}
+	var ms []Merger
+	for i, meth := range m.methods {
+		if !m.hooked[i] {
+			continue // trains base weights only: nothing to fold
+		}
+		mg, ok := meth.(Merger)
+		if !ok {
+			return fmt.Errorf("model: method %s cannot be merged into the base weights", meth.Name())
+		}
+		ms = append(ms, mg)
+	}
+	if len(ms) == 0 {
+		return fmt.Errorf("model: no attached method to merge")
+	}
+	for i, mg := range ms {
+		if err := mg.Merge(m); err != nil {
+			for _, done := range ms[:i] {
+				_ = done.Unmerge(m)
+			}
+			return err
+		}
+	}
+	m.merged = true
+	return nil
+}
+
+// Unmerge takes the merged methods back out of the base weights.
+func (m *Model) Unmerge() error {
+	if !m.merged {
+		return fmt.Errorf("model: the methods are not merged")
+	}
+	for i := len(m.methods) - 1; i >= 0; i-- {
+		if mg, ok := m.methods[i].(Merger); ok && m.hooked[i] {
+			if err := mg.Unmerge(m); err != nil {
+				return err
+			}
+		}
+	}
+	m.merged = false
+	return nil
+}
+
+// Trainable is everything a run trains, as one flat vector: the base tensors
+// that some attached method trains, in storage order, then each method's own
+// parameters in attach order. The optimizer, gradient clipping, the parts of
+// a step and snapshots all see this one vector.
+type Trainable struct {
+	Params   [][]float32 // the trained weights in flat order (adjacent base tensors joined)
+	Len      int         // total length
+	BaseLen  int         // the base tensors' share, at the start
+	NoDecay  [][2]int    // [lo, hi) spans of the flat vector that weight decay skips (RMSNorm gains)
+	baseUsed []bool      // per Config.Tensors() entry: trains
+}
+
+// Trainable lays out what the attached methods train.
+func (m *Model) Trainable() Trainable {
+	var tr Trainable
+	views := m.Params.Views(m.Config)
+	for _, ti := range m.Config.Tensors() {
+		on := false
+		for _, meth := range m.methods {
+			on = on || meth.TrainsBase(ti.Name)
+		}
+		tr.baseUsed = append(tr.baseUsed, on)
+		if !on {
+			continue
+		}
+		w := views[ti.Name]
+		if len(ti.Shape) == 1 {
+			tr.NoDecay = append(tr.NoDecay, [2]int{tr.Len, tr.Len + len(w)})
+		}
+		if k := len(tr.Params) - 1; k >= 0 && adjacent(tr.Params[k], w) {
+			last := tr.Params[k]
+			tr.Params[k] = last[: len(last)+len(w) : len(last)+len(w)]
+		} else {
+			tr.Params = append(tr.Params, w)
+		}
+		tr.Len += len(w)
+	}
+	tr.BaseLen = tr.Len
+	for _, meth := range m.methods {
+		if p := meth.Params(); len(p) > 0 {
+			tr.Params = append(tr.Params, p)
+			tr.Len += len(p)
+		}
+	}
+	return tr
+}
+
+// adjacent reports whether b starts where a ends in the same backing array.
+func adjacent(a, b []float32) bool {
+	return len(a) > 0 && len(b) > 0 && cap(a) > len(a) && &a[:len(a)+1][len(a)] == &b[0]
+}
+
+// BindGrads lays the gradient views of a run over grad (Len values, laid out
+// as the Trainable): base gradients (nil where nothing trains, and a nil view
+// for every frozen tensor) and the methods' gradients (for Acts.MethodGrads).
+func (tr Trainable) BindGrads(c Config, grad []float32) (base *Params, methods []float32) {
+	if len(grad) != tr.Len {
+		panic(fmt.Sprintf("model: BindGrads of %d values for a run that trains %d", len(grad), tr.Len))
+	}
+	methods = grad[tr.BaseLen:]
+	if tr.BaseLen == 0 {
+		return nil, methods
+	}
+	base = &Params{}
+	off := 0
+	var views []*[]float32
+	base.Layers = make([]Layer, c.NLayers)
+	views = append(views, &base.Embed)
+	for l := range base.Layers {
+		L := &base.Layers[l]
+		views = append(views, &L.AttnNorm, &L.Wq, &L.Wk, &L.Wv, &L.Wo, &L.MLPNorm, &L.Wgate, &L.Wup, &L.Wdown)
+	}
+	views = append(views, &base.Norm)
+	if !c.Tied {
+		views = append(views, &base.LMHead)
+	}
+	for i, ti := range c.Tensors() {
+		if !tr.baseUsed[i] {
+			continue
+		}
+		n := numel(ti.Shape)
+		*views[i] = grad[off : off+n : off+n]
+		off += n
+	}
+	if c.Tied {
+		base.LMHead = base.Embed
+	}
+	if off == len(grad[:tr.BaseLen]) && len(tr.Params) > 0 && tr.BaseLen == c.NumParams() {
+		base.Data = grad[:tr.BaseLen] // every base tensor trains: the gradients are laid out as Params
+	}
+	return base, methods
+}
