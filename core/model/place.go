@@ -232,28 +232,34 @@ type Trainable struct {
 // Trainable lays out what the attached methods train.
 func (m *Model) Trainable() Trainable {
 	var tr Trainable
-	views := m.Params.Views(m.Config)
+	off, start, end := 0, -1, -1 // [start, end): the run of trained tensors being joined, in Params.Data
+	flush := func() {
+		if start >= 0 {
+			tr.Params = append(tr.Params, m.Params.Data[start:end:end])
+		}
+		start = -1
+	}
 	for _, ti := range m.Config.Tensors() {
+		n := numel(ti.Shape)
 		on := false
 		for _, meth := range m.methods {
 			on = on || meth.TrainsBase(ti.Name)
 		}
 		tr.baseUsed = append(tr.baseUsed, on)
-		if !on {
-			continue
+		if on {
+			if len(ti.Shape) == 1 {
+				tr.NoDecay = append(tr.NoDecay, [2]int{tr.Len, tr.Len + n})
+			}
+			if start < 0 || end != off {
+				flush()
+				start = off
+			}
+			end = off + n
+			tr.Len += n
 		}
-		w := views[ti.Name]
-		if len(ti.Shape) == 1 {
-			tr.NoDecay = append(tr.NoDecay, [2]int{tr.Len, tr.Len + len(w)})
-		}
-		if k := len(tr.Params) - 1; k >= 0 && adjacent(tr.Params[k], w) {
-			last := tr.Params[k]
-			tr.Params[k] = last[: len(last)+len(w) : len(last)+len(w)]
-		} else {
-			tr.Params = append(tr.Params, w)
-		}
-		tr.Len += len(w)
+		off += n
 	}
+	flush()
 	tr.BaseLen = tr.Len
 	for _, meth := range m.methods {
 		if p := meth.Params(); len(p) > 0 {
@@ -262,11 +268,6 @@ func (m *Model) Trainable() Trainable {
 		}
 	}
 	return tr
-}
-
-// adjacent reports whether b starts where a ends in the same backing array.
-func adjacent(a, b []float32) bool {
-	return len(a) > 0 && len(b) > 0 && cap(a) > len(a) && &a[:len(a)+1][len(a)] == &b[0]
 }
 
 // BindGrads lays the gradient views of a run over grad (Len values, laid out
