@@ -15,6 +15,9 @@
 // weights a method trains. Frozen weights have no gradient and no optimizer
 // state, and their weight-gradient products are skipped.
 //
-// The methods: lora.go (LoRA), full.go (full fine-tuning, and frozen: the
-// base as it is).
+// The methods: lora.go (LoRA), dora.go (DoRA: LoRA's direction with a
+// learned magnitude per output row), ia3.go ((IA)³: learned scales of the
+// keys, values and MLP activation), bitfit.go (the RMSNorm gains and added
+// biases), top.go (the last k blocks), full.go (full fine-tuning, and frozen:
+// the base as it is). method.go names each method's tensors.
 package peft

@@ -217,3 +217,16 @@ func to64(x []float32) []float64 {
 	}
 	return out
 }
+
+// view64 is t's span of a float64 copy of a method's parameters.
+func view64(t Tensor, buf []float64) []float64 { return buf[t.Off : t.Off+t.Len()] }
+
+// methodTensors is the fixture's "method" object's tensors, by name.
+func (fx *fixture) methodTensors(t *testing.T) map[string]fixTensor {
+	t.Helper()
+	var m struct {
+		Tensors map[string]fixTensor `json:"tensors"`
+	}
+	require.NoError(t, json.Unmarshal(fx.Method, &m))
+	return m.Tensors
+}

@@ -297,15 +297,9 @@ type LoRA struct {
 // Errors: no targets, an invalid rank, alpha or dropout, or a place of m
 // already taken by another method.
 func AddLoRA(m *model.Model, cfg LoRAConfig, r *rng.RNG) (*LoRA, error) {
-	if len(cfg.Targets) == 0 {
-		return nil, fmt.Errorf("lora: at least one target is needed")
-	}
-	var shapes []Shape
-	for l := range m.Config.NLayers {
-		for _, t := range cfg.Targets {
-			in, out := m.Config.Shape(t)
-			shapes = append(shapes, Shape{Module: t.Module(l), Layer: l, Target: t, In: in, Out: out})
-		}
+	shapes, err := loraShapes(m, cfg)
+	if err != nil {
+		return nil, err
 	}
 	lr, err := NewLoRA(cfg, shapes, r)
 	if err != nil {
@@ -317,26 +311,49 @@ func AddLoRA(m *model.Model, cfg LoRAConfig, r *rng.RNG) (*LoRA, error) {
 	return lr, nil
 }
 
+// loraShapes places an adapter on cfg.Targets in every layer of m.
+func loraShapes(m *model.Model, cfg LoRAConfig) ([]Shape, error) {
+	if len(cfg.Targets) == 0 {
+		return nil, fmt.Errorf("lora: at least one target is needed")
+	}
+	var shapes []Shape
+	for l := range m.Config.NLayers {
+		for _, t := range cfg.Targets {
+			in, out := m.Config.Shape(t)
+			shapes = append(shapes, Shape{Module: t.Module(l), Layer: l, Target: t, In: in, Out: out})
+		}
+	}
+	return shapes, nil
+}
+
 // NewLoRA allocates and initialises adapters for shapes (A from r, B zero;
 // with a nil r both stay zero). It returns an error if the rank is not in
 // 1..min(in, out) for some shape, alpha is not positive or dropout is not in [0, 1).
 func NewLoRA(cfg LoRAConfig, shapes []Shape, r *rng.RNG) (*LoRA, error) {
+	l, _, _, err := newLoRA(cfg, shapes, r, 0)
+	return l, err
+}
+
+// newLoRA is NewLoRA with extra values after the adapters in its flat
+// buffers (DoRA's magnitudes): it returns the whole buffers too.
+func newLoRA(cfg LoRAConfig, shapes []Shape, r *rng.RNG, extra int) (l *LoRA, params, grads []float32, err error) {
 	if !(cfg.Alpha > 0) {
-		return nil, fmt.Errorf("lora: alpha must be positive, got %g", cfg.Alpha)
+		return nil, nil, nil, fmt.Errorf("lora: alpha must be positive, got %g", cfg.Alpha)
 	}
 	if !(cfg.Dropout >= 0 && cfg.Dropout < 1) {
-		return nil, fmt.Errorf("lora: dropout must be in [0, 1), got %g", cfg.Dropout)
+		return nil, nil, nil, fmt.Errorf("lora: dropout must be in [0, 1), got %g", cfg.Dropout)
 	}
 	total := 0
 	for _, sh := range shapes {
 		if cfg.Rank < 1 || cfg.Rank > min(sh.In, sh.Out) {
-			return nil, fmt.Errorf("lora: rank must be between 1 and %d (the smaller side of %s, %d x %d), got %d",
+			return nil, nil, nil, fmt.Errorf("lora: rank must be between 1 and %d (the smaller side of %s, %d x %d), got %d",
 				min(sh.In, sh.Out), sh.Module, sh.Out, sh.In, cfg.Rank)
 		}
 		total += cfg.Rank * (sh.In + sh.Out)
 	}
 	cfg.Targets = append([]model.Target(nil), cfg.Targets...)
-	s := &LoRA{LoRAConfig: cfg, params: make([]float32, total), grads: make([]float32, total)}
+	params, grads = make([]float32, total+extra), make([]float32, total+extra)
+	s := &LoRA{LoRAConfig: cfg, params: params[:total:total], grads: grads[:total:total]}
 	scaling := Scaling(cfg.Alpha, cfg.Rank, cfg.RSLoRA)
 	off := 0
 	take := func(buf []float32, n int) []float32 { return buf[off : off+n : off+n] }
@@ -353,7 +370,16 @@ func NewLoRA(cfg LoRAConfig, shapes []Shape, r *rng.RNG) (*LoRA, error) {
 		}
 		s.Adapters = append(s.Adapters, a)
 	}
-	return s, nil
+	return s, params, grads, nil
+}
+
+// layers is the number of blocks the adapters reach into (the model's, once attached).
+func (s *LoRA) layers() int {
+	n := 0
+	for _, a := range s.Adapters {
+		n = max(n, a.Layer+1)
+	}
+	return n
 }
 
 // Name is "lora".
@@ -406,11 +432,7 @@ type loraLinear struct {
 // NewPass gives every adapted layer its hook and cache for up to rows rows.
 func (s *LoRA) NewPass(rows int) *model.Pass {
 	p := &loraPass{du: make([]float32, rows*s.Rank)}
-	layers := 0
-	for _, a := range s.Adapters {
-		layers = max(layers, a.Layer+1)
-	}
-	mp := &model.Pass{Linear: make([][model.NumTargets]model.Linear, layers)}
+	mp := &model.Pass{Linear: make([][model.NumTargets]model.Linear, s.layers())}
 	for _, a := range s.Adapters {
 		h := &loraLinear{p: p, a: a, cache: a.NewCache(rows, s.Dropout > 0), fused: make([]float32, a.Out*a.In)}
 		p.hooks = append(p.hooks, h)

@@ -32,10 +32,9 @@ func attachLoRA(t testing.TB, m *model.Model, rank int, targets []model.Target, 
 }
 
 // loraRef puts lr's float64 version on r: y = x·Wᵀ + s·((x·keep)·Aᵀ)·Bᵀ,
-// with A and B views of the returned copy of lr.Params() and the dropout
-// masks acts' last Forward drew (none without dropout).
-func loraRef(r *ref.Model, lr *LoRA, acts *model.Acts) []float64 {
-	p64 := to64(lr.Params())
+// with A and B views of p64 (a float64 copy of lr.Params()) and the dropout
+// masks acts' last Forward drew (none without dropout). It returns p64.
+func loraRef(r *ref.Model, lr *LoRA, acts *model.Acts, p64 []float64) []float64 {
 	hooks := acts.Hooks(lr)
 	for _, a := range lr.Adapters {
 		A, B := p64[a.Off:a.Off+len(a.A)], p64[a.Off+len(a.A):a.Off+len(a.A)+len(a.B)]
@@ -81,7 +80,7 @@ func TestLoRAGradient(t *testing.T) {
 	loss32 := bt.forward(m, acts)
 	m.Backward(acts, nil)
 	r := newRef(m)
-	p64 := loraRef(r, lr, acts)
+	p64 := loraRef(r, lr, acts, to64(lr.Params()))
 	loss := refLoss(t, r, bt, loss32)
 	for _, a := range lr.Adapters {
 		nA, nB := len(a.A), len(a.B)
@@ -108,7 +107,7 @@ func TestLoRADropoutGradient(t *testing.T) {
 	loss32 := bt.forward(m, acts)
 	m.Backward(acts, nil)
 	r := newRef(m)
-	p64 := loraRef(r, lr, acts) // with the masks this pass drew
+	p64 := loraRef(r, lr, acts, to64(lr.Params())) // with the masks this pass drew
 	loss := refLoss(t, r, bt, loss32)
 	for _, a := range lr.Adapters {
 		nA, nB := len(a.A), len(a.B)

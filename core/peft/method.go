@@ -46,6 +46,36 @@ func (s *LoRA) Tensors() []Tensor {
 	return ts
 }
 
+// Tensors names LoRA's tensors, then each <module>.lora_magnitude_vector (Out).
+func (d *DoRA) Tensors() []Tensor {
+	ts := d.LoRA.Tensors()
+	for i, a := range d.Adapters {
+		ts = append(ts, Tensor{a.Module + ".lora_magnitude_vector", []int{a.Out}, d.magOff[i]})
+	}
+	return ts
+}
+
+// Tensors names each added bias, <module>.bias (Out).
+func (bf *BitFit) Tensors() []Tensor {
+	var ts []Tensor
+	for _, b := range bf.Biases {
+		ts = append(ts, Tensor{b.Module + ".bias", []int{len(b.B)}, b.off})
+	}
+	return ts
+}
+
+// Tensors names each vector, <module>.ia3_l (PEFT's name; In for down_proj, else Out).
+func (ia *IA3) Tensors() []Tensor {
+	var ts []Tensor
+	for _, s := range ia.Scales {
+		ts = append(ts, Tensor{s.Module + ".ia3_l", []int{len(s.L)}, s.off})
+	}
+	return ts
+}
+
+// Tensors is empty: Top trains base weights only.
+func (*Top) Tensors() []Tensor { return nil }
+
 // Tensors is empty: Full trains base weights only.
 func (Full) Tensors() []Tensor { return nil }
 
