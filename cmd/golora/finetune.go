@@ -53,8 +53,9 @@ func (t *trainFlags) register(fs *flag.FlagSet, which int) {
 		return
 	}
 	if which == flagsFinetune {
-		fs.StringVar(&c.Method, "method", c.Method, "lora, full or frozen")
+		fs.StringVar(&c.Method, "method", c.Method, "lora, full, intrinsic or frozen")
 		fs.IntVar(&c.Rank, "rank", c.Rank, "LoRA rank r")
+		fs.IntVar(&c.IntrinsicDim, "intrinsic-dim", c.IntrinsicDim, "intrinsic: d, the dimension of the random subspace of the weights trained")
 		fs.Float64Var(&t.alpha, "alpha", flagFloat(c.Alpha), fmt.Sprintf("LoRA alpha (scaling alpha/r, at most %d)", train.MaxScaling))
 		fs.Float64Var(&t.lr, "lr", 0, fmt.Sprintf("peak learning rate (0 = the method's default: %g for LoRA, %g for full)",
 			flagFloat(train.DefaultLR(train.MethodLoRA)), flagFloat(train.DefaultLR(train.MethodFull))))

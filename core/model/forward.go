@@ -173,9 +173,9 @@ func (m *Model) Forward(a *Acts, inputs, targets []int, mask []float32, b, t int
 	a.B, a.T = b, t
 	N, C, KVD, H, V := b*t, c.Dim, c.KVDim(), c.HiddenDim, c.VocabSize
 	NH, NKV, HS := c.NHeads, c.NKVHeads, c.HeadSize()
-	p := m.Params
 	copy(a.inputs, inputs)
 	m.beginPasses(a)
+	p := m.weightsOf(a.passes)
 
 	nn.EmbeddingForward(a.X0, p.Embed, inputs, N, C)
 	x := a.X0
@@ -298,7 +298,14 @@ func (m *Model) Backward(a *Acts, grads *Params) {
 	b, t := a.B, a.T
 	N, C, KVD, H, V := b*t, c.Dim, c.KVDim(), c.HiddenDim, c.VocabSize
 	NH, NKV, HS := c.NHeads, c.NKVHeads, c.HeadSize()
-	p := m.Params
+	p := m.weightsOf(a.passes)
+	if wg := weightGradsOf(a.passes); wg != nil {
+		if grads != nil {
+			panic("model: Backward with base gradients while a method supplies the weights")
+		}
+		grads = wg
+	}
+	defer endPasses(a.passes)
 	g := func(f func(*Params) []float32) []float32 {
 		if grads == nil {
 			return nil

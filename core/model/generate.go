@@ -116,7 +116,6 @@ func (d *Decoder) feed(tokens []int, n int, logits bool) error {
 	}
 	C, KVD, H, V, S := c.Dim, c.KVDim(), c.HiddenDim, c.VocabSize, c.SeqLen
 	NH, NKV, HS := c.NHeads, c.NKVHeads, c.HeadSize()
-	p := m.Params
 	pos, R := d.pos, B*n // row r*n+j is sequence r at position pos+j
 	if pos == 0 && !m.merged {
 		// New sequences: the methods start from their current parameters
@@ -128,6 +127,7 @@ func (d *Decoder) feed(tokens []int, n int, logits bool) error {
 			}
 		}
 	}
+	p := m.weightsOf(d.passes)
 	nn.EmbeddingForward(d.x, p.Embed, tokens, R, C)
 	for l := range c.NLayers {
 		L := &p.Layers[l]

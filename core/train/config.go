@@ -17,6 +17,8 @@ const (
 	MethodLoRA   = "lora"   // train adapters only; the base is frozen
 	MethodFull   = "full"   // train every weight (the baseline LoRA is measured against)
 	MethodFrozen = "frozen" // train nothing: the base model's own score, for reference
+	// MethodIntrinsic trains z alone in θ = θ0 + P z, a random IntrinsicDim-dimensional subspace of every weight (peft.Intrinsic)
+	MethodIntrinsic = "intrinsic"
 )
 
 // Config is everything one fine-tuning run needs besides the base model.
@@ -38,6 +40,8 @@ type Config struct {
 	Targets []string // adapted matrices: some of q k v o gate up down
 	Init    string   // A's init: "kaiming" (loralib) or "gaussian" (the paper)
 	Dropout float32  // LoRA dropout on the adapter input
+	// IntrinsicDim is intrinsic's d: the dimension of the random subspace it trains in (its trainable parameters).
+	IntrinsicDim int
 
 	// Optimisation.
 	LR          float32 // peak learning rate
@@ -79,14 +83,19 @@ func DefaultConfig() Config {
 		Seed:      1,
 		Shards:    2, // the page trains on two workers
 		EvalEvery: 100,
+
+		IntrinsicDim: 1000, // intrinsic's d when that method is chosen: below LoRA r=1 on q,v (1,344 parameters)
 	}
 }
 
 // DefaultLR is a learning rate that works for each method on the shipped base:
 // adapters start at zero and need a larger step than full fine-tuning.
 func DefaultLR(method string) float32 {
-	if method == MethodFull {
+	switch method {
+	case MethodFull:
 		return 1e-3
+	case MethodIntrinsic:
+		return intrinsicLR
 	}
 	return 2e-2
 }
@@ -193,9 +202,13 @@ func (c Config) Validate(m *model.Model) error {
 		if c.Init != string(peft.InitKaiming) && c.Init != string(peft.InitGaussian) && c.Init != "" {
 			bad("init", "must be kaiming or gaussian, got %q", c.Init)
 		}
+	case MethodIntrinsic:
+		if n := m.NumParams(); c.IntrinsicDim < 1 || c.IntrinsicDim > n {
+			bad("intrinsic_dim", "must be between 1 and %d (the base's parameters), got %d", n, c.IntrinsicDim)
+		}
 	case MethodFull, MethodFrozen:
 	default:
-		bad("method", "must be lora, full or frozen, got %q", c.Method)
+		bad("method", "must be lora, full, intrinsic or frozen, got %q", c.Method)
 	}
 	if c.Method != MethodFrozen {
 		if !finite(c.LR) || c.LR <= 0 {

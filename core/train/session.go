@@ -52,6 +52,7 @@ type Info struct {
 	Method          string   `json:"method"`
 	Rank            int      `json:"rank,omitempty"`
 	Targets         []string `json:"targets,omitempty"`
+	IntrinsicDim    int      `json:"intrinsic_dim,omitempty"` // intrinsic's d
 	TrainableParams int      `json:"trainable_params"`
 	TotalParams     int      `json:"total_params"`    // base parameters
 	TrainableBytes  int64    `json:"trainable_bytes"` // trainable weights + their gradients + AdamW's two moments
@@ -98,8 +99,8 @@ func New(base *model.Model, tok data.Tokenizer, cfg Config) (*Session, error) {
 	imported := peft.LoRAOf(base)
 	if imported != nil {
 		// An imported adapter: continue training it (or evaluate it, frozen).
-		if cfg.Method == MethodFull {
-			return nil, &FieldError{Field: "method", Reason: "the base carries a LoRA adapter; full fine-tuning needs a plain base (merge it first)"}
+		if cfg.Method == MethodFull || cfg.Method == MethodIntrinsic {
+			return nil, &FieldError{Field: "method", Reason: "the base carries a LoRA adapter; " + cfg.Method + " fine-tuning needs a plain base (merge it first)"}
 		}
 		cfg.Rank, cfg.Alpha, cfg.RSLoRA, cfg.Dropout = imported.Rank, imported.Alpha, imported.RSLoRA, imported.Dropout
 		cfg.Init = string(imported.Init)
@@ -159,6 +160,10 @@ func New(base *model.Model, tok data.Tokenizer, cfg Config) (*Session, error) {
 	case cfg.Method == MethodFull:
 		if err := s.model.Attach(peft.Full{}); err != nil {
 			return nil, err
+		}
+	case cfg.Method == MethodIntrinsic:
+		if _, err := peft.AddIntrinsic(s.model, peft.IntrinsicConfig{Dim: cfg.IntrinsicDim, Seed: cfg.Seed}); err != nil {
+			return nil, &FieldError{Field: "intrinsic_dim", Reason: err.Error()}
 		}
 	}
 	var tr model.Trainable // a frozen run trains nothing, an imported adapter included
@@ -244,6 +249,9 @@ func (s *Session) Info() Info {
 		for _, t := range lr.Targets {
 			info.Targets = append(info.Targets, t.String())
 		}
+	}
+	if in := peft.IntrinsicOf(s.model); in != nil {
+		info.IntrinsicDim = in.Dim
 	}
 	return info
 }

@@ -16,6 +16,7 @@ type Result struct {
 	Method          string   `json:"method"`
 	Rank            int      `json:"rank"`
 	Targets         []string `json:"targets"`
+	IntrinsicDim    int      `json:"intrinsic_dim,omitempty"` // intrinsic's d
 	TrainableParams int      `json:"trainable_params"`
 	TrainableBytes  int64    `json:"trainable_bytes"` // trainable weights + gradients + AdamW moments
 	Steps           int      `json:"steps"`
@@ -95,7 +96,7 @@ func Run(s *Session, chunk int, progress func(Progress)) (Result, error) {
 	if last.Elapsed > 0 {
 		tps = float64(last.Tokens) / last.Elapsed
 	}
-	return Result{Task: s.Task().Name, Method: cfg.Method, Rank: info.Rank, Targets: info.Targets,
+	return Result{Task: s.Task().Name, Method: cfg.Method, Rank: info.Rank, Targets: info.Targets, IntrinsicDim: info.IntrinsicDim,
 		TrainableParams: info.TrainableParams, TrainableBytes: info.TrainableBytes, Steps: s.StepsDone(),
 		ValLoss: ev.ValLoss, Accuracy: ev.Accuracy, TokensPerSec: tps, Seconds: last.Elapsed, LR: cfg.LR}, nil
 }
@@ -158,7 +159,7 @@ func DivergedResult(s *Session, err error) (Result, bool) {
 		return Result{}, false
 	}
 	info, cfg := s.Info(), s.Config()
-	return Result{Task: s.Task().Name, Method: cfg.Method, Rank: info.Rank, Targets: info.Targets,
+	return Result{Task: s.Task().Name, Method: cfg.Method, Rank: info.Rank, Targets: info.Targets, IntrinsicDim: info.IntrinsicDim,
 		TrainableParams: info.TrainableParams, TrainableBytes: info.TrainableBytes, Steps: s.StepsDone(),
 		LR: cfg.LR, Diverged: stop.Error()}, true
 }
