@@ -23,7 +23,6 @@ import (
 // sweepHints answers the finetune flags that a sweep sets per run.
 var sweepHints = map[string]string{
 	"rank":   "a sweep trains one LoRA run per rank of -ranks (e.g. -ranks 2 for one run at r=2)",
-	"method": "a sweep runs LoRA at each of -ranks, then full fine-tuning (-full=false leaves it out, -full-lr sets its rate)",
 	"out":    "a sweep keeps no adapters; train the rank you want with finetune -out",
 	"resume": "a sweep cannot be resumed; finetune -resume continues one run",
 }
@@ -34,6 +33,8 @@ type sweepFlags struct {
 	full   bool
 	fullLR float64
 	lrs    string // a learning-rate sweep instead (lrConfigs)
+	method string // the method swept: lora (ranks) or intrinsic (dims, intrinsicConfigs)
+	dims   string
 }
 
 // configs expands the training flags into the sweep's runs: one LoRA run per rank, with -lr (or LoRA's default)
@@ -43,16 +44,20 @@ func (sf sweepFlags) configs(tf *trainFlags) ([]train.Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	if sf.lrs != "" {
+	switch {
+	case sf.method == train.MethodIntrinsic:
+		return sf.intrinsicConfigs(tf, cfg)
+	case sf.method != train.MethodLoRA && sf.method != "":
+		return nil, fmt.Errorf("-method: a sweep runs LoRA at each of -ranks, then full fine-tuning (-full=false leaves it out, "+
+			"-full-lr sets its rate); -method intrinsic runs intrinsic at each of -dims instead of LoRA (got %q)", sf.method)
+	case sf.dims != "":
+		return nil, fmt.Errorf("-dims: the dimensions of an intrinsic sweep: give -method intrinsic")
+	case sf.lrs != "":
 		return sf.lrConfigs(tf, cfg)
 	}
-	var rs []int
-	for _, f := range strings.Split(sf.ranks, ",") {
-		r, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil {
-			return nil, fmt.Errorf("-ranks: %q is not a number", f)
-		}
-		rs = append(rs, r)
+	rs, err := parseInts("ranks", sf.ranks)
+	if err != nil {
+		return nil, err
 	}
 	lr := float32(0)
 	if sf.full {
@@ -75,6 +80,10 @@ func runSweep(args []string) error {
 	fs.StringVar(&sf.ranks, "ranks", "1,2,4,8,16", "LoRA ranks to run")
 	fs.BoolVar(&sf.full, "full", true, "also run full fine-tuning as the baseline")
 	fs.Float64Var(&sf.fullLR, "full-lr", flagFloat(train.DefaultLR(train.MethodFull)), "learning rate of the full fine-tuning run")
+	fs.StringVar(&sf.method, "method", train.MethodLoRA, "the method swept: lora (at each of -ranks) or intrinsic (at each of -dims)")
+	fs.StringVar(&sf.dims, "dims", "", "with -method intrinsic: the subspace dimensions d, e.g. 10,100,1000,10000 (the default);\n"+
+		"reports d90, the smallest d reaching 90% of full fine-tuning's accuracy, beside LoRA's trainable counts\n"+
+		"(-ranks given too: LoRA runs at those ranks as well; -lr is intrinsic's rate, LoRA keeps its default)")
 	asJSON := fs.Bool("json", false, "print one JSON object per run on stdout")
 	png := fs.String("png", "", "draw accuracy vs rank and vs trainable parameters into this PNG")
 	fs.StringVar(&sf.lrs, "lrs", "", "a learning-rate sweep instead: LoRA (at the one rank of -ranks, or r=4) and full fine-tuning\n"+
@@ -122,8 +131,8 @@ func runSweep(args []string) error {
 	var evals progress // the evaluations of every run, for the closing line
 	for i, c := range runs {
 		label := fmt.Sprintf("[%d/%d] %s", i+1, len(runs), c.Method)
-		if c.Method == train.MethodLoRA {
-			label = fmt.Sprintf("[%d/%d] r=%d", i+1, len(runs), c.Rank)
+		if c.Method == train.MethodLoRA || c.Method == train.MethodIntrinsic {
+			label = fmt.Sprintf("[%d/%d] %s", i+1, len(runs), train.RunLabel(c))
 		}
 		if sf.lrs != "" {
 			label += fmt.Sprintf(" lr=%g", c.LR)
@@ -147,7 +156,12 @@ func runSweep(args []string) error {
 		evals.evalSecs += p.evalSecs
 		results = append(results, res)
 	}
-	summary := lrSummaryOf(results)
+	summary := train.SummarizeLRs(results)
+	intrinsic := sf.method == train.MethodIntrinsic
+	var isum intrinsicSummary
+	if intrinsic {
+		isum = summarizeIntrinsic(base, runs, results)
+	}
 	if *asJSON {
 		enc := json.NewEncoder(os.Stdout)
 		for _, r := range results {
@@ -160,16 +174,27 @@ func runSweep(args []string) error {
 				return err
 			}
 		}
+		if intrinsic {
+			if err := enc.Encode(isum); err != nil {
+				return err
+			}
+		}
 	} else if sf.lrs != "" {
 		printLRTable(results, summary)
 	} else {
 		printTable(results)
+		if intrinsic {
+			printIntrinsic(isum)
+		}
 	}
 	var written []string
 	if *png != "" {
 		draw := plotSweep
 		if sf.lrs != "" {
 			draw = plotLRSweep
+		}
+		if intrinsic {
+			draw = func(path, task string, results []train.Result) error { return plotIntrinsic(path, task, results, isum) }
 		}
 		if err := draw(*png, runs[0].Task, results); err != nil {
 			return err
@@ -193,17 +218,23 @@ func runSweep(args []string) error {
 }
 
 func printTable(results []train.Result) {
-	fmt.Printf("%-6s %-6s %4s %-10s %10s %10s %9s %9s %9s\n", "task", "method", "rank", "targets", "trainable", "state", "val_loss", "accuracy", "tok/s")
+	fmt.Printf("%-6s %-9s %6s %-10s %10s %10s %9s %9s %9s\n", "task", "method", "r / d", "targets", "trainable", "state", "val_loss", "accuracy", "tok/s")
 	for _, r := range results {
 		rank := "-"
 		if r.Method == train.MethodLoRA {
 			rank = strconv.Itoa(r.Rank)
 		}
+		if r.Method == train.MethodIntrinsic {
+			rank = strconv.Itoa(r.IntrinsicDim)
+		}
 		targets := strings.Join(r.Targets, ",")
 		if targets == "" {
 			targets = "all"
 		}
-		fmt.Printf("%-6s %-6s %4s %-10s %10d %10s %9.4f %8.1f%% %9.0f\n", r.Task, r.Method, rank, targets,
+		if r.Method == train.MethodIntrinsic {
+			targets = "θ0 + P z"
+		}
+		fmt.Printf("%-6s %-9s %6s %-10s %10d %10s %9.4f %8.1f%% %9.0f\n", r.Task, r.Method, rank, targets,
 			r.TrainableParams, humanBytes(r.TrainableBytes), r.ValLoss, 100*r.Accuracy, r.TokensPerSec)
 	}
 }
@@ -244,29 +275,7 @@ func (sf sweepFlags) lrConfigs(tf *trainFlags, cfg train.Config) ([]train.Config
 	return train.LRSweepConfigs(lcfg, lrs, methods), nil
 }
 
-// lrSummary is the last JSON line of `sweep -lrs -json`: each method's best rate and their ratio.
-type lrSummary struct {
-	Rank     int     `json:"rank"`
-	BestLoRA float32 `json:"best_lora_lr,omitempty"`
-	BestFull float32 `json:"best_full_lr,omitempty"`
-	Ratio    float64 `json:"lora_over_full,omitempty"`
-}
-
-func lrSummaryOf(results []train.Result) lrSummary {
-	var s lrSummary
-	if l, ok := train.BestLR(results, train.MethodLoRA); ok {
-		s.Rank, s.BestLoRA = l.Rank, l.LR
-	}
-	if f, ok := train.BestLR(results, train.MethodFull); ok {
-		s.BestFull = f.LR
-	}
-	if s.BestLoRA > 0 && s.BestFull > 0 {
-		s.Ratio = float64(s.BestLoRA) / float64(s.BestFull)
-	}
-	return s
-}
-
-func printLRTable(results []train.Result, s lrSummary) {
+func printLRTable(results []train.Result, s train.LRSummary) {
 	fmt.Printf("%-6s %-6s %4s %9s %10s %9s %9s\n", "task", "method", "rank", "lr", "trainable", "val_loss", "accuracy")
 	for _, r := range results {
 		rank := "-"

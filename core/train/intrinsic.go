@@ -2,6 +2,8 @@
 // fine-tuning, and d90, the smallest d reaching 90% of full fine-tuning's accuracy.
 package train
 
+import "golora/core/model"
+
 // intrinsicLR is the intrinsic method's default peak learning rate: z's entries move about this much per AdamW step.
 const intrinsicLR = 1e-2
 
@@ -58,4 +60,16 @@ func D90(results []Result, frac float32) (IntrinsicSummary, bool) {
 		}
 	}
 	return s, full && intrinsic
+}
+
+// LoRATrainable is LoRA's trainable count at rank r on targets in every layer of c: Σ r·(in + out), for showing an
+// intrinsic sweep's d beside LoRA's sizes. Unknown targets count nothing.
+func LoRATrainable(c model.Config, targets []string, r int) int {
+	ts, _ := model.ParseTargets(targets)
+	n := 0
+	for _, t := range ts {
+		in, out := c.Shape(t)
+		n += r * (in + out)
+	}
+	return c.NLayers * n
 }
