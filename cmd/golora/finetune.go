@@ -53,7 +53,7 @@ func (t *trainFlags) register(fs *flag.FlagSet, which int) {
 		return
 	}
 	if which == flagsFinetune {
-		fs.StringVar(&c.Method, "method", c.Method, "lora, full, intrinsic or frozen")
+		fs.StringVar(&c.Method, "method", c.Method, "one of "+strings.Join(train.MethodNames(), ", "))
 		fs.IntVar(&c.Rank, "rank", c.Rank, "LoRA rank r")
 		fs.IntVar(&c.IntrinsicDim, "intrinsic-dim", c.IntrinsicDim, "intrinsic: d, the dimension of the random subspace of the weights trained")
 		fs.Float64Var(&t.alpha, "alpha", flagFloat(c.Alpha), fmt.Sprintf("LoRA alpha (scaling alpha/r, at most %d)", train.MaxScaling))

@@ -225,7 +225,7 @@ func printTable(results []train.Result) {
 			rank = strconv.Itoa(r.Rank)
 		}
 		if r.Method == train.MethodIntrinsic {
-			rank = strconv.Itoa(r.IntrinsicDim)
+			rank = strconv.Itoa(r.Size)
 		}
 		targets := strings.Join(r.Targets, ",")
 		if targets == "" {

@@ -17,8 +17,6 @@ const (
 	MethodLoRA   = "lora"   // train adapters only; the base is frozen
 	MethodFull   = "full"   // train every weight (the baseline LoRA is measured against)
 	MethodFrozen = "frozen" // train nothing: the base model's own score, for reference
-	// MethodIntrinsic trains z alone in θ = θ0 + P z, a random IntrinsicDim-dimensional subspace of every weight (peft.Intrinsic)
-	MethodIntrinsic = "intrinsic"
 )
 
 // Config is everything one fine-tuning run needs besides the base model.
@@ -33,15 +31,20 @@ type Config struct {
 	CustomTest []data.Example
 
 	// How to learn it.
-	Method  string   // MethodLoRA, MethodFull or MethodFrozen
-	Rank    int      // LoRA r
+	Method  string   // one of Methods() (methods.go): lora, dora, full, frozen, top, bitfit, ia3, ...
+	Rank    int      // LoRA (and DoRA) r
 	Alpha   float32  // LoRA alpha; scaling = Alpha/Rank (or Alpha/sqrt(Rank) with RSLoRA)
 	RSLoRA  bool     // rank-stabilised scaling
 	Targets []string // adapted matrices: some of q k v o gate up down
-	Init    string   // A's init: "kaiming" (loralib) or "gaussian" (the paper)
+	Init    string   // A's init: "kaiming" (loralib), "gaussian" (the paper) or "pissa" (A and B from W0's SVD)
 	Dropout float32  // LoRA dropout on the adapter input
-	// IntrinsicDim is intrinsic's d: the dimension of the random subspace it trains in (its trainable parameters).
-	IntrinsicDim int
+	// The other methods' size knobs and LoRA+ (omitted from the fingerprint's JSON when zero: forFingerprint).
+	Layers     int     `json:",omitempty"` // top: how many of the last blocks train (k)
+	Bottleneck int     `json:",omitempty"` // adapter-h, adapter-l: the bottleneck width
+	PrefixLen  int     `json:",omitempty"` // prefix-embed, prefix-layer: l_p, the trained positions
+	LRRatioB   float32 `json:",omitempty"` // LoRA+: lora_B's learning rate over A's (PEFT's loraplus_lr_ratio; 0 = off)
+	// IntrinsicDim is intrinsic's d: the dimension of the random subspace θ0 + P z it trains in (z's length).
+	IntrinsicDim int `json:",omitempty"`
 
 	// Optimisation.
 	LR          float32 // peak learning rate
@@ -67,7 +70,7 @@ type Config struct {
 
 // DefaultConfig is the run the README and the page start with: e2e, LoRA r=4 on q,v.
 func DefaultConfig() Config {
-	return Config{
+	c := Config{
 		Task:      "e2e",
 		TaskSeed:  1,
 		Method:    MethodLoRA,
@@ -83,21 +86,14 @@ func DefaultConfig() Config {
 		Seed:      1,
 		Shards:    2, // the page trains on two workers
 		EvalEvery: 100,
-
-		IntrinsicDim: 1000, // intrinsic's d when that method is chosen: below LoRA r=1 on q,v (1,344 parameters)
 	}
-}
+	// The other methods' size knobs, at the middle of their ladders (methods.go).
+	c.Layers = 2     // top: the paper's FT-Top2
+	c.Bottleneck = 8 // adapter-h, adapter-l
+	c.PrefixLen = 4  // prefix-embed, prefix-layer
 
-// DefaultLR is a learning rate that works for each method on the shipped base:
-// adapters start at zero and need a larger step than full fine-tuning.
-func DefaultLR(method string) float32 {
-	switch method {
-	case MethodFull:
-		return 1e-3
-	case MethodIntrinsic:
-		return intrinsicLR
-	}
-	return 2e-2
+	c.IntrinsicDim = 1000 // intrinsic: fewer trained values than LoRA r=1 on q,v (1,344)
+	return c
 }
 
 // MaxScaling bounds LoRA's scaling alpha/r (alpha/sqrt(r) with rsLoRA): an
@@ -167,54 +163,12 @@ func (c Config) Validate(m *model.Model) error {
 	if c.Facts < 0 {
 		bad("facts", "must be positive, got %d", c.Facts)
 	}
-	switch c.Method {
-	case MethodLoRA:
-		targets, err := model.ParseTargets(c.Targets)
-		if err != nil {
-			bad("targets", "%v", err)
-		}
-		maxRank := 0
-		for _, t := range targets {
-			in, out := m.Config.Shape(t)
-			if r := min(in, out); maxRank == 0 || r < maxRank {
-				maxRank = r
-			}
-		}
-		if maxRank == 0 {
-			maxRank = min(m.Config.Dim, m.Config.KVDim())
-		}
-		if c.Rank < 1 || c.Rank > maxRank {
-			bad("rank", "must be between 1 and %d (the smaller side of the adapted matrices), got %d", maxRank, c.Rank)
-		}
-		if !finite(c.Alpha) || c.Alpha <= 0 {
-			bad("alpha", "must be a positive number, got %g", c.Alpha)
-		} else if s := peft.Scaling(c.Alpha, max(c.Rank, 1), c.RSLoRA); s > MaxScaling {
-			div := "r"
-			if c.RSLoRA {
-				div = "sqrt(r)"
-			}
-			bad("alpha", "%g gives a scaling alpha/%s of %g, more than %d: every update of B would jump the weights "+
-				"(alpha = r to 4r is usual)", c.Alpha, div, s, MaxScaling)
-		}
-		if !finite(c.Dropout) || c.Dropout < 0 || c.Dropout >= 1 {
-			bad("dropout", "must be in [0, 1), got %g", c.Dropout)
-		}
-		if c.Init != string(peft.InitKaiming) && c.Init != string(peft.InitGaussian) && c.Init != "" {
-			bad("init", "must be kaiming or gaussian, got %q", c.Init)
-		}
-	case MethodIntrinsic:
-		if n := m.NumParams(); c.IntrinsicDim < 1 || c.IntrinsicDim > n {
-			bad("intrinsic_dim", "must be between 1 and %d (the base's parameters), got %d", n, c.IntrinsicDim)
-		}
-	case MethodFull, MethodFrozen:
-	default:
-		bad("method", "must be lora, full, intrinsic or frozen, got %q", c.Method)
-	}
+	c.validateMethod(m, bad) // the method and the settings it reads (methods.go)
 	if c.Method != MethodFrozen {
 		if !finite(c.LR) || c.LR <= 0 {
 			bad("lr", "must be a positive number, got %g", c.LR)
 		} else if c.LR > 1 {
-			bad("lr", "%g is far too large (training would diverge); try 1e-2 for LoRA, 1e-3 for full", c.LR)
+			bad("lr", "%g is far too large (training would diverge); %s's default is %g", c.LR, c.Method, DefaultLR(c.Method))
 		}
 		if c.Steps < 1 || c.Steps > 1_000_000 {
 			bad("steps", "must be between 1 and 1000000, got %d", c.Steps)

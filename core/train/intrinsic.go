@@ -53,10 +53,10 @@ func D90(results []Result, frac float32) (IntrinsicSummary, bool) {
 		}
 		intrinsic = true
 		if r.Accuracy > s.BestAccuracy || s.BestDim == 0 {
-			s.BestDim, s.BestAccuracy = r.IntrinsicDim, r.Accuracy
+			s.BestDim, s.BestAccuracy = r.Size, r.Accuracy
 		}
-		if full && r.Accuracy >= s.Target && (s.D90 == 0 || r.IntrinsicDim < s.D90) {
-			s.D90, s.D90Accuracy = r.IntrinsicDim, r.Accuracy
+		if full && r.Accuracy >= s.Target && (s.D90 == 0 || r.Size < s.D90) {
+			s.D90, s.D90Accuracy = r.Size, r.Accuracy
 		}
 	}
 	return s, full && intrinsic

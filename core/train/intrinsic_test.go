@@ -45,7 +45,8 @@ func TestIntrinsicRun(t *testing.T) {
 	assert.Equal(t, before, s.Model().Params.Data, "the session's base weights θ0")
 	info := s.Info()
 	assert.Equal(t, 50, info.TrainableParams)
-	assert.Equal(t, 50, info.IntrinsicDim)
+	assert.Equal(t, 50, info.Size)
+	assert.Equal(t, SizeIntrinsicDim, info.SizeName)
 	assert.Equal(t, MethodIntrinsic, info.Method)
 	z := peft.IntrinsicOf(s.Model()).Params()
 	assert.NotEqual(t, make([]float32, 50), z, "z moved")
@@ -82,10 +83,10 @@ func TestIntrinsicValidate(t *testing.T) {
 
 func TestD90(t *testing.T) {
 	res := []Result{
-		{Method: MethodIntrinsic, IntrinsicDim: 10, Accuracy: 0.2},
-		{Method: MethodIntrinsic, IntrinsicDim: 1000, Accuracy: 0.95},
-		{Method: MethodIntrinsic, IntrinsicDim: 100, Accuracy: 0.9},
-		{Method: MethodIntrinsic, IntrinsicDim: 30, Accuracy: 0.99, Diverged: "loss NaN"},
+		{Method: MethodIntrinsic, MethodSettings: MethodSettings{Size: 10}, Accuracy: 0.2},
+		{Method: MethodIntrinsic, MethodSettings: MethodSettings{Size: 1000}, Accuracy: 0.95},
+		{Method: MethodIntrinsic, MethodSettings: MethodSettings{Size: 100}, Accuracy: 0.9},
+		{Method: MethodIntrinsic, MethodSettings: MethodSettings{Size: 30}, Accuracy: 0.99, Diverged: "loss NaN"},
 		{Method: MethodFull, Accuracy: 1},
 	}
 	s, ok := D90(res, 0.9)

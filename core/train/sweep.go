@@ -12,20 +12,35 @@ import (
 
 // Result is one finished run's final figures.
 type Result struct {
-	Task            string   `json:"task"`
-	Method          string   `json:"method"`
-	Rank            int      `json:"rank"`
-	Targets         []string `json:"targets"`
-	IntrinsicDim    int      `json:"intrinsic_dim,omitempty"` // intrinsic's d
-	TrainableParams int      `json:"trainable_params"`
-	TrainableBytes  int64    `json:"trainable_bytes"` // trainable weights + gradients + AdamW moments
-	Steps           int      `json:"steps"`
-	ValLoss         float32  `json:"val_loss"`
-	Accuracy        float32  `json:"accuracy"`
-	TokensPerSec    float64  `json:"tokens_per_s"`
-	Seconds         float64  `json:"train_seconds"`
-	LR              float32  `json:"lr"`                 // peak learning rate
-	Diverged        string   `json:"diverged,omitempty"` // in a learning-rate sweep: why the run stopped (a StopError)
+	Task   string `json:"task"`
+	Method string `json:"method"`
+	MethodSettings
+	TrainableParams int     `json:"trainable_params"`
+	TrainableBytes  int64   `json:"trainable_bytes"` // trainable weights + gradients + AdamW moments
+	StateBytes      int64   `json:"state_bytes"`     // the same: the training state a method keeps beyond the frozen base
+	Steps           int     `json:"steps"`
+	ValLoss         float32 `json:"val_loss"`
+	Accuracy        float32 `json:"accuracy"`
+	TokensPerSec    float64 `json:"tokens_per_s"`
+	StepMS          float64 `json:"step_ms"` // mean milliseconds per optimizer step (training only)
+	Seconds         float64 `json:"train_seconds"`
+	LR              float32 `json:"lr"`                 // peak learning rate
+	Diverged        string  `json:"diverged,omitempty"` // in a learning-rate sweep: why the run stopped (a StopError)
+}
+
+// result is the Result of run s with its final figures.
+func (s *Session) result(ev Eval, last Metrics) Result {
+	info, cfg := s.Info(), s.Config()
+	r := Result{Task: s.Task().Name, Method: cfg.Method, MethodSettings: info.MethodSettings,
+		TrainableParams: info.TrainableParams, TrainableBytes: info.TrainableBytes, StateBytes: info.TrainableBytes,
+		Steps: s.StepsDone(), ValLoss: ev.ValLoss, Accuracy: ev.Accuracy, Seconds: last.Elapsed, LR: cfg.LR}
+	if last.Elapsed > 0 {
+		r.TokensPerSec = float64(last.Tokens) / last.Elapsed
+		if last.Step > 0 {
+			r.StepMS = 1000 * last.Elapsed / float64(last.Step)
+		}
+	}
+	return r
 }
 
 // SweepConfigs expands cfg into one LoRA run per rank (alpha scaled with the
@@ -91,19 +106,7 @@ func Run(s *Session, chunk int, progress func(Progress)) (Result, error) {
 	if progress != nil {
 		progress(Progress{Metrics: last, Eval: &ev})
 	}
-	return resultOf(s, ev, last), nil
-}
-
-// resultOf is finished run s's Result, from its final evaluation and its last metrics.
-func resultOf(s *Session, ev Eval, last Metrics) Result {
-	cfg, info := s.Config(), s.Info()
-	tps := 0.0
-	if last.Elapsed > 0 {
-		tps = float64(last.Tokens) / last.Elapsed
-	}
-	return Result{Task: s.Task().Name, Method: cfg.Method, Rank: info.Rank, Targets: info.Targets, IntrinsicDim: info.IntrinsicDim,
-		TrainableParams: info.TrainableParams, TrainableBytes: info.TrainableBytes, Steps: s.StepsDone(),
-		ValLoss: ev.ValLoss, Accuracy: ev.Accuracy, TokensPerSec: tps, Seconds: last.Elapsed, LR: cfg.LR}
+	return s.result(ev, last), nil
 }
 
 // ValidateSweep checks every run of a sweep against base, so that a bad one
@@ -114,7 +117,7 @@ func ValidateSweep(base *model.Model, cfgs []Config) error {
 	}
 	for i, c := range cfgs {
 		if err := c.Validate(base); err != nil {
-			return fmt.Errorf("sweep run %d (%s r=%d): %w", i+1, c.Method, c.Rank, err)
+			return fmt.Errorf("sweep run %d (%s): %w", i+1, RunLabel(c), err)
 		}
 	}
 	return nil
@@ -152,10 +155,9 @@ func DivergedResult(s *Session, err error) (Result, bool) {
 	if !errors.As(err, &stop) {
 		return Result{}, false
 	}
-	info, cfg := s.Info(), s.Config()
-	return Result{Task: s.Task().Name, Method: cfg.Method, Rank: info.Rank, Targets: info.Targets, IntrinsicDim: info.IntrinsicDim,
-		TrainableParams: info.TrainableParams, TrainableBytes: info.TrainableBytes, Steps: s.StepsDone(),
-		LR: cfg.LR, Diverged: stop.Error()}, true
+	r := s.result(Eval{}, s.Metrics())
+	r.Diverged = stop.Error()
+	return r, true
 }
 
 // LRSweepConfigs expands cfg into one run per learning rate for each of

@@ -91,7 +91,7 @@ func (w *Sweeper) Step(n int) (SweepStep, error) {
 		w.evalDue = false
 		st.Metrics, st.Eval = w.last, &ev
 		if s.Done() {
-			res := resultOf(s, ev, w.last)
+			res := s.result(ev, w.last)
 			st.Result = &res
 			w.finish(res)
 			st.Done = w.Done()

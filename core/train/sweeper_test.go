@@ -45,7 +45,7 @@ func TestSweeperChunks(t *testing.T) {
 		assert.Equal(t, whole[i].Accuracy, res[i].Accuracy, "run %d", i)
 		assert.Equal(t, whole[i].TrainableParams, res[i].TrainableParams, "run %d", i)
 	}
-	assert.Equal(t, 40, res[1].IntrinsicDim)
+	assert.Equal(t, 40, res[1].Size)
 	assert.Equal(t, 40, res[1].TrainableParams)
 	st, err := w.Step(3)
 	require.NoError(t, err)
