@@ -56,7 +56,7 @@ func checkFolder(flag, dir string) error {
 
 // outputFiles lists what `finetune -out dir` writes for a run of method.
 func outputFiles(method, dir string) []string {
-	if method == train.MethodFull {
+	if writesModel(method) {
 		return []string{filepath.Join(dir, "model.safetensors")}
 	}
 	return []string{filepath.Join(dir, "adapter_model.safetensors"), filepath.Join(dir, "adapter_config.json")}
@@ -112,10 +112,15 @@ func writeRun(s *train.Session, baseName, dir string) (string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
 	}
-	if s.Config().Method == train.MethodFull {
+	if writesModel(s.Config().Method) {
 		return writeFullModel(s, baseName, dir)
 	}
 	return writeAdapter(s, baseName, dir)
+}
+
+// writesModel reports whether a run of method keeps its fine-tuned model (train.Session.FineTuned) rather than an adapter.
+func writesModel(method string) bool {
+	return method == train.MethodFull || method == train.MethodIntrinsic
 }
 
 // writeAdapter writes adapter_model.safetensors and adapter_config.json into dir (which exists).
@@ -154,7 +159,11 @@ func writeFullModel(s *train.Session, baseName, dir string) (string, error) {
 		"golora.steps":     fmt.Sprint(s.StepsDone()),
 	}
 	path := filepath.Join(dir, "model.safetensors")
-	if err := writeFile(path, func(f *os.File) error { return s.Model().Save(f, extra) }); err != nil {
+	m, err := s.FineTuned()
+	if err != nil {
+		return "", err
+	}
+	if err := writeFile(path, func(f *os.File) error { return m.Save(f, extra) }); err != nil {
 		return "", err
 	}
 	st, err := os.Stat(path)

@@ -71,3 +71,24 @@ func TestSweepIntrinsicCLI(t *testing.T) {
 	err = runSweep(append(args[:len(args)-4], "-dims", "0"))
 	assert.ErrorContains(t, err, "intrinsic_dim")
 }
+
+// TestFinetuneIntrinsicOut: `finetune -method intrinsic -out DIR` writes θ0 + P z as DIR/model.safetensors, which
+// evaluates exactly as the run's own final evaluation did (the run computes with those very bits).
+func TestFinetuneIntrinsicOut(t *testing.T) {
+	dir := t.TempDir()
+	args := append(tinyData(t, dir), "-method", "intrinsic", "-intrinsic-dim", "20", "-lr", "0.05")
+	out := filepath.Join(dir, "intrinsic")
+	res, stderr, err := finetuneJSON(t, append(args, "-out", out)...)
+	require.NoError(t, err)
+	path := filepath.Join(out, "model.safetensors")
+	assert.Contains(t, stderr, "wrote "+path)
+	assert.Equal(t, 20, res.TrainableParams)
+	stdout, stderr, err := capture(t, func() error {
+		return runEvaluate([]string{"-base", path, "-data", args[3], "-json"})
+	})
+	require.NoError(t, err, stderr)
+	var ev train.Eval
+	require.NoError(t, json.Unmarshal([]byte(stdout), &ev))
+	assert.Equal(t, res.ValLoss, ev.ValLoss, "the written model is the one the run computed with")
+	assert.Equal(t, res.Accuracy, ev.Accuracy)
+}

@@ -261,6 +261,13 @@ func (in *Intrinsic) Delta() []float32 {
 	return d
 }
 
+// WriteWeights sets dst = base + P z (both the base's parameter count), with the bits a pass computes with when
+// base is θ0: a fine-tuned model's weights.
+func (in *Intrinsic) WriteWeights(dst, base []float32) {
+	p := in.newScratch()
+	in.P.Apply(dst, base, in.z, p.buf, p.tmp)
+}
+
 // Merge writes θ0 + P z into the model's weights (the bits every pass
 // computes with), keeping θ0 for Unmerge.
 func (in *Intrinsic) Merge(m *model.Model) error {
