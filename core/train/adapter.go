@@ -3,6 +3,7 @@ package train
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
@@ -37,6 +38,14 @@ func WriteAdapter(m *model.Model, baseName string, weights, config io.Writer) er
 		init = checkpoint.InitGaussian
 	}
 	cfg := checkpoint.NewAdapterConfig(baseName, set.Rank, float64(set.Alpha), float64(set.Dropout), targets, set.RSLoRA, init)
+	if tk := peft.TokensOf(m); tk != nil {
+		rows, indices, err := tokenRowsOut(tk)
+		if err != nil {
+			return err
+		}
+		ts = append(ts, rows...)
+		cfg.TrainableTokenIndices = indices
+	}
 	if err := checkpoint.WriteSafetensors(weights, ts, map[string]string{"format": "pt"}); err != nil {
 		return err
 	}
@@ -92,6 +101,10 @@ func ReadAdapter(base *model.Model, config io.Reader, configName string, weights
 	}
 	byKey := make(map[string]checkpoint.Tensor, len(tensors))
 	for _, t := range tensors {
+		if strings.HasSuffix(t.Name, checkpoint.PEFTTokensParam) {
+			byKey[t.Name] = t // checked by tokenRowsIn
+			continue
+		}
 		module, _, err := checkpoint.ParsePEFTKey(t.Name)
 		if err != nil {
 			return nil, fmt.Errorf("adapter %s: %w", weightsName, err)
@@ -131,7 +144,86 @@ func ReadAdapter(base *model.Model, config io.Reader, configName string, weights
 			copy(part.dst, t.Data)
 		}
 	}
+	if err := tokenRowsIn(m, cfg, configName, byKey, weightsName); err != nil {
+		return nil, err
+	}
 	return m, nil
+}
+
+// tokenRowsOut is the token rows as PEFT saves them beside LoRA: the tensors
+// base_model.model.<module>.token_adapter.trainable_tokens_delta (K, C), the rows in the order of the ids, and
+// trainable_token_indices: the list of ids (PEFT's list form: the input embedding, whose rows a tied classifier
+// shares), or, for an untied classifier whose rows train too, {"embed_tokens": ids, "lm_head": ids}.
+func tokenRowsOut(tk *peft.Tokens) ([]checkpoint.Tensor, json.RawMessage, error) {
+	var ts []checkpoint.Tensor
+	for _, t := range tk.Tensors() {
+		ts = append(ts, checkpoint.Tensor{Name: "base_model.model." + t.Name, Shape: t.Shape, Data: t.View(tk.Params())})
+	}
+	var v any = tk.IDs
+	if len(ts) > 1 {
+		v = map[string][]int{"embed_tokens": tk.IDs, "lm_head": tk.IDs}
+	}
+	j, err := json.Marshal(v)
+	return ts, j, err
+}
+
+// tokenRowsIn attaches the token rows that cfg's trainable_token_indices and the file's tensors hold to m, after its
+// LoRA. It refuses ids outside the vocabulary or given twice, rows for a classifier that the base ties to its
+// embedding, different ids for the embedding and the classifier, a missing or misshapen tensor, and a tensor of
+// rows without ids (non-finite values were refused with the whole file).
+func tokenRowsIn(m *model.Model, cfg checkpoint.AdapterConfig, configName string, byKey map[string]checkpoint.Tensor, weightsName string) error {
+	embed, head, err := cfg.TokenIndices()
+	if err != nil {
+		return fmt.Errorf("adapter %s: %w", configName, err)
+	}
+	embedKey, headKey := checkpoint.PEFTTokensKey(checkpoint.TokensEmbedModule), checkpoint.PEFTTokensKey(checkpoint.TokensHeadModule)
+	for key := range byKey {
+		if strings.HasSuffix(key, checkpoint.PEFTTokensParam) && key != embedKey && key != headKey {
+			return fmt.Errorf("adapter %s: tensor %q holds token rows of a module golora does not have", weightsName, key)
+		}
+	}
+	if embed == nil && head == nil {
+		for _, key := range []string{embedKey, headKey} {
+			if _, ok := byKey[key]; ok {
+				return fmt.Errorf("adapter %s: tensor %q holds token rows, but %s has no trainable_token_indices", weightsName, key, configName)
+			}
+		}
+		return nil
+	}
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("adapter %s: trainable_token_indices: %s", configName, fmt.Sprintf(format, args...))
+	}
+	switch {
+	case embed == nil:
+		return bad("lm_head's rows without embed_tokens' rows are not supported")
+	case head != nil && m.Config.Tied:
+		return bad("rows for lm_head, but this base ties its classifier to the embedding (its rows are embed_tokens')")
+	case head != nil && fmt.Sprint(head) != fmt.Sprint(embed):
+		return bad("embed_tokens and lm_head must train the same tokens (got %v and %v)", embed, head)
+	}
+	if err := peft.CheckTokenIDs(embed, m.Config.VocabSize); err != nil {
+		return bad("%v", err)
+	}
+	tk, err := peft.AddTokens(m, peft.TokensConfig{IDs: embed, Output: head != nil})
+	if err != nil {
+		return bad("%v", err)
+	}
+	for _, t := range tk.Tensors() {
+		key := "base_model.model." + t.Name
+		f, ok := byKey[key]
+		if !ok {
+			return fmt.Errorf("adapter %s: tensor %q is missing", weightsName, key)
+		}
+		if fmt.Sprint(f.Shape) != fmt.Sprint(t.Shape) {
+			return fmt.Errorf("adapter %s: tensor %q has shape %v, expected %v (%d token ids in %s, width %d)",
+				weightsName, key, f.Shape, t.Shape, len(embed), configName, m.Config.Dim)
+		}
+		copy(t.View(tk.Params()), f.Data)
+	}
+	if _, ok := byKey[headKey]; ok && head == nil {
+		return fmt.Errorf("adapter %s: tensor %q holds lm_head's rows, but trainable_token_indices lists only the embedding's", weightsName, headKey)
+	}
+	return nil
 }
 
 // knownModule reports whether module is "model.layers.N.<block>.<target>_proj" for one of targets.

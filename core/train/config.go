@@ -38,6 +38,9 @@ type Config struct {
 	Targets []string // adapted matrices: some of q k v o gate up down
 	Init    string   // A's init: "kaiming" (loralib) or "gaussian" (the paper)
 	Dropout float32  // LoRA dropout on the adapter input
+	// TrainTokens trains embedding rows beside the adapters (peft.Tokens, PEFT's trainable_token_indices):
+	// "" or "none", "auto", "all-in-data", "chars:CHARACTERS" or "ids:ID,ID,..." (ChooseTokens).
+	TrainTokens string `json:",omitempty"` // omitted when empty, so that the fingerprints of older runs stay valid
 
 	// Optimisation.
 	LR          float32 // peak learning rate
@@ -196,6 +199,15 @@ func (c Config) Validate(m *model.Model) error {
 	case MethodFull, MethodFrozen:
 	default:
 		bad("method", "must be lora, full or frozen, got %q", c.Method)
+	}
+	if err := CheckTokensSpec(c.TrainTokens); err != nil {
+		bad("train_tokens", "%v", err)
+	} else if c.TrainTokens != "" && c.TrainTokens != TokensNone && (c.Method == MethodFull || c.Method == MethodFrozen) {
+		why := "full fine-tuning trains every row already"
+		if c.Method == MethodFrozen {
+			why = "a frozen run trains nothing"
+		}
+		bad("train_tokens", "%q with method %s: %s (token rows go beside LoRA)", c.TrainTokens, c.Method, why)
 	}
 	if c.Method != MethodFrozen {
 		if !finite(c.LR) || c.LR <= 0 {

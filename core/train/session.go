@@ -59,6 +59,11 @@ type Info struct {
 	TrainExamples   int      `json:"train_examples"`
 	ValExamples     int      `json:"val_examples"`
 	TestExamples    int      `json:"test_examples"`
+
+	// The token rows the run trains beside its adapters (counted in TrainableParams and TrainableBytes).
+	TrainTokens string `json:"train_tokens,omitempty"` // Config.TrainTokens
+	TokenIDs    []int  `json:"token_ids,omitempty"`    // the tokens whose rows train (ChooseTokens)
+	TokenRows   int    `json:"token_rows,omitempty"`   // how many
 }
 
 // bytesPerTrainable: a float32 weight, its gradient, and AdamW's m and v.
@@ -79,7 +84,8 @@ type Session struct {
 	acts       *model.Acts
 	loop       *loop
 
-	start *model.Model // the base as given (never modified): what a stopped run is compared with (finite.go)
+	start  *model.Model // the base as given (never modified): what a stopped run is compared with (finite.go)
+	tokens TokenChoice  // the token rows the run trains (Config.TrainTokens)
 }
 
 // New prepares a run of cfg on a copy of base (base itself is never modified).
@@ -95,7 +101,14 @@ func New(base *model.Model, tok data.Tokenizer, cfg Config) (*Session, error) {
 	if base.Merged() {
 		return nil, fmt.Errorf("train: the base model's adapters are merged; load the adapter unmerged to continue training")
 	}
-	imported := peft.LoRAOf(base)
+	imported, importedTokens := peft.LoRAOf(base), peft.TokensOf(base)
+	if importedTokens != nil {
+		// An imported adapter's token rows go on with it: its ids are the run's.
+		if cfg.TrainTokens != "" && cfg.TrainTokens != TokensNone {
+			return nil, &FieldError{Field: "train_tokens", Reason: fmt.Sprintf("the adapter carries the rows of %d tokens already", importedTokens.K)}
+		}
+		cfg.TrainTokens = TokensIDs + strings.Trim(strings.Join(strings.Fields(fmt.Sprint(importedTokens.IDs)), ","), "[]")
+	}
 	if imported != nil {
 		// An imported adapter: continue training it (or evaluate it, frozen).
 		if cfg.Method == MethodFull {
@@ -136,6 +149,9 @@ func New(base *model.Model, tok data.Tokenizer, cfg Config) (*Session, error) {
 		}
 		copy(lr.Params(), imported.Params())
 	}
+	if importedTokens != nil && imported == nil {
+		return nil, fmt.Errorf("train: the base carries token rows without a LoRA adapter; merge them first")
+	}
 	ctx := base.Config.SeqLen
 	if s.train, err = data.EncodeExamples(tok, task.Train, ctx, task.Name+" train"); err != nil {
 		return nil, &FieldError{Field: "task", Reason: err.Error()}
@@ -160,6 +176,9 @@ func New(base *model.Model, tok data.Tokenizer, cfg Config) (*Session, error) {
 		if err := s.model.Attach(peft.Full{}); err != nil {
 			return nil, err
 		}
+	}
+	if err := s.addTokens(base, importedTokens); err != nil {
+		return nil, err
 	}
 	var tr model.Trainable // a frozen run trains nothing, an imported adapter included
 	if cfg.Method != MethodFrozen {
@@ -238,7 +257,8 @@ func (s *Session) Info() Info {
 	trained := s.loop.opt.Len()
 	info := Info{Method: s.cfg.Method, TotalParams: n, TrainableParams: trained,
 		TrainableBytes: int64(trained) * bytesPerTrainable, FullBytes: int64(n) * bytesPerTrainable,
-		TrainExamples: len(s.task.Train), ValExamples: len(s.task.Val), TestExamples: len(s.task.Test)}
+		TrainExamples: len(s.task.Train), ValExamples: len(s.task.Val), TestExamples: len(s.task.Test),
+		TrainTokens: s.cfg.TrainTokens, TokenIDs: s.tokens.IDs, TokenRows: len(s.tokens.IDs)}
 	if lr := peft.LoRAOf(s.model); s.cfg.Method == MethodLoRA && lr != nil {
 		info.Rank = lr.Rank
 		for _, t := range lr.Targets {
@@ -575,7 +595,7 @@ func (s *Session) Generate(prompt string, maxTokens int, temperature float32, se
 // |logit| difference between the merged and the unmerged model on a
 // validation batch. Training after Merge unmerges first.
 func (s *Session) Merge() (float32, error) {
-	if peft.LoRAOf(s.model) == nil {
+	if peft.LoRAOf(s.model) == nil && peft.TokensOf(s.model) == nil {
 		return 0, fmt.Errorf("train: only a LoRA run has adapters to merge")
 	}
 	if s.model.Merged() {

@@ -25,6 +25,9 @@ type Result struct {
 	Seconds         float64  `json:"train_seconds"`
 	LR              float32  `json:"lr"`                 // peak learning rate
 	Diverged        string   `json:"diverged,omitempty"` // in a learning-rate sweep: why the run stopped (a StopError)
+
+	TrainTokens string `json:"train_tokens,omitempty"` // Config.TrainTokens
+	TokenRows   int    `json:"token_rows,omitempty"`   // the token rows trained (in TrainableParams)
 }
 
 // SweepConfigs expands cfg into one LoRA run per rank (alpha scaled with the
@@ -43,8 +46,25 @@ func SweepConfigs(cfg Config, ranks []int, keepScaling bool, fullLR float32) []C
 	}
 	if fullLR > 0 {
 		c := cfg
-		c.Method, c.LR = MethodFull, fullLR
+		c.Method, c.LR, c.TrainTokens = MethodFull, fullLR, "" // full fine-tuning trains every row already
 		out = append(out, c)
+	}
+	return out
+}
+
+// TokenSweepConfigs runs each LoRA run of cfgs once per TrainTokens spec of specs ("none" for the run without
+// token rows), in that order; the other runs (full fine-tuning) stay once, unchanged.
+func TokenSweepConfigs(cfgs []Config, specs []string) []Config {
+	var out []Config
+	for _, c := range cfgs {
+		if c.Method != MethodLoRA {
+			out = append(out, c)
+			continue
+		}
+		for _, spec := range specs {
+			c.TrainTokens = spec
+			out = append(out, c)
+		}
 	}
 	return out
 }
@@ -97,7 +117,8 @@ func Run(s *Session, chunk int, progress func(Progress)) (Result, error) {
 	}
 	return Result{Task: s.Task().Name, Method: cfg.Method, Rank: info.Rank, Targets: info.Targets,
 		TrainableParams: info.TrainableParams, TrainableBytes: info.TrainableBytes, Steps: s.StepsDone(),
-		ValLoss: ev.ValLoss, Accuracy: ev.Accuracy, TokensPerSec: tps, Seconds: last.Elapsed, LR: cfg.LR}, nil
+		ValLoss: ev.ValLoss, Accuracy: ev.Accuracy, TokensPerSec: tps, Seconds: last.Elapsed, LR: cfg.LR,
+		TrainTokens: info.TrainTokens, TokenRows: info.TokenRows}, nil
 }
 
 // ValidateSweep checks every run of a sweep against base, so that a bad one
@@ -160,7 +181,7 @@ func DivergedResult(s *Session, err error) (Result, bool) {
 	info, cfg := s.Info(), s.Config()
 	return Result{Task: s.Task().Name, Method: cfg.Method, Rank: info.Rank, Targets: info.Targets,
 		TrainableParams: info.TrainableParams, TrainableBytes: info.TrainableBytes, Steps: s.StepsDone(),
-		LR: cfg.LR, Diverged: stop.Error()}, true
+		LR: cfg.LR, Diverged: stop.Error(), TrainTokens: info.TrainTokens, TokenRows: info.TokenRows}, true
 }
 
 // LRSweepConfigs expands cfg into one run per learning rate for each of
