@@ -68,6 +68,12 @@ func (t *trainFlags) register(fs *flag.FlagSet, which int) {
 	fs.StringVar(&t.targets, "targets", strings.Join(c.Targets, ","), "adapted matrices: some of q,k,v,o,gate,up,down (or all)")
 	fs.StringVar(&c.Init, "init", c.Init, "LoRA A init: kaiming (loralib) or gaussian (the paper)")
 	fs.Float64Var(&t.dropout, "dropout", 0, "LoRA dropout on the adapter input")
+	tokensHelp := "train these tokens' embedding rows beside LoRA (PEFT's trainable_token_indices): auto (the data's\n" +
+		"tokens the base cannot tell apart or never produces), all-in-data, chars:CHARACTERS or ids:ID,ID,... (none: off)"
+	if which == flagsSweep {
+		tokensHelp += "\nA comma-separated list runs each rank once per value, e.g. none,auto,all-in-data (a chars: or ids:\nvalue comes last)"
+	}
+	fs.StringVar(&c.TrainTokens, "train-tokens", "", tokensHelp)
 	fs.IntVar(&c.Steps, "steps", c.Steps, "optimizer steps")
 	fs.IntVar(&c.Batch, "batch", c.Batch, "sequences per step")
 	fs.IntVar(&c.Warmup, "warmup", c.Warmup, "warmup steps (at most -steps)")
@@ -261,6 +267,7 @@ func runFinetune(args []string) error {
 	}
 	cfg = s.Config() // an adapter given with -adapter sets the LoRA settings
 	info := s.Info()
+	printTokens(s)
 	fmt.Fprintf(os.Stderr, "finetune: %s on %s (%d train / %d val / %d test), %s, trainable %d of %d params\n",
 		cfg.Method, s.Task().Name, info.TrainExamples, info.ValExamples, info.TestExamples, describe(info), info.TrainableParams, info.TotalParams)
 	fmt.Fprintf(os.Stderr, "finetune: model %s\n", bf.describe(base))
@@ -320,5 +327,38 @@ func describe(info train.Info) string {
 	if info.Method != train.MethodLoRA {
 		return info.Method
 	}
-	return fmt.Sprintf("r=%d on %s", info.Rank, info.TargetsString())
+	d := fmt.Sprintf("r=%d on %s", info.Rank, info.TargetsString())
+	if info.TokenRows > 0 {
+		d += fmt.Sprintf(" + %d token rows", info.TokenRows)
+	}
+	return d
+}
+
+// printTokens says which token rows a run trains and, for auto, why each was chosen.
+func printTokens(s *train.Session) {
+	ch := s.Tokens()
+	if ch.Spec == "" || ch.Spec == train.TokensNone {
+		return
+	}
+	if len(ch.IDs) == 0 {
+		fmt.Fprintf(os.Stderr, "train-tokens %s: no token of the data needs its row trained (the base tells every one apart and produces it)\n", ch.Spec)
+		return
+	}
+	fmt.Fprintf(os.Stderr, "train-tokens %s: the rows of %d tokens train: %s\n", ch.Spec, len(ch.IDs), train.TokensText(s.Tokenizer(), ch.IDs))
+	if ch.Spec != train.TokensAuto {
+		return
+	}
+	for _, st := range ch.Stats {
+		if st.Reason == "" {
+			continue
+		}
+		var why []string
+		if strings.Contains(st.Reason, "duplicate") {
+			why = append(why, fmt.Sprintf("its row is almost %s's row (cos %.5f)", train.TokensText(s.Tokenizer(), []int{st.Twin}), st.Cos))
+		}
+		if strings.Contains(st.Reason, "rare") {
+			why = append(why, fmt.Sprintf("the base gives it at most %.2g anywhere", st.Best))
+		}
+		fmt.Fprintf(os.Stderr, "  %-6s %5d times: %s\n", st.Text, st.Count, strings.Join(why, "; "))
+	}
 }

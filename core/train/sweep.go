@@ -192,6 +192,9 @@ func LRSweepConfigs(cfg Config, lrs []float32, methods []string) []Config {
 		for _, lr := range lrs {
 			c := cfg
 			c.Method, c.LR = m, lr
+			if m == MethodFull {
+				c.TrainTokens = "" // full fine-tuning trains every row already
+			}
 			out = append(out, c)
 		}
 	}
