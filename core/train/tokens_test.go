@@ -168,6 +168,16 @@ func TestTokenRowsRun(t *testing.T) {
 	for k, id := range tk.IDs {
 		requireSameBits(t, "merged embedding row", tk.Params()[k*C:(k+1)*C], s.Model().Params.Embed[id*C:(id+1)*C])
 	}
+	// merge -llama2c: the merged model written in llama2.c's format and read back computes the same logits.
+	lc, tensors, ok := s.Model().Llama2C()
+	require.True(t, ok)
+	var l2c bytes.Buffer
+	require.NoError(t, checkpoint.WriteLlama2C(&l2c, lc, tensors))
+	lc2, tensors2, err := checkpoint.ReadLlama2C(bytes.NewReader(l2c.Bytes()), "merged.bin", int64(l2c.Len()))
+	require.NoError(t, err)
+	back, err := model.FromLlama2C("merged.bin", lc2, tensors2)
+	require.NoError(t, err)
+	requireSameBits(t, "llama2.c export of the merged model", logits(s.Model()), logits(back))
 
 	cfg.Method = train.MethodFull
 	_, err = train.New(base, data.NewByteTokenizer(), cfg)
