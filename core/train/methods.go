@@ -30,6 +30,13 @@ const (
 	SizePrefixLen  = "prefix_len" // prefixes: l_p, the trained positions
 )
 
+// What a method's run writes (MethodSpec.Files).
+const (
+	FilesPEFT   = "peft"   // adapter_model.safetensors + adapter_config.json in PEFT's format
+	FilesGolora = "golora" // adapter_model.safetensors + golora_adapter.json (golora's own format)
+	FilesModel  = "model"  // the whole model, model.safetensors
+)
+
 // MethodSpec describes one method for the CLI, the page and the sweep.
 type MethodSpec struct {
 	Name    string  `json:"name"`
@@ -38,6 +45,7 @@ type MethodSpec struct {
 	Ladder  []int   `json:"ladder,omitempty"` // the sizes a methods sweep runs by default
 	LR      float32 `json:"lr"`               // its default peak learning rate, tuned on the shipped base (README)
 	Merges  bool    `json:"merges"`           // it folds into the base weights: no cost at inference
+	Files   string  `json:"files"`            // what finetune -out writes: FilesPEFT, FilesGolora, FilesModel or "" (nothing)
 
 	// validate checks the settings only this method reads (bad reports a field).
 	validate func(c Config, m *model.Model, bad func(field, format string, args ...any))
@@ -47,7 +55,7 @@ type MethodSpec struct {
 
 // methodSpecs is every method, in the order the CLI lists them and a sweep runs them.
 var methodSpecs = []MethodSpec{
-	{Name: MethodLoRA, Summary: "low-rank updates B·A beside frozen weights (the targets), merged for inference",
+	{Name: MethodLoRA, Files: FilesPEFT, Summary: "low-rank updates B·A beside frozen weights (the targets), merged for inference",
 		Size: SizeRank, Ladder: []int{1, 4, 16}, LR: 2e-2, Merges: true, validate: validateLoRA,
 		attach: func(m *model.Model, c Config, r *rng.RNG) (model.Method, error) {
 			lc := c.loraConfig()
@@ -56,27 +64,27 @@ var methodSpecs = []MethodSpec{
 			}
 			return peft.AddLoRA(m, lc, r)
 		}},
-	{Name: MethodDoRA, Summary: "LoRA's update as a direction, with a learned magnitude per output row",
+	{Name: MethodDoRA, Files: FilesPEFT, Summary: "LoRA's update as a direction, with a learned magnitude per output row",
 		Size: SizeRank, Ladder: []int{1, 4, 16}, LR: 2e-2, Merges: true, validate: validateLoRA,
 		attach: func(m *model.Model, c Config, r *rng.RNG) (model.Method, error) {
 			return peft.AddDoRA(m, c.loraConfig(), r)
 		}},
-	{Name: MethodFull, Summary: "every weight of the model", LR: 1e-3,
+	{Name: MethodFull, Files: FilesModel, Summary: "every weight of the model", LR: 1e-3,
 		attach: func(m *model.Model, _ Config, _ *rng.RNG) (model.Method, error) {
 			return peft.Full{}, m.Attach(peft.Full{})
 		}},
 	{Name: MethodFrozen, Summary: "nothing: the base as it is, for reference"},
-	{Name: MethodTop, Summary: "the last k blocks and the final norm; everything below stays frozen",
+	{Name: MethodTop, Files: FilesGolora, Summary: "the last k blocks and the final norm; everything below stays frozen",
 		Size: SizeLayers, Ladder: []int{1, 2}, LR: 1e-3, validate: validateTop,
 		attach: func(m *model.Model, c Config, _ *rng.RNG) (model.Method, error) {
 			return peft.AddTop(m, peft.TopConfig{Layers: c.Layers})
 		}},
-	{Name: MethodBitFit, Summary: "the norm gains and a new bias on each of the seven linear layers",
+	{Name: MethodBitFit, Files: FilesGolora, Summary: "the norm gains and a new bias on each of the seven linear layers",
 		LR: 2e-2,
 		attach: func(m *model.Model, _ Config, _ *rng.RNG) (model.Method, error) {
 			return peft.AddBitFit(m, peft.BitFitConfig{Targets: model.AllTargets()})
 		}},
-	{Name: MethodIA3, Summary: "a learned scale on the keys, the values and the MLP's inner activation",
+	{Name: MethodIA3, Files: FilesPEFT, Summary: "a learned scale on the keys, the values and the MLP's inner activation",
 		LR: 2e-2, Merges: true,
 		attach: func(m *model.Model, _ Config, _ *rng.RNG) (model.Method, error) { return peft.AddIA3(m) }},
 }
@@ -153,6 +161,9 @@ func (c Config) WithSize(n int) Config {
 
 // usesLoRA reports whether the method trains LoRA's A and B (its rank, alpha, targets, init, dropout and lr_ratio_b apply).
 func usesLoRA(method string) bool { return method == MethodLoRA || method == MethodDoRA }
+
+// UsesLoRA reports whether method reads LoRA's settings (alpha, rslora, targets, init, dropout, lr_ratio_b).
+func UsesLoRA(method string) bool { return usesLoRA(method) }
 
 // validateMethod checks c.Method and the settings it reads.
 func (c Config) validateMethod(m *model.Model, bad func(field, format string, args ...any)) {
@@ -323,7 +334,12 @@ func (c Config) settings() MethodSettings {
 
 // importedMethod returns the method attached to base (an adapter read from files), or nil.
 func importedMethod(base *model.Model) (peft.Method, error) {
-	ms := base.Methods()
+	var ms []model.Method
+	for _, meth := range base.Methods() {
+		if _, rows := meth.(*peft.Tokens); !rows { // token rows go beside the adapter (Session.addTokens)
+			ms = append(ms, meth)
+		}
+	}
 	switch {
 	case len(ms) == 0:
 		return nil, nil
@@ -411,4 +427,25 @@ func loraPlusSpans(m *model.Model, tr model.Trainable) [][2]int {
 		off += len(meth.Params())
 	}
 	return spans
+}
+
+// CheckExport reports, before a run of c on m starts, whether its result can be written as files (ExportFiles): a
+// PiSSA adapter of rank r is written as the plain LoRA of rank 2r on the base, which must fit the adapted matrices.
+func (c Config) CheckExport(m *model.Model) error {
+	if c.Method != MethodLoRA || c.Init != string(peft.InitPiSSA) {
+		return nil
+	}
+	targets, err := model.ParseTargets(c.Targets)
+	if err != nil {
+		return &FieldError{Field: "targets", Reason: err.Error()}
+	}
+	for _, t := range targets {
+		in, out := m.Config.Shape(t)
+		if 2*c.Rank > min(in, out) {
+			return &FieldError{Field: "rank", Reason: fmt.Sprintf("a PiSSA adapter of rank %d is written as a plain LoRA of rank %d "+
+				"on the base, more than %s's smaller side (%d): use a rank of at most %d to keep the files", c.Rank, 2*c.Rank,
+				t.ProjName(), min(in, out), min(in, out)/2)}
+		}
+	}
+	return nil
 }
