@@ -71,32 +71,17 @@ func (sf sweepFlags) intrinsicConfigs(tf *trainFlags, cfg train.Config) ([]train
 	return append(runs, train.IntrinsicSweepConfigs(icfg, dims, fullLR)...), nil
 }
 
-// loraSize is LoRA's trainable count at one rank and set of targets.
-type loraSize struct {
-	Targets   string `json:"targets"`
-	Rank      int    `json:"rank"`
-	Trainable int    `json:"trainable_params"`
-}
-
 // intrinsicSummary is the last JSON line of `sweep -method intrinsic -json`: d90 and LoRA's sizes beside it.
 type intrinsicSummary struct {
 	train.IntrinsicSummary
-	Found bool       `json:"found"` // a full run and an intrinsic run finished (else d90 is undefined)
-	LoRA  []loraSize `json:"lora_trainable"`
+	Found bool             `json:"found"` // a full run and an intrinsic run finished (else d90 is undefined)
+	LoRA  []train.LoRASize `json:"lora_trainable"`
 }
 
 func summarizeIntrinsic(base *model.Model, runs []train.Config, results []train.Result) intrinsicSummary {
 	var s intrinsicSummary
 	s.IntrinsicSummary, s.Found = train.D90(results, 0.9)
-	all := []string{"q", "k", "v", "o", "gate", "up", "down"}
-	for _, ts := range [][]string{runs[0].Targets, all} {
-		for _, r := range []int{1, 2, 4, 8, 16} {
-			s.LoRA = append(s.LoRA, loraSize{strings.Join(ts, ","), r, train.LoRATrainable(base.Config, ts, r)})
-		}
-		if strings.Join(ts, ",") == strings.Join(all, ",") {
-			break
-		}
-	}
+	s.LoRA = train.LoRASizes(base.Config, runs[0].Targets)
 	return s
 }
 

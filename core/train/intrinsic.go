@@ -2,7 +2,11 @@
 // fine-tuning, and d90, the smallest d reaching 90% of full fine-tuning's accuracy.
 package train
 
-import "golora/core/model"
+import (
+	"strings"
+
+	"golora/core/model"
+)
 
 // intrinsicLR is the intrinsic method's default peak learning rate: z's entries move about this much per AdamW step.
 const intrinsicLR = 1e-2
@@ -60,6 +64,30 @@ func D90(results []Result, frac float32) (IntrinsicSummary, bool) {
 		}
 	}
 	return s, full && intrinsic
+}
+
+// LoRASize is LoRA's trainable count at one rank on some targets (in every layer).
+type LoRASize struct {
+	Targets   string `json:"targets"` // comma-separated, as the CLI spells them
+	Rank      int    `json:"rank"`
+	Trainable int    `json:"trainable_params"`
+}
+
+// LoRASizes are LoRA's trainable counts at ranks 1, 2, 4, 8 and 16 on targets and on all seven linear layers of c:
+// what an intrinsic sweep's d is read beside.
+func LoRASizes(c model.Config, targets []string) []LoRASize {
+	all := []string{"q", "k", "v", "o", "gate", "up", "down"}
+	var out []LoRASize
+	sets := [][]string{targets}
+	if strings.Join(targets, ",") != strings.Join(all, ",") {
+		sets = append(sets, all)
+	}
+	for _, ts := range sets {
+		for _, r := range []int{1, 2, 4, 8, 16} {
+			out = append(out, LoRASize{strings.Join(ts, ","), r, LoRATrainable(c, ts, r)})
+		}
+	}
+	return out
 }
 
 // LoRATrainable is LoRA's trainable count at rank r on targets in every layer of c: Σ r·(in + out), for showing an
