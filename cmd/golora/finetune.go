@@ -12,6 +12,7 @@ import (
 
 	"golora/core/data"
 	"golora/core/model"
+	"golora/core/peft"
 	"golora/core/train"
 )
 
@@ -74,6 +75,12 @@ func (t *trainFlags) register(fs *flag.FlagSet, which int) {
 	fs.StringVar(&c.Init, "init", c.Init, "LoRA A init: kaiming (loralib), gaussian (the paper) or pissa (A and B from W0's\n"+
 		"top singular vectors, the rest of W0 frozen; written as a plain LoRA of rank 2r)")
 	fs.Float64Var(&t.dropout, "dropout", 0, "LoRA dropout on the adapter input")
+	tokensHelp := "train these tokens' embedding rows beside LoRA (PEFT's trainable_token_indices): auto (the data's\n" +
+		"tokens the base cannot tell apart or never produces), all-in-data, chars:CHARACTERS or ids:ID,ID,... (none: off)"
+	if which == flagsSweep {
+		tokensHelp += "\nA comma-separated list runs each rank once per value, e.g. none,auto,all-in-data (a chars: or ids:\nvalue comes last)"
+	}
+	fs.StringVar(&c.TrainTokens, "train-tokens", "", tokensHelp)
 	fs.Float64Var(&t.ratioB, "lr-ratio-b", 0, "LoRA+: lora_B's learning rate is this times lora_A's (PEFT's loraplus_lr_ratio; 0 = off)")
 	fs.IntVar(&c.Steps, "steps", c.Steps, "optimizer steps")
 	fs.IntVar(&c.Batch, "batch", c.Batch, "sequences per step")
@@ -348,6 +355,7 @@ func runFinetune(args []string) error {
 	}
 	cfg = s.Config() // an adapter given with -adapter sets the LoRA settings
 	info := s.Info()
+	printTokens(s)
 	fmt.Fprintf(os.Stderr, "finetune: %s on %s (%d train / %d val / %d test), %s, trainable %d of %d params\n",
 		cfg.Method, s.Task().Name, info.TrainExamples, info.ValExamples, info.TestExamples, describe(info), info.TrainableParams, info.TotalParams)
 	fmt.Fprintf(os.Stderr, "finetune: model %s\n", bf.describe(base))
@@ -403,25 +411,65 @@ func runFinetune(args []string) error {
 	return nil
 }
 
-// describe names a run's method and size: "r=4 on q,v", "dora r=4 on q,v", "top k=2", "ia3".
+// describe names a run's method and size: "r=4 on q,v", "dora r=4 on q,v", "top k=2", "ia3", and its token rows
+// ("r=4 on q,v + 10 token rows").
 func describe(info train.Info) string {
+	d := info.Method
 	switch {
 	case info.Method == train.MethodLoRA:
-		return fmt.Sprintf("r=%d on %s", info.Rank, info.TargetsString())
+		d = fmt.Sprintf("r=%d on %s", info.Rank, info.TargetsString())
 	case info.Rank > 0:
-		return fmt.Sprintf("%s r=%d on %s", info.Method, info.Rank, info.TargetsString())
+		d = fmt.Sprintf("%s r=%d on %s", info.Method, info.Rank, info.TargetsString())
 	case info.SizeName == train.SizeLayers:
-		return fmt.Sprintf("%s k=%d", info.Method, info.Size)
+		d = fmt.Sprintf("%s k=%d", info.Method, info.Size)
 	case info.SizeName != "":
-		return fmt.Sprintf("%s %s=%d", info.Method, info.SizeName, info.Size)
+		d = fmt.Sprintf("%s %s=%d", info.Method, info.SizeName, info.Size)
 	}
-	return info.Method
+	if info.TokenRows > 0 {
+		d += fmt.Sprintf(" + %d token rows", info.TokenRows)
+	}
+	return d
 }
 
 // carriedMethod is the method of the adapter the base carries (-adapter), or "".
 func carriedMethod(m *model.Model) string {
-	if ms := m.Methods(); len(ms) == 1 {
+	var ms []model.Method
+	for _, meth := range m.Methods() {
+		if _, rows := meth.(*peft.Tokens); !rows { // token rows go beside the adapter
+			ms = append(ms, meth)
+		}
+	}
+	if len(ms) == 1 {
 		return ms[0].Name()
 	}
 	return ""
+}
+
+// printTokens says which token rows a run trains and, for auto, why each was chosen.
+func printTokens(s *train.Session) {
+	ch := s.Tokens()
+	if ch.Spec == "" || ch.Spec == train.TokensNone {
+		return
+	}
+	if len(ch.IDs) == 0 {
+		fmt.Fprintf(os.Stderr, "train-tokens %s: no token of the data needs its row trained (the base tells every one apart and produces it)\n", ch.Spec)
+		return
+	}
+	fmt.Fprintf(os.Stderr, "train-tokens %s: the rows of %d tokens train: %s\n", ch.Spec, len(ch.IDs), train.TokensText(s.Tokenizer(), ch.IDs))
+	if ch.Spec != train.TokensAuto {
+		return
+	}
+	for _, st := range ch.Stats {
+		if st.Reason == "" {
+			continue
+		}
+		var why []string
+		if strings.Contains(st.Reason, "duplicate") {
+			why = append(why, fmt.Sprintf("its row is almost %s's row (cos %.5f)", train.TokensText(s.Tokenizer(), []int{st.Twin}), st.Cos))
+		}
+		if strings.Contains(st.Reason, "rare") {
+			why = append(why, fmt.Sprintf("the base gives it at most %.2g anywhere", st.Best))
+		}
+		fmt.Fprintf(os.Stderr, "  %-6s %5d times: %s\n", st.Text, st.Count, strings.Join(why, "; "))
+	}
 }

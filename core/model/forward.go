@@ -69,6 +69,7 @@ type Acts struct {
 
 	passes []*pass                // each attached method's hooks for these activations
 	linear [][NumTargets]linearAt // (L) the hook computing each linear layer; nil h: plain
+	tokens tokensAt               // the hook at the token rows; nil h: plain
 	nmeth  int                    // len(m.Methods()) when passes were made
 }
 
@@ -119,6 +120,7 @@ func (m *Model) NewActs(maxB, maxT int) *Acts {
 // sizePasses gives every attached method its hooks for a (again after Attach).
 func (m *Model) sizePasses(a *Acts) {
 	a.passes, a.linear = m.newPasses(a.MaxB * a.MaxT)
+	a.tokens = tokensOf(a.passes)
 	a.nmeth = len(m.methods)
 }
 
@@ -177,7 +179,7 @@ func (m *Model) Forward(a *Acts, inputs, targets []int, mask []float32, b, t int
 	copy(a.inputs, inputs)
 	m.beginPasses(a)
 
-	nn.EmbeddingForward(a.X0, p.Embed, inputs, N, C)
+	m.embed(a.tokensHook(m), a.X0, inputs, N)
 	x := a.X0
 	for l := range c.NLayers {
 		L, A := &p.Layers[l], &a.Layers[l]
@@ -210,7 +212,7 @@ func (m *Model) Forward(a *Acts, inputs, targets []int, mask []float32, b, t int
 	}
 	a.packed, a.scored = a.ScoredOnly && targets != nil, N
 	if !a.packed {
-		matmul.Forward(a.Logits[:N*V], a.LnF[:N*C], p.LMHead, nil, N, C, V)
+		m.classify(a.tokensHook(m), a.Logits[:N*V], a.LnF[:N*C], N)
 		if targets == nil {
 			return 0
 		}
@@ -228,11 +230,38 @@ func (m *Model) Forward(a *Acts, inputs, targets []int, mask []float32, b, t int
 			}
 		}
 		a.scored = M
-		matmul.Forward(a.Logits[:M*V], a.lnS[:M*C], p.LMHead, nil, M, C, V)
+		m.classify(a.tokensHook(m), a.Logits[:M*V], a.lnS[:M*C], M)
 	}
 	M := a.scored
 	nn.CrossEntropyForward(a.Losses, a.Probs, a.Logits, a.targets[:M], M, V)
 	return nn.MaskedMeanOver(a.Losses[:M], a.mask[:M], a.LossDen)
+}
+
+// tokensHook is the hook at the token rows, or none (plain, or merged).
+func (a *Acts) tokensHook(m *Model) tokensAt {
+	if m.merged {
+		return tokensAt{}
+	}
+	return a.tokens
+}
+
+// embed writes x (N, C) = Embed[ids], or what the method acting on the token rows makes of it.
+func (m *Model) embed(at tokensAt, x []float32, ids []int, n int) {
+	if at.h != nil {
+		at.h.Embed(at.ctx, x[:n*m.Config.Dim], m.Params.Embed, ids, n)
+		return
+	}
+	nn.EmbeddingForward(x, m.Params.Embed, ids, n, m.Config.Dim)
+}
+
+// classify computes logits (N, V) = h (N, C) · LMHeadᵀ, or what the method acting on the token rows makes of it.
+func (m *Model) classify(at tokensAt, logits, h []float32, n int) {
+	C, V := m.Config.Dim, m.Config.VocabSize
+	if at.h != nil {
+		at.h.Classify(at.ctx, logits[:n*V], h[:n*C], m.Params.LMHead, n)
+		return
+	}
+	matmul.Forward(logits[:n*V], h[:n*C], m.Params.LMHead, nil, n, C, V)
 }
 
 // linear computes out (N, OC) = in (N, IC) · Wᵀ, or what the method acting on (l, tg) makes of it.
@@ -263,7 +292,7 @@ func (m *Model) linearBackward(a *Acts, l int, tg Target, din, dw, dout, in, w [
 // or a base weight with a gradient (-1: the embedding; NLayers: nothing
 // below the final norm). Below it no gradient is needed at all.
 func (m *Model) lowestTrained(a *Acts, grads *Params) int {
-	if grads != nil && grads.Embed != nil {
+	if (grads != nil && grads.Embed != nil) || a.tokensHook(m).h != nil {
 		return -1
 	}
 	for l := range m.Config.NLayers {
@@ -316,11 +345,19 @@ func (m *Model) Backward(a *Acts, grads *Params) {
 	// forward: logits = LnF · LMHeadᵀ (on the packed scored rows of LnF when packed)
 	dln := zero(a.dln[:N*C])
 	dLMHead := g(func(p *Params) []float32 { return p.LMHead })
+	tokens := a.tokensHook(m)
+	classifyBackward := func(dh, h []float32, n int) {
+		if tokens.h != nil {
+			tokens.h.ClassifyBackward(tokens.ctx, dh, dLMHead, dlogits, h, p.LMHead, n)
+			return
+		}
+		matmul.Backward(dh, dLMHead, nil, dlogits, h, p.LMHead, n, C, V)
+	}
 	if !a.packed {
-		matmul.Backward(dln, dLMHead, nil, dlogits, a.LnF[:N*C], p.LMHead, N, C, V)
+		classifyBackward(dln, a.LnF[:N*C], N)
 	} else {
 		dh := zero(a.dlnS[:M*C])
-		matmul.Backward(dh, dLMHead, nil, dlogits, a.lnS[:M*C], p.LMHead, M, C, V)
+		classifyBackward(dh, a.lnS[:M*C], M)
 		for k, i := range a.rows[:M] {
 			copy(dln[i*C:(i+1)*C], dh[k*C:(k+1)*C])
 		}
@@ -408,7 +445,14 @@ func (m *Model) Backward(a *Acts, grads *Params) {
 		nn.RMSNormBackward(dres, gw(func(L *Layer) []float32 { return L.AttnNorm }), dln, x, L.AttnNorm, A.Rstd1, N, C)
 	}
 	// forward: X0 = Embed[inputs]
-	if grads != nil && grads.Embed != nil {
-		nn.EmbeddingBackward(grads.Embed, dres, a.inputs[:N], N, C)
+	var dEmbed []float32
+	if grads != nil {
+		dEmbed = grads.Embed
+	}
+	switch {
+	case tokens.h != nil:
+		tokens.h.EmbedBackward(tokens.ctx, dEmbed, dres, a.inputs[:N], N)
+	case dEmbed != nil:
+		nn.EmbeddingBackward(dEmbed, dres, a.inputs[:N], N, C)
 	}
 }

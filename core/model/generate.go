@@ -31,6 +31,7 @@ type Decoder struct {
 	ids            []int                  // (B*prefillChunk) Prefill's tokens, one chunk
 	passes         []*pass                // each attached method's hooks, saving nothing for a backward pass
 	hooks          [][NumTargets]linearAt // (L) the hook computing each linear layer; nil h: plain
+	tokens         tokensAt               // the hook at the token rows; nil h: plain
 }
 
 // prefillChunk is how many positions Prefill feeds per pass: the decoder's
@@ -55,6 +56,7 @@ func (m *Model) NewDecoder(b int) *Decoder {
 		d.vcache[l] = f(b * c.SeqLen * c.KVDim())
 	}
 	d.passes, d.hooks = m.newPasses(rows)
+	d.tokens = tokensOf(d.passes)
 	return d
 }
 
@@ -114,7 +116,7 @@ func (d *Decoder) feed(tokens []int, n int, logits bool) error {
 			return fmt.Errorf("model: token %d outside the vocabulary (0..%d)", tok, c.VocabSize-1)
 		}
 	}
-	C, KVD, H, V, S := c.Dim, c.KVDim(), c.HiddenDim, c.VocabSize, c.SeqLen
+	C, KVD, H, S := c.Dim, c.KVDim(), c.HiddenDim, c.SeqLen
 	NH, NKV, HS := c.NHeads, c.NKVHeads, c.HeadSize()
 	p := m.Params
 	pos, R := d.pos, B*n // row r*n+j is sequence r at position pos+j
@@ -128,7 +130,7 @@ func (d *Decoder) feed(tokens []int, n int, logits bool) error {
 			}
 		}
 	}
-	nn.EmbeddingForward(d.x, p.Embed, tokens, R, C)
+	m.embed(d.tokensHook(), d.x, tokens, R)
 	for l := range c.NLayers {
 		L := &p.Layers[l]
 		nn.RMSNormForward(d.xb, d.rstd, d.x, L.AttnNorm, R, C, c.NormEps)
@@ -172,8 +174,16 @@ func (d *Decoder) feed(tokens []int, n int, logits bool) error {
 		}
 	}
 	nn.RMSNormForward(d.xb, d.rstd, last, p.Norm, B, C, c.NormEps)
-	matmul.Forward(d.Logits, d.xb, p.LMHead, nil, B, C, V)
+	m.classify(d.tokensHook(), d.Logits, d.xb, B)
 	return nil
+}
+
+// tokensHook is the hook at the token rows, or none (plain, or merged).
+func (d *Decoder) tokensHook() tokensAt {
+	if d.m.merged {
+		return tokensAt{}
+	}
+	return d.tokens
 }
 
 // linear computes out = in · Wᵀ, or what the method acting on (l, tg) makes of it.

@@ -84,6 +84,13 @@ func methodCases() []methodCase {
 			},
 			count: IA3Params,
 			ref:   ia3Ref},
+		{name: "tokens", atBase: true, merges: true, fixture: "tokens",
+			attach: func(t *testing.T, m *model.Model) Method {
+				tk, err := AddTokens(m, TokensConfig{IDs: tokenIDs, Output: true})
+				return must(t, tk, err)
+			},
+			count: func(c model.Config) int { return TokensParams(c, len(tokenIDs), true) },
+			ref:   tokensRef},
 	}
 }
 

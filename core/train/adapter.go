@@ -5,6 +5,7 @@ package train
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"slices"
@@ -43,6 +44,9 @@ func (s *Session) ExportFiles(baseName string) (AdapterFiles, error) {
 	case MethodFrozen:
 		return AdapterFiles{}, fmt.Errorf("adapter: a frozen run trains nothing")
 	case MethodTop, MethodBitFit:
+		if peft.TokensOf(s.model) != nil {
+			return AdapterFiles{}, fmt.Errorf("adapter: token rows are written beside LoRA or DoRA (PEFT's trainable_token_indices); %s does not carry them", GoloraConfigName)
+		}
 		return s.exportGolora(baseName)
 	}
 	m := s.model
@@ -55,6 +59,13 @@ func (s *Session) ExportFiles(baseName string) (AdapterFiles, error) {
 		m = s.start.Clone()
 		if err := m.Attach(conv); err != nil {
 			return AdapterFiles{}, err
+		}
+		if tk := peft.TokensOf(s.model); tk != nil { // the rows are the same on either base
+			rows, err := peft.AddTokens(m, tk.TokensConfig)
+			if err != nil {
+				return AdapterFiles{}, err
+			}
+			copy(rows.Params(), tk.Params())
 		}
 	}
 	var w, c bytes.Buffer
@@ -85,12 +96,21 @@ func WriteAdapter(m *model.Model, baseName string, weights, config io.Writer) er
 		}
 		cfg := loraConfigFile(&meth.LoRA, baseName)
 		cfg.UseDoRA = true
+		if err := withTokenRows(m, &ts, &cfg); err != nil {
+			return err
+		}
 		writeConfig = func() error { return checkpoint.WriteAdapterConfig(config, cfg) }
 	case *peft.LoRA:
 		ts = loraTensors(meth)
 		cfg := loraConfigFile(meth, baseName)
+		if err := withTokenRows(m, &ts, &cfg); err != nil {
+			return err
+		}
 		writeConfig = func() error { return checkpoint.WriteAdapterConfig(config, cfg) }
 	case *peft.IA3:
+		if peft.TokensOf(m) != nil {
+			return fmt.Errorf("adapter: token rows are written beside LoRA or DoRA (PEFT's trainable_token_indices is a LoraConfig field)")
+		}
 		for _, sc := range meth.Scales {
 			shape := []int{sc.Out, 1}
 			if sc.Input {
@@ -118,9 +138,12 @@ func WriteAdapter(m *model.Model, baseName string, weights, config io.Writer) er
 	return writeConfig()
 }
 
-// attached is the one method attached to m that has files, or nil.
+// attached is the one method attached to m that has files (token rows aside), or nil.
 func attached(m *model.Model) model.Method {
 	for _, meth := range m.Methods() {
+		if _, rows := meth.(*peft.Tokens); rows {
+			continue
+		}
 		if _, ok := meth.(peft.Method); ok {
 			return meth
 		}
@@ -291,6 +314,7 @@ func readLoRA(base *model.Model, raw []byte, configName string, weights io.Reade
 	if err != nil {
 		return nil, err
 	}
+	rows := takeTokenRows(byKey) // checked by tokenRowsIn
 	suffixes := []string{checkpoint.SuffixLoRAA, checkpoint.SuffixLoRAB}
 	if cfg.UseDoRA {
 		suffixes = append(suffixes, checkpoint.SuffixMagnitude)
@@ -334,6 +358,9 @@ func readLoRA(base *model.Model, raw []byte, configName string, weights io.Reade
 				}
 			}
 		}
+	}
+	if err := tokenRowsIn(m, cfg, configName, rows, weightsName); err != nil {
+		return nil, err
 	}
 	return m, nil
 }
@@ -523,6 +550,109 @@ func sameNames(field string, got, want []string) error {
 		if !slices.Contains(want, n) {
 			return fmt.Errorf("%s holds %q", field, n)
 		}
+	}
+	return nil
+}
+
+// withTokenRows adds the token rows attached to m (if any) to a LoRA or DoRA adapter's tensors and config.
+func withTokenRows(m *model.Model, ts *[]checkpoint.Tensor, cfg *checkpoint.AdapterConfig) error {
+	tk := peft.TokensOf(m)
+	if tk == nil {
+		return nil
+	}
+	rows, indices, err := tokenRowsOut(tk)
+	if err != nil {
+		return err
+	}
+	*ts = append(*ts, rows...)
+	cfg.TrainableTokenIndices = indices
+	return nil
+}
+
+// takeTokenRows moves the tensors of token rows out of byKey.
+func takeTokenRows(byKey map[string]checkpoint.Tensor) map[string]checkpoint.Tensor {
+	rows := map[string]checkpoint.Tensor{}
+	for k, t := range byKey {
+		if strings.HasSuffix(k, checkpoint.PEFTTokensParam) {
+			rows[k] = t
+			delete(byKey, k)
+		}
+	}
+	return rows
+}
+
+// tokenRowsOut is the token rows as PEFT saves them beside LoRA: the tensors
+// base_model.model.<module>.token_adapter.trainable_tokens_delta (K, C), the rows in the order of the ids, and
+// trainable_token_indices: the list of ids (PEFT's list form: the input embedding, whose rows a tied classifier
+// shares), or, for an untied classifier whose rows train too, {"embed_tokens": ids, "lm_head": ids}.
+func tokenRowsOut(tk *peft.Tokens) ([]checkpoint.Tensor, json.RawMessage, error) {
+	var ts []checkpoint.Tensor
+	for _, t := range tk.Tensors() {
+		ts = append(ts, checkpoint.Tensor{Name: "base_model.model." + t.Name, Shape: t.Shape, Data: t.View(tk.Params())})
+	}
+	var v any = tk.IDs
+	if len(ts) > 1 {
+		v = map[string][]int{"embed_tokens": tk.IDs, "lm_head": tk.IDs}
+	}
+	j, err := json.Marshal(v)
+	return ts, j, err
+}
+
+// tokenRowsIn attaches the token rows that cfg's trainable_token_indices and the file's tensors hold to m, after its
+// LoRA. It refuses ids outside the vocabulary or given twice, rows for a classifier that the base ties to its
+// embedding, different ids for the embedding and the classifier, a missing or misshapen tensor, and a tensor of
+// rows without ids (non-finite values were refused with the whole file).
+func tokenRowsIn(m *model.Model, cfg checkpoint.AdapterConfig, configName string, byKey map[string]checkpoint.Tensor, weightsName string) error {
+	embed, head, err := cfg.TokenIndices()
+	if err != nil {
+		return fmt.Errorf("adapter %s: %w", configName, err)
+	}
+	embedKey, headKey := checkpoint.PEFTTokensKey(checkpoint.TokensEmbedModule), checkpoint.PEFTTokensKey(checkpoint.TokensHeadModule)
+	for key := range byKey {
+		if strings.HasSuffix(key, checkpoint.PEFTTokensParam) && key != embedKey && key != headKey {
+			return fmt.Errorf("adapter %s: tensor %q holds token rows of a module golora does not have", weightsName, key)
+		}
+	}
+	if embed == nil && head == nil {
+		for _, key := range []string{embedKey, headKey} {
+			if _, ok := byKey[key]; ok {
+				return fmt.Errorf("adapter %s: tensor %q holds token rows, but %s has no trainable_token_indices", weightsName, key, configName)
+			}
+		}
+		return nil
+	}
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("adapter %s: trainable_token_indices: %s", configName, fmt.Sprintf(format, args...))
+	}
+	switch {
+	case embed == nil:
+		return bad("lm_head's rows without embed_tokens' rows are not supported")
+	case head != nil && m.Config.Tied:
+		return bad("rows for lm_head, but this base ties its classifier to the embedding (its rows are embed_tokens')")
+	case head != nil && fmt.Sprint(head) != fmt.Sprint(embed):
+		return bad("embed_tokens and lm_head must train the same tokens (got %v and %v)", embed, head)
+	}
+	if err := peft.CheckTokenIDs(embed, m.Config.VocabSize); err != nil {
+		return bad("%v", err)
+	}
+	tk, err := peft.AddTokens(m, peft.TokensConfig{IDs: embed, Output: head != nil})
+	if err != nil {
+		return bad("%v", err)
+	}
+	for _, t := range tk.Tensors() {
+		key := "base_model.model." + t.Name
+		f, ok := byKey[key]
+		if !ok {
+			return fmt.Errorf("adapter %s: tensor %q is missing", weightsName, key)
+		}
+		if fmt.Sprint(f.Shape) != fmt.Sprint(t.Shape) {
+			return fmt.Errorf("adapter %s: tensor %q has shape %v, expected %v (%d token ids in %s, width %d)",
+				weightsName, key, f.Shape, t.Shape, len(embed), configName, m.Config.Dim)
+		}
+		copy(t.View(tk.Params()), f.Data)
+	}
+	if _, ok := byKey[headKey]; ok && head == nil {
+		return fmt.Errorf("adapter %s: tensor %q holds lm_head's rows, but trainable_token_indices lists only the embedding's", weightsName, headKey)
 	}
 	return nil
 }

@@ -43,6 +43,9 @@ type Config struct {
 	Bottleneck int     `json:",omitempty"` // adapter-h, adapter-l: the bottleneck width
 	PrefixLen  int     `json:",omitempty"` // prefix-embed, prefix-layer: l_p, the trained positions
 	LRRatioB   float32 `json:",omitempty"` // LoRA+: lora_B's learning rate over A's (PEFT's loraplus_lr_ratio; 0 = off)
+	// TrainTokens trains embedding rows beside the adapters (peft.Tokens, PEFT's trainable_token_indices):
+	// "" or "none", "auto", "all-in-data", "chars:CHARACTERS" or "ids:ID,ID,..." (ChooseTokens).
+	TrainTokens string `json:",omitempty"` // omitted when empty, so that the fingerprints of older runs stay valid
 
 	// Optimisation.
 	LR          float32 // peak learning rate
@@ -160,6 +163,15 @@ func (c Config) Validate(m *model.Model) error {
 		bad("facts", "must be positive, got %d", c.Facts)
 	}
 	c.validateMethod(m, bad) // the method and the settings it reads (methods.go)
+	if err := CheckTokensSpec(c.TrainTokens); err != nil {
+		bad("train_tokens", "%v", err)
+	} else if c.TrainTokens != "" && c.TrainTokens != TokensNone && (c.Method == MethodFull || c.Method == MethodFrozen) {
+		why := "full fine-tuning trains every row already"
+		if c.Method == MethodFrozen {
+			why = "a frozen run trains nothing"
+		}
+		bad("train_tokens", "%q with method %s: %s (token rows go beside LoRA)", c.TrainTokens, c.Method, why)
+	}
 	if c.Method != MethodFrozen {
 		if !finite(c.LR) || c.LR <= 0 {
 			bad("lr", "must be a positive number, got %g", c.LR)

@@ -335,7 +335,12 @@ func (c Config) settings() MethodSettings {
 
 // importedMethod returns the method attached to base (an adapter read from files), or nil.
 func importedMethod(base *model.Model) (peft.Method, error) {
-	ms := base.Methods()
+	var ms []model.Method
+	for _, meth := range base.Methods() {
+		if _, rows := meth.(*peft.Tokens); !rows { // token rows go beside the adapter (Session.addTokens)
+			ms = append(ms, meth)
+		}
+	}
 	switch {
 	case len(ms) == 0:
 		return nil, nil

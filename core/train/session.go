@@ -58,6 +58,11 @@ type Info struct {
 	TrainExamples   int   `json:"train_examples"`
 	ValExamples     int   `json:"val_examples"`
 	TestExamples    int   `json:"test_examples"`
+
+	// The token rows the run trains beside its adapters (counted in TrainableParams and TrainableBytes).
+	TrainTokens string `json:"train_tokens,omitempty"` // Config.TrainTokens
+	TokenIDs    []int  `json:"token_ids,omitempty"`    // the tokens whose rows train (ChooseTokens)
+	TokenRows   int    `json:"token_rows,omitempty"`   // how many
 }
 
 // bytesPerTrainable: a float32 weight, its gradient, and AdamW's m and v.
@@ -80,7 +85,8 @@ type Session struct {
 
 	start *model.Model // the base as given (never modified): what a stopped run is compared with (finite.go)
 
-	pissaInit []float32 // a PiSSA run: its adapters' initial values, for exporting it as a plain LoRA on the base
+	pissaInit []float32   // a PiSSA run: its adapters' initial values, for exporting it as a plain LoRA on the base
+	tokens    TokenChoice // the token rows the run trains (Config.TrainTokens)
 }
 
 // New prepares a run of cfg on a copy of base (base itself is never modified).
@@ -95,6 +101,16 @@ func New(base *model.Model, tok data.Tokenizer, cfg Config) (*Session, error) {
 	}
 	if base.Merged() {
 		return nil, fmt.Errorf("train: the base model's adapters are merged; load the adapter unmerged to continue training")
+	}
+	importedTokens := peft.TokensOf(base)
+	if importedTokens != nil {
+		// An imported adapter's token rows go on with it: its ids are the run's.
+		if cfg.TrainTokens != "" && cfg.TrainTokens != TokensNone {
+			return nil, &FieldError{Field: "train_tokens", Reason: fmt.Sprintf("the adapter carries the rows of %d tokens already", importedTokens.K)}
+		}
+		if cfg.Method != MethodFrozen { // evaluated as they are, else trained on
+			cfg.TrainTokens = TokensIDs + strings.Trim(strings.Join(strings.Fields(fmt.Sprint(importedTokens.IDs)), ","), "[]")
+		}
 	}
 	imported, err := importedMethod(base)
 	if err != nil {
@@ -131,6 +147,9 @@ func New(base *model.Model, tok data.Tokenizer, cfg Config) (*Session, error) {
 			return nil, err
 		}
 	}
+	if importedTokens != nil && imported == nil {
+		return nil, fmt.Errorf("train: the base carries token rows without a LoRA adapter; merge them first")
+	}
 	ctx := base.Config.SeqLen
 	if s.train, err = data.EncodeExamples(tok, task.Train, ctx, task.Name+" train"); err != nil {
 		return nil, &FieldError{Field: "task", Reason: err.Error()}
@@ -150,6 +169,9 @@ func New(base *model.Model, tok data.Tokenizer, cfg Config) (*Session, error) {
 		if cfg.Init == string(peft.InitPiSSA) && usesLoRA(cfg.Method) {
 			s.pissaInit = append([]float32(nil), meth.Params()...)
 		}
+	}
+	if err := s.addTokens(base, importedTokens); err != nil {
+		return nil, err
 	}
 	var tr model.Trainable // a frozen run trains nothing, an imported adapter included
 	if cfg.Method != MethodFrozen {
@@ -231,7 +253,8 @@ func (s *Session) Info() Info {
 	trained := s.loop.opt.Len()
 	return Info{Method: s.cfg.Method, MethodSettings: s.cfg.settings(), TotalParams: n, TrainableParams: trained,
 		TrainableBytes: int64(trained) * bytesPerTrainable, FullBytes: int64(n) * bytesPerTrainable,
-		TrainExamples: len(s.task.Train), ValExamples: len(s.task.Val), TestExamples: len(s.task.Test)}
+		TrainExamples: len(s.task.Train), ValExamples: len(s.task.Val), TestExamples: len(s.task.Test),
+		TrainTokens: s.cfg.TrainTokens, TokenIDs: s.tokens.IDs, TokenRows: len(s.tokens.IDs)}
 }
 
 // Examples returns up to n examples of a split ("train", "val" or "test").

@@ -28,6 +28,9 @@ type Result struct {
 	Seconds         float64 `json:"train_seconds"`
 	LR              float32 `json:"lr"`                 // peak learning rate
 	Diverged        string  `json:"diverged,omitempty"` // in a learning-rate sweep: why the run stopped (a StopError)
+
+	TrainTokens string `json:"train_tokens,omitempty"` // Config.TrainTokens
+	TokenRows   int    `json:"token_rows,omitempty"`   // the token rows trained (in TrainableParams)
 }
 
 // result is the Result of run s with its final figures.
@@ -35,7 +38,8 @@ func (s *Session) result(ev Eval, last Metrics) Result {
 	info, cfg := s.Info(), s.Config()
 	r := Result{Task: s.Task().Name, Method: cfg.Method, MethodSettings: info.MethodSettings,
 		TrainableParams: info.TrainableParams, TrainableBytes: info.TrainableBytes, StateBytes: info.TrainableBytes,
-		Steps: s.StepsDone(), ValLoss: ev.ValLoss, Accuracy: ev.Accuracy, Seconds: last.Elapsed, LR: cfg.LR}
+		Steps: s.StepsDone(), ValLoss: ev.ValLoss, Accuracy: ev.Accuracy, Seconds: last.Elapsed, LR: cfg.LR,
+		TrainTokens: info.TrainTokens, TokenRows: info.TokenRows}
 	if last.Elapsed > 0 {
 		r.TokensPerSec = float64(last.Tokens) / last.Elapsed
 		if last.Step > 0 {
@@ -61,8 +65,25 @@ func SweepConfigs(cfg Config, ranks []int, keepScaling bool, fullLR float32) []C
 	}
 	if fullLR > 0 {
 		c := cfg
-		c.Method, c.LR = MethodFull, fullLR
+		c.Method, c.LR, c.TrainTokens = MethodFull, fullLR, "" // full fine-tuning trains every row already
 		out = append(out, c)
+	}
+	return out
+}
+
+// TokenSweepConfigs runs each LoRA run of cfgs once per TrainTokens spec of specs ("none" for the run without
+// token rows), in that order; the other runs (full fine-tuning) stay once, unchanged.
+func TokenSweepConfigs(cfgs []Config, specs []string) []Config {
+	var out []Config
+	for _, c := range cfgs {
+		if c.Method != MethodLoRA {
+			out = append(out, c)
+			continue
+		}
+		for _, spec := range specs {
+			c.TrainTokens = spec
+			out = append(out, c)
+		}
 	}
 	return out
 }
@@ -181,6 +202,9 @@ func LRSweepConfigs(cfg Config, lrs []float32, methods []string) []Config {
 		for _, lr := range lrs {
 			c := cfg
 			c.Method, c.LR = m, lr
+			if m == MethodFull {
+				c.TrainTokens = "" // full fine-tuning trains every row already
+			}
 			out = append(out, c)
 		}
 	}

@@ -57,6 +57,12 @@ type Model struct {
 	W      map[string][]float64 // views of Params by tensor name
 	// Linear holds, per layer and target, the method's version of that layer (nil: y = x·Wᵀ).
 	Linear [][NumTargets]LinearFunc
+	// EmbedRow and HeadRow, when set, give a token's embedding row and a
+	// vocabulary entry's classifier row (C) in place of the base's: the token
+	// rows' place (a method training some rows puts its own there).
+	EmbedRow func(tok int) []float64
+	HeadRow  func(v int) []float64
+
 	embed  []float64
 	layers []refLayer
 	norm   []float64 // (C)
@@ -226,7 +232,11 @@ func (r *Model) Loss(inputs, targets []int, mask []float32, b, t int) float64 {
 	}
 	x, ln, o := r.x[:N*C], r.ln[:N*C], r.o[:N*C]
 	for i, tok := range inputs {
-		copy(x[i*C:(i+1)*C], r.embed[tok*C:(tok+1)*C])
+		row := r.embed[tok*C : (tok+1)*C]
+		if r.EmbedRow != nil {
+			row = r.EmbedRow(tok)
+		}
+		copy(x[i*C:(i+1)*C], row)
 	}
 	add := func(a, b []float64) {
 		for i := range a {
@@ -267,6 +277,9 @@ func (r *Model) Loss(inputs, targets []int, mask []float32, b, t int) float64 {
 		top := math.Inf(-1)
 		for o := range V {
 			ho := r.head[o*C : (o+1)*C]
+			if r.HeadRow != nil {
+				ho = r.HeadRow(o)
+			}
 			var s float64
 			for j, v := range ln[i*C : (i+1)*C] {
 				s += v * ho[j]
