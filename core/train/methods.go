@@ -321,6 +321,7 @@ type MethodSettings struct {
 	Size       int      `json:"size"`                 // the value of the method's size knob (0 when it has none)
 	SizeName   string   `json:"size_name,omitempty"`  // which knob: rank, layers, bottleneck, prefix_len
 	Rank       int      `json:"rank,omitempty"`       // lora, dora
+	Alpha      float32  `json:"alpha,omitempty"`      // lora, dora: scaling alpha/r (alpha/sqrt(r) with rsLoRA)
 	Targets    []string `json:"targets,omitempty"`    // the linear layers a method acts on: lora, dora, bitfit, ia3
 	Init       string   `json:"init,omitempty"`       // lora, dora: how A (and B) start
 	LRRatioB   float32  `json:"lr_ratio_b,omitempty"` // lora, dora: LoRA+'s ratio of B's learning rate to A's
@@ -336,7 +337,7 @@ func (c Config) settings() MethodSettings {
 	switch c.Method {
 	case MethodLoRA, MethodDoRA:
 		lc := c.loraConfig()
-		ms.Rank, ms.Init, ms.LRRatioB = c.Rank, string(lc.Init), c.LRRatioB
+		ms.Rank, ms.Alpha, ms.Init, ms.LRRatioB = c.Rank, c.Alpha, string(lc.Init), c.LRRatioB
 		for _, t := range lc.Targets {
 			ms.Targets = append(ms.Targets, t.String())
 		}

@@ -73,7 +73,7 @@ func (w *Sweeper) Step(n int) (SweepStep, error) {
 	cfg := w.cfgs[w.run]
 	st := SweepStep{Run: w.run}
 	fail := func(err error) (SweepStep, error) {
-		return st, fmt.Errorf("sweep run %d (%s): %w", w.run+1, RunLabel(cfg), err)
+		return st, fmt.Errorf("sweep run %d (%s): %w", w.run+1, cfg.Label(), err)
 	}
 	if w.session == nil {
 		s, err := New(w.base, w.tok, cfg)
@@ -123,15 +123,4 @@ func (w *Sweeper) finish(r Result) {
 	w.results = append(w.results, r)
 	w.session, w.evalDue = nil, false
 	w.run++
-}
-
-// RunLabel names a run of a sweep in messages: "lora r=4", "intrinsic d=1000", "full".
-func RunLabel(c Config) string {
-	switch c.Method {
-	case MethodLoRA:
-		return fmt.Sprintf("lora r=%d", c.Rank)
-	case MethodIntrinsic:
-		return fmt.Sprintf("intrinsic d=%d", c.IntrinsicDim)
-	}
-	return c.Method
 }
