@@ -31,7 +31,9 @@ func benchBase() (*model.Model, string, error) {
 }
 
 // trainBenchRows times one optimizer step (forward, backward, AdamW) on the
-// same e2e batch for LoRA r=8 on q,v and for full fine-tuning.
+// same e2e batch for LoRA r=8 on q,v, for full fine-tuning, and for intrinsic
+// at d = 1000 (full fine-tuning's backward plus two Fastfood products, and one
+// per part of the step: its cost does not depend on d).
 func trainBenchRows(quick bool, emit func(benchRow)) error {
 	base, what, err := benchBase()
 	if err != nil {
@@ -49,6 +51,11 @@ func trainBenchRows(quick bool, emit func(benchRow)) error {
 	if err != nil {
 		return err
 	}
+	cfg.Method, cfg.LR, cfg.IntrinsicDim = train.MethodIntrinsic, train.DefaultLR(train.MethodIntrinsic), 1000
+	intrinsic, err := train.New(base, tok, cfg)
+	if err != nil {
+		return err
+	}
 	batch := lora.NextBatch()
 	var stepErr error
 	step := func(s *train.Session) func() {
@@ -58,12 +65,14 @@ func trainBenchRows(quick bool, emit func(benchRow)) error {
 			}
 		}
 	}
-	t := timeBest(quick, step(lora), step(full))
+	t := timeBest(quick, step(lora), step(full), step(intrinsic))
 	if stepErr != nil {
 		return stepErr
 	}
 	shape := fmt.Sprintf("B=%d,T=%d", batch.B, batch.T)
 	emit(benchRow{Name: "train-step-lora/r=8,q,v," + shape, Unit: "ms", Value: ms(t[0]),
+		Baseline: "full fine-tuning step, same batch and base (" + what + ")", BaselineValue: ms(t[1])})
+	emit(benchRow{Name: "train-step-intrinsic/d=1000," + shape, Unit: "ms", Value: ms(t[2]),
 		Baseline: "full fine-tuning step, same batch and base (" + what + ")", BaselineValue: ms(t[1])})
 	tokens := float64(batch.B * batch.T)
 	emit(benchRow{Name: "train-tokens/lora-r=8,q,v," + shape, Unit: "tokens/s", Value: tokens / t[0].Seconds(),
