@@ -26,6 +26,7 @@ type trainFlags struct {
 	dropout  float64
 	ratioB   float64
 	wd, clip float64
+	tokensLR float64
 	targets  string
 	dataFile string
 	valFile  string
@@ -81,6 +82,7 @@ func (t *trainFlags) register(fs *flag.FlagSet, which int) {
 		tokensHelp += "\nA comma-separated list runs each rank once per value, e.g. none,auto,all-in-data (a chars: or ids:\nvalue comes last)"
 	}
 	fs.StringVar(&c.TrainTokens, "train-tokens", "", tokensHelp)
+	fs.Float64Var(&t.tokensLR, "tokens-lr", 0, "peak learning rate of the token rows (0 = -lr)")
 	fs.Float64Var(&t.ratioB, "lr-ratio-b", 0, "LoRA+: lora_B's learning rate is this times lora_A's (PEFT's loraplus_lr_ratio; 0 = off)")
 	fs.IntVar(&c.Steps, "steps", c.Steps, "optimizer steps")
 	fs.IntVar(&c.Batch, "batch", c.Batch, "sequences per step")
@@ -177,6 +179,7 @@ func (t *trainFlags) config() (train.Config, error) {
 		c.Alpha = float32(t.alpha)
 	}
 	c.Dropout, c.WeightDecay, c.Clip, c.LRRatioB = float32(t.dropout), float32(t.wd), float32(t.clip), float32(t.ratioB)
+	c.TokensLR = float32(t.tokensLR)
 	c.LR = float32(t.lr)
 	if t.lr == 0 {
 		c.LR = train.DefaultLR(c.Method)
