@@ -229,7 +229,7 @@ func printUnseen(base *model.Model, tok data.Tokenizer, cfg train.Config, task *
 	}
 	if task == nil {
 		c := cfg
-		c.Method = train.MethodFrozen
+		c.Method, c.TrainTokens = train.MethodFrozen, ""
 		s, err := train.New(base, tok, c)
 		if err != nil {
 			return err
@@ -241,6 +241,17 @@ func printUnseen(base *model.Model, tok data.Tokenizer, cfg train.Config, task *
 		return err
 	}
 	fmt.Fprintln(os.Stderr, rep)
+	if rep.Skipped != "" { // another tokenizer: the tokens auto would train, measured the same way from the base
+		ch, err := train.ChooseTokens(train.TokensAuto, base, tok, task.Train)
+		if err != nil {
+			return err
+		}
+		if len(ch.IDs) > 0 {
+			fmt.Fprintf(os.Stderr, "unseen tokens: the base cannot tell apart or (almost) never produces %d of the data's tokens: %s\n"+
+				"  LoRA alone will likely not learn them: train their embedding rows beside it (-train-tokens auto), or use full fine-tuning\n",
+				len(ch.IDs), train.TokensText(tok, ch.IDs))
+		}
+	}
 	return nil
 }
 
