@@ -7,7 +7,7 @@ WASM_EXEC := $(GOROOT)/lib/wasm/go_js_wasm_exec
 ADDR      ?= 127.0.0.1:8080
 SIMD      := GOEXPERIMENT=simd
 
-.PHONY: all test vet test-native test-wasm test-e2e chromium bench bench-wasm wasm serve build fuzz clean base bench-data e2e-default
+.PHONY: all test vet test-native test-wasm test-e2e chromium bench bench-wasm wasm serve build fuzz clean base bench-data e2e-default vendor
 
 all: build wasm
 
@@ -77,6 +77,25 @@ wasm:
 	cp "$(GOROOT)/lib/wasm/wasm_exec.js" web/dist/wasm_exec.js
 	gzip -9kf web/dist/golora.wasm web/dist/golora-scalar.wasm
 	@ls -l web/dist/*.wasm web/dist/*.wasm.gz | awk '{print "  " $$5 " bytes  " $$9}'
+
+## vendor: refresh the page's vendored libraries in web/vendor/ from npm, at the versions pinned here (README, Design:
+## uPlot draws the charts, fflate writes the adapter zip). Each file keeps its licence beside it; VERSIONS records what came.
+UPLOT_VERSION  := 1.6.32
+FFLATE_VERSION := 0.8.3
+vendor:
+	@set -e; tmp=$$(mktemp -d); trap 'rm -rf $$tmp' EXIT; \
+	(cd $$tmp && npm pack --silent uplot@$(UPLOT_VERSION) fflate@$(FFLATE_VERSION) >/dev/null); \
+	mkdir -p $$tmp/uplot $$tmp/fflate web/vendor; \
+	tar xzf $$tmp/uplot-$(UPLOT_VERSION).tgz -C $$tmp/uplot; tar xzf $$tmp/fflate-$(FFLATE_VERSION).tgz -C $$tmp/fflate; \
+	cp $$tmp/uplot/package/dist/uPlot.esm.js web/vendor/uPlot.esm.js; \
+	cp $$tmp/uplot/package/dist/uPlot.min.css web/vendor/uPlot.min.css; \
+	cp $$tmp/uplot/package/LICENSE web/vendor/uPlot.LICENSE; \
+	cp $$tmp/fflate/package/esm/browser.js web/vendor/fflate.js; \
+	cp $$tmp/fflate/package/LICENSE web/vendor/fflate.LICENSE; \
+	{ echo "# web/vendor: what \`make vendor\` copied from npm (package@version, licence, files)"; \
+	  echo "uplot@$(UPLOT_VERSION) MIT dist/uPlot.esm.js dist/uPlot.min.css LICENSE -> uPlot.esm.js uPlot.min.css uPlot.LICENSE"; \
+	  echo "fflate@$(FFLATE_VERSION) MIT esm/browser.js LICENSE -> fflate.js fflate.LICENSE"; } > web/vendor/VERSIONS; \
+	ls -l web/vendor | awk 'NR>1 {print "  " $$5 " bytes  web/vendor/" $$9}'
 
 serve: wasm
 	$(SIMD) $(GO) run ./cmd/golora serve -addr $(ADDR)

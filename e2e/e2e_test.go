@@ -166,7 +166,7 @@ func envInt(name string, def int) int {
 const (
 	pageReady   = `document.getElementById("status").dataset.kind !== "busy"`
 	runRows     = `document.querySelectorAll("#runs tbody tr[data-id]").length`
-	runFinished = `state.run && ["done", "stopped", "error"].includes(state.run.status)`
+	runFinished = `app.state.run && ["done", "stopped", "error"].includes(app.state.run.status)`
 )
 
 func TestBrowserApp(t *testing.T) {
@@ -220,7 +220,7 @@ func TestBrowserApp(t *testing.T) {
 	}
 	setField("rank", "4")
 	setField("batch", "1")
-	waitFor(t, ctx, "batch 1 accepted", `Object.keys(state.fieldErrors).length === 0 && !document.getElementById("start").disabled`, 10*time.Second)
+	waitFor(t, ctx, "batch 1 accepted", `Object.keys(app.state.fieldErrors).length === 0 && !document.getElementById("start").disabled`, 10*time.Second)
 	assert.False(t, eval[bool](t, ctx, `document.querySelector("details.advanced").open`), "More settings start folded")
 	setField("steps", "10")
 	waitFor(t, ctx, "warmup error", `document.querySelector('.err[data-for="warmup"]').textContent.length > 0`, 10*time.Second)
@@ -232,38 +232,38 @@ func TestBrowserApp(t *testing.T) {
 		steps, batch, min(steps/4, 20), evalEvery, evalLimit)
 	runStart := time.Now()
 	require.NoError(t, chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](`location.hash = "`+hash+`"; undefined`)))
-	waitFor(t, ctx, "run started", `state.run && state.run.losses.length > 0`, 60*time.Second)
+	waitFor(t, ctx, "run started", `app.state.run && app.state.run.losses.length > 0`, 60*time.Second)
 	assert.NotContains(t, eval[string](t, ctx, `location.hash`), "autostart", "autostart is consumed so a reload does not train again")
 	ticks0 := eval[int](t, ctx, `window.__maxGap = 0; window.__ticks`)
-	step0 := eval[int](t, ctx, `state.run.step`)
-	waitFor(t, ctx, "more steps", fmt.Sprintf(`state.run.step >= Math.min(%d, state.run.steps) || %s`, step0+3, runFinished), 120*time.Second)
+	step0 := eval[int](t, ctx, `app.state.run.step`)
+	waitFor(t, ctx, "more steps", fmt.Sprintf(`app.state.run.step >= Math.min(%d, app.state.run.steps) || %s`, step0+3, runFinished), 120*time.Second)
 	ticks1 := eval[int](t, ctx, `window.__ticks`)
-	step1 := eval[int](t, ctx, `state.run.step`)
+	step1 := eval[int](t, ctx, `app.state.run.step`)
 	t.Logf("main thread while the worker trained steps %d..%d: %d timer ticks (every 20 ms), longest gap %.0f ms",
 		step0, step1, ticks1-ticks0, eval[float64](t, ctx, `window.__maxGap`))
 	assert.Greater(t, ticks1, ticks0, "the main-thread timer kept firing while the worker trained steps %d..%d", step0, step1)
 	shot(t, ctx, "1-training")
 	// Pause holds the run at its step; Resume continues it. (A run that ends before the click has nothing to pause.)
 	require.NoError(t, chromedp.Do(ctx, chromedp.Click("#pause")))
-	waitFor(t, ctx, "paused", `state.run.status === "paused" || `+runFinished, 60*time.Second)
-	if eval[string](t, ctx, `state.run.status`) == "paused" {
-		held := eval[int](t, ctx, `state.run.step`)
+	waitFor(t, ctx, "paused", `app.state.run.status === "paused" || `+runFinished, 60*time.Second)
+	if eval[string](t, ctx, `app.state.run.status`) == "paused" {
+		held := eval[int](t, ctx, `app.state.run.step`)
 		time.Sleep(time.Second)
-		assert.Equal(t, held, eval[int](t, ctx, `state.run.step`), "no steps while paused")
+		assert.Equal(t, held, eval[int](t, ctx, `app.state.run.step`), "no steps while paused")
 		assert.Equal(t, "Resume", eval[string](t, ctx, `document.getElementById("pause").textContent`), "the button offers Resume")
 		require.NoError(t, chromedp.Do(ctx, chromedp.Click("#pause")))
-		waitFor(t, ctx, "resumed", `state.run.step > `+strconv.Itoa(held)+` || `+runFinished, 120*time.Second)
+		waitFor(t, ctx, "resumed", `app.state.run.step > `+strconv.Itoa(held)+` || `+runFinished, 120*time.Second)
 	} else {
 		t.Logf("the run finished before the pause click")
 	}
 	waitFor(t, ctx, "run finished", runFinished+` && /^(Finished|Stopped|Failed)/.test(document.getElementById("progress-text").textContent)`, 5*time.Minute)
-	require.Equal(t, "done", eval[string](t, ctx, `state.run.status`), "run status: %s", eval[string](t, ctx, `state.run.errorText || ""`))
+	require.Equal(t, "done", eval[string](t, ctx, `app.state.run.status`), "run status: %s", eval[string](t, ctx, `app.state.run.errorText || ""`))
 	if eval[int](t, ctx, `navigator.hardwareConcurrency`) >= 2 {
-		assert.Equal(t, 2, eval[int](t, ctx, `state.run.workers`), "two Web Workers train the run")
+		assert.Equal(t, 2, eval[int](t, ctx, `app.state.run.workers`), "two Web Workers train the run")
 	}
 	t.Logf("run of %d steps: %.1f s (with screenshots); %s", steps, time.Since(runStart).Seconds(),
 		eval[string](t, ctx, `document.getElementById("progress-text").textContent`))
-	losses := eval[[]float64](t, ctx, `Array.from(state.run.losses)`)
+	losses := eval[[]float64](t, ctx, `Array.from(app.state.run.losses)`)
 	require.Len(t, losses, steps, "one loss per step reaches the chart")
 	k := max(len(losses)/5, 1)
 	first, last := mean(losses[:k]), mean(losses[len(losses)-k:])
@@ -274,10 +274,9 @@ func TestBrowserApp(t *testing.T) {
 		eval[string](t, ctx, `document.getElementById("trainable").textContent`))
 	waitFor(t, ctx, "the finished run in #runs", runRows+` === 1`, 10*time.Second) // drawn on the next animation frame
 	assert.Greater(t, eval[int](t, ctx, `document.querySelectorAll("#samples tbody tr:not(.empty)").length`), 0, "before/after samples shown")
-	// The adapter download is a stored zip holding PEFT's two files.
-	zipHead, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(async () => { const r = state.runs[0]; const b = zipStore([{name: "adapter_model.safetensors", data: r.adapter},
-		{name: "adapter_config.json", data: new TextEncoder().encode(r.adapterConfig)}]);
-		const u = new Uint8Array(await b.arrayBuffer()); return String.fromCharCode(u[0], u[1]) + " " + u.length; })()`, chromedp.EvalAwaitPromise))
+	// The adapter download is a zip holding PEFT's two files.
+	zipHead, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(async () => { const { adapterZip } = await import("/downloads.js");
+		const u = adapterZip(app.state.runs[0]); return String.fromCharCode(u[0], u[1]) + " " + u.length; })()`, chromedp.EvalAwaitPromise))
 	require.NoError(t, err, "zip the adapter")
 	assert.True(t, strings.HasPrefix(zipHead, "PK "), "adapter zip starts with PK: %q", zipHead)
 	// Merging the adapter reports the largest logit difference between merged and unmerged.
@@ -294,17 +293,17 @@ func TestBrowserApp(t *testing.T) {
 		chromedp.Evaluate[chromedp.Void](`document.getElementById("sweep-full").checked = `+sweepFull+`; undefined`),
 		chromedp.Click("#sweep-start"),
 	))
-	waitFor(t, ctx, "sweep finished", `state.sweep && state.sweep.status !== "running"`, 8*time.Minute)
-	require.Equal(t, "done", eval[string](t, ctx, `state.sweep.status`), "sweep status")
+	waitFor(t, ctx, "sweep finished", `app.state.sweep && app.state.sweep.status !== "running"`, 8*time.Minute)
+	require.Equal(t, "done", eval[string](t, ctx, `app.state.sweep.status`), "sweep status")
 	wantRows := 3
 	if sweepFull == "true" {
 		wantRows = 4
 	}
 	waitFor(t, ctx, "the sweep's runs in #runs", fmt.Sprintf("%s === %d", runRows, wantRows), 10*time.Second)
-	assert.Equal(t, []int{1, 2}, eval[[]int](t, ctx, `sweepRuns().filter((r) => r.rank).map((r) => r.rank).sort()`), "the sweep chart has ranks 1 and 2")
+	assert.Equal(t, []int{1, 2}, eval[[]int](t, ctx, `app.sweep.sweepRuns().filter((r) => r.rank).map((r) => r.rank).sort()`), "the sweep chart has ranks 1 and 2")
 	// Hovering a point of the rank chart shows its values.
 	xy := eval[[]float64](t, ctx, `(() => { const c = document.getElementById("rank-chart"); c.scrollIntoView({block: "center"});
-		const b = c.getBoundingClientRect(); const p = c.points.find((p) => p.xv === 2); return [b.left + p.x, b.top + p.y]; })()`)
+		return c.chart.pos(2, 0.5); })()`) // the tooltip follows the nearest rank: hover mid-height above rank 2
 	require.NoError(t, chromedp.Do(ctx, chromedp.MouseEvent(input.DispatchMouseEventTypeMouseMoved, xy[0], xy[1])))
 	waitFor(t, ctx, "hover tooltip", `document.getElementById("rank-chart").dataset.tip.startsWith("rank 2")`, 5*time.Second)
 	t.Logf("hover on rank 2: %s", eval[string](t, ctx, `document.getElementById("rank-chart").dataset.tip`))
@@ -314,18 +313,18 @@ func TestBrowserApp(t *testing.T) {
 	require.NoError(t, chromedp.Do(ctx, chromedp.Reload()))
 	waitFor(t, ctx, "page ready after reload", pageReady, 60*time.Second)
 	waitFor(t, ctx, "runs restored", fmt.Sprintf("%s === %d", runRows, wantRows), 10*time.Second)
-	assert.Nil(t, eval[any](t, ctx, `state.run`), "reloading does not start a run")
+	assert.Nil(t, eval[any](t, ctx, `app.state.run`), "reloading does not start a run")
 	shot(t, ctx, "4-reloaded")
 
 	// 5b. A reload in the middle of a run loses nothing: the page offers to resume it from its last snapshot, and
 	// the resumed run ends with the same losses as the run of step 3 (same settings) that was never interrupted.
 	require.NoError(t, chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](`location.hash = "`+hash+`"; undefined`)))
-	inflight := `(async () => { const r = await tx("readonly", (st) => st.get("current"), "inflight"); return r ? r.step : 0; })()`
+	inflight := `(async () => { const r = await app.store.loadInflight(); return r ? r.step : 0; })()`
 	_, err = chromedp.Run(ctx, chromedp.Poll[bool](inflight+`.then((s) => s > 0)`, chromedp.WithPollingInterval(100*time.Millisecond),
 		chromedp.WithPollingTimeout(2*time.Minute)))
 	require.NoError(t, err, "the run in progress is saved")
 	require.NoError(t, chromedp.Do(ctx, chromedp.Click("#pause"))) // hold it, so that the reload lands mid-run
-	waitFor(t, ctx, "paused before the reload", `state.run.status === "paused"`, time.Minute)
+	waitFor(t, ctx, "paused before the reload", `app.state.run.status === "paused"`, time.Minute)
 	saved, err := chromedp.Run(ctx, chromedp.Evaluate[int](inflight, chromedp.EvalAwaitPromise))
 	require.NoError(t, err)
 	// A second tab of the page sees the saved run but offers no resume: the first tab still holds it.
@@ -335,7 +334,7 @@ func TestBrowserApp(t *testing.T) {
 	time.Sleep(500 * time.Millisecond) // loadInflight has run by now
 	assert.True(t, eval[bool](t, second, `document.getElementById("resume").hidden`), "no resume offer beside the tab that trains")
 	closeSecond()
-	before := eval[[]float64](t, ctx, `Array.from(state.run.losses)`)
+	before := eval[[]float64](t, ctx, `Array.from(app.state.run.losses)`)
 	require.NoError(t, chromedp.Do(ctx, chromedp.Reload()))
 	waitFor(t, ctx, "page ready after the interrupting reload", pageReady, 60*time.Second)
 	waitFor(t, ctx, "resume offered", `!document.getElementById("resume").hidden`, 10*time.Second)
@@ -343,13 +342,13 @@ func TestBrowserApp(t *testing.T) {
 	shot(t, ctx, "5-resume-offered")
 	require.NoError(t, chromedp.Do(ctx, chromedp.Click("#resume-run")))
 	waitFor(t, ctx, "resumed run finished", runFinished, 5*time.Minute)
-	require.Equal(t, "done", eval[string](t, ctx, `state.run.status`), "resumed run: %s", eval[string](t, ctx, `state.run.errorText || ""`))
-	resumed := eval[[]float64](t, ctx, `Array.from(state.run.losses)`)
+	require.Equal(t, "done", eval[string](t, ctx, `app.state.run.status`), "resumed run: %s", eval[string](t, ctx, `app.state.run.errorText || ""`))
+	resumed := eval[[]float64](t, ctx, `Array.from(app.state.run.losses)`)
 	assert.Equal(t, before[:saved], resumed[:saved], "the curve up to the snapshot comes back")
 	assert.Equal(t, losses, resumed, "the resumed run's losses equal the uninterrupted run's")
 	assert.True(t, eval[bool](t, ctx, `document.getElementById("resume").hidden`), "no offer once the run is done")
 	if eval[int](t, ctx, `navigator.hardwareConcurrency`) >= 2 {
-		assert.Equal(t, 2, eval[int](t, ctx, `state.run.workers`), "the helper worker resumes the run too")
+		assert.Equal(t, 2, eval[int](t, ctx, `app.state.run.workers`), "the helper worker resumes the run too")
 	}
 	waitFor(t, ctx, "the resumed run in #runs", fmt.Sprintf("%s === %d", runRows, wantRows+1), 10*time.Second)
 	t.Logf("resumed from step %d: %d losses, the same as the uninterrupted run's", saved, len(resumed))
@@ -363,17 +362,17 @@ func TestBrowserApp(t *testing.T) {
 		chromedp.WithPollingTimeout(2*time.Minute)))
 	require.NoError(t, err, "the sweep's first run is saved")
 	require.NoError(t, chromedp.Do(ctx, chromedp.Click("#pause")))
-	waitFor(t, ctx, "sweep paused before the reload", `state.run.status === "paused"`, time.Minute)
-	require.Equal(t, 1, eval[int](t, ctx, `state.run.config.rank`), "the reload lands in the sweep's first run")
+	waitFor(t, ctx, "sweep paused before the reload", `app.state.run.status === "paused"`, time.Minute)
+	require.Equal(t, 1, eval[int](t, ctx, `app.state.run.config.rank`), "the reload lands in the sweep's first run")
 	require.NoError(t, chromedp.Do(ctx, chromedp.Reload()))
 	waitFor(t, ctx, "page ready after interrupting the sweep", pageReady, 60*time.Second)
 	waitFor(t, ctx, "sweep resume offered", `!document.getElementById("resume").hidden`, 10*time.Second)
 	assert.Contains(t, eval[string](t, ctx, `document.getElementById("resume-text").textContent`), "part of a sweep")
 	require.NoError(t, chromedp.Do(ctx, chromedp.Click("#resume-run")))
-	waitFor(t, ctx, "resumed sweep finished", `state.sweep && state.sweep.status !== "running"`, 5*time.Minute)
-	require.Equal(t, "done", eval[string](t, ctx, `state.sweep.status`), "resumed sweep")
+	waitFor(t, ctx, "resumed sweep finished", `app.state.sweep && app.state.sweep.status !== "running"`, 5*time.Minute)
+	require.Equal(t, "done", eval[string](t, ctx, `app.state.sweep.status`), "resumed sweep")
 	waitFor(t, ctx, "the resumed sweep's runs in #runs", fmt.Sprintf("%s === %d", runRows, rows+2), 10*time.Second)
-	assert.Equal(t, []int{1, 2}, eval[[]int](t, ctx, `sweepRuns().filter((r) => r.rank).map((r) => r.rank).sort()`),
+	assert.Equal(t, []int{1, 2}, eval[[]int](t, ctx, `app.sweep.sweepRuns().filter((r) => r.rank).map((r) => r.rank).sort()`),
 		"the resumed sweep has ranks 1 and 2")
 
 	// 5c. A helper worker that fails to apply a step is dropped, and the lead finishes the run alone with the same
@@ -391,10 +390,10 @@ func TestBrowserApp(t *testing.T) {
 				return true; })()`, failAt)))
 			require.NoError(t, err, "inject the failure")
 			require.NoError(t, chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](`location.hash = "`+hash+`"; undefined`)))
-			waitFor(t, ctx, "run with a failing helper finished", runFinished+` && state.run.losses.length > 0`, 5*time.Minute)
-			require.Equal(t, "done", eval[string](t, ctx, `state.run.status`), "helper failing at put %d: %s", failAt,
-				eval[string](t, ctx, `state.run.errorText || ""`))
-			assert.Equal(t, losses, eval[[]float64](t, ctx, `Array.from(state.run.losses)`),
+			waitFor(t, ctx, "run with a failing helper finished", runFinished+` && app.state.run.losses.length > 0`, 5*time.Minute)
+			require.Equal(t, "done", eval[string](t, ctx, `app.state.run.status`), "helper failing at put %d: %s", failAt,
+				eval[string](t, ctx, `app.state.run.errorText || ""`))
+			assert.Equal(t, losses, eval[[]float64](t, ctx, `Array.from(app.state.run.losses)`),
 				"helper failing at put %d: the lead alone finishes with the same losses", failAt)
 			dropped, err := chromedp.Run(lead, chromedp.Evaluate[bool](`helper === null`))
 			require.NoError(t, err)
@@ -409,11 +408,11 @@ func TestBrowserApp(t *testing.T) {
 		"?engine=scalar#task=e2e&method=lora&rank=4&targets=q,v&steps=%d&batch=%d&warmup=1&evalEvery=0&evalLimit=2&autostart=1",
 		scalarSteps, scalarBatch))))
 	waitFor(t, ctx, "scalar engine ready", pageReady, 60*time.Second)
-	require.False(t, eval[bool](t, ctx, `state.engine.simd`), "?engine=scalar loads golora-scalar.wasm")
+	require.False(t, eval[bool](t, ctx, `app.state.engine.simd`), "?engine=scalar loads golora-scalar.wasm")
 	waitFor(t, ctx, "scalar run finished", runFinished, 2*time.Minute)
-	require.Equal(t, "done", eval[string](t, ctx, `state.run.status`), "scalar run: %s", eval[string](t, ctx, `state.run.errorText || ""`))
-	inTab := eval[[]float64](t, ctx, `Array.from(state.run.losses)`)
-	workers := eval[int](t, ctx, `state.run.workers`)
+	require.Equal(t, "done", eval[string](t, ctx, `app.state.run.status`), "scalar run: %s", eval[string](t, ctx, `app.state.run.errorText || ""`))
+	inTab := eval[[]float64](t, ctx, `Array.from(app.state.run.losses)`)
+	workers := eval[int](t, ctx, `app.state.run.workers`)
 	if eval[int](t, ctx, `navigator.hardwareConcurrency`) >= 2 {
 		assert.Equal(t, 2, workers, "two Web Workers train the run, each computing one part of every step")
 	}
@@ -487,10 +486,10 @@ func TestBrowserDefaultRun(t *testing.T) {
 	t.Logf("engine: %s", eval[string](t, ctx, `document.getElementById("status").textContent`))
 	start := time.Now()
 	require.NoError(t, chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](`location.hash = "#autostart=1"; undefined`)))
-	waitFor(t, ctx, "run started", `state.run && state.run.losses.length > 0`, 60*time.Second)
-	waitFor(t, ctx, "default run finished", runFinished+` && state.runs.length > 0`, 20*time.Minute)
+	waitFor(t, ctx, "run started", `app.state.run && app.state.run.losses.length > 0`, 60*time.Second)
+	waitFor(t, ctx, "default run finished", runFinished+` && app.state.runs.length > 0`, 20*time.Minute)
 	took := time.Since(start)
-	require.Equal(t, "done", eval[string](t, ctx, `state.run.status`), "run status: %s", eval[string](t, ctx, `state.run.errorText || ""`))
+	require.Equal(t, "done", eval[string](t, ctx, `app.state.run.status`), "run status: %s", eval[string](t, ctx, `app.state.run.errorText || ""`))
 	shot(t, ctx, "default-run")
 	type result struct {
 		Steps, Batch, Correct, Total    int
@@ -500,14 +499,14 @@ func TestBrowserDefaultRun(t *testing.T) {
 			Accuracy float64
 		}
 	}
-	r := eval[result](t, ctx, `(() => { const r = state.runs[0]; return {Steps: r.config.steps, Batch: r.config.batch,
+	r := eval[result](t, ctx, `(() => { const r = app.state.runs[0]; return {Steps: r.config.steps, Batch: r.config.batch,
 		Correct: r.correct, Total: r.total, Accuracy: r.accuracy, TokensPerSec: r.tokensPerSec, Seconds: r.seconds,
 		Evals: r.evals.map((e) => ({Step: e.step, Accuracy: e.accuracy}))}; })()`)
 	t.Logf("default run: %d steps of %d, %.1f s from the click to the final evaluation (%.1f s training), %.0f tokens/s in the tab",
 		r.Steps, r.Batch, took.Seconds(), r.Seconds, r.TokensPerSec)
 	t.Logf("exact match %d/%d = %.1f%%; during the run: %v", r.Correct, r.Total, 100*r.Accuracy, r.Evals)
-	trainMs := eval[float64](t, ctx, `state.run.ms`)
+	trainMs := eval[float64](t, ctx, `app.state.run.ms`)
 	t.Logf("of which %.1f s in training steps, %.1f s in the %d evaluations and start-up; trained by %d workers",
-		trainMs/1000, took.Seconds()-trainMs/1000, len(r.Evals), eval[int](t, ctx, `state.run.workers`))
+		trainMs/1000, took.Seconds()-trainMs/1000, len(r.Evals), eval[int](t, ctx, `app.state.run.workers`))
 	assert.GreaterOrEqual(t, r.Accuracy, 0.9, "the default run reaches 90%% exact match on e2e")
 }

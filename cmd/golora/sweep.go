@@ -43,8 +43,10 @@ func (sf sweepFlags) configs(tf *trainFlags) ([]train.Config, error) {
 	if err != nil {
 		return nil, err
 	}
+	specs := tokenSpecs(cfg.TrainTokens)
 	if sf.lrs != "" {
-		return sf.lrConfigs(tf, cfg)
+		cfgs, err := sf.lrConfigs(tf, cfg)
+		return train.TokenSweepConfigs(cfgs, specs), err
 	}
 	var rs []int
 	for _, f := range strings.Split(sf.ranks, ",") {
@@ -61,7 +63,25 @@ func (sf sweepFlags) configs(tf *trainFlags) ([]train.Config, error) {
 			return nil, fmt.Errorf("-full-lr: must be a positive number, got %g (or -full=false)", sf.fullLR)
 		}
 	}
-	return train.SweepConfigs(cfg, rs, tf.alpha == 0, lr), nil
+	return train.TokenSweepConfigs(train.SweepConfigs(cfg, rs, tf.alpha == 0, lr), specs), nil
+}
+
+// tokenSpecs splits a sweep's -train-tokens into its values: comma-separated, except that a chars: or ids: value
+// takes the rest (its own commas included).
+func tokenSpecs(list string) []string {
+	var specs []string
+	for list != "" {
+		if strings.HasPrefix(list, train.TokensChars) || strings.HasPrefix(list, train.TokensIDs) {
+			return append(specs, list)
+		}
+		spec, rest, _ := strings.Cut(list, ",")
+		specs = append(specs, strings.TrimSpace(spec))
+		list = strings.TrimSpace(rest)
+	}
+	if len(specs) == 0 {
+		specs = []string{""}
+	}
+	return specs
 }
 
 func runSweep(args []string) error {
@@ -128,6 +148,9 @@ func runSweep(args []string) error {
 		if sf.lrs != "" {
 			label += fmt.Sprintf(" lr=%g", c.LR)
 		}
+		if c.Method == train.MethodLoRA && c.TrainTokens != "" {
+			label += " tokens=" + c.TrainTokens
+		}
 		s, err := train.New(base, tok, c)
 		if err != nil {
 			return fmt.Errorf("sweep run %d: %w", i+1, err)
@@ -193,7 +216,7 @@ func runSweep(args []string) error {
 }
 
 func printTable(results []train.Result) {
-	fmt.Printf("%-6s %-6s %4s %-10s %10s %10s %9s %9s %9s\n", "task", "method", "rank", "targets", "trainable", "state", "val_loss", "accuracy", "tok/s")
+	fmt.Printf("%-6s %-6s %4s %-10s %-13s %10s %10s %9s %9s %9s\n", "task", "method", "rank", "targets", "train-tokens", "trainable", "state", "val_loss", "accuracy", "tok/s")
 	for _, r := range results {
 		rank := "-"
 		if r.Method == train.MethodLoRA {
@@ -203,7 +226,11 @@ func printTable(results []train.Result) {
 		if targets == "" {
 			targets = "all"
 		}
-		fmt.Printf("%-6s %-6s %4s %-10s %10d %10s %9.4f %8.1f%% %9.0f\n", r.Task, r.Method, rank, targets,
+		tokens := "-"
+		if r.TrainTokens != "" && r.TrainTokens != train.TokensNone {
+			tokens = fmt.Sprintf("%s (%d)", r.TrainTokens, r.TokenRows)
+		}
+		fmt.Printf("%-6s %-6s %4s %-10s %-13s %10d %10s %9.4f %8.1f%% %9.0f\n", r.Task, r.Method, rank, targets, tokens,
 			r.TrainableParams, humanBytes(r.TrainableBytes), r.ValLoss, 100*r.Accuracy, r.TokensPerSec)
 	}
 }

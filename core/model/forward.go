@@ -69,6 +69,7 @@ type Acts struct {
 
 	passes []*pass                // each attached method's hooks for these activations
 	linear [][NumTargets]linearAt // (L) the hook computing each linear layer; nil h: plain
+	tokens tokensAt               // the hook at the token rows; nil h: plain
 	nmeth  int                    // len(m.Methods()) when passes were made
 	places places                 // the hooks at the input, the keys and values, the sublayer outputs
 	lead   leads                  // the leading positions the buffers were sized for
@@ -136,6 +137,7 @@ func (m *Model) sizePasses(a *Acts) {
 		panic("model: these Acts were made before a method that places positions before the tokens was attached: make new ones (NewActs)")
 	}
 	a.passes, a.linear = m.newPasses(a.MaxB * (a.MaxT + a.lead.rows))
+	a.tokens = tokensOf(a.passes)
 	a.places = placesOf(a.passes, m.Config.NLayers)
 	a.nmeth = len(m.methods)
 }
@@ -201,7 +203,7 @@ func (m *Model) Forward(a *Acts, inputs, targets []int, mask []float32, b, t int
 	tt := pre + t
 	NT := b * tt
 
-	m.embed(a, inputs, b, t) // X0 = [the Input hook's rows; Embed[inputs]] per sequence
+	m.inputRows(a, inputs, b, t) // X0 = [the Input hook's rows; Embed[inputs]] per sequence
 	x := a.X0
 	for l := range c.NLayers {
 		L, A := &p.Layers[l], &a.Layers[l]
@@ -240,7 +242,7 @@ func (m *Model) Forward(a *Acts, inputs, targets []int, mask []float32, b, t int
 	scoredOnly := a.ScoredOnly && targets != nil
 	a.packed, a.scored = scoredOnly || pre > 0, N
 	if !a.packed {
-		matmul.Forward(a.Logits[:N*V], a.LnF[:N*C], p.LMHead, nil, N, C, V)
+		m.classify(a.tokensHook(m), a.Logits[:N*V], a.LnF[:N*C], N)
 		if targets == nil {
 			return 0
 		}
@@ -263,7 +265,7 @@ func (m *Model) Forward(a *Acts, inputs, targets []int, mask []float32, b, t int
 			M++
 		}
 		a.scored = M
-		matmul.Forward(a.Logits[:M*V], a.lnS[:M*C], p.LMHead, nil, M, C, V)
+		m.classify(a.tokensHook(m), a.Logits[:M*V], a.lnS[:M*C], M)
 		if targets == nil {
 			return 0
 		}
@@ -271,6 +273,33 @@ func (m *Model) Forward(a *Acts, inputs, targets []int, mask []float32, b, t int
 	M := a.scored
 	nn.CrossEntropyForward(a.Losses, a.Probs, a.Logits, a.targets[:M], M, V)
 	return nn.MaskedMeanOver(a.Losses[:M], a.mask[:M], a.LossDen)
+}
+
+// tokensHook is the hook at the token rows, or none (plain, or merged).
+func (a *Acts) tokensHook(m *Model) tokensAt {
+	if m.merged {
+		return tokensAt{}
+	}
+	return a.tokens
+}
+
+// embed writes x (N, C) = Embed[ids], or what the method acting on the token rows makes of it.
+func (m *Model) embed(at tokensAt, x []float32, ids []int, n int) {
+	if at.h != nil {
+		at.h.Embed(at.ctx, x[:n*m.Config.Dim], m.Params.Embed, ids, n)
+		return
+	}
+	nn.EmbeddingForward(x, m.Params.Embed, ids, n, m.Config.Dim)
+}
+
+// classify computes logits (N, V) = h (N, C) · LMHeadᵀ, or what the method acting on the token rows makes of it.
+func (m *Model) classify(at tokensAt, logits, h []float32, n int) {
+	C, V := m.Config.Dim, m.Config.VocabSize
+	if at.h != nil {
+		at.h.Classify(at.ctx, logits[:n*V], h[:n*C], m.Params.LMHead, n)
+		return
+	}
+	matmul.Forward(logits[:n*V], h[:n*C], m.Params.LMHead, nil, n, C, V)
 }
 
 // linear computes out (N, OC) = in (N, IC) · Wᵀ, or what the method acting on (l, tg) makes of it.
@@ -282,12 +311,12 @@ func (m *Model) linear(a *Acts, l int, tg Target, out, in, w []float32, n, ic, o
 	matmul.Forward(out[:n*oc], in[:n*ic], w, nil, n, ic, oc)
 }
 
-// embed writes X0 (B, pre+t, C): per sequence, the Input hook's rows (when
-// one is attached), then the embeddings of its t tokens.
-func (m *Model) embed(a *Acts, inputs []int, b, t int) {
-	C, pl := m.Config.Dim, &a.places
+// inputRows writes X0 (B, pre+t, C): per sequence, the Input hook's rows
+// (when one is attached), then its t tokens' embeddings (embed).
+func (m *Model) inputRows(a *Acts, inputs []int, b, t int) {
+	C, pl, tokens := m.Config.Dim, &a.places, a.tokensHook(m)
 	if pl.rows == 0 {
-		nn.EmbeddingForward(a.X0, m.Params.Embed, inputs, b*t, C)
+		m.embed(tokens, a.X0, inputs, b*t)
 		return
 	}
 	pre, tt := pl.rows, pl.rows+t
@@ -295,14 +324,15 @@ func (m *Model) embed(a *Acts, inputs []int, b, t int) {
 	for s := range b {
 		x := a.X0[s*tt*C : (s+1)*tt*C]
 		copy(x[:pre*C], a.X0[:pre*C])
-		nn.EmbeddingForward(x[pre*C:], m.Params.Embed, inputs[s*t:], t, C)
+		m.embed(tokens, x[pre*C:], inputs[s*t:], t)
 	}
 }
 
-// embedBackward takes the gradient of X0 (dx, (B, pre+t, C)) to the Input
-// hook's rows (summed over the sequences) and to the embedding, when it trains.
-func (m *Model) embedBackward(a *Acts, dembed, dx []float32, b, t int) {
-	C, pl := m.Config.Dim, &a.places
+// inputRowsBackward takes the gradient of X0 (dx, (B, pre+t, C)) to the
+// Input hook's rows (summed over the sequences) and to the token rows'
+// hook, or to the embedding when it trains (dembed not nil).
+func (m *Model) inputRowsBackward(a *Acts, dembed, dx []float32, b, t int) {
+	C, pl, tokens := m.Config.Dim, &a.places, a.tokensHook(m)
 	pre, tt := pl.rows, pl.rows+t
 	if pre > 0 {
 		// forward: every sequence's rows 0..pre-1 are the same rows
@@ -311,15 +341,21 @@ func (m *Model) embedBackward(a *Acts, dembed, dx []float32, b, t int) {
 		}
 		pl.input.Backward(pl.inputCtx, dx[:pre*C])
 	}
-	if dembed == nil {
-		return
-	}
-	if pre == 0 {
-		nn.EmbeddingBackward(dembed, dx, a.inputs[:b*t], b*t, C)
-		return
-	}
+	// forward: each sequence's rows pre.. = Embed[inputs] (or the token rows' hook)
 	for s := range b {
-		nn.EmbeddingBackward(dembed, dx[(s*tt+pre)*C:(s+1)*tt*C], a.inputs[s*t:], t, C)
+		n, d, ids := t, dx[(s*tt+pre)*C:(s+1)*tt*C], a.inputs[s*t:]
+		if pre == 0 { // the tokens' rows are contiguous: one call for the batch
+			if s > 0 {
+				break
+			}
+			n, d, ids = b*t, dx[:b*t*C], a.inputs[:b*t]
+		}
+		switch {
+		case tokens.h != nil:
+			tokens.h.EmbedBackward(tokens.ctx, dembed, d, ids, n)
+		case dembed != nil:
+			nn.EmbeddingBackward(dembed, d, ids, n, C)
+		}
 	}
 }
 
@@ -411,7 +447,7 @@ func (m *Model) linearBackward(a *Acts, l int, tg Target, din, dw, dout, in, w [
 // or a base weight with a gradient (-1: the embedding; NLayers: nothing
 // below the final norm). Below it no gradient is needed at all.
 func (m *Model) lowestTrained(a *Acts, grads *Params) int {
-	if (grads != nil && grads.Embed != nil) || a.places.input != nil {
+	if (grads != nil && grads.Embed != nil) || a.tokensHook(m).h != nil || a.places.input != nil {
 		return -1
 	}
 	for l := range m.Config.NLayers {
@@ -473,11 +509,19 @@ func (m *Model) Backward(a *Acts, grads *Params) {
 	// forward: logits = LnF · LMHeadᵀ (on the packed scored rows of LnF when packed)
 	dln := zero(a.dln[:N*C])
 	dLMHead := g(func(p *Params) []float32 { return p.LMHead })
+	tokens := a.tokensHook(m)
+	classifyBackward := func(dh, h []float32, n int) {
+		if tokens.h != nil {
+			tokens.h.ClassifyBackward(tokens.ctx, dh, dLMHead, dlogits, h, p.LMHead, n)
+			return
+		}
+		matmul.Backward(dh, dLMHead, nil, dlogits, h, p.LMHead, n, C, V)
+	}
 	if !a.packed {
-		matmul.Backward(dln, dLMHead, nil, dlogits, a.LnF[:N*C], p.LMHead, N, C, V)
+		classifyBackward(dln, a.LnF[:N*C], N)
 	} else {
 		dh := zero(a.dlnS[:M*C])
-		matmul.Backward(dh, dLMHead, nil, dlogits, a.lnS[:M*C], p.LMHead, M, C, V)
+		classifyBackward(dh, a.lnS[:M*C], M)
 		for k, i := range a.rows[:M] {
 			copy(dln[i*C:(i+1)*C], dh[k*C:(k+1)*C])
 		}
@@ -573,7 +617,7 @@ func (m *Model) Backward(a *Acts, grads *Params) {
 	}
 	// forward: X0 = [the Input hook's rows; Embed[inputs]] per sequence
 	if low < 0 {
-		m.embedBackward(a, g(func(p *Params) []float32 { return p.Embed }), dres, b, t)
+		m.inputRowsBackward(a, g(func(p *Params) []float32 { return p.Embed }), dres, b, t)
 	}
 	for _, p := range a.passes {
 		if p.hooks.End != nil {

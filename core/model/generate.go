@@ -31,6 +31,7 @@ type Decoder struct {
 	ids            []int                  // (B*prefillChunk) Prefill's tokens, one chunk
 	passes         []*pass                // each attached method's hooks, saving nothing for a backward pass
 	hooks          [][NumTargets]linearAt // (L) the hook computing each linear layer; nil h: plain
+	tokens         tokensAt               // the hook at the token rows; nil h: plain
 	places         places                 // the hooks at the input, the keys and values, the sublayer outputs
 	lead           []float32              // (rows, C) an Input hook's rows
 }
@@ -57,6 +58,7 @@ func (m *Model) NewDecoder(b int) *Decoder {
 		d.vcache[l] = f(b * c.SeqLen * c.KVDim())
 	}
 	d.passes, d.hooks = m.newPasses(rows)
+	d.tokens = tokensOf(d.passes)
 	d.places = placesOf(d.passes, c.NLayers)
 	d.lead = f(d.places.rows * c.Dim)
 	return d
@@ -127,7 +129,7 @@ func (d *Decoder) feed(tokens []int, n int, logits bool) error {
 			return fmt.Errorf("model: token %d outside the vocabulary (0..%d)", tok, c.VocabSize-1)
 		}
 	}
-	C, V := c.Dim, c.VocabSize
+	C := c.Dim
 	p := m.Params
 	if d.pos == 0 && !m.merged {
 		// New sequences: the methods start from their current parameters
@@ -141,7 +143,7 @@ func (d *Decoder) feed(tokens []int, n int, logits bool) error {
 		}
 		d.fillLead()
 	}
-	nn.EmbeddingForward(d.x, p.Embed, tokens, B*n, C)
+	m.embed(d.tokensHook(), d.x, tokens, B*n)
 	d.blocks(n, d.places.keys+d.places.rows+d.pos)
 	d.pos += n
 	if !logits {
@@ -156,7 +158,7 @@ func (d *Decoder) feed(tokens []int, n int, logits bool) error {
 		}
 	}
 	nn.RMSNormForward(d.xb, d.rstd, last, p.Norm, B, C, c.NormEps)
-	matmul.Forward(d.Logits, d.xb, p.LMHead, nil, B, C, V)
+	m.classify(d.tokensHook(), d.Logits, d.xb, B)
 	return nil
 }
 
@@ -241,6 +243,14 @@ func (d *Decoder) sublayer(l, k int, h []float32, rows int) {
 	if at := d.places.sub[l][k]; at.h != nil {
 		at.h.Forward(at.ctx, h[:rows*d.m.Config.Dim], rows)
 	}
+}
+
+// tokensHook is the hook at the token rows, or none (plain, or merged).
+func (d *Decoder) tokensHook() tokensAt {
+	if d.m.merged {
+		return tokensAt{}
+	}
+	return d.tokens
 }
 
 // linear computes out = in · Wᵀ, or what the method acting on (l, tg) makes of it.

@@ -17,6 +17,8 @@ import (
 //     the layer, out = f(in, W0), and its backward (LoRA, DoRA, IA³, BitFit's biases);
 //   - which base weights train (TrainsBase): their gradients are computed,
 //     every other weight-gradient product is skipped (full, top, BitFit's gains);
+//   - the token rows (Pass.Tokens): the embedding lookup that starts the
+//     residual stream and the classifier that ends it (trainable token rows);
 //   - the input embeddings (Pass.Input): rows placed before every sequence's
 //     tokens (prompt tuning);
 //   - the attention's keys and values (Pass.KV): leading keys and values
@@ -57,6 +59,8 @@ type Pass struct {
 	// Linear holds, per layer (L) and target, the hook that computes that
 	// linear layer in place of out = in · W0ᵀ.
 	Linear [][NumTargets]Linear
+	// Tokens, when set, computes the embedding lookup and the classifier.
+	Tokens Tokens
 	// End is called at the end of every Backward (never in decoding): a
 	// method whose hooks read values that Begin derived from its parameters
 	// (prefix tuning's MLP) takes their gradients back to the parameters
@@ -139,6 +143,23 @@ type Linear interface {
 	// it), dw += dL/dW0 (nil when the base weight is frozen) and the method's
 	// own gradients into ctx.Grads, from dout (N, Out).
 	Backward(ctx *Ctx, din, dw, dout, in, w []float32, n int)
+}
+
+// Tokens is a method's work at the token rows: the embedding lookup that
+// starts the residual stream and the classifier that ends it (one matrix,
+// Params.Embed, when the model is tied). With C the model's width and V its
+// vocabulary:
+type Tokens interface {
+	// Embed writes x (N, C), row i the embedding of ids[i], from embed (V, C).
+	Embed(ctx *Ctx, x, embed []float32, ids []int, n int)
+	// EmbedBackward accumulates the method's gradients into ctx.Grads (and
+	// dembed (V, C), when it is not nil: the base embedding trains) from dx (N, C).
+	EmbedBackward(ctx *Ctx, dembed, dx []float32, ids []int, n int)
+	// Classify computes logits (N, V) from h (N, C) in place of h · headᵀ.
+	Classify(ctx *Ctx, logits, h, head []float32, n int)
+	// ClassifyBackward accumulates dh += dL/dh, dhead += dL/dhead (nil when
+	// the classifier is frozen) and the method's gradients, from dlogits (N, V).
+	ClassifyBackward(ctx *Ctx, dh, dhead, dlogits, h, head []float32, n int)
 }
 
 // Ctx is what a pass tells a method's hooks: the same for every place of the
@@ -244,12 +265,19 @@ func (m *Model) Methods() []Method { return m.methods }
 func (m *Model) checkPlaces(ms []Method) ([]bool, error) {
 	var at [][NumTargets]string
 	var hooked []bool
+	tokens := "" // the method acting on the token rows
 	for _, meth := range ms {
 		p := meth.NewPass(1)
 		if p.Linear != nil && len(p.Linear) != m.Config.NLayers {
 			return nil, fmt.Errorf("model: method %s has linear hooks for %d layers, the model has %d", meth.Name(), len(p.Linear), m.Config.NLayers)
 		}
-		hooked = append(hooked, p.Linear != nil || p.Input != nil || p.KV != nil || p.Sublayer != nil)
+		hooked = append(hooked, p.Linear != nil || p.Tokens != nil || p.Input != nil || p.KV != nil || p.Sublayer != nil)
+		if p.Tokens != nil {
+			if tokens != "" {
+				return nil, fmt.Errorf("model: %s and %s both act on the token rows", tokens, meth.Name())
+			}
+			tokens = meth.Name()
+		}
 		if at == nil {
 			at = make([][NumTargets]string, m.Config.NLayers)
 		}
@@ -262,6 +290,19 @@ func (m *Model) checkPlaces(ms []Method) ([]bool, error) {
 					return nil, fmt.Errorf("model: %s and %s both act on %s", prev, meth.Name(), Target(t).Module(l))
 				}
 				at[l][t] = meth.Name()
+			}
+		}
+	}
+	if tokens != "" {
+		rows := []string{"model.embed_tokens.weight"}
+		if !m.Config.Tied {
+			rows = append(rows, "lm_head.weight")
+		}
+		for _, meth := range ms {
+			for _, name := range rows {
+				if meth.TrainsBase(name) {
+					return nil, fmt.Errorf("model: %s trains %s, whose rows %s replaces", meth.Name(), name, tokens)
+				}
 			}
 		}
 	}
@@ -346,6 +387,22 @@ func placesOf(ps []*pass, layers int) places {
 		}
 	}
 	return pl
+}
+
+// tokensAt is the hook at the token rows and its method's context.
+type tokensAt struct {
+	h   Tokens
+	ctx *Ctx
+}
+
+// tokensOf finds the hook at the token rows among a pass's methods (checkPlaces allows one).
+func tokensOf(ps []*pass) tokensAt {
+	for _, p := range ps {
+		if p.hooks.Tokens != nil {
+			return tokensAt{h: p.hooks.Tokens, ctx: &p.ctx}
+		}
+	}
+	return tokensAt{}
 }
 
 // Merged reports whether the attached methods are folded into the base weights.

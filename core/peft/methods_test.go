@@ -128,6 +128,13 @@ func methodCases() []methodCase {
 			},
 			count: func(c model.Config) int { return PrefixLayerParams(c, 3, true, 5) },
 			ref:   prefixLayerRef},
+		{name: "tokens", atBase: true, merges: true, fixture: "tokens",
+			attach: func(t *testing.T, m *model.Model) Method {
+				tk, err := AddTokens(m, TokensConfig{IDs: tokenIDs, Output: true})
+				return must(t, tk, err)
+			},
+			count: func(c model.Config) int { return TokensParams(c, len(tokenIDs), true) },
+			ref:   tokensRef},
 	}
 }
 
@@ -634,7 +641,7 @@ func TestMethodsReadTheirParams(t *testing.T) {
 
 // TestPlacesTogether: methods at different places attached at once (LoRA at
 // the linear layers, adapters at the sublayer outputs, a prompt at the input
-// embeddings, a prefix at the keys and values): their gradients against the
+// embeddings, a prefix at the keys and values, token rows): their gradients against the
 // float64 reference with every method's version at its place, and the
 // decoder against the training forward. The prefix's keys and values come
 // first, then the prompt's rows, then the tokens.
@@ -650,8 +657,10 @@ func TestPlacesTogether(t *testing.T) {
 	require.NoError(t, err)
 	pl, err := AddPrefixLayer(m, PrefixLayerConfig{Len: 3, Projection: true, Hidden: 4}, rng.New(6))
 	require.NoError(t, err)
+	tk, err := AddTokens(m, TokensConfig{IDs: tokenIDs})
+	require.NoError(t, err)
 	require.Equal(t, 12-5, m.Context())
-	meths := []Method{lora, ah, pe, pl}
+	meths := []Method{lora, ah, pe, pl, tk}
 	for i, meth := range meths {
 		perturb(meth, uint64(10+i))
 	}
@@ -679,6 +688,8 @@ func TestPlacesTogether(t *testing.T) {
 			r.Input = func() []float64 { return p64 }
 		case *PrefixLayer:
 			prefixLayerRef(r, meth, p64, acts)
+		case *Tokens:
+			tokensRef(r, meth, p64, acts)
 		}
 	}
 	loss := refLoss(t, r, bt, loss32)

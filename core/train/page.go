@@ -29,6 +29,8 @@ func pageKeys(c *Config) map[string]any {
 		"alpha": &c.Alpha, "rslora": &c.RSLoRA, "targets": &c.Targets, "init": &c.Init, "dropout": &c.Dropout,
 		"lr": &c.LR, "steps": &c.Steps, "batch": &c.Batch, "warmup": &c.Warmup, "weightDecay": &c.WeightDecay,
 		"clip": &c.Clip, "seed": &c.Seed, "shards": &c.Shards, "evalEvery": &c.EvalEvery, "evalLimit": &c.EvalLimit,
+		"layers": &c.Layers, "bottleneck": &c.Bottleneck, "prefixLen": &c.PrefixLen, "lrRatioB": &c.LRRatioB,
+		"trainTokens": &c.TrainTokens,
 	}
 }
 

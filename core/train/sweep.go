@@ -12,19 +12,39 @@ import (
 
 // Result is one finished run's final figures.
 type Result struct {
-	Task            string   `json:"task"`
-	Method          string   `json:"method"`
-	Rank            int      `json:"rank"`
-	Targets         []string `json:"targets"`
-	TrainableParams int      `json:"trainable_params"`
-	TrainableBytes  int64    `json:"trainable_bytes"` // trainable weights + gradients + AdamW moments
-	Steps           int      `json:"steps"`
-	ValLoss         float32  `json:"val_loss"`
-	Accuracy        float32  `json:"accuracy"`
-	TokensPerSec    float64  `json:"tokens_per_s"`
-	Seconds         float64  `json:"train_seconds"`
-	LR              float32  `json:"lr"`                 // peak learning rate
-	Diverged        string   `json:"diverged,omitempty"` // in a learning-rate sweep: why the run stopped (a StopError)
+	Task   string `json:"task"`
+	Method string `json:"method"`
+	MethodSettings
+	TrainableParams int     `json:"trainable_params"`
+	TrainableBytes  int64   `json:"trainable_bytes"` // trainable weights + gradients + AdamW moments
+	StateBytes      int64   `json:"state_bytes"`     // the same: the training state a method keeps beyond the frozen base
+	Steps           int     `json:"steps"`
+	ValLoss         float32 `json:"val_loss"`
+	Accuracy        float32 `json:"accuracy"`
+	TokensPerSec    float64 `json:"tokens_per_s"`
+	StepMS          float64 `json:"step_ms"` // mean milliseconds per optimizer step (training only)
+	Seconds         float64 `json:"train_seconds"`
+	LR              float32 `json:"lr"`                 // peak learning rate
+	Diverged        string  `json:"diverged,omitempty"` // in a learning-rate sweep: why the run stopped (a StopError)
+
+	TrainTokens string `json:"train_tokens,omitempty"` // Config.TrainTokens
+	TokenRows   int    `json:"token_rows,omitempty"`   // the token rows trained (in TrainableParams)
+}
+
+// result is the Result of run s with its final figures.
+func (s *Session) result(ev Eval, last Metrics) Result {
+	info, cfg := s.Info(), s.Config()
+	r := Result{Task: s.Task().Name, Method: cfg.Method, MethodSettings: info.MethodSettings,
+		TrainableParams: info.TrainableParams, TrainableBytes: info.TrainableBytes, StateBytes: info.TrainableBytes,
+		Steps: s.StepsDone(), ValLoss: ev.ValLoss, Accuracy: ev.Accuracy, Seconds: last.Elapsed, LR: cfg.LR,
+		TrainTokens: info.TrainTokens, TokenRows: info.TokenRows}
+	if last.Elapsed > 0 {
+		r.TokensPerSec = float64(last.Tokens) / last.Elapsed
+		if last.Step > 0 {
+			r.StepMS = 1000 * last.Elapsed / float64(last.Step)
+		}
+	}
+	return r
 }
 
 // SweepConfigs expands cfg into one LoRA run per rank (alpha scaled with the
@@ -43,8 +63,25 @@ func SweepConfigs(cfg Config, ranks []int, keepScaling bool, fullLR float32) []C
 	}
 	if fullLR > 0 {
 		c := cfg
-		c.Method, c.LR = MethodFull, fullLR
+		c.Method, c.LR, c.TrainTokens = MethodFull, fullLR, "" // full fine-tuning trains every row already
 		out = append(out, c)
+	}
+	return out
+}
+
+// TokenSweepConfigs runs each LoRA run of cfgs once per TrainTokens spec of specs ("none" for the run without
+// token rows), in that order; the other runs (full fine-tuning) stay once, unchanged.
+func TokenSweepConfigs(cfgs []Config, specs []string) []Config {
+	var out []Config
+	for _, c := range cfgs {
+		if c.Method != MethodLoRA {
+			out = append(out, c)
+			continue
+		}
+		for _, spec := range specs {
+			c.TrainTokens = spec
+			out = append(out, c)
+		}
 	}
 	return out
 }
@@ -90,14 +127,7 @@ func Run(s *Session, chunk int, progress func(Progress)) (Result, error) {
 	if progress != nil {
 		progress(Progress{Metrics: last, Eval: &ev})
 	}
-	info := s.Info()
-	tps := 0.0
-	if last.Elapsed > 0 {
-		tps = float64(last.Tokens) / last.Elapsed
-	}
-	return Result{Task: s.Task().Name, Method: cfg.Method, Rank: info.Rank, Targets: info.Targets,
-		TrainableParams: info.TrainableParams, TrainableBytes: info.TrainableBytes, Steps: s.StepsDone(),
-		ValLoss: ev.ValLoss, Accuracy: ev.Accuracy, TokensPerSec: tps, Seconds: last.Elapsed, LR: cfg.LR}, nil
+	return s.result(ev, last), nil
 }
 
 // ValidateSweep checks every run of a sweep against base, so that a bad one
@@ -157,10 +187,9 @@ func DivergedResult(s *Session, err error) (Result, bool) {
 	if !errors.As(err, &stop) {
 		return Result{}, false
 	}
-	info, cfg := s.Info(), s.Config()
-	return Result{Task: s.Task().Name, Method: cfg.Method, Rank: info.Rank, Targets: info.Targets,
-		TrainableParams: info.TrainableParams, TrainableBytes: info.TrainableBytes, Steps: s.StepsDone(),
-		LR: cfg.LR, Diverged: stop.Error()}, true
+	r := s.result(Eval{}, s.Metrics())
+	r.Diverged = stop.Error()
+	return r, true
 }
 
 // LRSweepConfigs expands cfg into one run per learning rate for each of
@@ -171,6 +200,9 @@ func LRSweepConfigs(cfg Config, lrs []float32, methods []string) []Config {
 		for _, lr := range lrs {
 			c := cfg
 			c.Method, c.LR = m, lr
+			if m == MethodFull {
+				c.TrainTokens = "" // full fine-tuning trains every row already
+			}
 			out = append(out, c)
 		}
 	}

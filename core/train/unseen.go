@@ -41,6 +41,9 @@ type UnseenReport struct {
 	Chars    []UnseenChar `json:"chars"`    // most frequent first; empty when the base knows every character
 	Skipped  string       `json:"skipped,omitempty"`
 	Advice   string       `json:"advice,omitempty"`
+	// TrainTokens is the first remedy as a Config.TrainTokens value ("auto" when Chars is not empty): the page
+	// applies it with one click.
+	TrainTokens string `json:"train_tokens,omitempty"`
 }
 
 // UnseenChars scores the base on up to maxExamples of ex (prompt and
@@ -89,8 +92,10 @@ func UnseenChars(m *model.Model, tok data.Tokenizer, ex []data.Example, maxExamp
 	}
 	slices.SortStableFunc(rep.Chars, func(a, b UnseenChar) int { return b.Count - a.Count })
 	if len(rep.Chars) > 0 {
+		rep.TrainTokens = TokensAuto
 		rep.Advice = "the base can hardly produce these: LoRA on q,v alone will likely not learn them. " +
-			"Use full fine-tuning, LoRA on more targets (all seven: q,k,v,o,gate,up,down), or a base that knows them"
+			fmt.Sprintf("Train their embedding rows beside LoRA (-train-tokens auto: %d values per token), ", m.Config.Dim) +
+			"or use full fine-tuning, LoRA on more targets (all seven: q,k,v,o,gate,up,down), or a base that knows them"
 	}
 	return rep, nil
 }

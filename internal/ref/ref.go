@@ -70,12 +70,18 @@ type Model struct {
 	// ([0]) and the MLP's ([1]) before each residual add, h = f(h) in place
 	// over n rows (nil: none).
 	Sublayer [][2]func(h []float64, n int)
-	embed    []float64
-	layers   []refLayer
-	norm     []float64 // (C)
-	head     []float64 // (V, C), embed when tied
-	cos      []float64 // (SeqLen, HS/2) the rotary angles pos·base^(-2i/HS)
-	sin      []float64
+	// EmbedRow and HeadRow, when set, give a token's embedding row and a
+	// vocabulary entry's classifier row (C) in place of the base's: the token
+	// rows' place (a method training some rows puts its own there).
+	EmbedRow func(tok int) []float64
+	HeadRow  func(v int) []float64
+
+	embed  []float64
+	layers []refLayer
+	norm   []float64 // (C)
+	head   []float64 // (V, C), embed when tied
+	cos    []float64 // (SeqLen, HS/2) the rotary angles pos·base^(-2i/HS)
+	sin    []float64
 
 	// scratch, sized for the batch at the first loss
 	x, ln, q, k, v, y, o []float64 // (N, C) or (N, KVD)
@@ -256,8 +262,12 @@ func (r *Model) Loss(inputs, targets []int, mask []float32, b, t int) float64 {
 	for s := range b {
 		copy(x[s*tt*C:(s*tt+pre)*C], rows)
 		for i, tok := range inputs[s*t : (s+1)*t] {
-			row := s*tt + pre + i
-			copy(x[row*C:(row+1)*C], r.embed[tok*C:(tok+1)*C])
+			at := s*tt + pre + i
+			row := r.embed[tok*C : (tok+1)*C]
+			if r.EmbedRow != nil {
+				row = r.EmbedRow(tok)
+			}
+			copy(x[at*C:(at+1)*C], row)
 		}
 	}
 	add := func(a, b []float64) {
@@ -320,6 +330,9 @@ func (r *Model) Loss(inputs, targets []int, mask []float32, b, t int) float64 {
 		top := math.Inf(-1)
 		for o := range V {
 			ho := r.head[o*C : (o+1)*C]
+			if r.HeadRow != nil {
+				ho = r.HeadRow(o)
+			}
 			var s float64
 			for e, v := range ln[i*C : (i+1)*C] {
 				s += v * ho[e]
