@@ -103,6 +103,7 @@ var sizeKnobs = []sizeKnob{
 	{"layers", train.SizeLayers, "top: how many of the last blocks train (k)", func(c *train.Config) *int { return &c.Layers }},
 	{"bottleneck", train.SizeBottleneck, "adapter-h, adapter-l: the bottleneck width", func(c *train.Config) *int { return &c.Bottleneck }},
 	{"prefix-len", train.SizePrefixLen, "prefix-embed, prefix-layer: l_p, the trained positions", func(c *train.Config) *int { return &c.PrefixLen }},
+	{"intrinsic-dim", train.SizeIntrinsicDim, "intrinsic: d, the dimension of the random subspace θ0 + P z trained", func(c *train.Config) *int { return &c.IntrinsicDim }},
 }
 
 // hasKnob reports whether some method has the size knob.

@@ -193,9 +193,9 @@ func (m *Model) Forward(a *Acts, inputs, targets []int, mask []float32, b, t int
 	a.B, a.T = b, t
 	N, C, KVD, H, V := b*t, c.Dim, c.KVDim(), c.HiddenDim, c.VocabSize
 	NH, NKV, HS := c.NHeads, c.NKVHeads, c.HeadSize()
-	p := m.Params
 	copy(a.inputs, inputs)
 	m.beginPasses(a)
+	p := m.weightsOf(a.passes)
 	// With an Input hook every sequence has pre rows before its t tokens, and
 	// the blocks compute tt rows per sequence, NT in all; with a KV hook the
 	// attention reads keys leading keys first, at positions 0..keys-1.
@@ -203,7 +203,7 @@ func (m *Model) Forward(a *Acts, inputs, targets []int, mask []float32, b, t int
 	tt := pre + t
 	NT := b * tt
 
-	m.inputRows(a, inputs, b, t) // X0 = [the Input hook's rows; Embed[inputs]] per sequence
+	m.inputRows(a, p.Embed, inputs, b, t) // X0 = [the Input hook's rows; Embed[inputs]] per sequence
 	x := a.X0
 	for l := range c.NLayers {
 		L, A := &p.Layers[l], &a.Layers[l]
@@ -242,7 +242,7 @@ func (m *Model) Forward(a *Acts, inputs, targets []int, mask []float32, b, t int
 	scoredOnly := a.ScoredOnly && targets != nil
 	a.packed, a.scored = scoredOnly || pre > 0, N
 	if !a.packed {
-		m.classify(a.tokensHook(m), a.Logits[:N*V], a.LnF[:N*C], N)
+		m.classify(a.tokensHook(m), p.LMHead, a.Logits[:N*V], a.LnF[:N*C], N)
 		if targets == nil {
 			return 0
 		}
@@ -265,7 +265,7 @@ func (m *Model) Forward(a *Acts, inputs, targets []int, mask []float32, b, t int
 			M++
 		}
 		a.scored = M
-		m.classify(a.tokensHook(m), a.Logits[:M*V], a.lnS[:M*C], M)
+		m.classify(a.tokensHook(m), p.LMHead, a.Logits[:M*V], a.lnS[:M*C], M)
 		if targets == nil {
 			return 0
 		}
@@ -283,23 +283,23 @@ func (a *Acts) tokensHook(m *Model) tokensAt {
 	return a.tokens
 }
 
-// embed writes x (N, C) = Embed[ids], or what the method acting on the token rows makes of it.
-func (m *Model) embed(at tokensAt, x []float32, ids []int, n int) {
+// embed writes x (N, C) = embed[ids] (the pass's embedding), or what the method acting on the token rows makes of it.
+func (m *Model) embed(at tokensAt, embed, x []float32, ids []int, n int) {
 	if at.h != nil {
-		at.h.Embed(at.ctx, x[:n*m.Config.Dim], m.Params.Embed, ids, n)
+		at.h.Embed(at.ctx, x[:n*m.Config.Dim], embed, ids, n)
 		return
 	}
-	nn.EmbeddingForward(x, m.Params.Embed, ids, n, m.Config.Dim)
+	nn.EmbeddingForward(x, embed, ids, n, m.Config.Dim)
 }
 
-// classify computes logits (N, V) = h (N, C) · LMHeadᵀ, or what the method acting on the token rows makes of it.
-func (m *Model) classify(at tokensAt, logits, h []float32, n int) {
+// classify computes logits (N, V) = h (N, C) · lmHeadᵀ (the pass's classifier), or what the method acting on the token rows makes of it.
+func (m *Model) classify(at tokensAt, lmHead, logits, h []float32, n int) {
 	C, V := m.Config.Dim, m.Config.VocabSize
 	if at.h != nil {
-		at.h.Classify(at.ctx, logits[:n*V], h[:n*C], m.Params.LMHead, n)
+		at.h.Classify(at.ctx, logits[:n*V], h[:n*C], lmHead, n)
 		return
 	}
-	matmul.Forward(logits[:n*V], h[:n*C], m.Params.LMHead, nil, n, C, V)
+	matmul.Forward(logits[:n*V], h[:n*C], lmHead, nil, n, C, V)
 }
 
 // linear computes out (N, OC) = in (N, IC) · Wᵀ, or what the method acting on (l, tg) makes of it.
@@ -313,10 +313,10 @@ func (m *Model) linear(a *Acts, l int, tg Target, out, in, w []float32, n, ic, o
 
 // inputRows writes X0 (B, pre+t, C): per sequence, the Input hook's rows
 // (when one is attached), then its t tokens' embeddings (embed).
-func (m *Model) inputRows(a *Acts, inputs []int, b, t int) {
+func (m *Model) inputRows(a *Acts, embed []float32, inputs []int, b, t int) {
 	C, pl, tokens := m.Config.Dim, &a.places, a.tokensHook(m)
 	if pl.rows == 0 {
-		m.embed(tokens, a.X0, inputs, b*t)
+		m.embed(tokens, embed, a.X0, inputs, b*t)
 		return
 	}
 	pre, tt := pl.rows, pl.rows+t
@@ -324,7 +324,7 @@ func (m *Model) inputRows(a *Acts, inputs []int, b, t int) {
 	for s := range b {
 		x := a.X0[s*tt*C : (s+1)*tt*C]
 		copy(x[:pre*C], a.X0[:pre*C])
-		m.embed(tokens, x[pre*C:], inputs[s*t:], t)
+		m.embed(tokens, embed, x[pre*C:], inputs[s*t:], t)
 	}
 }
 
@@ -488,7 +488,14 @@ func (m *Model) Backward(a *Acts, grads *Params) {
 	b, t := a.B, a.T
 	C, KVD, H, V := c.Dim, c.KVDim(), c.HiddenDim, c.VocabSize
 	NH, NKV, HS := c.NHeads, c.NKVHeads, c.HeadSize()
-	p := m.Params
+	p := m.weightsOf(a.passes)
+	if wg := weightGradsOf(a.passes); wg != nil {
+		if grads != nil {
+			panic("model: Backward with base gradients while a method supplies the weights")
+		}
+		grads = wg
+	}
+	defer endPasses(a.passes)
 	pre, keys := a.places.rows, a.places.keys
 	tt := pre + t
 	N := b * tt // the rows the blocks computed (b·t without an Input hook)
@@ -618,10 +625,5 @@ func (m *Model) Backward(a *Acts, grads *Params) {
 	// forward: X0 = [the Input hook's rows; Embed[inputs]] per sequence
 	if low < 0 {
 		m.inputRowsBackward(a, g(func(p *Params) []float32 { return p.Embed }), dres, b, t)
-	}
-	for _, p := range a.passes {
-		if p.hooks.End != nil {
-			p.hooks.End(&p.ctx)
-		}
 	}
 }

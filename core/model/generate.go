@@ -130,7 +130,7 @@ func (d *Decoder) feed(tokens []int, n int, logits bool) error {
 		}
 	}
 	C := c.Dim
-	p := m.Params
+	p := m.weightsOf(d.passes)
 	if d.pos == 0 && !m.merged {
 		// New sequences: the methods start from their current parameters
 		// (folding them into the weights they adapt, as Forward does), and
@@ -143,7 +143,7 @@ func (d *Decoder) feed(tokens []int, n int, logits bool) error {
 		}
 		d.fillLead()
 	}
-	m.embed(d.tokensHook(), d.x, tokens, B*n)
+	m.embed(d.tokensHook(), p.Embed, d.x, tokens, B*n)
 	d.blocks(n, d.places.keys+d.places.rows+d.pos)
 	d.pos += n
 	if !logits {
@@ -158,7 +158,7 @@ func (d *Decoder) feed(tokens []int, n int, logits bool) error {
 		}
 	}
 	nn.RMSNormForward(d.xb, d.rstd, last, p.Norm, B, C, c.NormEps)
-	m.classify(d.tokensHook(), d.Logits, d.xb, B)
+	m.classify(d.tokensHook(), p.LMHead, d.Logits, d.xb, B)
 	return nil
 }
 
@@ -199,7 +199,7 @@ func (d *Decoder) blocks(n, pos int) {
 	B := d.b
 	C, KVD, H, S := c.Dim, c.KVDim(), c.HiddenDim, c.SeqLen
 	NH, NKV, HS := c.NHeads, c.NKVHeads, c.HeadSize()
-	p := m.Params
+	p := m.weightsOf(d.passes)
 	R := B * n
 	for l := range c.NLayers {
 		L := &p.Layers[l]
