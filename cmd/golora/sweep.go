@@ -31,10 +31,8 @@ var sweepHints = map[string]string{
 	"layers":     "a methods sweep runs top at each k of its ladder: -size top=1,2",
 	"bottleneck": "a methods sweep runs the adapters at each width of their ladder: -size adapter-h=2,8",
 	"prefix-len": "a methods sweep runs the prefixes at each l_p of their ladder: -size prefix-embed=1,4",
-	"method": "a sweep runs LoRA at each of -ranks, then full fine-tuning (-full=false leaves it out, -full-lr sets its rate); " +
-		"-methods M,M runs each method at its ladder of sizes",
-	"out":    "a sweep keeps no adapters; train the rank you want with finetune -out",
-	"resume": "a sweep cannot be resumed; finetune -resume continues one run",
+	"out":        "a sweep keeps no adapters; train the rank you want with finetune -out",
+	"resume":     "a sweep cannot be resumed; finetune -resume continues one run",
 }
 
 // sweepFlags are a sweep's own flags besides the training ones.
@@ -45,6 +43,8 @@ type sweepFlags struct {
 	lrs     string // a learning-rate sweep instead (lrConfigs)
 	methods string // a methods sweep: each at its ladder (methodConfigs)
 	sizes   sizeFlag
+	method  string // the method a rank-like sweep varies: lora (-ranks) or intrinsic (-dims: intrinsicConfigs)
+	dims    string
 }
 
 // sizeFlag is the repeatable -size METHOD=N,N,...: a method's sizes in a methods sweep instead of its ladder.
@@ -97,6 +97,19 @@ func (sf sweepFlags) configs(tf *trainFlags) ([]train.Config, error) {
 		return nil, err
 	}
 	specs := tokenSpecs(cfg.TrainTokens)
+	switch {
+	case sf.method == train.MethodIntrinsic:
+		if sf.methods != "" {
+			return nil, fmt.Errorf("-method intrinsic is an intrinsic-dimension sweep (d90); -methods runs a methods sweep: give one")
+		}
+		return sf.intrinsicConfigs(tf, cfg)
+	case sf.method != train.MethodLoRA && sf.method != "":
+		return nil, fmt.Errorf("-method: a sweep runs LoRA at each of -ranks, then full fine-tuning (-full=false leaves it out, "+
+			"-full-lr sets its rate); -method intrinsic runs intrinsic at each of -dims instead of LoRA; -methods M,M runs "+
+			"each method at its ladder of sizes (got %q)", sf.method)
+	case sf.dims != "":
+		return nil, fmt.Errorf("-dims: the dimensions of an intrinsic sweep: give -method intrinsic")
+	}
 	if sf.methods != "" {
 		cfgs, err := sf.methodConfigs(tf, cfg)
 		return train.TokenSweepConfigs(cfgs, specs), err
@@ -108,13 +121,9 @@ func (sf sweepFlags) configs(tf *trainFlags) ([]train.Config, error) {
 		cfgs, err := sf.lrConfigs(tf, cfg, []string{train.MethodLoRA})
 		return train.TokenSweepConfigs(cfgs, specs), err
 	}
-	var rs []int
-	for _, f := range strings.Split(sf.ranks, ",") {
-		r, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil {
-			return nil, fmt.Errorf("-ranks: %q is not a number", f)
-		}
-		rs = append(rs, r)
+	rs, err := parseInts("ranks", sf.ranks)
+	if err != nil {
+		return nil, err
 	}
 	lr := float32(0)
 	if sf.full {
@@ -155,6 +164,10 @@ func runSweep(args []string) error {
 	fs.StringVar(&sf.ranks, "ranks", "1,2,4,8,16", "LoRA ranks to run")
 	fs.BoolVar(&sf.full, "full", true, "also run full fine-tuning as the baseline")
 	fs.Float64Var(&sf.fullLR, "full-lr", flagFloat(train.DefaultLR(train.MethodFull)), "learning rate of the full fine-tuning run")
+	fs.StringVar(&sf.method, "method", train.MethodLoRA, "the method swept: lora (at each of -ranks) or intrinsic (at each of -dims)")
+	fs.StringVar(&sf.dims, "dims", "", "with -method intrinsic: the subspace dimensions d, e.g. 10,100,1000,10000 (the default);\n"+
+		"reports d90, the smallest d reaching 90% of full fine-tuning's accuracy, beside LoRA's trainable counts\n"+
+		"(-ranks given too: LoRA runs at those ranks as well; -lr is intrinsic's rate, LoRA keeps its default)")
 	asJSON := fs.Bool("json", false, "print one JSON object per run on stdout")
 	png := fs.String("png", "", "draw accuracy vs rank and vs trainable parameters into this PNG")
 	fs.StringVar(&sf.methods, "methods", "", "a methods sweep instead: each of these methods (or all) at its ladder of sizes\n"+
@@ -245,6 +258,11 @@ func runSweep(args []string) error {
 	}
 	relativeSteps(runsOut)
 	summary := lrSummaryOf(results)
+	intrinsic := sf.method == train.MethodIntrinsic
+	var isum intrinsicSummary
+	if intrinsic {
+		isum = summarizeIntrinsic(base, runs, results)
+	}
 	if *asJSON {
 		enc := json.NewEncoder(os.Stdout)
 		for _, r := range runsOut {
@@ -261,12 +279,20 @@ func runSweep(args []string) error {
 				return err
 			}
 		}
+		if intrinsic {
+			if err := enc.Encode(isum); err != nil {
+				return err
+			}
+		}
 	} else if sf.lrs != "" {
 		printLRTable(results, summary)
 	} else if methodsSweep {
 		printMethodsTable(runsOut)
 	} else {
 		printTable(results)
+		if intrinsic {
+			printIntrinsic(isum)
+		}
 	}
 	var written []string
 	if *png != "" {
@@ -276,6 +302,8 @@ func runSweep(args []string) error {
 			err = plotLRSweep(*png, runs[0].Task, results)
 		case methodsSweep:
 			err = plotMethods(*png, runs[0].Task, runsOut)
+		case intrinsic:
+			err = plotIntrinsic(*png, runs[0].Task, results, isum)
 		default:
 			err = plotSweep(*png, runs[0].Task, results)
 		}
@@ -476,21 +504,24 @@ func printMethodsTable(runs []sweepRun) {
 }
 
 func printTable(results []train.Result) {
-	fmt.Printf("%-6s %-6s %4s %-10s %-13s %10s %10s %9s %9s %9s\n", "task", "method", "rank", "targets", "train-tokens", "trainable", "state", "val_loss", "accuracy", "tok/s")
+	fmt.Printf("%-6s %-9s %6s %-10s %-13s %10s %10s %9s %9s %9s\n", "task", "method", "r / d", "targets", "train-tokens", "trainable", "state", "val_loss", "accuracy", "tok/s")
 	for _, r := range results {
 		rank := "-"
-		if r.Method == train.MethodLoRA {
-			rank = strconv.Itoa(r.Rank)
+		if r.Method == train.MethodLoRA || r.Method == train.MethodIntrinsic {
+			rank = strconv.Itoa(r.Size)
 		}
 		targets := strings.Join(r.Targets, ",")
 		if targets == "" {
 			targets = "all"
 		}
+		if r.Method == train.MethodIntrinsic {
+			targets = "θ0 + P z"
+		}
 		tokens := "-"
 		if r.TrainTokens != "" && r.TrainTokens != train.TokensNone {
 			tokens = fmt.Sprintf("%s (%d)", r.TrainTokens, r.TokenRows)
 		}
-		fmt.Printf("%-6s %-6s %4s %-10s %-13s %10d %10s %9.4f %8.1f%% %9.0f\n", r.Task, r.Method, rank, targets, tokens,
+		fmt.Printf("%-6s %-9s %6s %-10s %-13s %10d %10s %9.4f %8.1f%% %9.0f\n", r.Task, r.Method, rank, targets, tokens,
 			r.TrainableParams, humanBytes(r.TrainableBytes), r.ValLoss, 100*r.Accuracy, r.TokensPerSec)
 	}
 }
@@ -533,30 +564,19 @@ func (sf sweepFlags) lrConfigs(tf *trainFlags, cfg train.Config, methods []strin
 	return train.LRSweepConfigs(lcfg, lrs, methods), nil
 }
 
-// lrSummary is the last JSON line of `sweep -lrs -json`: each method's best rate and their ratio.
+// lrSummary is the last JSON line of `sweep -lrs -json`: each method's best rate and their ratio (train.SummarizeLRs,
+// what the page gets too), and every method's best rate.
 type lrSummary struct {
-	Rank     int                `json:"rank"`
-	BestLoRA float32            `json:"best_lora_lr,omitempty"`
-	BestFull float32            `json:"best_full_lr,omitempty"`
-	Ratio    float64            `json:"lora_over_full,omitempty"`
-	Best     map[string]float32 `json:"best_lr"` // every method's best rate by final validation loss
+	train.LRSummary
+	Best map[string]float32 `json:"best_lr"` // every method's best rate by final validation loss
 }
 
 func lrSummaryOf(results []train.Result) lrSummary {
-	s := lrSummary{Best: map[string]float32{}}
+	s := lrSummary{LRSummary: train.SummarizeLRs(results), Best: map[string]float32{}}
 	for _, r := range results {
 		if b, ok := train.BestLR(results, r.Method); ok {
 			s.Best[r.Method] = b.LR
 		}
-	}
-	if l, ok := train.BestLR(results, train.MethodLoRA); ok {
-		s.Rank, s.BestLoRA = l.Rank, l.LR
-	}
-	if f, ok := train.BestLR(results, train.MethodFull); ok {
-		s.BestFull = f.LR
-	}
-	if s.BestLoRA > 0 && s.BestFull > 0 {
-		s.Ratio = float64(s.BestLoRA) / float64(s.BestFull)
 	}
 	return s
 }

@@ -175,11 +175,11 @@ func (m *Model) Forward(a *Acts, inputs, targets []int, mask []float32, b, t int
 	a.B, a.T = b, t
 	N, C, KVD, H, V := b*t, c.Dim, c.KVDim(), c.HiddenDim, c.VocabSize
 	NH, NKV, HS := c.NHeads, c.NKVHeads, c.HeadSize()
-	p := m.Params
 	copy(a.inputs, inputs)
 	m.beginPasses(a)
+	p := m.weightsOf(a.passes)
 
-	m.embed(a.tokensHook(m), a.X0, inputs, N)
+	m.embed(a.tokensHook(m), p.Embed, a.X0, inputs, N)
 	x := a.X0
 	for l := range c.NLayers {
 		L, A := &p.Layers[l], &a.Layers[l]
@@ -212,7 +212,7 @@ func (m *Model) Forward(a *Acts, inputs, targets []int, mask []float32, b, t int
 	}
 	a.packed, a.scored = a.ScoredOnly && targets != nil, N
 	if !a.packed {
-		m.classify(a.tokensHook(m), a.Logits[:N*V], a.LnF[:N*C], N)
+		m.classify(a.tokensHook(m), p.LMHead, a.Logits[:N*V], a.LnF[:N*C], N)
 		if targets == nil {
 			return 0
 		}
@@ -230,7 +230,7 @@ func (m *Model) Forward(a *Acts, inputs, targets []int, mask []float32, b, t int
 			}
 		}
 		a.scored = M
-		m.classify(a.tokensHook(m), a.Logits[:M*V], a.lnS[:M*C], M)
+		m.classify(a.tokensHook(m), p.LMHead, a.Logits[:M*V], a.lnS[:M*C], M)
 	}
 	M := a.scored
 	nn.CrossEntropyForward(a.Losses, a.Probs, a.Logits, a.targets[:M], M, V)
@@ -245,23 +245,23 @@ func (a *Acts) tokensHook(m *Model) tokensAt {
 	return a.tokens
 }
 
-// embed writes x (N, C) = Embed[ids], or what the method acting on the token rows makes of it.
-func (m *Model) embed(at tokensAt, x []float32, ids []int, n int) {
+// embed writes x (N, C) = embed[ids] (the pass's embedding), or what the method acting on the token rows makes of it.
+func (m *Model) embed(at tokensAt, embed, x []float32, ids []int, n int) {
 	if at.h != nil {
-		at.h.Embed(at.ctx, x[:n*m.Config.Dim], m.Params.Embed, ids, n)
+		at.h.Embed(at.ctx, x[:n*m.Config.Dim], embed, ids, n)
 		return
 	}
-	nn.EmbeddingForward(x, m.Params.Embed, ids, n, m.Config.Dim)
+	nn.EmbeddingForward(x, embed, ids, n, m.Config.Dim)
 }
 
-// classify computes logits (N, V) = h (N, C) · LMHeadᵀ, or what the method acting on the token rows makes of it.
-func (m *Model) classify(at tokensAt, logits, h []float32, n int) {
+// classify computes logits (N, V) = h (N, C) · lmHeadᵀ (the pass's classifier), or what the method acting on the token rows makes of it.
+func (m *Model) classify(at tokensAt, lmHead, logits, h []float32, n int) {
 	C, V := m.Config.Dim, m.Config.VocabSize
 	if at.h != nil {
-		at.h.Classify(at.ctx, logits[:n*V], h[:n*C], m.Params.LMHead, n)
+		at.h.Classify(at.ctx, logits[:n*V], h[:n*C], lmHead, n)
 		return
 	}
-	matmul.Forward(logits[:n*V], h[:n*C], m.Params.LMHead, nil, n, C, V)
+	matmul.Forward(logits[:n*V], h[:n*C], lmHead, nil, n, C, V)
 }
 
 // linear computes out (N, OC) = in (N, IC) · Wᵀ, or what the method acting on (l, tg) makes of it.
@@ -327,7 +327,14 @@ func (m *Model) Backward(a *Acts, grads *Params) {
 	b, t := a.B, a.T
 	N, C, KVD, H, V := b*t, c.Dim, c.KVDim(), c.HiddenDim, c.VocabSize
 	NH, NKV, HS := c.NHeads, c.NKVHeads, c.HeadSize()
-	p := m.Params
+	p := m.weightsOf(a.passes)
+	if wg := weightGradsOf(a.passes); wg != nil {
+		if grads != nil {
+			panic("model: Backward with base gradients while a method supplies the weights")
+		}
+		grads = wg
+	}
+	defer endPasses(a.passes)
 	g := func(f func(*Params) []float32) []float32 {
 		if grads == nil {
 			return nil

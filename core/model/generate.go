@@ -118,7 +118,6 @@ func (d *Decoder) feed(tokens []int, n int, logits bool) error {
 	}
 	C, KVD, H, S := c.Dim, c.KVDim(), c.HiddenDim, c.SeqLen
 	NH, NKV, HS := c.NHeads, c.NKVHeads, c.HeadSize()
-	p := m.Params
 	pos, R := d.pos, B*n // row r*n+j is sequence r at position pos+j
 	if pos == 0 && !m.merged {
 		// New sequences: the methods start from their current parameters
@@ -130,7 +129,8 @@ func (d *Decoder) feed(tokens []int, n int, logits bool) error {
 			}
 		}
 	}
-	m.embed(d.tokensHook(), d.x, tokens, R)
+	p := m.weightsOf(d.passes)
+	m.embed(d.tokensHook(), p.Embed, d.x, tokens, R)
 	for l := range c.NLayers {
 		L := &p.Layers[l]
 		nn.RMSNormForward(d.xb, d.rstd, d.x, L.AttnNorm, R, C, c.NormEps)
@@ -174,7 +174,7 @@ func (d *Decoder) feed(tokens []int, n int, logits bool) error {
 		}
 	}
 	nn.RMSNormForward(d.xb, d.rstd, last, p.Norm, B, C, c.NormEps)
-	m.classify(d.tokensHook(), d.Logits, d.xb, B)
+	m.classify(d.tokensHook(), p.LMHead, d.Logits, d.xb, B)
 	return nil
 }
 

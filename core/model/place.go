@@ -17,6 +17,9 @@ import (
 //     the layer, out = f(in, W0), and its backward (LoRA, DoRA, IA³, BitFit's biases);
 //   - which base weights train (TrainsBase): their gradients are computed,
 //     every other weight-gradient product is skipped (full, top, BitFit's gains);
+//   - the weights themselves (Pass.Weights): the method supplies every base
+//     weight a pass computes with, receives their gradient, and maps it onto
+//     its own parameters (intrinsic: θ = θ0 + P z, so dL/dz = Pᵀ dL/dθ);
 //   - the token rows (Pass.Tokens): the embedding lookup that starts the
 //     residual stream and the classifier that ends it (trainable token rows).
 type Method interface {
@@ -53,6 +56,16 @@ type Pass struct {
 	// Linear holds, per layer (L) and target, the hook that computes that
 	// linear layer in place of out = in · W0ᵀ.
 	Linear [][NumTargets]Linear
+	// Weights, when not nil, are the base weights the pass computes with in
+	// place of the model's own (laid out as Params; the method writes them
+	// in Begin). WeightGrads, when not nil, receives dL/dWeights in every
+	// Backward (every tensor; the model zeroes it first), and End, called at
+	// the end of every Backward, maps it onto the method's own gradients in
+	// ctx.Grads. One method at most supplies them, and no other method then
+	// trains base weights.
+	Weights     *Params
+	WeightGrads *Params
+	End         func(ctx *Ctx)
 	// Tokens, when set, computes the embedding lookup and the classifier.
 	Tokens Tokens
 }
@@ -131,12 +144,17 @@ func (m *Model) checkPlaces(ms []Method) ([]bool, error) {
 		if p.Linear != nil && len(p.Linear) != m.Config.NLayers {
 			return nil, fmt.Errorf("model: method %s has linear hooks for %d layers, the model has %d", meth.Name(), len(p.Linear), m.Config.NLayers)
 		}
-		hooked = append(hooked, p.Linear != nil || p.Tokens != nil)
+		hooked = append(hooked, p.Linear != nil || p.Tokens != nil || p.Weights != nil)
 		if p.Tokens != nil {
 			if tokens != "" {
 				return nil, fmt.Errorf("model: %s and %s both act on the token rows", tokens, meth.Name())
 			}
 			tokens = meth.Name()
+		}
+		if p.Weights != nil {
+			if err := m.checkWeightsPlace(ms, meth); err != nil {
+				return nil, err
+			}
 		}
 		if at == nil {
 			at = make([][NumTargets]string, m.Config.NLayers)
@@ -167,6 +185,60 @@ func (m *Model) checkPlaces(ms []Method) ([]bool, error) {
 		}
 	}
 	return hooked, nil
+}
+
+// checkWeightsPlace refuses a second method supplying the weights, or one
+// training base weights beside meth, which supplies them: the model would
+// not know which weights to compute with or where their gradient goes.
+func (m *Model) checkWeightsPlace(ms []Method, meth Method) error {
+	for _, other := range ms {
+		if other == meth {
+			continue
+		}
+		if other.NewPass(1).Weights != nil {
+			return fmt.Errorf("model: %s and %s both supply the base weights", other.Name(), meth.Name())
+		}
+		for _, ti := range m.Config.Tensors() {
+			if other.TrainsBase(ti.Name) {
+				return fmt.Errorf("model: %s trains %s while %s supplies the base weights", other.Name(), ti.Name, meth.Name())
+			}
+		}
+	}
+	return nil
+}
+
+// weightsOf returns the base weights passes compute with: those a method
+// supplies (Pass.Weights), else the model's own (and those when merged).
+func (m *Model) weightsOf(passes []*pass) *Params {
+	if !m.merged {
+		for _, p := range passes {
+			if p.hooks.Weights != nil {
+				return p.hooks.Weights
+			}
+		}
+	}
+	return m.Params
+}
+
+// weightGradsOf returns the zeroed buffer a method supplying the weights
+// receives their gradient in (Pass.WeightGrads), or nil.
+func weightGradsOf(passes []*pass) *Params {
+	for _, p := range passes {
+		if g := p.hooks.WeightGrads; g != nil {
+			clear(g.Data)
+			return g
+		}
+	}
+	return nil
+}
+
+// endPasses calls every method's End at the end of a Backward.
+func endPasses(passes []*pass) {
+	for _, p := range passes {
+		if p.hooks.End != nil {
+			p.hooks.End(&p.ctx)
+		}
+	}
 }
 
 // pass is one attached method's hooks and context within one Acts or Decoder.

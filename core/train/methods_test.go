@@ -108,13 +108,13 @@ func TestSnapshotIgnoresOtherMethodsKnobs(t *testing.T) {
 	snap, err := s.Snapshot()
 	require.NoError(t, err)
 	other := cfg
-	other.Layers, other.Bottleneck, other.PrefixLen = 1, 32, 16
+	other.Layers, other.Bottleneck, other.PrefixLen, other.IntrinsicDim = 1, 32, 16, 7
 	o, err := New(base, data.NewByteTokenizer(), other)
 	require.NoError(t, err)
 	assert.NoError(t, o.Restore(snap))
 	j, err := json.Marshal(cfg.forFingerprint())
 	require.NoError(t, err)
-	for _, k := range []string{"Layers", "Bottleneck", "PrefixLen", "LRRatioB"} {
+	for _, k := range []string{"Layers", "Bottleneck", "PrefixLen", "LRRatioB", "IntrinsicDim"} {
 		assert.NotContains(t, string(j), k, "a LoRA run's fingerprint holds no %s", k)
 	}
 }

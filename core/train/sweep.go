@@ -155,31 +155,20 @@ func Sweep(base *model.Model, tok data.Tokenizer, cfgs []Config, progress func(r
 // sweep is Sweep; with keepDiverged, a run stopped by a non-finite loss or
 // gradient is kept as a Result with Diverged set, and the sweep goes on.
 func sweep(base *model.Model, tok data.Tokenizer, cfgs []Config, progress func(run int, p Progress), keepDiverged bool) ([]Result, error) {
-	if err := ValidateSweep(base, cfgs); err != nil {
+	w, err := NewSweeper(base, tok, cfgs, keepDiverged)
+	if err != nil {
 		return nil, err
 	}
-	var results []Result
-	for i, c := range cfgs {
-		s, err := New(base, tok, c)
+	for !w.Done() {
+		st, err := w.Step(10)
 		if err != nil {
-			return results, fmt.Errorf("sweep run %d: %w", i+1, err)
+			return w.Results(), err
 		}
-		res, err := Run(s, 10, func(p Progress) {
-			if progress != nil {
-				progress(i, p)
-			}
-		})
-		if err != nil && keepDiverged {
-			if d, ok := DivergedResult(s, err); ok {
-				res, err = d, nil
-			}
+		if progress != nil && (st.Result == nil || st.Eval != nil) {
+			progress(st.Run, Progress{Metrics: st.Metrics, Eval: st.Eval})
 		}
-		if err != nil {
-			return results, fmt.Errorf("sweep run %d (%s): %w", i+1, c.Label(), err)
-		}
-		results = append(results, res)
 	}
-	return results, nil
+	return w.Results(), nil
 }
 
 // DivergedResult is the Result of run s stopped by err, when err is a
@@ -232,6 +221,30 @@ func BestLR(results []Result, method string) (Result, bool) {
 		}
 	}
 	return best, found
+}
+
+// LRSummary is a learning-rate sweep's answer: each method's best rate (BestLR) and LoRA's over full fine-tuning's
+// ("LoRA without regret" found about 10).
+type LRSummary struct {
+	Rank     int     `json:"rank"`
+	BestLoRA float32 `json:"best_lora_lr,omitempty"`
+	BestFull float32 `json:"best_full_lr,omitempty"`
+	Ratio    float64 `json:"lora_over_full,omitempty"` // 0 unless both methods have a best rate
+}
+
+// SummarizeLRs finds each method's best rate among a learning-rate sweep's results, and their ratio.
+func SummarizeLRs(results []Result) LRSummary {
+	var s LRSummary
+	if l, ok := BestLR(results, MethodLoRA); ok {
+		s.Rank, s.BestLoRA = l.Rank, l.LR
+	}
+	if f, ok := BestLR(results, MethodFull); ok {
+		s.BestFull = f.LR
+	}
+	if s.BestLoRA > 0 && s.BestFull > 0 {
+		s.Ratio = float64(s.BestLoRA) / float64(s.BestFull)
+	}
+	return s
 }
 
 // MethodSweepConfigs expands cfg into a methods sweep: each of methods (in that order) at each size of its ladder
@@ -292,6 +305,8 @@ func (c Config) Label() string {
 		return fmt.Sprintf("%s m=%d", c.Method, c.Bottleneck)
 	case SizePrefixLen:
 		return fmt.Sprintf("%s l_p=%d", c.Method, c.PrefixLen)
+	case SizeIntrinsicDim:
+		return fmt.Sprintf("%s d=%d", c.Method, c.IntrinsicDim)
 	}
 	return c.Method
 }
