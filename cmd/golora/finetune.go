@@ -26,6 +26,7 @@ type trainFlags struct {
 	dropout  float64
 	ratioB   float64
 	wd, clip float64
+	tokensLR float64
 	targets  string
 	dataFile string
 	valFile  string
@@ -81,6 +82,9 @@ func (t *trainFlags) register(fs *flag.FlagSet, which int) {
 		tokensHelp += "\nA comma-separated list runs each rank once per value, e.g. none,auto,all-in-data (a chars: or ids:\nvalue comes last)"
 	}
 	fs.StringVar(&c.TrainTokens, "train-tokens", "", tokensHelp)
+	fs.Float64Var(&t.tokensLR, "tokens-lr", 0, "peak learning rate of the token rows (0 = -lr)")
+	fs.BoolVar(&c.PrefixProjection, "prefix-projection", false, "prefix-layer: train the prefix through an MLP (Li & Liang's\n"+
+		"reparametrisation, PEFT's prefix_projection); the files keep the prefix it computes")
 	fs.Float64Var(&t.ratioB, "lr-ratio-b", 0, "LoRA+: lora_B's learning rate is this times lora_A's (PEFT's loraplus_lr_ratio; 0 = off)")
 	fs.IntVar(&c.Steps, "steps", c.Steps, "optimizer steps")
 	fs.IntVar(&c.Batch, "batch", c.Batch, "sequences per step")
@@ -158,6 +162,9 @@ func (t *trainFlags) unusedFlags(method string) []string {
 			}
 		}
 	}
+	if method != train.MethodPrefixLayer && t.fs.Lookup("prefix-projection") != nil && t.set("prefix-projection") {
+		notes = append(notes, fmt.Sprintf("-prefix-projection (a prefix-layer setting) is not read by -method %s", method))
+	}
 	return notes
 }
 
@@ -178,6 +185,7 @@ func (t *trainFlags) config() (train.Config, error) {
 		c.Alpha = float32(t.alpha)
 	}
 	c.Dropout, c.WeightDecay, c.Clip, c.LRRatioB = float32(t.dropout), float32(t.wd), float32(t.clip), float32(t.ratioB)
+	c.TokensLR = float32(t.tokensLR)
 	c.LR = float32(t.lr)
 	if t.lr == 0 {
 		c.LR = train.DefaultLR(c.Method)
@@ -226,7 +234,7 @@ func printUnseen(base *model.Model, tok data.Tokenizer, cfg train.Config, task *
 	}
 	if task == nil {
 		c := cfg
-		c.Method = train.MethodFrozen
+		c.Method, c.TrainTokens = train.MethodFrozen, ""
 		s, err := train.New(base, tok, c)
 		if err != nil {
 			return err
@@ -238,6 +246,17 @@ func printUnseen(base *model.Model, tok data.Tokenizer, cfg train.Config, task *
 		return err
 	}
 	fmt.Fprintln(os.Stderr, rep)
+	if rep.Skipped != "" { // another tokenizer: the tokens auto would train, measured the same way from the base
+		ch, err := train.ChooseTokens(train.TokensAuto, base, tok, task.Train)
+		if err != nil {
+			return err
+		}
+		if len(ch.IDs) > 0 {
+			fmt.Fprintf(os.Stderr, "unseen tokens: the base cannot tell apart or (almost) never produces %d of the data's tokens: %s\n"+
+				"  LoRA alone will likely not learn them: train their embedding rows beside it (-train-tokens auto), or use full fine-tuning\n",
+				len(ch.IDs), train.TokensText(tok, ch.IDs))
+		}
+	}
 	return nil
 }
 

@@ -21,6 +21,7 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
 
+	"golora/core/data"
 	"golora/core/model"
 	"golora/core/train"
 )
@@ -237,6 +238,12 @@ func runSweep(args []string) error {
 			label += " tokens=" + c.TrainTokens
 		}
 		s, err := train.New(base, tok, c)
+		if why, ok := tooLong(c, err); ok && methodsSweep { // a prefix longer than the task leaves room for
+			fmt.Fprintf(os.Stderr, "%s: skipped: %s\n", label, why)
+			runsOut = append(runsOut, sweepRun{Result: train.Result{Task: c.Task, Method: c.Method, LR: c.LR}, Skipped: why})
+			runsOut[len(runsOut)-1].MethodSettings = train.MethodSettings{Size: c.Size(), SizeName: sizeName(c.Method)}
+			continue
+		}
 		if err != nil {
 			return fmt.Errorf("sweep run %d: %w", i+1, err)
 		}
@@ -260,7 +267,12 @@ func runSweep(args []string) error {
 		}
 		runsOut = append(runsOut, run)
 	}
-	relativeSteps(runsOut)
+	if methodsSweep {
+		fmt.Fprintf(os.Stderr, "sweep: timing each method's step against full fine-tuning's, interleaved (%d rounds)...\n", timingRounds)
+		if err := timeSteps(base, tok, runs, runsOut); err != nil {
+			return err
+		}
+	}
 	summary := lrSummaryOf(results)
 	intrinsic := sf.method == train.MethodIntrinsic
 	var isum intrinsicSummary
@@ -332,30 +344,94 @@ func runSweep(args []string) error {
 	return nil
 }
 
+// tooLong reports whether err says that the task's examples do not fit the context a prefix of c leaves, and why.
+func tooLong(c train.Config, err error) (string, bool) {
+	if err == nil || c.PrefixLen == 0 || (c.Method != train.MethodPrefixEmbed && c.Method != train.MethodPrefixLayer) {
+		return "", false
+	}
+	for _, fe := range train.FieldErrors(err) {
+		if fe.Field == "task" {
+			return fe.Reason, true
+		}
+	}
+	return "", false
+}
+
+// sizeName is the size knob of method ("" when it has none).
+func sizeName(method string) string {
+	spec, _ := train.LookupMethod(method)
+	return spec.Size
+}
+
 // sweepRun is one run of a methods sweep as -json prints it: the run's Result and what the sweep measured beside it.
 type sweepRun struct {
+	Skipped string `json:"skipped,omitempty"` // why the run could not run (a prefix that leaves the examples no room)
 	train.Result
-	StepVsFull   float64 `json:"step_vs_full,omitempty"`        // step_ms over the same sweep's full fine-tuning step_ms
+	StepTimedMS  float64 `json:"step_timed_ms,omitempty"`       // a step on the sweep's first batch, fastest of the interleaved timing rounds
+	StepVsFull   float64 `json:"step_vs_full,omitempty"`        // step_timed_ms over full fine-tuning's, from the same rounds
 	DecodeMS     float64 `json:"decode_ms_per_token,omitempty"` // greedy decoding of one row, per token, as trained (unmerged)
 	DecodeVsBase float64 `json:"decode_vs_base,omitempty"`      // the same over the plain base's, measured alternately with it
 }
 
-// relativeSteps sets each run's step time relative to the sweep's full fine-tuning run (when it has one).
-func relativeSteps(runs []sweepRun) {
-	var full float64
-	for _, r := range runs {
-		if r.Method == train.MethodFull && r.StepMS > 0 {
-			full = r.StepMS
+// timingRounds is how many rounds timeSteps interleaves, and timingSteps the steps each method takes per round.
+const (
+	timingRounds = 5
+	timingSteps  = 2
+)
+
+// timeSteps sets each run's step_vs_full from a timing pass after the sweep: a fresh session of every run's settings
+// takes timingSteps steps on the same batch (the sweep's first, identical for every run) in each of timingRounds
+// rounds, the runs interleaved within a round, so that a machine whose load changes slows them alike; each run's
+// figure is its fastest round, over full fine-tuning's. A sweep without a full run has no ratio.
+func timeSteps(base *model.Model, tok data.Tokenizer, cfgs []train.Config, runs []sweepRun) error {
+	full := -1
+	for i, c := range cfgs {
+		if c.Method == train.MethodFull && runs[i].Skipped == "" {
+			full = i
 		}
 	}
-	if full == 0 {
-		return
+	if full < 0 {
+		return nil
+	}
+	sessions := make([]*train.Session, len(cfgs))
+	var batch data.Batch
+	for i, c := range cfgs {
+		if runs[i].Skipped != "" || c.Method == train.MethodFrozen {
+			continue
+		}
+		s, err := train.New(base, tok, c)
+		if err != nil {
+			return fmt.Errorf("timing run %d: %w", i+1, err)
+		}
+		if i == full || batch.B == 0 {
+			batch = s.NextBatch()
+		}
+		sessions[i] = s
+	}
+	best := make([]float64, len(cfgs))
+	for i := range best {
+		best[i] = math.Inf(1)
+	}
+	for range timingRounds {
+		for i, s := range sessions {
+			if s == nil {
+				continue
+			}
+			start := time.Now()
+			for range timingSteps {
+				if _, err := s.StepBatch(&batch); err != nil {
+					return fmt.Errorf("timing run %d: %w", i+1, err)
+				}
+			}
+			best[i] = min(best[i], float64(time.Since(start))/float64(time.Millisecond)/timingSteps)
+		}
 	}
 	for i := range runs {
-		if runs[i].StepMS > 0 {
-			runs[i].StepVsFull = runs[i].StepMS / full
+		if sessions[i] != nil {
+			runs[i].StepTimedMS, runs[i].StepVsFull = best[i], best[i]/best[full]
 		}
 	}
+	return nil
 }
 
 // decodeTokens is how many positions decodeCost decodes per pass, and decodeRounds how many alternating passes of
@@ -491,6 +567,10 @@ func printMethodsTable(runs []sweepRun) {
 	fmt.Printf("%-8s %-16s %10s %10s %9s %9s %9s %9s %8s %8s\n", "task", "method", "trainable", "state", "val_loss",
 		"accuracy", "tok/s", "step ms", "vs full", "decode")
 	for _, r := range runs {
+		if r.Skipped != "" {
+			fmt.Printf("%-8s %-16s skipped: %s\n", r.Task, fmt.Sprintf("%s %s=%d", r.Method, r.SizeName, r.Size), r.Skipped)
+			continue
+		}
 		rel, dec := "-", "-"
 		if r.StepVsFull > 0 {
 			rel = fmt.Sprintf("%.2fx", r.StepVsFull)

@@ -41,7 +41,7 @@ func TestSweepMethodsCLI(t *testing.T) {
 		assert.Equal(t, want[i].method, r["method"], "run %d", i)
 		assert.Equal(t, want[i].size, r["size"], "run %d", i)
 		for _, k := range []string{"trainable_params", "state_bytes", "accuracy", "val_loss", "tokens_per_s", "step_ms",
-			"step_vs_full", "decode_ms_per_token", "decode_vs_base"} {
+			"step_vs_full", "step_timed_ms", "decode_ms_per_token", "decode_vs_base"} {
 			assert.Contains(t, r, k, "run %d (%s)", i, r["method"])
 		}
 		assert.Equal(t, float64(train.DefaultLR(want[i].method)), float64(float32(r["lr"].(float64))), "its own rate")
