@@ -31,7 +31,8 @@ func benchBase() (*model.Model, string, error) {
 }
 
 // trainBenchRows times one optimizer step (forward, backward, AdamW) on the
-// same e2e batch for LoRA r=8 on q,v and for full fine-tuning.
+// same e2e batch for LoRA r=8 on q,v, for full fine-tuning, and for LoRA with
+// the rows of every token of the data (the backward then reaches the embedding).
 func trainBenchRows(quick bool, emit func(benchRow)) error {
 	base, what, err := benchBase()
 	if err != nil {
@@ -44,7 +45,12 @@ func trainBenchRows(quick bool, emit func(benchRow)) error {
 	if err != nil {
 		return err
 	}
-	cfg.Method, cfg.LR = train.MethodFull, train.DefaultLR(train.MethodFull)
+	cfg.TrainTokens = train.TokensAllInData // every token of e2e's data: the most rows a run of it trains
+	rows, err := train.New(base, tok, cfg)
+	if err != nil {
+		return err
+	}
+	cfg.Method, cfg.LR, cfg.TrainTokens = train.MethodFull, train.DefaultLR(train.MethodFull), ""
 	full, err := train.New(base, tok, cfg)
 	if err != nil {
 		return err
@@ -58,13 +64,15 @@ func trainBenchRows(quick bool, emit func(benchRow)) error {
 			}
 		}
 	}
-	t := timeBest(quick, step(lora), step(full))
+	t := timeBest(quick, step(lora), step(full), step(rows))
 	if stepErr != nil {
 		return stepErr
 	}
 	shape := fmt.Sprintf("B=%d,T=%d", batch.B, batch.T)
 	emit(benchRow{Name: "train-step-lora/r=8,q,v," + shape, Unit: "ms", Value: ms(t[0]),
 		Baseline: "full fine-tuning step, same batch and base (" + what + ")", BaselineValue: ms(t[1])})
+	emit(benchRow{Name: fmt.Sprintf("train-step-lora+tokens/r=8,q,v,%d-rows,%s", rows.Info().TokenRows, shape), Unit: "ms",
+		Value: ms(t[2]), Baseline: "the same LoRA step without token rows", BaselineValue: ms(t[0])})
 	tokens := float64(batch.B * batch.T)
 	emit(benchRow{Name: "train-tokens/lora-r=8,q,v," + shape, Unit: "tokens/s", Value: tokens / t[0].Seconds(),
 		Baseline: "full fine-tuning tokens/s, same batch", BaselineValue: tokens / t[1].Seconds()})

@@ -26,6 +26,7 @@ type trainFlags struct {
 	dropout  float64
 	ratioB   float64
 	wd, clip float64
+	tokensLR float64
 	targets  string
 	dataFile string
 	valFile  string
@@ -81,6 +82,7 @@ func (t *trainFlags) register(fs *flag.FlagSet, which int) {
 		tokensHelp += "\nA comma-separated list runs each rank once per value, e.g. none,auto,all-in-data (a chars: or ids:\nvalue comes last)"
 	}
 	fs.StringVar(&c.TrainTokens, "train-tokens", "", tokensHelp)
+	fs.Float64Var(&t.tokensLR, "tokens-lr", 0, "peak learning rate of the token rows (0 = -lr)")
 	fs.Float64Var(&t.ratioB, "lr-ratio-b", 0, "LoRA+: lora_B's learning rate is this times lora_A's (PEFT's loraplus_lr_ratio; 0 = off)")
 	fs.IntVar(&c.Steps, "steps", c.Steps, "optimizer steps")
 	fs.IntVar(&c.Batch, "batch", c.Batch, "sequences per step")
@@ -103,6 +105,7 @@ var sizeKnobs = []sizeKnob{
 	{"layers", train.SizeLayers, "top: how many of the last blocks train (k)", func(c *train.Config) *int { return &c.Layers }},
 	{"bottleneck", train.SizeBottleneck, "adapter-h, adapter-l: the bottleneck width", func(c *train.Config) *int { return &c.Bottleneck }},
 	{"prefix-len", train.SizePrefixLen, "prefix-embed, prefix-layer: l_p, the trained positions", func(c *train.Config) *int { return &c.PrefixLen }},
+	{"intrinsic-dim", train.SizeIntrinsicDim, "intrinsic: d, the dimension of the random subspace θ0 + P z trained", func(c *train.Config) *int { return &c.IntrinsicDim }},
 }
 
 // hasKnob reports whether some method has the size knob.
@@ -177,6 +180,7 @@ func (t *trainFlags) config() (train.Config, error) {
 		c.Alpha = float32(t.alpha)
 	}
 	c.Dropout, c.WeightDecay, c.Clip, c.LRRatioB = float32(t.dropout), float32(t.wd), float32(t.clip), float32(t.ratioB)
+	c.TokensLR = float32(t.tokensLR)
 	c.LR = float32(t.lr)
 	if t.lr == 0 {
 		c.LR = train.DefaultLR(c.Method)
@@ -225,7 +229,7 @@ func printUnseen(base *model.Model, tok data.Tokenizer, cfg train.Config, task *
 	}
 	if task == nil {
 		c := cfg
-		c.Method = train.MethodFrozen
+		c.Method, c.TrainTokens = train.MethodFrozen, ""
 		s, err := train.New(base, tok, c)
 		if err != nil {
 			return err
@@ -237,6 +241,17 @@ func printUnseen(base *model.Model, tok data.Tokenizer, cfg train.Config, task *
 		return err
 	}
 	fmt.Fprintln(os.Stderr, rep)
+	if rep.Skipped != "" { // another tokenizer: the tokens auto would train, measured the same way from the base
+		ch, err := train.ChooseTokens(train.TokensAuto, base, tok, task.Train)
+		if err != nil {
+			return err
+		}
+		if len(ch.IDs) > 0 {
+			fmt.Fprintf(os.Stderr, "unseen tokens: the base cannot tell apart or (almost) never produces %d of the data's tokens: %s\n"+
+				"  LoRA alone will likely not learn them: train their embedding rows beside it (-train-tokens auto), or use full fine-tuning\n",
+				len(ch.IDs), train.TokensText(tok, ch.IDs))
+		}
+	}
 	return nil
 }
 

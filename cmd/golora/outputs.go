@@ -115,7 +115,7 @@ func writeRun(s *train.Session, baseName, dir string) (string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
 	}
-	if s.Config().Method == train.MethodFull {
+	if spec, _ := train.LookupMethod(s.Config().Method); spec.Files == train.FilesModel {
 		return writeFullModel(s, baseName, dir)
 	}
 	return writeAdapter(s, baseName, dir)
@@ -162,7 +162,11 @@ func writeFullModel(s *train.Session, baseName, dir string) (string, error) {
 		"golora.steps":     fmt.Sprint(s.StepsDone()),
 	}
 	path := filepath.Join(dir, "model.safetensors")
-	if err := writeFile(path, func(f *os.File) error { return s.Model().Save(f, extra) }); err != nil {
+	m, err := s.FineTuned()
+	if err != nil {
+		return "", err
+	}
+	if err := writeFile(path, func(f *os.File) error { return m.Save(f, extra) }); err != nil {
 		return "", err
 	}
 	st, err := os.Stat(path)

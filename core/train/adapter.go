@@ -43,6 +43,8 @@ func (s *Session) ExportFiles(baseName string) (AdapterFiles, error) {
 		return AdapterFiles{}, fmt.Errorf("adapter: full fine-tuning trains every weight: its result is the whole model (model.safetensors), not an adapter")
 	case MethodFrozen:
 		return AdapterFiles{}, fmt.Errorf("adapter: a frozen run trains nothing")
+	case MethodIntrinsic:
+		return AdapterFiles{}, fmt.Errorf("adapter: intrinsic moves every weight (θ0 + P z): its result is the whole model (ExportModel), not an adapter")
 	case MethodTop, MethodBitFit:
 		if peft.TokensOf(s.model) != nil {
 			return AdapterFiles{}, fmt.Errorf("adapter: token rows are written beside LoRA or DoRA (PEFT's trainable_token_indices); %s does not carry them", GoloraConfigName)

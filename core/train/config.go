@@ -43,9 +43,13 @@ type Config struct {
 	Bottleneck int     `json:",omitempty"` // adapter-h, adapter-l: the bottleneck width
 	PrefixLen  int     `json:",omitempty"` // prefix-embed, prefix-layer: l_p, the trained positions
 	LRRatioB   float32 `json:",omitempty"` // LoRA+: lora_B's learning rate over A's (PEFT's loraplus_lr_ratio; 0 = off)
+	// IntrinsicDim is intrinsic's d: the dimension of the random subspace θ0 + P z it trains in (z's length).
+	IntrinsicDim int `json:",omitempty"`
 	// TrainTokens trains embedding rows beside the adapters (peft.Tokens, PEFT's trainable_token_indices):
 	// "" or "none", "auto", "all-in-data", "chars:CHARACTERS" or "ids:ID,ID,..." (ChooseTokens).
 	TrainTokens string `json:",omitempty"` // omitted when empty, so that the fingerprints of older runs stay valid
+	// TokensLR is the token rows' peak learning rate (0: the run's LR); the schedule scales it as it scales LR.
+	TokensLR float32 `json:",omitempty"`
 
 	// Optimisation.
 	LR          float32 // peak learning rate
@@ -92,6 +96,8 @@ func DefaultConfig() Config {
 	c.Layers = 2     // top: the paper's FT-Top2
 	c.Bottleneck = 8 // adapter-h, adapter-l
 	c.PrefixLen = 4  // prefix-embed, prefix-layer
+
+	c.IntrinsicDim = 1000 // intrinsic: fewer trained values than LoRA r=1 on q,v (1,344)
 	return c
 }
 
@@ -171,6 +177,9 @@ func (c Config) Validate(m *model.Model) error {
 			why = "a frozen run trains nothing"
 		}
 		bad("train_tokens", "%q with method %s: %s (token rows go beside LoRA)", c.TrainTokens, c.Method, why)
+	}
+	if !finite(c.TokensLR) || c.TokensLR < 0 || c.TokensLR > 1 {
+		bad("tokens_lr", "must be between 0 (the run's lr) and 1, got %g", c.TokensLR)
 	}
 	if c.Method != MethodFrozen {
 		if !finite(c.LR) || c.LR <= 0 {

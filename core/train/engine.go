@@ -29,6 +29,9 @@ type Engine struct {
 	base    *model.Model
 	session *Session
 	tok     data.Tokenizer
+
+	sweeper   *Sweeper // a sweep run by sweepStep (engine_analyse.go)
+	sweepKind string
 }
 
 // NewEngine is an engine with no base model yet (the call "load" gives it one). Its tokenizer is the shipped base's:
@@ -60,6 +63,10 @@ var engineMethods = map[string]engineMethod{
 	"restore":       (*Engine).restore,
 	"merge":         (*Engine).merge,
 	"exportAdapter": (*Engine).exportAdapter,
+	"exportModel":   (*Engine).exportModel,
+	"analyse":       (*Engine).analyse,
+	"sweepStart":    (*Engine).sweepStart,
+	"sweepStep":     (*Engine).sweepStep,
 }
 
 // EngineMethods lists the names Call answers, sorted.
@@ -279,7 +286,7 @@ func (e *Engine) load(args []byte, in Bulk) (any, Bulk, error) {
 	if err != nil {
 		return nil, Bulk{}, fmt.Errorf("load %s: %w", a.Name, err)
 	}
-	e.base, e.session = m, nil
+	e.base, e.session, e.sweeper = m, nil, nil
 	c := m.Config
 	return map[string]any{"model": PageModel{Name: m.Name, Params: m.NumParams(), Dim: c.Dim, HiddenDim: c.HiddenDim,
 		Layers: c.NLayers, Heads: c.NHeads, KVHeads: c.NKVHeads, Vocab: c.VocabSize, SeqLen: c.SeqLen}}, Bulk{}, nil
@@ -371,7 +378,7 @@ func (e *Engine) start(args []byte, in Bulk) (any, Bulk, error) {
 	if err := c.Validate(e.base); err != nil {
 		return nil, Bulk{}, err
 	}
-	e.session = nil
+	e.session, e.sweeper = nil, nil
 	s, err := New(e.base, e.tok, c)
 	if err != nil {
 		return nil, Bulk{}, err

@@ -20,6 +20,9 @@ const (
 	MethodTop    = "top"    // the last k blocks, the final norm (and an untied classifier): the paper's FT-Top2
 	MethodBitFit = "bitfit" // the RMSNorm gains and zero-initialised biases on the seven linears (Ben Zaken et al. 2022)
 	MethodIA3    = "ia3"    // (IA)³: learned scales of the keys, values and MLP activation (Liu et al. 2022)
+	// MethodIntrinsic trains z alone in θ = θ0 + P z, a random d-dimensional subspace of every weight
+	// (Li et al. 2018, Aghajanyan et al. 2020; peft.Intrinsic)
+	MethodIntrinsic = "intrinsic"
 )
 
 // The size knobs, by the field name Validate, the CLI (with - for _) and the JSON use.
@@ -28,6 +31,8 @@ const (
 	SizeLayers     = "layers"     // top: k, the last blocks trained
 	SizeBottleneck = "bottleneck" // adapters: the bottleneck width
 	SizePrefixLen  = "prefix_len" // prefixes: l_p, the trained positions
+	// intrinsic: d, the subspace's dimension
+	SizeIntrinsicDim = "intrinsic_dim"
 )
 
 // What a method's run writes (MethodSpec.Files).
@@ -87,6 +92,11 @@ var methodSpecs = []MethodSpec{
 	{Name: MethodIA3, Files: FilesPEFT, Summary: "a learned scale on the keys, the values and the MLP's inner activation",
 		LR: 2e-2, Merges: true,
 		attach: func(m *model.Model, _ Config, _ *rng.RNG) (model.Method, error) { return peft.AddIA3(m) }},
+	{Name: MethodIntrinsic, Files: FilesModel, Summary: "z alone in θ0 + P z: a random d-dimensional subspace of every weight (intrinsic dimension)",
+		Size: SizeIntrinsicDim, Ladder: []int{10, 100, 1000, 10000}, LR: intrinsicLR, Merges: true, validate: validateIntrinsic,
+		attach: func(m *model.Model, c Config, _ *rng.RNG) (model.Method, error) {
+			return peft.AddIntrinsic(m, peft.IntrinsicConfig{Dim: c.IntrinsicDim, Seed: c.Seed})
+		}},
 }
 
 // Methods lists every method a run can use, with its size knob, ladder and default learning rate.
@@ -139,6 +149,8 @@ func (c Config) Size() int {
 		return c.Bottleneck
 	case SizePrefixLen:
 		return c.PrefixLen
+	case SizeIntrinsicDim:
+		return c.IntrinsicDim
 	}
 	return 0
 }
@@ -155,6 +167,8 @@ func (c Config) WithSize(n int) Config {
 		c.Bottleneck = n
 	case SizePrefixLen:
 		c.PrefixLen = n
+	case SizeIntrinsicDim:
+		c.IntrinsicDim = n
 	}
 	return c
 }
@@ -239,6 +253,13 @@ func validateTop(c Config, m *model.Model, bad func(field, format string, args .
 	}
 }
 
+// validateIntrinsic checks intrinsic's d against the base's parameter count.
+func validateIntrinsic(c Config, m *model.Model, bad func(field, format string, args ...any)) {
+	if n := m.NumParams(); c.IntrinsicDim < 1 || c.IntrinsicDim > n {
+		bad(SizeIntrinsicDim, "must be between 1 and %d (the base's parameters), got %d", n, c.IntrinsicDim)
+	}
+}
+
 // loraConfig is the run's LoRA (or DoRA) settings; c is validated.
 func (c Config) loraConfig() peft.LoRAConfig {
 	targets, _ := model.ParseTargets(c.Targets)
@@ -270,6 +291,9 @@ func (c Config) forFingerprint() Config {
 	if s.Size != SizePrefixLen {
 		c.PrefixLen = 0
 	}
+	if s.Size != SizeIntrinsicDim {
+		c.IntrinsicDim = 0
+	}
 	if !usesLoRA(c.Method) {
 		c.LRRatioB = 0
 	}
@@ -297,6 +321,7 @@ type MethodSettings struct {
 	Size       int      `json:"size"`                 // the value of the method's size knob (0 when it has none)
 	SizeName   string   `json:"size_name,omitempty"`  // which knob: rank, layers, bottleneck, prefix_len
 	Rank       int      `json:"rank,omitempty"`       // lora, dora
+	Alpha      float32  `json:"alpha,omitempty"`      // lora, dora: scaling alpha/r (alpha/sqrt(r) with rsLoRA)
 	Targets    []string `json:"targets,omitempty"`    // the linear layers a method acts on: lora, dora, bitfit, ia3
 	Init       string   `json:"init,omitempty"`       // lora, dora: how A (and B) start
 	LRRatioB   float32  `json:"lr_ratio_b,omitempty"` // lora, dora: LoRA+'s ratio of B's learning rate to A's
@@ -312,7 +337,7 @@ func (c Config) settings() MethodSettings {
 	switch c.Method {
 	case MethodLoRA, MethodDoRA:
 		lc := c.loraConfig()
-		ms.Rank, ms.Init, ms.LRRatioB = c.Rank, string(lc.Init), c.LRRatioB
+		ms.Rank, ms.Alpha, ms.Init, ms.LRRatioB = c.Rank, c.Alpha, string(lc.Init), c.LRRatioB
 		for _, t := range lc.Targets {
 			ms.Targets = append(ms.Targets, t.String())
 		}

@@ -108,13 +108,13 @@ func TestSnapshotIgnoresOtherMethodsKnobs(t *testing.T) {
 	snap, err := s.Snapshot()
 	require.NoError(t, err)
 	other := cfg
-	other.Layers, other.Bottleneck, other.PrefixLen = 1, 32, 16
+	other.Layers, other.Bottleneck, other.PrefixLen, other.IntrinsicDim = 1, 32, 16, 7
 	o, err := New(base, data.NewByteTokenizer(), other)
 	require.NoError(t, err)
 	assert.NoError(t, o.Restore(snap))
 	j, err := json.Marshal(cfg.forFingerprint())
 	require.NoError(t, err)
-	for _, k := range []string{"Layers", "Bottleneck", "PrefixLen", "LRRatioB"} {
+	for _, k := range []string{"Layers", "Bottleneck", "PrefixLen", "LRRatioB", "IntrinsicDim"} {
 		assert.NotContains(t, string(j), k, "a LoRA run's fingerprint holds no %s", k)
 	}
 }
@@ -141,8 +141,8 @@ func TestMethodInfo(t *testing.T) {
 		want   int
 		set    MethodSettings
 	}{
-		{MethodLoRA, 2, lora(2, false), MethodSettings{Size: 2, SizeName: SizeRank, Rank: 2, Targets: []string{"q", "v"}, Init: "kaiming"}},
-		{MethodDoRA, 3, lora(3, true), MethodSettings{Size: 3, SizeName: SizeRank, Rank: 3, Targets: []string{"q", "v"}, Init: "kaiming"}},
+		{MethodLoRA, 2, lora(2, false), MethodSettings{Size: 2, SizeName: SizeRank, Rank: 2, Alpha: 16, Targets: []string{"q", "v"}, Init: "kaiming"}},
+		{MethodDoRA, 3, lora(3, true), MethodSettings{Size: 3, SizeName: SizeRank, Rank: 3, Alpha: 16, Targets: []string{"q", "v"}, Init: "kaiming"}},
 		{MethodFull, 0, c.NumParams(), MethodSettings{}},
 		{MethodTop, 1, peft.TopParams(c, 1), MethodSettings{Size: 1, SizeName: SizeLayers, Layers: 1}},
 		{MethodBitFit, 0, peft.BitFitParams(c, model.AllTargets()),
@@ -280,4 +280,30 @@ func TestMergeRefusesWhatCannotMerge(t *testing.T) {
 	worst, err := s.Merge()
 	require.NoError(t, err)
 	assert.Less(t, worst, float32(1e-3))
+}
+
+// TestMethodSweepConfigs: each method at its ladder (or the sizes given), at its own default rate, alpha = the
+// scaling times r for the rank methods; a method without a size knob runs once.
+func TestMethodSweepConfigs(t *testing.T) {
+	cfg := DefaultConfig()
+	runs, err := MethodSweepConfigs(cfg, []string{MethodLoRA, MethodTop, MethodIA3, MethodFull}, map[string][]int{MethodLoRA: {2, 8}}, true)
+	require.NoError(t, err)
+	var got []string
+	for _, r := range runs {
+		got = append(got, r.Label())
+		assert.Equal(t, DefaultLR(r.Method), r.LR, r.Label())
+	}
+	assert.Equal(t, []string{"lora r=2", "lora r=8", "top k=1", "top k=2", "ia3", "full"}, got)
+	assert.Equal(t, float32(8), runs[0].Alpha)
+	assert.Equal(t, float32(32), runs[1].Alpha)
+	runs, err = MethodSweepConfigs(cfg, []string{MethodDoRA}, nil, false)
+	require.NoError(t, err)
+	require.Len(t, runs, 3)
+	assert.Equal(t, cfg.Alpha, runs[2].Alpha, "without keepScaling every run takes cfg's alpha")
+	_, err = MethodSweepConfigs(cfg, []string{"x"}, nil, true)
+	assert.ErrorContains(t, err, `unknown method "x"`)
+	_, err = MethodSweepConfigs(cfg, []string{MethodIA3}, map[string][]int{MethodIA3: {2}}, true)
+	assert.ErrorContains(t, err, "no size knob")
+	_, err = MethodSweepConfigs(cfg, nil, nil, true)
+	assert.Error(t, err)
 }

@@ -184,6 +184,9 @@ func New(base *model.Model, tok data.Tokenizer, cfg Config) (*Session, error) {
 	if cfg.LRRatioB > 0 && tr.Len > 0 { // LoRA+
 		s.loop.opt.ScaleLR(cfg.LRRatioB, loraPlusSpans(s.model, tr)...)
 	}
+	if span, ok := tokensSpan(s.model, tr); ok && cfg.TokensLR > 0 {
+		s.loop.opt.ScaleLR(cfg.TokensLR/cfg.LR, span)
+	}
 	return s, nil
 }
 

@@ -5,6 +5,8 @@ package train
 import (
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 
 	"golora/core/data"
 	"golora/core/model"
@@ -138,7 +140,7 @@ func ValidateSweep(base *model.Model, cfgs []Config) error {
 	}
 	for i, c := range cfgs {
 		if err := c.Validate(base); err != nil {
-			return fmt.Errorf("sweep run %d (%s r=%d): %w", i+1, c.Method, c.Rank, err)
+			return fmt.Errorf("sweep run %d (%s): %w", i+1, c.Label(), err)
 		}
 	}
 	return nil
@@ -153,31 +155,20 @@ func Sweep(base *model.Model, tok data.Tokenizer, cfgs []Config, progress func(r
 // sweep is Sweep; with keepDiverged, a run stopped by a non-finite loss or
 // gradient is kept as a Result with Diverged set, and the sweep goes on.
 func sweep(base *model.Model, tok data.Tokenizer, cfgs []Config, progress func(run int, p Progress), keepDiverged bool) ([]Result, error) {
-	if err := ValidateSweep(base, cfgs); err != nil {
+	w, err := NewSweeper(base, tok, cfgs, keepDiverged)
+	if err != nil {
 		return nil, err
 	}
-	var results []Result
-	for i, c := range cfgs {
-		s, err := New(base, tok, c)
+	for !w.Done() {
+		st, err := w.Step(10)
 		if err != nil {
-			return results, fmt.Errorf("sweep run %d: %w", i+1, err)
+			return w.Results(), err
 		}
-		res, err := Run(s, 10, func(p Progress) {
-			if progress != nil {
-				progress(i, p)
-			}
-		})
-		if err != nil && keepDiverged {
-			if d, ok := DivergedResult(s, err); ok {
-				res, err = d, nil
-			}
+		if progress != nil && (st.Result == nil || st.Eval != nil) {
+			progress(st.Run, Progress{Metrics: st.Metrics, Eval: st.Eval})
 		}
-		if err != nil {
-			return results, fmt.Errorf("sweep run %d (%s r=%d): %w", i+1, c.Method, c.Rank, err)
-		}
-		results = append(results, res)
 	}
-	return results, nil
+	return w.Results(), nil
 }
 
 // DivergedResult is the Result of run s stopped by err, when err is a
@@ -230,4 +221,92 @@ func BestLR(results []Result, method string) (Result, bool) {
 		}
 	}
 	return best, found
+}
+
+// LRSummary is a learning-rate sweep's answer: each method's best rate (BestLR) and LoRA's over full fine-tuning's
+// ("LoRA without regret" found about 10).
+type LRSummary struct {
+	Rank     int     `json:"rank"`
+	BestLoRA float32 `json:"best_lora_lr,omitempty"`
+	BestFull float32 `json:"best_full_lr,omitempty"`
+	Ratio    float64 `json:"lora_over_full,omitempty"` // 0 unless both methods have a best rate
+}
+
+// SummarizeLRs finds each method's best rate among a learning-rate sweep's results, and their ratio.
+func SummarizeLRs(results []Result) LRSummary {
+	var s LRSummary
+	if l, ok := BestLR(results, MethodLoRA); ok {
+		s.Rank, s.BestLoRA = l.Rank, l.LR
+	}
+	if f, ok := BestLR(results, MethodFull); ok {
+		s.BestFull = f.LR
+	}
+	if s.BestLoRA > 0 && s.BestFull > 0 {
+		s.Ratio = float64(s.BestLoRA) / float64(s.BestFull)
+	}
+	return s
+}
+
+// MethodSweepConfigs expands cfg into a methods sweep: each of methods (in that order) at each size of its ladder
+// (MethodSpec.Ladder, or sizes[method] when given; one run for a method without a size knob), at its own default
+// learning rate. A rank method's alpha keeps cfg's scaling alpha/r when keepScaling is set (alpha = 4r for the
+// default run), else every run takes cfg.Alpha. An unknown method or an empty ladder is an error naming it.
+func MethodSweepConfigs(cfg Config, methods []string, sizes map[string][]int, keepScaling bool) ([]Config, error) {
+	if len(methods) == 0 {
+		return nil, &FieldError{Field: "methods", Reason: "no methods to sweep"}
+	}
+	for m := range sizes {
+		if !slices.Contains(methods, m) {
+			return nil, &FieldError{Field: "sizes", Reason: fmt.Sprintf("%s is not among the sweep's methods (%s)", m, strings.Join(methods, ","))}
+		}
+	}
+	scaling := cfg.Alpha / float32(max(cfg.Rank, 1))
+	var out []Config
+	for _, m := range methods {
+		spec, ok := LookupMethod(m)
+		if !ok {
+			return nil, &FieldError{Field: "methods", Reason: fmt.Sprintf("unknown method %q (want some of %s)", m, strings.Join(MethodNames(), ", "))}
+		}
+		ladder := spec.Ladder
+		if s, ok := sizes[m]; ok {
+			if spec.Size == "" {
+				return nil, &FieldError{Field: "sizes", Reason: fmt.Sprintf("%s has no size knob: it runs once", m)}
+			}
+			ladder = s
+		}
+		if spec.Size == "" {
+			ladder = []int{0}
+		}
+		if len(ladder) == 0 {
+			return nil, &FieldError{Field: "sizes", Reason: fmt.Sprintf("%s has no sizes to run", m)}
+		}
+		for _, n := range ladder {
+			c := cfg
+			c.Method, c.LR = m, DefaultLR(m)
+			c = c.WithSize(n)
+			if spec.Size == SizeRank && keepScaling {
+				c.Alpha = scaling * float32(n)
+			}
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+// Label names a run's method and size for progress lines and tables: "lora r=4", "top k=2", "ia3".
+func (c Config) Label() string {
+	spec, _ := LookupMethod(c.Method)
+	switch spec.Size {
+	case SizeRank:
+		return fmt.Sprintf("%s r=%d", c.Method, c.Rank)
+	case SizeLayers:
+		return fmt.Sprintf("%s k=%d", c.Method, c.Layers)
+	case SizeBottleneck:
+		return fmt.Sprintf("%s m=%d", c.Method, c.Bottleneck)
+	case SizePrefixLen:
+		return fmt.Sprintf("%s l_p=%d", c.Method, c.PrefixLen)
+	case SizeIntrinsicDim:
+		return fmt.Sprintf("%s d=%d", c.Method, c.IntrinsicDim)
+	}
+	return c.Method
 }

@@ -309,3 +309,16 @@ func (s *Session) addTokens(base *model.Model, imported *peft.Tokens) error {
 
 // Tokens is the run's choice of token rows (empty without Config.TrainTokens).
 func (s *Session) Tokens() TokenChoice { return s.tokens }
+
+// tokensSpan is where the token rows lie in the run's trainable vector (false: the run trains none).
+func tokensSpan(m *model.Model, tr model.Trainable) ([2]int, bool) {
+	off := tr.BaseLen
+	for _, meth := range m.Methods() {
+		n := len(meth.Params())
+		if _, ok := meth.(*peft.Tokens); ok && off+n <= tr.Len {
+			return [2]int{off, off + n}, true
+		}
+		off += n
+	}
+	return [2]int{}, false
+}

@@ -247,3 +247,40 @@ func TestReadTokenRowsRejects(t *testing.T) {
 		})
 	}
 }
+
+// TestTokensLR: with TokensLR the rows step at their own rate and the adapters at the run's: after one step the
+// rows moved by a quarter of what they move at the run's rate (AdamW's first step is lr times the gradient's sign),
+// and the adapters exactly as without it.
+func TestTokensLR(t *testing.T) {
+	base := tinyBase(t)
+	step := func(tokensLR float32) (lora, rows []float32) {
+		cfg := tinyConfig("q", "v")
+		cfg.TrainTokens, cfg.TokensLR, cfg.Clip = "chars:0123456789", tokensLR, 0
+		s, err := train.New(base, data.NewByteTokenizer(), cfg)
+		require.NoError(t, err)
+		before := append([]float32(nil), peft.TokensOf(s.Model()).Params()...)
+		_, err = s.Step(1)
+		require.NoError(t, err)
+		rows = peft.TokensOf(s.Model()).Params()
+		for i := range rows {
+			rows[i] -= before[i]
+		}
+		return peft.LoRAOf(s.Model()).Params(), rows
+	}
+	lr := tinyConfig().LR
+	lora1, rows1 := step(0)
+	lora2, rows2 := step(lr / 4)
+	requireSameBits(t, "the adapters", lora1, lora2)
+	moved := 0
+	for i, d := range rows1 {
+		if d != 0 {
+			moved++
+		}
+		assert.InDelta(t, d/4, rows2[i], 1e-6, "row value %d", i)
+	}
+	assert.Greater(t, moved, 0, "the rows moved")
+	cfg := tinyConfig("q", "v")
+	cfg.TokensLR = -1
+	_, err := train.New(base, data.NewByteTokenizer(), cfg)
+	assert.ErrorContains(t, err, "tokens_lr")
+}

@@ -155,10 +155,17 @@ def convert_adapter(src, dst, cfg):
     from safetensors.torch import load_file, save_file
     sd = load_file(os.path.join(src, "adapter_model.safetensors"))
     for key, w in sd.items():
-        if key.endswith("q_proj.lora_B.weight"):
-            sd[key] = permute(w, cfg["num_attention_heads"]).contiguous()
-        elif key.endswith("k_proj.lora_B.weight"):
-            sd[key] = permute(w, cfg["num_key_value_heads"]).contiguous()
+        heads = None
+        if ".q_proj." in key:
+            heads = cfg["num_attention_heads"]
+        elif ".k_proj." in key:
+            heads = cfg["num_key_value_heads"]
+        if heads is None:
+            continue
+        if key.endswith("lora_B.weight") or key.endswith("ia3_l") and w.shape[-1] == 1:  # (out, r), (out, 1): rows
+            sd[key] = permute(w, heads).contiguous()
+        elif key.endswith("lora_magnitude_vector"):  # DoRA (out): one value per row
+            sd[key] = permute(w.reshape(-1, 1), heads).reshape(-1).contiguous()
     os.makedirs(dst, exist_ok=True)
     save_file(sd, os.path.join(dst, "adapter_model.safetensors"), metadata={"format": "pt"})
     with open(os.path.join(src, "adapter_config.json")) as f:
