@@ -430,7 +430,7 @@ func TestBrowserApp(t *testing.T) {
 		chromedp.Click("#sweep-start"),
 	))
 	waitFor(t, ctx, "the sweep's second run", `app.state.run && app.state.run.sweepIndex === 2 && app.state.run.step > 0`, 5*time.Minute)
-	assert.Contains(t, eval[string](t, ctx, `document.getElementById("run-title").textContent`), "sweep run 2 of ")
+	waitFor(t, ctx, "the second run's title", `document.getElementById("run-title").textContent.includes("sweep run 2 of ")`, 5*time.Second)
 	assert.Empty(t, eval[string](t, ctx, `document.querySelector('.err[data-for="sweep-ranks"]').textContent`), "the refusal is gone")
 	waitFor(t, ctx, "sweep finished", `app.state.sweep && app.state.sweep.status !== "running"`, 8*time.Minute)
 	require.Equal(t, "done", eval[string](t, ctx, `app.state.sweep.status`), "sweep status")
@@ -585,7 +585,8 @@ func TestBrowserApp(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](`document.getElementById("gen-prompt").value = `+
 		string(quoted)+`; document.getElementById("gen-btn").click(); undefined`)))
-	waitFor(t, ctx, "generation", `app.state.gen.done && !app.state.gen.busy`, time.Minute)
+	waitFor(t, ctx, "generation", `app.state.gen.done && !app.state.gen.busy &&
+		document.getElementById("gen-out").textContent.startsWith(app.state.gen.prompt)`, time.Minute)
 	assert.Equal(t, native.generated, eval[string](t, ctx, `app.state.gen.text`), "the tab's generation is native Go's")
 	assert.Equal(t, prompt+native.generated, eval[string](t, ctx, `document.getElementById("gen-out").textContent`),
 		"the generation is shown after its prompt")
@@ -641,8 +642,8 @@ func TestBrowserApp(t *testing.T) {
 	assert.Equal(t, map[string]any{"name": "custom", "file": "good.jsonl", "train": 32.0, "val": 4.0, "test": 4.0},
 		eval[map[string]any](t, ctx, `app.state.run.task`), "the engine split the file 80/10/10")
 	require.NoError(t, chromedp.Do(ctx, chromedp.Click("#stop")))
-	waitFor(t, ctx, "custom run stopped", `app.state.run.status === "stopped"`, time.Minute)
-	assert.True(t, strings.HasPrefix(eval[string](t, ctx, `document.getElementById("progress-text").textContent`), "Stopped"))
+	waitFor(t, ctx, "custom run stopped", `app.state.run.status === "stopped" &&
+		document.getElementById("progress-text").textContent.startsWith("Stopped")`, time.Minute)
 	time.Sleep(300 * time.Millisecond)
 	assert.Equal(t, rows, eval[int](t, ctx, runRows), "a stopped run is not a result")
 
