@@ -83,6 +83,8 @@ func (t *trainFlags) register(fs *flag.FlagSet, which int) {
 	}
 	fs.StringVar(&c.TrainTokens, "train-tokens", "", tokensHelp)
 	fs.Float64Var(&t.tokensLR, "tokens-lr", 0, "peak learning rate of the token rows (0 = -lr)")
+	fs.BoolVar(&c.PrefixProjection, "prefix-projection", false, "prefix-layer: train the prefix through an MLP (Li & Liang's\n"+
+		"reparametrisation, PEFT's prefix_projection); the files keep the prefix it computes")
 	fs.Float64Var(&t.ratioB, "lr-ratio-b", 0, "LoRA+: lora_B's learning rate is this times lora_A's (PEFT's loraplus_lr_ratio; 0 = off)")
 	fs.IntVar(&c.Steps, "steps", c.Steps, "optimizer steps")
 	fs.IntVar(&c.Batch, "batch", c.Batch, "sequences per step")
@@ -159,6 +161,9 @@ func (t *trainFlags) unusedFlags(method string) []string {
 				notes = append(notes, fmt.Sprintf("-%s (a LoRA setting) is not read by -method %s", f, method))
 			}
 		}
+	}
+	if method != train.MethodPrefixLayer && t.fs.Lookup("prefix-projection") != nil && t.set("prefix-projection") {
+		notes = append(notes, fmt.Sprintf("-prefix-projection (a prefix-layer setting) is not read by -method %s", method))
 	}
 	return notes
 }

@@ -37,6 +37,11 @@ func TestFinetuneEveryMethod(t *testing.T) {
 		{"ia3", nil, train.PEFTConfigName, true},
 		{"top", []string{"-layers", "1"}, train.GoloraConfigName, true},
 		{"bitfit", nil, train.GoloraConfigName, false},
+		{"adapter-h", []string{"-bottleneck", "4"}, train.GoloraConfigName, false},
+		{"adapter-l", []string{"-bottleneck", "2"}, train.GoloraConfigName, false},
+		{"prefix-embed", []string{"-prefix-len", "2"}, train.PEFTConfigName, false},
+		{"prefix-layer", []string{"-prefix-len", "3"}, train.PEFTConfigName, false},
+		{"prefix-layer", []string{"-prefix-len", "2", "-prefix-projection"}, train.PEFTConfigName, false},
 	} {
 		name := tc.method + strings.Join(tc.extra, "")
 		t.Run(name, func(t *testing.T) {
@@ -57,7 +62,7 @@ func TestFinetuneEveryMethod(t *testing.T) {
 			require.NoError(t, err, stderr)
 			var ev train.Eval
 			require.NoError(t, json.Unmarshal([]byte(stdout), &ev))
-			if len(tc.extra) > 0 && tc.extra[1] == "pissa" { // a plain rank-2r LoRA on the base: the same model up to rounding
+			if len(tc.extra) > 1 && tc.extra[1] == "pissa" { // a plain rank-2r LoRA on the base: the same model up to rounding
 				assert.InDelta(t, res.ValLoss, ev.ValLoss, 1e-4)
 			} else {
 				assert.Equal(t, res.ValLoss, ev.ValLoss, "evaluate -adapter scores the trained model")

@@ -125,7 +125,7 @@ func plotMethods(path, task string, runs []sweepRun) error {
 		if r.Method == train.MethodFull {
 			full = &runs[i]
 		}
-		if r.Method == train.MethodFrozen || r.TrainableParams == 0 {
+		if r.Method == train.MethodFrozen || r.TrainableParams == 0 || r.Skipped != "" {
 			continue
 		}
 		if _, ok := byMethod[r.Method]; !ok {

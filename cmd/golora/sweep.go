@@ -234,6 +234,12 @@ func runSweep(args []string) error {
 			label += " tokens=" + c.TrainTokens
 		}
 		s, err := train.New(base, tok, c)
+		if why, ok := tooLong(c, err); ok && methodsSweep { // a prefix longer than the task leaves room for
+			fmt.Fprintf(os.Stderr, "%s: skipped: %s\n", label, why)
+			runsOut = append(runsOut, sweepRun{Result: train.Result{Task: c.Task, Method: c.Method, LR: c.LR}, Skipped: why})
+			runsOut[len(runsOut)-1].MethodSettings = train.MethodSettings{Size: c.Size(), SizeName: sizeName(c.Method)}
+			continue
+		}
 		if err != nil {
 			return fmt.Errorf("sweep run %d: %w", i+1, err)
 		}
@@ -332,6 +338,25 @@ func runSweep(args []string) error {
 	}
 	fmt.Fprintln(os.Stderr)
 	return nil
+}
+
+// tooLong reports whether err says that the task's examples do not fit the context a prefix of c leaves, and why.
+func tooLong(c train.Config, err error) (string, bool) {
+	if err == nil || c.PrefixLen == 0 || (c.Method != train.MethodPrefixEmbed && c.Method != train.MethodPrefixLayer) {
+		return "", false
+	}
+	for _, fe := range train.FieldErrors(err) {
+		if fe.Field == "task" {
+			return fe.Reason, true
+		}
+	}
+	return "", false
+}
+
+// sizeName is the size knob of method ("" when it has none).
+func sizeName(method string) string {
+	spec, _ := train.LookupMethod(method)
+	return spec.Size
 }
 
 // sweepRun is one run of a methods sweep as -json prints it: the run's Result and what the sweep measured beside it.
@@ -538,6 +563,10 @@ func printMethodsTable(runs []sweepRun) {
 	fmt.Printf("%-8s %-16s %10s %10s %9s %9s %9s %9s %8s %8s\n", "task", "method", "trainable", "state", "val_loss",
 		"accuracy", "tok/s", "step ms", "vs full", "decode")
 	for _, r := range runs {
+		if r.Skipped != "" {
+			fmt.Printf("%-8s %-16s skipped: %s\n", r.Task, fmt.Sprintf("%s %s=%d", r.Method, r.SizeName, r.Size), r.Skipped)
+			continue
+		}
 		rel, dec := "-", "-"
 		if r.StepVsFull > 0 {
 			rel = fmt.Sprintf("%.2fx", r.StepVsFull)

@@ -293,3 +293,96 @@ func ReadGoloraAdapter(r io.Reader, name string) (GoloraAdapter, error) {
 	}
 	return g, nil
 }
+
+// ---------------------------------------------------------------- prompt and prefix tuning
+
+// PEFT saves a prompt-learning adapter as one tensor, without the base_model.model prefix.
+const PromptEmbeddingsKey = "prompt_embeddings"
+
+// PromptConfig is adapter_config.json for PEFT's prompt learning methods: PROMPT_TUNING (PromptTuningConfig,
+// tuners/prompt_tuning/config.py) and PREFIX_TUNING (PrefixTuningConfig, tuners/prefix_tuning/config.py), both on
+// PromptLearningConfig (config.py: num_virtual_tokens, token_dim, num_transformer_submodules, num_attention_heads,
+// num_layers). Fields of the other type are omitted when writing. For PREFIX_TUNING on a grouped-query model PEFT sizes
+// token_dim as the key/value width and num_attention_heads as the key/value heads (_prepare_prompt_learning_config).
+type PromptConfig struct {
+	AutoMapping              json.RawMessage `json:"auto_mapping"`                      // null
+	BaseModelNameOrPath      string          `json:"base_model_name_or_path"`           // the base the adapter was trained on
+	EncoderHiddenSize        *int            `json:"encoder_hidden_size,omitempty"`     // PREFIX_TUNING: the MLP's width
+	InferenceMode            bool            `json:"inference_mode"`                    // true once saved for use
+	NumAttentionHeads        *int            `json:"num_attention_heads"`               // query heads (prompt), key/value heads (prefix)
+	NumLayers                *int            `json:"num_layers"`                        // the base's blocks
+	NumTransformerSubmodules *int            `json:"num_transformer_submodules"`        // 1 for a decoder-only model
+	NumVirtualTokens         int             `json:"num_virtual_tokens"`                // l_p
+	PEFTType                 string          `json:"peft_type"`                         // PROMPT_TUNING or PREFIX_TUNING
+	PrefixProjection         *bool           `json:"prefix_projection,omitempty"`       // PREFIX_TUNING: trained through an MLP
+	PromptTuningInit         *string         `json:"prompt_tuning_init,omitempty"`      // PROMPT_TUNING: RANDOM or TEXT
+	PromptTuningInitText     json.RawMessage `json:"prompt_tuning_init_text,omitempty"` // PROMPT_TUNING: with TEXT (null)
+	Revision                 *string         `json:"revision"`                          // null
+	TaskType                 string          `json:"task_type"`                         // "CAUSAL_LM"
+	TokenDim                 int             `json:"token_dim"`                         // C (prompt), NKV·head size (prefix)
+	TokenizerKwargs          json.RawMessage `json:"tokenizer_kwargs,omitempty"`        // PROMPT_TUNING: null
+	TokenizerNameOrPath      json.RawMessage `json:"tokenizer_name_or_path,omitempty"`  // PROMPT_TUNING: with TEXT (null)
+}
+
+// NewPromptConfig is the config golora writes for PROMPT_TUNING (l_p rows of width tokenDim) or PREFIX_TUNING (l_p
+// keys and values of width tokenDim in each of layers, heads the key/value heads), as saved for inference: the prefix
+// itself, without an MLP (prefix_projection false, as PEFT's file holds it).
+func NewPromptConfig(peftType, base string, lp, tokenDim, heads, layers int) PromptConfig {
+	one := 1
+	c := PromptConfig{AutoMapping: json.RawMessage("null"), BaseModelNameOrPath: base, InferenceMode: true,
+		NumAttentionHeads: &heads, NumLayers: &layers, NumTransformerSubmodules: &one, NumVirtualTokens: lp,
+		PEFTType: peftType, TaskType: "CAUSAL_LM", TokenDim: tokenDim}
+	switch peftType {
+	case PEFTTypePrompt:
+		random := "RANDOM"
+		c.PromptTuningInit = &random
+		c.PromptTuningInitText, c.TokenizerKwargs, c.TokenizerNameOrPath = json.RawMessage("null"), json.RawMessage("null"), json.RawMessage("null")
+	case PEFTTypePrefix:
+		off := false
+		c.PrefixProjection, c.EncoderHiddenSize = &off, &tokenDim
+	}
+	return c
+}
+
+// Validate checks a prompt-learning config: its type, a positive l_p and token_dim, one transformer submodule.
+func (c PromptConfig) Validate() error {
+	switch {
+	case c.PEFTType != PEFTTypePrompt && c.PEFTType != PEFTTypePrefix:
+		return fmt.Errorf("peft_type %q is not %s or %s", c.PEFTType, PEFTTypePrompt, PEFTTypePrefix)
+	case c.NumVirtualTokens < 1:
+		return fmt.Errorf("num_virtual_tokens = %d, need at least 1", c.NumVirtualTokens)
+	case c.TokenDim < 1:
+		return fmt.Errorf("token_dim = %d, need at least 1", c.TokenDim)
+	case c.NumTransformerSubmodules != nil && *c.NumTransformerSubmodules != 1:
+		return fmt.Errorf("num_transformer_submodules = %d: a decoder-only model has one", *c.NumTransformerSubmodules)
+	}
+	return nil
+}
+
+// WritePromptConfig validates c and writes it as PEFT does (sorted keys, two-space indentation).
+func WritePromptConfig(w io.Writer, c PromptConfig) error {
+	if err := c.Validate(); err != nil {
+		return fmt.Errorf("checkpoint: write prompt config: %w", err)
+	}
+	if len(c.AutoMapping) == 0 {
+		c.AutoMapping = json.RawMessage("null")
+	}
+	return writeJSON(w, c)
+}
+
+// ReadPromptConfig reads a PROMPT_TUNING or PREFIX_TUNING adapter_config.json and validates it; unknown fields are
+// accepted (newer PEFT adds some) and dropped.
+func ReadPromptConfig(r io.Reader, name string) (PromptConfig, error) {
+	data, err := readConfigBytes(r, name)
+	if err != nil {
+		return PromptConfig{}, err
+	}
+	var c PromptConfig
+	if err := json.Unmarshal(data, &c); err != nil {
+		return PromptConfig{}, fmt.Errorf("checkpoint %s: invalid JSON: %w", name, err)
+	}
+	if err := c.Validate(); err != nil {
+		return PromptConfig{}, fmt.Errorf("checkpoint %s: %w", name, err)
+	}
+	return c, nil
+}

@@ -38,14 +38,12 @@ func (s *Session) ExportFiles(baseName string) (AdapterFiles, error) {
 	if s.model.Merged() {
 		return AdapterFiles{}, fmt.Errorf("adapter: the adapters are merged; export needs them separate")
 	}
-	switch s.cfg.Method {
-	case MethodFull:
-		return AdapterFiles{}, fmt.Errorf("adapter: full fine-tuning trains every weight: its result is the whole model (model.safetensors), not an adapter")
-	case MethodFrozen:
-		return AdapterFiles{}, fmt.Errorf("adapter: a frozen run trains nothing")
-	case MethodIntrinsic:
-		return AdapterFiles{}, fmt.Errorf("adapter: intrinsic moves every weight (θ0 + P z): its result is the whole model (ExportModel), not an adapter")
-	case MethodTop, MethodBitFit:
+	switch spec, _ := LookupMethod(s.cfg.Method); spec.Files {
+	case FilesModel:
+		return AdapterFiles{}, fmt.Errorf("adapter: %s moves every weight: its result is the whole model (model.safetensors), not an adapter", s.cfg.Method)
+	case "":
+		return AdapterFiles{}, fmt.Errorf("adapter: a %s run trains nothing", s.cfg.Method)
+	case FilesGolora:
 		if peft.TokensOf(s.model) != nil {
 			return AdapterFiles{}, fmt.Errorf("adapter: token rows are written beside LoRA or DoRA (PEFT's trainable_token_indices); %s does not carry them", GoloraConfigName)
 		}
@@ -129,6 +127,17 @@ func WriteAdapter(m *model.Model, baseName string, weights, config io.Writer) er
 		}
 		cfg := checkpoint.NewIA3Config(baseName, targets, ff)
 		writeConfig = func() error { return checkpoint.WriteIA3Config(config, cfg) }
+	case *peft.PrefixEmbed:
+		c := m.Config
+		ts = append(ts, checkpoint.Tensor{Name: checkpoint.PromptEmbeddingsKey, Shape: []int{meth.Len, c.Dim}, Data: meth.Params()})
+		cfg := checkpoint.NewPromptConfig(checkpoint.PEFTTypePrompt, baseName, meth.Len, c.Dim, c.NHeads, c.NLayers)
+		writeConfig = func() error { return checkpoint.WritePromptConfig(config, cfg) }
+	case *peft.PrefixLayer:
+		c := m.Config
+		kv := meth.PastKeyValues() // through the MLP when trained with one: the prefix, as PEFT saves it
+		ts = append(ts, checkpoint.Tensor{Name: checkpoint.PromptEmbeddingsKey, Shape: []int{meth.Len, len(kv) / meth.Len}, Data: kv})
+		cfg := checkpoint.NewPromptConfig(checkpoint.PEFTTypePrefix, baseName, meth.Len, c.KVDim(), c.NKVHeads, c.NLayers)
+		writeConfig = func() error { return checkpoint.WritePromptConfig(config, cfg) }
 	case nil:
 		return fmt.Errorf("adapter: the model has no LoRA adapters (nor any other method to write)")
 	default:
@@ -184,7 +193,7 @@ func (s *Session) exportGolora(baseName string) (AdapterFiles, error) {
 	g := checkpoint.GoloraAdapter{Format: checkpoint.GoloraFormat, Version: checkpoint.GoloraVersion, Method: s.cfg.Method,
 		BaseModelNameOrPath: baseName, BaseFingerprint: fingerprintHex(s.baseSum)}
 	set := s.cfg.settings()
-	g.Layers = set.Layers
+	g.Layers, g.Bottleneck = set.Layers, set.Bottleneck
 	if s.cfg.Method == MethodBitFit {
 		g.Targets = set.Targets
 	}
@@ -242,8 +251,11 @@ func ReadAdapter(base *model.Model, config io.Reader, configName string, weights
 		return readLoRA(base, raw, configName, weights, weightsName)
 	case peftType == checkpoint.PEFTTypeIA3:
 		return readIA3(base, raw, configName, weights, weightsName)
+	case peftType == checkpoint.PEFTTypePrompt || peftType == checkpoint.PEFTTypePrefix:
+		return readPrompt(base, raw, configName, weights, weightsName)
 	}
-	return nil, fmt.Errorf("adapter %s: peft_type %q: golora applies LORA (with or without use_dora) and IA3 adapters", configName, peftType)
+	return nil, fmt.Errorf("adapter %s: peft_type %q: golora applies LORA (with or without use_dora), IA3, PROMPT_TUNING and "+
+		"PREFIX_TUNING adapters", configName, peftType)
 }
 
 // readTensors reads the adapter's safetensors file, refusing non-finite values, by name.
@@ -484,8 +496,12 @@ func readGolora(base *model.Model, raw []byte, configName string, weights io.Rea
 		if targets, err = model.ParseTargets(g.Targets); err == nil {
 			meth, err = peft.AddBitFit(scratch, peft.BitFitConfig{Targets: targets})
 		}
+	case MethodAdapterH: // the blocks' norms train with the adapters unless the file replaces none
+		meth, err = peft.AddAdapterH(scratch, peft.AdapterHConfig{Width: g.Bottleneck, FrozenNorms: len(g.Replaces) == 0}, nil)
+	case MethodAdapterL:
+		meth, err = peft.AddAdapterL(scratch, peft.AdapterLConfig{Width: g.Bottleneck}, nil)
 	default:
-		return nil, bad("method %q: golora reads top and bitfit adapters in this format", g.Method)
+		return nil, bad("method %q: golora reads top, bitfit, adapter-h and adapter-l adapters in this format", g.Method)
 	}
 	if err != nil {
 		return nil, bad("%v", err)
@@ -657,4 +673,65 @@ func tokenRowsIn(m *model.Model, cfg checkpoint.AdapterConfig, configName string
 		return fmt.Errorf("adapter %s: tensor %q holds lm_head's rows, but trainable_token_indices lists only the embedding's", weightsName, headKey)
 	}
 	return nil
+}
+
+// readPrompt reads a PEFT PROMPT_TUNING adapter (l_p rows before the input) or PREFIX_TUNING one (l_p keys and values
+// per layer), checking the config's sizes against base: a prompt of token_dim C, a prefix of token_dim KVD on
+// num_attention_heads = the key/value heads (PEFT's sizes for grouped-query attention), num_layers L.
+func readPrompt(base *model.Model, raw []byte, configName string, weights io.Reader, weightsName string) (*model.Model, error) {
+	cfg, err := checkpoint.ReadPromptConfig(bytes.NewReader(raw), configName)
+	if err != nil {
+		return nil, err
+	}
+	c := base.Config
+	prefix := cfg.PEFTType == checkpoint.PEFTTypePrefix
+	dim, heads, what := c.Dim, c.NHeads, "the model's width"
+	if prefix {
+		dim, heads, what = c.KVDim(), c.NKVHeads, "the keys' width (key/value heads x head size)"
+	}
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("adapter %s: %s", configName, fmt.Sprintf(format, args...))
+	}
+	switch {
+	case cfg.TokenDim != dim:
+		return nil, bad("token_dim = %d, this base's is %d (%s)", cfg.TokenDim, dim, what)
+	case cfg.NumLayers != nil && *cfg.NumLayers != c.NLayers:
+		return nil, bad("num_layers = %d, this base has %d", *cfg.NumLayers, c.NLayers)
+	case cfg.NumAttentionHeads != nil && *cfg.NumAttentionHeads != heads:
+		return nil, bad("num_attention_heads = %d, this base's is %d", *cfg.NumAttentionHeads, heads)
+	case cfg.NumVirtualTokens >= c.SeqLen:
+		return nil, bad("num_virtual_tokens = %d leaves no room in the base's context of %d", cfg.NumVirtualTokens, c.SeqLen)
+	}
+	byKey, err := readTensors(weights, weightsName)
+	if err != nil {
+		return nil, err
+	}
+	for k := range byKey {
+		if k != checkpoint.PromptEmbeddingsKey {
+			return nil, fmt.Errorf("adapter %s: tensor %q: a %s adapter holds %q only", weightsName, k, cfg.PEFTType, checkpoint.PromptEmbeddingsKey)
+		}
+	}
+	m := base.Clone()
+	lp := cfg.NumVirtualTokens
+	if prefix {
+		p, err := peft.AddPrefixLayer(m, peft.PrefixLayerConfig{Len: lp}, nil)
+		if err != nil {
+			return nil, bad("%v", err)
+		}
+		err = fill(byKey, checkpoint.PromptEmbeddingsKey, p.Params(), weightsName, fmt.Sprintf(" (num_virtual_tokens %d, num_layers x 2 x token_dim)", lp),
+			[]int{lp, 2 * c.NLayers * dim})
+		if err != nil {
+			return nil, err
+		}
+		return m, nil
+	}
+	p, err := peft.AddPrefixEmbed(m, peft.PrefixEmbedConfig{Len: lp}, nil)
+	if err != nil {
+		return nil, bad("%v", err)
+	}
+	if err := fill(byKey, checkpoint.PromptEmbeddingsKey, p.Params(), weightsName, fmt.Sprintf(" (num_virtual_tokens %d, token_dim)", lp),
+		[]int{lp, dim}); err != nil {
+		return nil, err
+	}
+	return m, nil
 }

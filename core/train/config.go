@@ -45,6 +45,8 @@ type Config struct {
 	LRRatioB   float32 `json:",omitempty"` // LoRA+: lora_B's learning rate over A's (PEFT's loraplus_lr_ratio; 0 = off)
 	// IntrinsicDim is intrinsic's d: the dimension of the random subspace θ0 + P z it trains in (z's length).
 	IntrinsicDim int `json:",omitempty"`
+	// PrefixProjection trains prefix-layer's prefix through an MLP (Li & Liang's reparametrisation, PEFT's prefix_projection).
+	PrefixProjection bool `json:",omitempty"`
 	// TrainTokens trains embedding rows beside the adapters (peft.Tokens, PEFT's trainable_token_indices):
 	// "" or "none", "auto", "all-in-data", "chars:CHARACTERS" or "ids:ID,ID,..." (ChooseTokens).
 	TrainTokens string `json:",omitempty"` // omitted when empty, so that the fingerprints of older runs stay valid

@@ -46,6 +46,8 @@ func methodConfig(method string) train.Config {
 func TestEveryMethodFilesRoundTrip(t *testing.T) {
 	pissa := methodConfig(train.MethodLoRA)
 	pissa.Init = string(peft.InitPiSSA)
+	projection := methodConfig(train.MethodPrefixLayer)
+	projection.PrefixProjection = true
 	for _, tc := range []struct {
 		name       string
 		cfg        train.Config
@@ -59,6 +61,11 @@ func TestEveryMethodFilesRoundTrip(t *testing.T) {
 		{"top", methodConfig(train.MethodTop), train.GoloraConfigName, "", 0},
 		{"bitfit", methodConfig(train.MethodBitFit), train.GoloraConfigName, "bitfit", 0},
 		{"lora-pissa", pissa, train.PEFTConfigName, "lora", 1e-4},
+		{"adapter-h", methodConfig(train.MethodAdapterH), train.GoloraConfigName, "adapter-h", 0},
+		{"adapter-l", methodConfig(train.MethodAdapterL), train.GoloraConfigName, "adapter-l", 0},
+		{"prefix-embed", methodConfig(train.MethodPrefixEmbed), train.PEFTConfigName, "prefix-embed", 0},
+		{"prefix-layer", methodConfig(train.MethodPrefixLayer), train.PEFTConfigName, "prefix-layer", 0},
+		{"prefix-layer-projection", projection, train.PEFTConfigName, "prefix-layer", 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			base := tinyBase(t)
@@ -95,11 +102,17 @@ func TestEveryMethodFilesRoundTrip(t *testing.T) {
 			if tc.carries != "" { // a run continues the adapter it carries
 				cont := tc.cfg
 				cont.Method = tc.carries
-				cont.Init = ""
+				cont.Init, cont.PrefixProjection = "", false
 				c, err := train.New(m, data.NewByteTokenizer(), cont)
 				require.NoError(t, err)
-				assert.Equal(t, s.Info().TrainableParams*map[bool]int{true: 2, false: 1}[tc.name == "lora-pissa"],
-					c.Info().TrainableParams, "the continued run trains the adapter read")
+				want := s.Info().TrainableParams
+				switch tc.name {
+				case "lora-pissa": // a plain LoRA of rank 2r
+					want *= 2
+				case "prefix-layer-projection": // the prefix itself, without the MLP
+					want = peft.PrefixLayerParams(base.Config, cont.PrefixLen, false, 0)
+				}
+				assert.Equal(t, want, c.Info().TrainableParams, "the continued run trains the adapter read")
 				_, err = c.Step(2)
 				require.NoError(t, err)
 				other := cont
@@ -166,6 +179,47 @@ func TestPEFTNamesOfMethods(t *testing.T) {
 }
 `
 	assert.Equal(t, want, string(ia3.Config), "IA3 adapter_config.json as PEFT writes it (sorted keys, indent 2)")
+
+	_, prompt := methodFiles(t, base, methodConfig(train.MethodPrefixEmbed))
+	assert.Equal(t, map[string][]int{"prompt_embeddings": {4, 16}}, keys(prompt), "PROMPT_TUNING: (l_p, C)")
+	wantPrompt := `{
+  "auto_mapping": null,
+  "base_model_name_or_path": "tiny.safetensors",
+  "inference_mode": true,
+  "num_attention_heads": 4,
+  "num_layers": 2,
+  "num_transformer_submodules": 1,
+  "num_virtual_tokens": 4,
+  "peft_type": "PROMPT_TUNING",
+  "prompt_tuning_init": "RANDOM",
+  "prompt_tuning_init_text": null,
+  "revision": null,
+  "task_type": "CAUSAL_LM",
+  "token_dim": 16,
+  "tokenizer_kwargs": null,
+  "tokenizer_name_or_path": null
+}
+`
+	assert.Equal(t, wantPrompt, string(prompt.Config), "PROMPT_TUNING adapter_config.json as PEFT writes it")
+	_, prefix := methodFiles(t, base, methodConfig(train.MethodPrefixLayer))
+	assert.Equal(t, map[string][]int{"prompt_embeddings": {4, 2 * 2 * 8}}, keys(prefix), "PREFIX_TUNING: (l_p, L·2·KVD)")
+	wantPrefix := `{
+  "auto_mapping": null,
+  "base_model_name_or_path": "tiny.safetensors",
+  "encoder_hidden_size": 8,
+  "inference_mode": true,
+  "num_attention_heads": 2,
+  "num_layers": 2,
+  "num_transformer_submodules": 1,
+  "num_virtual_tokens": 4,
+  "peft_type": "PREFIX_TUNING",
+  "prefix_projection": false,
+  "revision": null,
+  "task_type": "CAUSAL_LM",
+  "token_dim": 8
+}
+`
+	assert.Equal(t, wantPrefix, string(prefix.Config), "PREFIX_TUNING: token_dim and heads are the key/value ones (GQA)")
 
 	pissa := methodConfig(train.MethodLoRA)
 	pissa.Init, pissa.Alpha = string(peft.InitPiSSA), 6
@@ -248,6 +302,14 @@ func TestGoloraAdapterFiles(t *testing.T) {
 	}
 	_, err = readFiles(base, edit(bf, map[string]any{"adds": []string{"model.layers.0.mlp.down_proj.bias"}}))
 	assert.ErrorContains(t, err, "adds lacks")
+
+	_, ah := methodFiles(t, base, methodConfig(train.MethodAdapterH))
+	require.NoError(t, json.Unmarshal(ah.Config, &g))
+	assert.Equal(t, 8, g.Bottleneck)
+	assert.Contains(t, g.Replaces, "model.layers.1.post_attention_layernorm.weight", "Houlsby's norms train")
+	assert.Len(t, g.Adds, 2*2*4, "down and up with biases, after attention and after the MLP, in each block")
+	_, err = readFiles(base, edit(ah, map[string]any{"bottleneck": 4}))
+	assert.ErrorContains(t, err, "has shape")
 }
 
 // TestRefusesWhatCannotApply: (IA)³ on other modules, a DoRA magnitude of zero, a peft_type golora lacks.
@@ -280,4 +342,27 @@ func TestRefusesWhatCannotApply(t *testing.T) {
 	require.NoError(t, checkpoint.WriteSafetensors(&buf, ts, meta))
 	_, err = readFiles(base, train.AdapterFiles{Weights: buf.Bytes(), Config: dora.Config, ConfigName: train.PEFTConfigName})
 	assert.ErrorContains(t, err, "is 0 at row 2")
+
+	_, prefix := methodFiles(t, base, methodConfig(train.MethodPrefixLayer))
+	for _, tc := range []struct {
+		fields map[string]any
+		want   string
+	}{
+		{map[string]any{"token_dim": 16}, "token_dim = 16, this base's is 8 (the keys' width"},
+		{map[string]any{"num_layers": 3}, "num_layers = 3"},
+		{map[string]any{"num_attention_heads": 4}, "num_attention_heads = 4, this base's is 2"},
+		{map[string]any{"num_virtual_tokens": 5}, "has shape [4 32], expected [5 32]"},
+		{map[string]any{"num_virtual_tokens": 24}, "leaves no room"},
+		{map[string]any{"num_transformer_submodules": 2}, "num_transformer_submodules = 2"},
+	} {
+		var raw map[string]any
+		require.NoError(t, json.Unmarshal(prefix.Config, &raw))
+		for k, v := range tc.fields {
+			raw[k] = v
+		}
+		c, err := json.Marshal(raw)
+		require.NoError(t, err)
+		_, err = readFiles(base, train.AdapterFiles{Weights: prefix.Weights, Config: c, ConfigName: train.PEFTConfigName})
+		assert.ErrorContains(t, err, tc.want, "%v", tc.fields)
+	}
 }

@@ -23,6 +23,11 @@ const (
 	// MethodIntrinsic trains z alone in θ = θ0 + P z, a random d-dimensional subspace of every weight
 	// (Li et al. 2018, Aghajanyan et al. 2020; peft.Intrinsic)
 	MethodIntrinsic = "intrinsic"
+
+	MethodAdapterH    = "adapter-h"    // Houlsby et al.'s adapters after the attention and the MLP (and the norms)
+	MethodAdapterL    = "adapter-l"    // Lin et al.'s adapter after the MLP, with its own norm
+	MethodPrefixEmbed = "prefix-embed" // prompt tuning: l_p trained embeddings before the input
+	MethodPrefixLayer = "prefix-layer" // prefix tuning: l_p trained keys and values in every layer
 )
 
 // The size knobs, by the field name Validate, the CLI (with - for _) and the JSON use.
@@ -96,6 +101,26 @@ var methodSpecs = []MethodSpec{
 		Size: SizeIntrinsicDim, Ladder: []int{10, 100, 1000, 10000}, LR: intrinsicLR, Merges: true, validate: validateIntrinsic,
 		attach: func(m *model.Model, c Config, _ *rng.RNG) (model.Method, error) {
 			return peft.AddIntrinsic(m, peft.IntrinsicConfig{Dim: c.IntrinsicDim, Seed: c.Seed})
+		}},
+	{Name: MethodAdapterH, Files: FilesGolora, Summary: "a small bottleneck layer after the attention and after the MLP (and the norms)",
+		Size: SizeBottleneck, Ladder: []int{2, 8, 32}, LR: 2e-2, validate: validateBottleneck,
+		attach: func(m *model.Model, c Config, r *rng.RNG) (model.Method, error) {
+			return peft.AddAdapterH(m, peft.AdapterHConfig{Width: c.Bottleneck}, r)
+		}},
+	{Name: MethodAdapterL, Files: FilesGolora, Summary: "a small bottleneck layer with its own norm after the MLP",
+		Size: SizeBottleneck, Ladder: []int{2, 8, 32}, LR: 2e-2, validate: validateBottleneck,
+		attach: func(m *model.Model, c Config, r *rng.RNG) (model.Method, error) {
+			return peft.AddAdapterL(m, peft.AdapterLConfig{Width: c.Bottleneck}, r)
+		}},
+	{Name: MethodPrefixEmbed, Files: FilesPEFT, Summary: "l_p learned embeddings read before the input (they take l_p positions)",
+		Size: SizePrefixLen, Ladder: []int{1, 4, 16}, LR: 2e-2, validate: validatePrefix,
+		attach: func(m *model.Model, c Config, r *rng.RNG) (model.Method, error) {
+			return peft.AddPrefixEmbed(m, peft.PrefixEmbedConfig{Len: c.PrefixLen}, r)
+		}},
+	{Name: MethodPrefixLayer, Files: FilesPEFT, Summary: "l_p learned keys and values in every layer, attended to before the input",
+		Size: SizePrefixLen, Ladder: []int{1, 4, 16}, LR: 2e-2, validate: validatePrefix,
+		attach: func(m *model.Model, c Config, r *rng.RNG) (model.Method, error) {
+			return peft.AddPrefixLayer(m, peft.PrefixLayerConfig{Len: c.PrefixLen, Projection: c.PrefixProjection}, r)
 		}},
 }
 
@@ -189,6 +214,9 @@ func (c Config) validateMethod(m *model.Model, bad func(field, format string, ar
 	if spec.validate != nil {
 		spec.validate(c, m, bad)
 	}
+	if c.PrefixProjection && c.Method != MethodPrefixLayer {
+		bad("prefix_projection", "reparametrises prefix-layer's prefix through an MLP; %s has none (leave it off)", c.Method)
+	}
 	if c.LRRatioB != 0 {
 		switch {
 		case !usesLoRA(c.Method):
@@ -260,6 +288,20 @@ func validateIntrinsic(c Config, m *model.Model, bad func(field, format string, 
 	}
 }
 
+// validateBottleneck checks the adapters' width against the model's.
+func validateBottleneck(c Config, m *model.Model, bad func(field, format string, args ...any)) {
+	if c.Bottleneck < 1 || c.Bottleneck > m.Config.Dim {
+		bad("bottleneck", "must be between 1 and %d (the model's width), got %d", m.Config.Dim, c.Bottleneck)
+	}
+}
+
+// validatePrefix checks l_p against the context (the examples must fit in what it leaves: New checks them).
+func validatePrefix(c Config, m *model.Model, bad func(field, format string, args ...any)) {
+	if c.PrefixLen < 1 || c.PrefixLen >= m.Config.SeqLen {
+		bad("prefix_len", "must be between 1 and %d (the context, %d, less one token), got %d", m.Config.SeqLen-1, m.Config.SeqLen, c.PrefixLen)
+	}
+}
+
 // loraConfig is the run's LoRA (or DoRA) settings; c is validated.
 func (c Config) loraConfig() peft.LoRAConfig {
 	targets, _ := model.ParseTargets(c.Targets)
@@ -297,12 +339,19 @@ func (c Config) forFingerprint() Config {
 	if !usesLoRA(c.Method) {
 		c.LRRatioB = 0
 	}
+	if c.Method != MethodPrefixLayer {
+		c.PrefixProjection = false
+	}
 	return c
 }
 
 // MergeWhyNot says why a method that does not merge cannot (for messages).
 func MergeWhyNot(method string) string {
 	switch method {
+	case MethodAdapterH, MethodAdapterL:
+		return "an adapter is a nonlinear layer of its own, which no weight of a Llama checkpoint can hold; it adds its latency at inference"
+	case MethodPrefixEmbed, MethodPrefixLayer:
+		return "its prefix is extra positions, which no weight of a Llama checkpoint can hold (it takes l_p positions of the context)"
 	case MethodFull, MethodTop:
 		return "it trains the base weights themselves, which already are the fine-tuned model"
 	case MethodBitFit:
@@ -318,16 +367,17 @@ func MergeWhyNot(method string) string {
 // MethodSettings are the settings that describe a run's method, as Info and Result report them (the fields each
 // method has: rank and targets for LoRA and DoRA, layers for top, ...; the others are omitted).
 type MethodSettings struct {
-	Size       int      `json:"size"`                 // the value of the method's size knob (0 when it has none)
-	SizeName   string   `json:"size_name,omitempty"`  // which knob: rank, layers, bottleneck, prefix_len
-	Rank       int      `json:"rank,omitempty"`       // lora, dora
-	Alpha      float32  `json:"alpha,omitempty"`      // lora, dora: scaling alpha/r (alpha/sqrt(r) with rsLoRA)
-	Targets    []string `json:"targets,omitempty"`    // the linear layers a method acts on: lora, dora, bitfit, ia3
-	Init       string   `json:"init,omitempty"`       // lora, dora: how A (and B) start
-	LRRatioB   float32  `json:"lr_ratio_b,omitempty"` // lora, dora: LoRA+'s ratio of B's learning rate to A's
-	Layers     int      `json:"layers,omitempty"`     // top: the last k blocks trained
-	Bottleneck int      `json:"bottleneck,omitempty"` // adapter-h, adapter-l
-	PrefixLen  int      `json:"prefix_len,omitempty"` // prefix-embed, prefix-layer: l_p
+	Size       int      `json:"size"`                        // the value of the method's size knob (0 when it has none)
+	SizeName   string   `json:"size_name,omitempty"`         // which knob: rank, layers, bottleneck, prefix_len
+	Rank       int      `json:"rank,omitempty"`              // lora, dora
+	Alpha      float32  `json:"alpha,omitempty"`             // lora, dora: scaling alpha/r (alpha/sqrt(r) with rsLoRA)
+	Targets    []string `json:"targets,omitempty"`           // the linear layers a method acts on: lora, dora, bitfit, ia3
+	Init       string   `json:"init,omitempty"`              // lora, dora: how A (and B) start
+	LRRatioB   float32  `json:"lr_ratio_b,omitempty"`        // lora, dora: LoRA+'s ratio of B's learning rate to A's
+	Layers     int      `json:"layers,omitempty"`            // top: the last k blocks trained
+	Bottleneck int      `json:"bottleneck,omitempty"`        // adapter-h, adapter-l
+	PrefixLen  int      `json:"prefix_len,omitempty"`        // prefix-embed, prefix-layer: l_p
+	Projection bool     `json:"prefix_projection,omitempty"` // prefix-layer: trained through Li & Liang's MLP
 }
 
 // settings describes the method of c (validated) on m.
@@ -351,6 +401,10 @@ func (c Config) settings() MethodSettings {
 		}
 	case MethodTop:
 		ms.Layers = c.Layers
+	case MethodAdapterH, MethodAdapterL:
+		ms.Bottleneck = c.Bottleneck
+	case MethodPrefixEmbed, MethodPrefixLayer:
+		ms.PrefixLen, ms.Projection = c.PrefixLen, c.PrefixProjection
 	}
 	return ms
 }
@@ -394,6 +448,17 @@ func (c Config) withImported(imp peft.Method) (Config, error) {
 		c = c.withLoRA(im.LoRAConfig)
 	case *peft.LoRA:
 		c = c.withLoRA(im.LoRAConfig)
+	case *peft.AdapterH:
+		c.Bottleneck = im.Width
+	case *peft.AdapterL:
+		c.Bottleneck = im.Width
+	case *peft.PrefixEmbed:
+		c.PrefixLen = im.Len
+	case *peft.PrefixLayer:
+		if im.Projection {
+			return c, fmt.Errorf("train: a prefix-layer adapter still in its projection form cannot be carried into a run")
+		}
+		c.PrefixLen, c.PrefixProjection = im.Len, false
 	case *peft.BitFit, *peft.IA3:
 	default:
 		return c, fmt.Errorf("train: a run cannot take over a %s adapter", name)
@@ -423,6 +488,14 @@ func reattach(m *model.Model, imp peft.Method) error {
 		meth, err = peft.AddBitFit(m, peft.BitFitConfig{Targets: im.Targets})
 	case *peft.IA3:
 		meth, err = peft.AddIA3(m)
+	case *peft.AdapterH:
+		meth, err = peft.AddAdapterH(m, peft.AdapterHConfig{Width: im.Width, FrozenNorms: !im.TrainsBase("model.layers.0.input_layernorm.weight")}, nil)
+	case *peft.AdapterL:
+		meth, err = peft.AddAdapterL(m, peft.AdapterLConfig{Width: im.Width}, nil)
+	case *peft.PrefixEmbed:
+		meth, err = peft.AddPrefixEmbed(m, peft.PrefixEmbedConfig{Len: im.Len}, nil)
+	case *peft.PrefixLayer:
+		meth, err = peft.AddPrefixLayer(m, peft.PrefixLayerConfig{Len: im.Len}, nil)
 	default:
 		return fmt.Errorf("train: a run cannot take over a %s adapter", imp.Name())
 	}

@@ -50,6 +50,9 @@ func methodRuns() []struct {
 	c = tinyConfig(MethodDoRA)
 	c.LRRatioB, c.Dropout = 4, 0.1
 	add("dora-plus-dropout", c)
+	c = tinyConfig(MethodPrefixLayer)
+	c.PrefixLen, c.PrefixProjection = 2, true
+	add("prefix-layer-projection", c)
 	return runs
 }
 
@@ -148,6 +151,10 @@ func TestMethodInfo(t *testing.T) {
 		{MethodBitFit, 0, peft.BitFitParams(c, model.AllTargets()),
 			MethodSettings{Targets: []string{"q", "k", "v", "o", "gate", "up", "down"}}},
 		{MethodIA3, 0, peft.IA3Params(c), MethodSettings{Targets: []string{"k", "v", "down"}}},
+		{MethodAdapterH, 4, peft.AdapterHParams(c, 4, false), MethodSettings{Size: 4, SizeName: SizeBottleneck, Bottleneck: 4}},
+		{MethodAdapterL, 2, peft.AdapterLParams(c, 2), MethodSettings{Size: 2, SizeName: SizeBottleneck, Bottleneck: 2}},
+		{MethodPrefixEmbed, 3, peft.PrefixEmbedParams(c, 3), MethodSettings{Size: 3, SizeName: SizePrefixLen, PrefixLen: 3}},
+		{MethodPrefixLayer, 2, peft.PrefixLayerParams(c, 2, false, 0), MethodSettings{Size: 2, SizeName: SizePrefixLen, PrefixLen: 2}},
 		{MethodFrozen, 0, 0, MethodSettings{}},
 	} {
 		t.Run(tc.method, func(t *testing.T) {
@@ -181,6 +188,11 @@ func TestValidateMethodSettings(t *testing.T) {
 		{"lora+ on ia3", func(c *Config) { c.Method, c.LRRatioB = MethodIA3, 4 }, "lr_ratio_b", "no B"},
 		{"lora+ negative", func(c *Config) { c.LRRatioB = -1 }, "lr_ratio_b", "between 0"},
 		{"lora+ NaN", func(c *Config) { c.LRRatioB = float32(math.NaN()) }, "lr_ratio_b", "between 0"},
+		{"bottleneck 0", func(c *Config) { c.Method, c.Bottleneck = MethodAdapterH, 0 }, "bottleneck", "between 1 and 32"},
+		{"bottleneck wide", func(c *Config) { c.Method, c.Bottleneck = MethodAdapterL, 33 }, "bottleneck", "between 1 and 32"},
+		{"prefix 0", func(c *Config) { c.Method, c.PrefixLen = MethodPrefixEmbed, 0 }, "prefix_len", "between 1 and 127"},
+		{"prefix the context", func(c *Config) { c.Method, c.PrefixLen = MethodPrefixLayer, 128 }, "prefix_len", "between 1 and 127"},
+		{"projection on lora", func(c *Config) { c.PrefixProjection = true }, "prefix_projection", "prefix-layer"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := tinyConfig(MethodLoRA)
@@ -264,10 +276,11 @@ func TestPiSSARun(t *testing.T) {
 	assert.Less(t, worst, float32(1e-3), "merged = unmerged")
 }
 
-// TestMergeRefusesWhatCannotMerge: top, bitfit and full train base weights or add biases: Merge says why.
+// TestMergeRefusesWhatCannotMerge: top, bitfit and full train base weights or add biases, adapters add layers and
+// prefixes positions: Merge says why.
 func TestMergeRefusesWhatCannotMerge(t *testing.T) {
 	base := tinyBase(t)
-	for _, method := range []string{MethodTop, MethodBitFit, MethodFull} {
+	for _, method := range []string{MethodTop, MethodBitFit, MethodFull, MethodAdapterH, MethodAdapterL, MethodPrefixEmbed, MethodPrefixLayer} {
 		s, err := New(base, data.NewByteTokenizer(), tinyConfig(method))
 		require.NoError(t, err)
 		_, err = s.Merge()
@@ -306,4 +319,24 @@ func TestMethodSweepConfigs(t *testing.T) {
 	assert.ErrorContains(t, err, "no size knob")
 	_, err = MethodSweepConfigs(cfg, nil, nil, true)
 	assert.Error(t, err)
+}
+
+// TestPrefixTakesContext: a prefix takes l_p positions of the context: a task whose examples fit the base but not
+// what the prefix leaves is refused by field, naming the prefix.
+func TestPrefixTakesContext(t *testing.T) {
+	base := tinyBase(t)
+	cfg := tinyConfig(MethodPrefixEmbed)
+	cfg.Task, cfg.Custom = "custom", nil
+	for i := range 20 {
+		cfg.Custom = append(cfg.Custom, data.Example{Prompt: fmt.Sprintf("%090d", i), Completion: "twenty-eight chars long here"})
+	}
+	cfg.PrefixLen = 1
+	_, err := New(base, data.NewByteTokenizer(), cfg)
+	require.NoError(t, err, "fits with l_p = 1")
+	cfg.PrefixLen = 16
+	_, err = New(base, data.NewByteTokenizer(), cfg)
+	fes := FieldErrors(err)
+	require.Len(t, fes, 1, "%v", err)
+	assert.Equal(t, "task", fes[0].Field)
+	assert.Contains(t, fes[0].Reason, "16 of the base's 128 positions go to prefix-embed's prefix")
 }

@@ -30,7 +30,8 @@ func pageKeys(c *Config) map[string]any {
 		"lr": &c.LR, "steps": &c.Steps, "batch": &c.Batch, "warmup": &c.Warmup, "weightDecay": &c.WeightDecay,
 		"clip": &c.Clip, "seed": &c.Seed, "shards": &c.Shards, "evalEvery": &c.EvalEvery, "evalLimit": &c.EvalLimit,
 		"layers": &c.Layers, "bottleneck": &c.Bottleneck, "prefixLen": &c.PrefixLen, "lrRatioB": &c.LRRatioB,
-		"trainTokens": &c.TrainTokens,
+		"prefixProjection": &c.PrefixProjection,
+		"trainTokens":      &c.TrainTokens,
 	}
 }
 

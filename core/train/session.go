@@ -150,17 +150,6 @@ func New(base *model.Model, tok data.Tokenizer, cfg Config) (*Session, error) {
 	if importedTokens != nil && imported == nil {
 		return nil, fmt.Errorf("train: the base carries token rows without a LoRA adapter; merge them first")
 	}
-	ctx := base.Config.SeqLen
-	if s.train, err = data.EncodeExamples(tok, task.Train, ctx, task.Name+" train"); err != nil {
-		return nil, &FieldError{Field: "task", Reason: err.Error()}
-	}
-	if s.val, err = data.EncodeExamples(tok, task.Val, ctx, task.Name+" validation"); err != nil {
-		return nil, &FieldError{Field: "task", Reason: err.Error()}
-	}
-	if _, err = data.EncodeExamples(tok, task.Test, ctx, task.Name+" test"); err != nil {
-		return nil, &FieldError{Field: "task", Reason: err.Error()}
-	}
-	s.batcher = data.NewBatcher(s.train, cfg.Batch, cfg.Seed)
 	if spec, _ := LookupMethod(cfg.Method); imported == nil && spec.attach != nil {
 		meth, err := spec.attach(s.model, cfg, rng.New(cfg.Seed))
 		if err != nil {
@@ -170,6 +159,25 @@ func New(base *model.Model, tok data.Tokenizer, cfg Config) (*Session, error) {
 			s.pissaInit = append([]float32(nil), meth.Params()...)
 		}
 	}
+	// The examples must fit the context the methods leave (a prefix takes l_p of its positions).
+	ctx := s.model.Context()
+	fit := func(err error) error {
+		if ctx < base.Config.SeqLen {
+			return &FieldError{Field: "task", Reason: fmt.Sprintf("%v (%d of the base's %d positions go to %s's prefix)",
+				err, base.Config.SeqLen-ctx, base.Config.SeqLen, cfg.Method)}
+		}
+		return &FieldError{Field: "task", Reason: err.Error()}
+	}
+	if s.train, err = data.EncodeExamples(tok, task.Train, ctx, task.Name+" train"); err != nil {
+		return nil, fit(err)
+	}
+	if s.val, err = data.EncodeExamples(tok, task.Val, ctx, task.Name+" validation"); err != nil {
+		return nil, fit(err)
+	}
+	if _, err = data.EncodeExamples(tok, task.Test, ctx, task.Name+" test"); err != nil {
+		return nil, fit(err)
+	}
+	s.batcher = data.NewBatcher(s.train, cfg.Batch, cfg.Seed)
 	if err := s.addTokens(base, importedTokens); err != nil {
 		return nil, err
 	}
@@ -482,7 +490,7 @@ func (s *Session) Complete(prompts []string) ([]string, error) {
 // is then the text so far, still not a match.
 func (s *Session) complete(prompts, wants []string) ([]string, error) {
 	out := make([]string, len(prompts))
-	end, ctx := s.tok.End(), s.model.Config.SeqLen
+	end, ctx := s.tok.End(), s.model.Context()
 	var d *model.Decoder
 	// Batches of near-equal size (never a last batch of a few rows that costs a full decode).
 	batches := max(1, (len(prompts)+decodeRows-1)/decodeRows)
@@ -569,8 +577,8 @@ func (s *Session) Generate(prompt string, maxTokens int, temperature float32, se
 		return "", fmt.Errorf("train: maxTokens must be positive, got %d", maxTokens)
 	}
 	ids := data.EncodePrompt(s.tok, prompt)
-	if len(ids) >= s.model.Config.SeqLen {
-		return "", fmt.Errorf("train: the prompt is %d tokens, the context is %d", len(ids), s.model.Config.SeqLen)
+	if len(ids) >= s.model.Context() {
+		return "", fmt.Errorf("train: the prompt is %d tokens, the context is %d", len(ids), s.model.Context())
 	}
 	sampler := model.Sampler{Temperature: temperature, TopP: 0.9, RNG: rng.New(seed)}
 	out, err := s.model.Generate(s.model.NewDecoder(1), ids, maxTokens, []int{s.tok.End()}, sampler)

@@ -55,11 +55,11 @@ func UnseenChars(m *model.Model, tok data.Tokenizer, ex []data.Example, maxExamp
 		return UnseenReport{Skipped: fmt.Sprintf("the check reads byte-level tokens; this base's tokenizer is %q", tok.Name())}, nil
 	}
 	ex = ex[:min(len(ex), maxExamples)]
-	seqs, err := data.EncodeExamples(tok, ex, m.Config.SeqLen, "data")
+	seqs, err := data.EncodeExamples(tok, ex, m.Context(), "data") // a prefix method takes some of the context
 	if err != nil {
 		return UnseenReport{}, err
 	}
-	acts := m.NewActs(1, m.Config.SeqLen)
+	acts := m.NewActs(1, m.Context())
 	V := m.Config.VocabSize
 	var ids [256]int // each byte's token
 	for c := range 256 {
