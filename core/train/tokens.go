@@ -299,6 +299,10 @@ func (s *Session) addTokens(base *model.Model, imported *peft.Tokens) error {
 	}
 	s.tokens = ch
 	if len(ch.IDs) == 0 {
+		if s.cfg.Method == MethodTokens {
+			return &FieldError{Field: "train_tokens", Reason: fmt.Sprintf("%s chose no token: the base tells every token "+
+				"of the data apart and produces it, so method %s has nothing to train (use all-in-data or a list)", spec, MethodTokens)}
+		}
 		return nil
 	}
 	if _, err := peft.AddTokens(s.model, peft.TokensConfig{IDs: ch.IDs, Output: true}); err != nil {
