@@ -29,7 +29,9 @@ const PEFTTrainableTokensParam = ".trainable_tokens_delta"
 
 // PEFTTrainableTokensKey is a TRAINABLE_TOKENS adapter's key of a module's rows, e.g.
 // "base_model.model.model.embed_tokens.trainable_tokens_delta".
-func PEFTTrainableTokensKey(module string) string { return peftPrefix + module + PEFTTrainableTokensParam }
+func PEFTTrainableTokensKey(module string) string {
+	return peftPrefix + module + PEFTTrainableTokensParam
+}
 
 // TrainableTokensConfig is adapter_config.json for a TRAINABLE_TOKENS adapter, fields in PEFT's (alphabetical) order.
 type TrainableTokensConfig struct {
