@@ -26,9 +26,10 @@ type Bulk struct {
 // Engine holds one base model and at most one session: the page's worker runs one thing at a time, and more runs at
 // once mean more workers, each with its own Engine.
 type Engine struct {
-	base    *model.Model
-	session *Session
-	tok     data.Tokenizer
+	base     *model.Model
+	baseFile string // the base's file name, as the page gave it (the adapter files' base_model_name_or_path)
+	session  *Session
+	tok      data.Tokenizer
 
 	sweeper   *Sweeper // a sweep run by sweepStep (engine_analyse.go)
 	sweepKind string
@@ -152,8 +153,16 @@ func (e *Engine) needSession() (*Session, error) {
 
 // PageModel describes the loaded base.
 type PageModel struct {
-	Name      string `json:"name"`
-	Params    int    `json:"params"`
+	Name           string `json:"name"`                     // the model's own name (a safetensors file's, else the file's)
+	File           string `json:"file"`                     // the file it was read from
+	Format         string `json:"format"`                   // "safetensors" or "llama2c"
+	Tokenizer      string `json:"tokenizer"`                // "byte", or "bpe:" and the tokenizer file
+	TokenizerFile  string `json:"tokenizerFile,omitempty"`  // the tokenizer.bin given with it
+	Bytes          int    `json:"bytes"`                    // the file's size
+	TokenizerBytes int    `json:"tokenizerBytes,omitempty"` // the tokenizer file's size
+	Fingerprint    string `json:"fingerprint"`              // BaseFingerprint: what a run's snapshot checks on resume
+	Tied           bool   `json:"tied"`                     // the classifier is the embedding
+	Params         int    `json:"params"`
 	Dim       int    `json:"dim"`
 	HiddenDim int    `json:"hiddenDim"`
 	Layers    int    `json:"layers"`
@@ -268,28 +277,6 @@ func (a configArgs) config(in Bulk) (Config, error) {
 		file = &PageFile{Name: a.FileName, Data: b}
 	}
 	return ParsePageConfig(a.Config, file)
-}
-
-// load {name} with the bulk bytes "model" (a safetensors base) -> {model}. It drops any session.
-func (e *Engine) load(args []byte, in Bulk) (any, Bulk, error) {
-	var a struct {
-		Name string `json:"name"`
-	}
-	if err := decodeArgs(args, &a); err != nil {
-		return nil, Bulk{}, err
-	}
-	buf, ok := in.Bytes["model"]
-	if !ok {
-		return nil, Bulk{}, errors.New("load: the model file goes in the bulk bytes \"model\"")
-	}
-	m, _, err := model.Load(bytes.NewReader(buf), a.Name)
-	if err != nil {
-		return nil, Bulk{}, fmt.Errorf("load %s: %w", a.Name, err)
-	}
-	e.base, e.session, e.sweeper = m, nil, nil
-	c := m.Config
-	return map[string]any{"model": PageModel{Name: m.Name, Params: m.NumParams(), Dim: c.Dim, HiddenDim: c.HiddenDim,
-		Layers: c.NLayers, Heads: c.NHeads, KVHeads: c.NKVHeads, Vocab: c.VocabSize, SeqLen: c.SeqLen}}, Bulk{}, nil
 }
 
 // defaults {} -> {config, lrs}: DefaultConfig as the page spells it (EncodePageConfig), and each method's default
@@ -628,7 +615,7 @@ func (e *Engine) exportAdapter(args []byte, _ Bulk) (any, Bulk, error) {
 	if err != nil {
 		return nil, Bulk{}, err
 	}
-	st, cfg, err := s.ExportAdapter(e.base.Name)
+	st, cfg, err := s.ExportAdapter(e.baseFile)
 	if err != nil {
 		return nil, Bulk{}, err
 	}

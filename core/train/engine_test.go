@@ -171,7 +171,7 @@ func TestEngineErrors(t *testing.T) {
 	msg, _, _ = engineError(t, e, "load", `{"name": "x"}`, Bulk{})
 	assert.Contains(t, msg, `bulk bytes "model"`)
 	msg, _, _ = engineError(t, e, "load", `{"name": "x"}`, Bulk{Bytes: map[string][]byte{"model": []byte("nonsense")}})
-	assert.Contains(t, msg, "load x:")
+	assert.Contains(t, msg, "checkpoint x: truncated")
 
 	e = loadedEngine(t)
 	v, _ := engineCall(t, e, "defaults", map[string]any{}, Bulk{})

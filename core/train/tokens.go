@@ -193,10 +193,16 @@ func MeasureTokens(m *model.Model, tok data.Tokenizer, ex []data.Example, maxExa
 			}
 		}
 	}
-	cos, twin := maxCosines(m.Params.Embed, V, m.Config.Dim)
+	var rows []int // the data's tokens: only their rows are compared (K·V, not V² products: a 32,000-token vocabulary)
+	for id, n := range count {
+		if n > 0 {
+			rows = append(rows, id)
+		}
+	}
+	cos, twin := maxCosines(m.Params.Embed, V, m.Config.Dim, rows)
 	if !m.Config.Tied {
-		c2, t2 := maxCosines(m.Params.LMHead, V, m.Config.Dim)
-		for v := range cos {
+		c2, t2 := maxCosines(m.Params.LMHead, V, m.Config.Dim, rows)
+		for _, v := range rows {
 			if c2[v] > cos[v] {
 				cos[v], twin[v] = c2[v], t2[v]
 			}
@@ -214,8 +220,9 @@ func MeasureTokens(m *model.Model, tok data.Tokenizer, ex []data.Example, maxExa
 	return stats, nil
 }
 
-// maxCosines returns, for each row of w (V, C), its largest cosine with another row and that row.
-func maxCosines(w []float32, V, C int) ([]float32, []int) {
+// maxCosines returns, for each of rows of w (V, C), its largest cosine with another row and that row (the first
+// of equals); the other entries are -1.
+func maxCosines(w []float32, V, C int, rows []int) ([]float32, []int) {
 	norm := make([]float64, V)
 	for v := range V {
 		var s float64
@@ -228,9 +235,12 @@ func maxCosines(w []float32, V, C int) ([]float32, []int) {
 	for v := range cos {
 		cos[v], twin[v] = -1, -1
 	}
-	for a := range V {
+	for _, a := range rows {
 		ra := w[a*C : (a+1)*C]
-		for b := a + 1; b < V; b++ {
+		for b := range V {
+			if b == a {
+				continue
+			}
 			var d float64
 			for j, x := range w[b*C : (b+1)*C] {
 				d += float64(ra[j]) * float64(x)
@@ -241,9 +251,6 @@ func maxCosines(w []float32, V, C int) ([]float32, []int) {
 			}
 			if c > cos[a] {
 				cos[a], twin[a] = c, b
-			}
-			if c > cos[b] {
-				cos[b], twin[b] = c, a
 			}
 		}
 	}
