@@ -163,13 +163,13 @@ type PageModel struct {
 	Fingerprint    string `json:"fingerprint"`              // BaseFingerprint: what a run's snapshot checks on resume
 	Tied           bool   `json:"tied"`                     // the classifier is the embedding
 	Params         int    `json:"params"`
-	Dim       int    `json:"dim"`
-	HiddenDim int    `json:"hiddenDim"`
-	Layers    int    `json:"layers"`
-	Heads     int    `json:"heads"`
-	KVHeads   int    `json:"kvHeads"`
-	Vocab     int    `json:"vocab"`
-	SeqLen    int    `json:"seqLen"`
+	Dim            int    `json:"dim"`
+	HiddenDim      int    `json:"hiddenDim"`
+	Layers         int    `json:"layers"`
+	Heads          int    `json:"heads"`
+	KVHeads        int    `json:"kvHeads"`
+	Vocab          int    `json:"vocab"`
+	SeqLen         int    `json:"seqLen"`
 }
 
 // PageInfo is what a run trains and what that costs (Info).
