@@ -68,6 +68,8 @@ var engineMethods = map[string]engineMethod{
 	"analyse":       (*Engine).analyse,
 	"sweepStart":    (*Engine).sweepStart,
 	"sweepStep":     (*Engine).sweepStep,
+	"unseen":        (*Engine).unseen,
+	"chooseTokens":  (*Engine).chooseTokens,
 }
 
 // EngineMethods lists the names Call answers, sorted.
@@ -179,6 +181,10 @@ type PageInfo struct {
 	TotalParams     int    `json:"totalParams"`
 	TrainableBytes  int64  `json:"trainableBytes"`
 	FullBytes       int64  `json:"fullBytes"`
+	// The token rows the run trains (counted above): its train_tokens, and the tokens chosen, as ids and quoted.
+	TrainTokens string   `json:"trainTokens,omitempty"`
+	TokenIDs    []int    `json:"tokenIds,omitempty"`
+	Tokens      []string `json:"tokens,omitempty"`
 }
 
 // PageTask is the task a run's session built, with the values a 0 ("the task's default") stood for.
@@ -216,7 +222,16 @@ type PageEval struct {
 
 func pageInfo(i Info) PageInfo {
 	return PageInfo{Method: i.Method, TrainableParams: i.TrainableParams, TotalParams: i.TotalParams,
-		TrainableBytes: i.TrainableBytes, FullBytes: i.FullBytes}
+		TrainableBytes: i.TrainableBytes, FullBytes: i.FullBytes, TrainTokens: i.TrainTokens, TokenIDs: i.TokenIDs}
+}
+
+// sessionInfo is s's Info for the page, the token rows quoted by the engine's tokenizer.
+func (e *Engine) sessionInfo(s *Session) PageInfo {
+	pi := pageInfo(s.Info())
+	if len(pi.TokenIDs) > 0 {
+		pi.Tokens = tokenTexts(e.tok, pi.TokenIDs)
+	}
+	return pi
 }
 
 func pageMetrics(m Metrics) PageMetrics {
@@ -312,14 +327,17 @@ func (e *Engine) validate(args []byte, in Bulk) (any, Bulk, error) {
 	return map[string]any{"ok": true}, Bulk{}, nil
 }
 
-// validateSweep {config, fileName?, ranks, full} (+ "file") -> {configs}: the sweep's runs (SweepConfigs: LoRA at each
-// rank with the config's alpha, then full fine-tuning at its default learning rate when full is set), each checked
+// validateSweep {config, fileName?, ranks, full, trainTokens?} (+ "file") -> {configs}: the sweep's runs
+// (SweepConfigs: LoRA at each rank with the config's alpha, each once per trainTokens value when given
+// (TokenSweepConfigs), then full fine-tuning at its default learning rate when full is set), each checked
 // (ValidateSweep) before the first starts, as the page's settings to start them with.
 func (e *Engine) validateSweep(args []byte, in Bulk) (any, Bulk, error) {
 	var a struct {
 		configArgs
 		Ranks []int `json:"ranks"`
 		Full  bool  `json:"full"`
+		// TrainTokens runs each rank once per value ("none": without rows), as sweep -train-tokens does.
+		TrainTokens []string `json:"trainTokens"`
 	}
 	if err := decodeArgs(args, &a); err != nil {
 		return nil, Bulk{}, err
@@ -336,6 +354,9 @@ func (e *Engine) validateSweep(args []byte, in Bulk) (any, Bulk, error) {
 		fullLR = DefaultLR(MethodFull)
 	}
 	cfgs := SweepConfigs(c, a.Ranks, false, fullLR)
+	if len(a.TrainTokens) > 0 {
+		cfgs = TokenSweepConfigs(cfgs, a.TrainTokens)
+	}
 	if err := ValidateSweep(e.base, cfgs); err != nil {
 		return nil, Bulk{}, err
 	}
@@ -371,7 +392,7 @@ func (e *Engine) start(args []byte, in Bulk) (any, Bulk, error) {
 		return nil, Bulk{}, err
 	}
 	e.session = s
-	return map[string]any{"info": pageInfo(s.Info()), "shards": s.Config().Shards,
+	return map[string]any{"info": e.sessionInfo(s), "shards": s.Config().Shards,
 		"task": pageTask(s.Config(), a.FileName, s.Info())}, Bulk{}, nil
 }
 
@@ -389,7 +410,7 @@ func (e *Engine) info(args []byte, _ Bulk) (any, Bulk, error) {
 	if err != nil {
 		return nil, Bulk{}, err
 	}
-	return map[string]any{"info": pageInfo(s.Info())}, Bulk{}, nil
+	return map[string]any{"info": e.sessionInfo(s)}, Bulk{}, nil
 }
 
 // examples {split, n} -> {examples: [{prompt, completion}]}.
