@@ -41,8 +41,9 @@ test-wasm:
 	$(SIMD) GOOS=js GOARCH=wasm $(GO) test -count=1 -exec="$(WASM_EXEC)" ./core/...
 
 ## test-e2e: the browser app in headless Chromium (apt-get install -y chromium), screenshots in e2e/screenshots/.
-test-e2e: wasm
-	$(GO) test -count=1 -timeout 20m ./e2e/...
+## The test builds both wasm engines itself; GOLORA_E2E_REQUIRE=1 turns its skip (no Chromium) into a failure.
+test-e2e:
+	GOLORA_E2E_REQUIRE=1 $(GO) test -count=1 -timeout 20m ./e2e/...
 
 ## bench: `golora bench` natively (JSON lines, each figure next to its baseline).
 bench:
@@ -101,8 +102,8 @@ serve: wasm
 	$(SIMD) $(GO) run ./cmd/golora serve -addr $(ADDR)
 
 ## e2e-default: time the page's default run in headless Chromium (a few minutes; not part of make test).
-e2e-default: wasm
-	GOLORA_E2E_DEFAULT=1 $(GO) test -count=1 -timeout 30m -run TestBrowserDefaultRun -v ./e2e/...
+e2e-default:
+	GOLORA_E2E_REQUIRE=1 GOLORA_E2E_DEFAULT=1 $(GO) test -count=1 -timeout 30m -run TestBrowserDefaultRun -v ./e2e/...
 
 ## base: the shipped base, continued from the previous base (models/base-v1.safetensors) on the new corpus with
 ## its prose from Debian's fortunes package (installed here when missing), about 30 minutes on 2 cores (models/README.md).

@@ -25,6 +25,7 @@ const state = {
   engine: null,       // {simd, wasmURL, wasmBytes, wasmEncodedBytes, modelBytes, loadMs}
   model: null,        // {name, params, dim, hiddenDim, layers, heads, kvHeads, vocab, seqLen}
   defaults: null,     // the engine's default settings (train.DefaultConfig as the page spells it)
+  lrs: {},            // each method's default learning rate, by name
   config: null,       // the settings in the form
   custom: null,       // the user's JSON Lines file: {name, data: Uint8Array, lines}
   fieldErrors: {},    // field -> {msg, local}: local parsing and the engine's Validate; "_" for errors of no field
@@ -35,6 +36,7 @@ const state = {
   run: null,          // the current or last run (panels/run.js)
   interrupted: null,  // a run saved in IndexedDB that a reload interrupted, offered for resuming
   sweep: null,        // the sweep in progress or last run (panels/sweep.js)
+  sweepError: "",     // why the sweep's settings were refused, shown under its ranks
   runs: [],           // finished runs, newest first, kept in IndexedDB
   error: "",          // the banner under the header
 };
@@ -116,6 +118,7 @@ function main() {
     state.engine = p;
     state.model = p.model;
     // Go's float32 values may arrive as float64 (0.003 as 0.003000000026077032): round them back to float32 precision.
+    state.lrs = p.lrs || {};
     state.defaults = Object.fromEntries(Object.entries(p.defaults).map(([k, v]) =>
       [k, typeof v === "number" && !Number.isInteger(v) ? +v.toPrecision(7) : v]));
   });

@@ -10,6 +10,8 @@ export const COLORS = {
 };
 const FONT = '12px system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif';
 const HEIGHT = 240;
+const INTEGER_INCRS = [1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1e3, 2e3, 2500, 5e3, 1e4, 2e4, 25e3, 5e4, 1e5, 2e5,
+  25e4, 5e5, 1e6];
 
 // niceMax rounds hi up to a round number (1, 2, 2.5 or 5 times a power of ten) for the top of a linear scale.
 export function niceMax(hi) {
@@ -19,7 +21,8 @@ export function niceMax(hi) {
 }
 
 // Chart is one plot. spec:
-//   x: {label, fmt(v), log (2 or 10; linear if absent), splits?: () => [ticks]}, y: {fmt(v), splits?}
+//   x: {label, fmt(v), log (2 or 10; linear if absent), splits?: () => [ticks], integer (ticks on whole numbers)},
+//   y: {fmt(v), splits?}
 //   series: [{name, color, width, dash, points (draw markers), line (false: markers only), legend (false: not listed)}]
 //   tip(idx) -> [lines] for the data index under the cursor, or null
 export class Chart {
@@ -45,6 +48,7 @@ export class Chart {
       grid: { stroke: COLORS.grid, width: 1 }, ticks: { stroke: COLORS.axis, width: 1, size: 4 },
       values: (u, splits) => splits.map((v) => (v == null ? "" : a.fmt(v))),
       ...(a.splits ? { splits: () => a.splits() } : {}),
+      ...(a.integer ? { incrs: INTEGER_INCRS } : {}), // steps: never a tick between two of them
     });
     const scale = (key, a) => ({
       time: false, range: () => this.range[key], ...(a.log ? { distr: 3, log: a.log } : {}),

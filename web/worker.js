@@ -6,13 +6,15 @@
 //
 // page -> worker                                   worker -> page
 //   init     {modelURL, modelName}                   ready     {model, simd, wasmURL, wasmBytes, wasmEncodedBytes,
-//                                                                modelBytes, loadMs, defaults}
+//                                                                modelBytes, loadMs, defaults, lrs}
 //   validate {id, config, custom}                    validated {id, ok, error?, field?, fields?}
 //   preview  {id, config, custom, n}                 preview   {id, examples, error?, field?}
 //            custom: the user's file {name, data: Uint8Array} for the task "custom", else null
 //   generate {id, prompt, maxTokens, temperature,    generated {id, text, error?}
 //             seed}
+//   validateSweep {id, config, custom, ranks, full}  sweepChecked {id, ok, configs?, error?, field?, fields?}
 //   start    {runId, config, custom, snapshot?}      started   {runId, info, task, workers}
+//                                                    evaluating {runId, step, initial}   an evaluation begins
 //                                                    eval      {runId, step, valLoss, accuracy, correct, total,
 //                                                               samples, initial}
 //                                                    progress  {runId, step, steps, fromStep, losses: Float32Array,
@@ -109,13 +111,13 @@ async function init({ modelURL, modelName, forceScalar }) {
   if (!mres.ok) throw new Error(`could not fetch the base model ${modelURL}: HTTP ${mres.status}`);
   const bytes = new Uint8Array(await mres.arrayBuffer());
   const { model } = call("load", { name: modelName }, { model: bytes });
-  const { config } = call("defaults");
+  const { config, lrs } = call("defaults");
 
   if (!isHelper) startHelper({ modelURL, modelName, forceScalar: !simd });
   if (isHelper) return;
   const entry = performance.getEntriesByType("resource").find((e) => e.name.endsWith(wasmURL));
   post("ready", {
-    model, simd, wasmURL, defaults: config,
+    model, simd, wasmURL, defaults: config, lrs,
     wasmBytes: entry ? entry.decodedBodySize : 0,
     wasmEncodedBytes: entry ? entry.encodedBodySize : 0,
     modelBytes: bytes.length,
@@ -267,7 +269,10 @@ async function run({ runId, config, custom, snapshot }) {
     const par = { on: await helperFor(config, custom, shards, snapshot), shards, applied: null, lastStep: 0, lastLoss: 0,
       tokens: resumed ? resumed.tokens : 0 };
     post("started", { runId, info, task, workers: par.on ? 2 : 1 });
-    const evaluate = async () => {
+    // evaluate scores the model at the current step (step 0: the base) on both workers; the page shows "Evaluating"
+    // meanwhile and times it for its estimate of the time left.
+    const evaluate = async (at) => {
+      post("evaluating", { runId, step: at, initial: at === 0 && !resumed });
       await checkApplied(par); // the helper must hold the same step before it evaluates its part
       if (par.on && helper) {
         try {
@@ -281,7 +286,7 @@ async function run({ runId, config, custom, snapshot }) {
     };
 
     // Step 0: the untrained model's generations are the "before" column (a resumed run has them).
-    if (!resumed) post("eval", { runId, initial: true, ...(await evaluate()) });
+    if (!resumed) post("eval", { runId, initial: true, ...(await evaluate(0)) });
 
     const steps = config.steps;
     const every = config.evalEvery > 0 ? config.evalEvery : 0;
@@ -337,7 +342,7 @@ async function run({ runId, config, custom, snapshot }) {
       if (every && step % every === 0 && step < steps) {
         await yieldNow();
         if (job.stopped) break;
-        post("eval", { runId, ...(await evaluate()) });
+        post("eval", { runId, ...(await evaluate(step)) });
         save();
       } else if (performance.now() - lastSave > SNAPSHOT_MS && step < steps) {
         save();
@@ -347,7 +352,7 @@ async function run({ runId, config, custom, snapshot }) {
       post("done", { runId, status: "stopped", seconds: (performance.now() - t0) / 1000 });
       return;
     }
-    const final = await evaluate();
+    const final = await evaluate(steps);
     post("eval", { runId, ...final });
     let adapter = null;
     let adapterConfig = "";
@@ -381,6 +386,16 @@ const handlers = {
       post("validated", { id, ok: true });
     } catch (err) {
       post("validated", { id, ok: false, error: err.message, field: err.field, fields: err.fields });
+    }
+  },
+  // validateSweep checks a whole sweep before its first run starts, and returns each run's settings.
+  validateSweep({ id, config, custom, ranks, full }) {
+    try {
+      const [args, bulk] = withConfig(config, custom);
+      const { configs } = call("validateSweep", { ...args, ranks, full }, bulk);
+      post("sweepChecked", { id, ok: true, configs });
+    } catch (err) {
+      post("sweepChecked", { id, ok: false, error: err.message, field: err.field, fields: err.fields });
     }
   },
   preview({ id, config, custom, n }) {

@@ -119,7 +119,7 @@ func (m *Model) NewActs(maxB, maxT int) *Acts {
 		X0: f(NT * C), LnF: f(NT * C), RstdF: f(NT), Logits: f(N * V), Probs: f(N * V), Losses: f(N),
 		dres: f(NT * C), dln: f(NT * C), dattY: f(NT * C), dq: f(NT * C), dqPre: f(NT * C),
 		dk: f(NK * KVD), dkPre: f(NT * KVD), dv: f(NK * KVD), datt: f(att),
-		dg: f(NT * H), du: f(NT * H), dh: f(NT * H), dlogits: f(N * V), dlosses: f(N), dsub: f(NT * C)}
+		dg: f(NT * H), du: f(NT * H), dh: f(NT * H), dlogits: f(N * V), dlosses: f(N)}
 	a.Layers = make([]LayerActs, c.NLayers)
 	for l := range a.Layers {
 		a.Layers[l] = LayerActs{Ln1: f(NT * C), Rstd1: f(NT), Q: f(NT * C), K: f(NK * KVD), V: f(NK * KVD),
@@ -139,6 +139,9 @@ func (m *Model) sizePasses(a *Acts) {
 	a.passes, a.linear = m.newPasses(a.MaxB * (a.MaxT + a.lead.rows))
 	a.tokens = tokensOf(a.passes)
 	a.places = placesOf(a.passes, m.Config.NLayers)
+	if a.places.sub != nil && a.dsub == nil { // only a sublayer hook's backward needs it
+		a.dsub = make([]float32, a.MaxB*(a.MaxT+a.lead.rows)*m.Config.Dim)
+	}
 	a.nmeth = len(m.methods)
 }
 

@@ -320,9 +320,9 @@ func readLoRA(base *model.Model, raw []byte, configName string, weights io.Reade
 			"so it does not fit this base; convert it to a plain LoRA first (PEFT: save_pretrained(..., "+
 			"path_initial_model_for_weight_conversion=...); golora's finetune -out does it)", cfg.InitLoraWeights)
 	}
-	targets, err := model.ParseTargets(cfg.TargetModules)
+	targets, err := peftTargets(base.Config, cfg.TargetModules)
 	if err != nil {
-		return nil, bad("target_modules: %v", err)
+		return nil, bad("%v", err)
 	}
 	byKey, err := readTensors(weights, weightsName)
 	if err != nil {
@@ -385,9 +385,9 @@ func readIA3(base *model.Model, raw []byte, configName string, weights io.Reader
 	if err != nil {
 		return nil, err
 	}
-	targets, err := model.ParseTargets(cfg.TargetModules)
+	targets, err := peftTargets(base.Config, cfg.TargetModules)
 	if err != nil {
-		return nil, fmt.Errorf("adapter %s: target_modules: %v", configName, err)
+		return nil, fmt.Errorf("adapter %s: %v", configName, err)
 	}
 	var want, wantFF []string
 	for _, t := range peft.IA3Targets {

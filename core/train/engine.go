@@ -292,13 +292,18 @@ func (e *Engine) load(args []byte, in Bulk) (any, Bulk, error) {
 		Layers: c.NLayers, Heads: c.NHeads, KVHeads: c.NKVHeads, Vocab: c.VocabSize, SeqLen: c.SeqLen}}, Bulk{}, nil
 }
 
-// defaults {} -> {config}: DefaultConfig as the page spells it (EncodePageConfig).
+// defaults {} -> {config, lrs}: DefaultConfig as the page spells it (EncodePageConfig), and each method's default
+// learning rate by name (the page moves the rate along when the method changes).
 func (e *Engine) defaults(args []byte, _ Bulk) (any, Bulk, error) {
 	if err := decodeArgs(args, &struct{}{}); err != nil {
 		return nil, Bulk{}, err
 	}
 	text, err := EncodePageConfig(DefaultConfig())
-	return map[string]any{"config": json.RawMessage(text)}, Bulk{}, err
+	lrs := map[string]float32{}
+	for _, name := range MethodNames() {
+		lrs[name] = DefaultLR(name)
+	}
+	return map[string]any{"config": json.RawMessage(text), "lrs": lrs}, Bulk{}, err
 }
 
 // validate {config, fileName?} (+ "file") -> {ok: true}, or every invalid field.

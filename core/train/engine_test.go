@@ -174,6 +174,10 @@ func TestEngineErrors(t *testing.T) {
 	assert.Contains(t, msg, "load x:")
 
 	e = loadedEngine(t)
+	v, _ := engineCall(t, e, "defaults", map[string]any{}, Bulk{})
+	lrs := v["lrs"].(map[string]any)
+	assert.Equal(t, DefaultLR(MethodFull), float32(lrs["full"].(float64)), "each method's default learning rate")
+	assert.Equal(t, DefaultLR(MethodLoRA), float32(lrs["lora"].(float64)))
 	msg, _, _ = engineError(t, e, "step", `{"n": 1}`, Bulk{})
 	assert.Contains(t, msg, "no run: call start first")
 	msg, _, _ = engineError(t, e, "validate", `{"config": {}, "extra": 1}`, Bulk{})

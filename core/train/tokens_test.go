@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"math"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -13,6 +14,7 @@ import (
 	"golora/core/data"
 	"golora/core/model"
 	"golora/core/peft"
+	"golora/core/rng"
 	"golora/core/train"
 )
 
@@ -283,4 +285,51 @@ func TestTokensLR(t *testing.T) {
 	cfg.TokensLR = -1
 	_, err := train.New(base, data.NewByteTokenizer(), cfg)
 	assert.ErrorContains(t, err, "tokens_lr")
+}
+
+// TestTokenRowsUntied: with an untied classifier the classifier's rows of the same tokens train too, and the files
+// carry both as PEFT's dict form: {"embed_tokens": ids, "lm_head": ids} and a tensor for each module; read back, the
+// same logits bit for bit; the rows merge into both matrices.
+func TestTokenRowsUntied(t *testing.T) {
+	cfg := tinyBase(t).Config
+	cfg.Tied = false
+	base, err := model.New("tiny-untied", cfg)
+	require.NoError(t, err)
+	base.Init(rng.New(2))
+	tc := tinyConfig("q", "v")
+	tc.TrainTokens = "chars:0123456789"
+	s, err := train.New(base, data.NewByteTokenizer(), tc)
+	require.NoError(t, err)
+	assert.Equal(t, 2*10*cfg.Dim, len(peft.TokensOf(s.Model()).Params()), "the embedding's rows and the classifier's")
+	_, err = s.Step(6)
+	require.NoError(t, err)
+	weights, config, err := s.ExportAdapter("tiny-untied.safetensors")
+	require.NoError(t, err)
+	var cf map[string]json.RawMessage
+	require.NoError(t, json.Unmarshal(config, &cf))
+	ids := jsonIDs(peft.TokensOf(s.Model()).IDs)
+	assert.JSONEq(t, `{"embed_tokens": `+ids+`, "lm_head": `+ids+`}`, string(cf["trainable_token_indices"]))
+	m, err := readAdapter(base, weights, config)
+	require.NoError(t, err)
+	requireSameBits(t, "logits of the imported adapter and rows", logits(s.Model()), logits(m))
+	head := peft.TokensOf(s.Model()).Params()[10*cfg.Dim:]
+	_, err = s.Merge()
+	require.NoError(t, err)
+	for k, id := range peft.TokensOf(s.Model()).IDs {
+		requireSameBits(t, "merged classifier row", head[k*cfg.Dim:(k+1)*cfg.Dim], s.Model().Params.LMHead[id*cfg.Dim:(id+1)*cfg.Dim])
+	}
+
+	ts, _, err := checkpoint.ReadSafetensors(bytes.NewReader(weights), "w")
+	require.NoError(t, err)
+	var names []string
+	for _, t := range ts {
+		if strings.HasSuffix(t.Name, checkpoint.PEFTTokensParam) {
+			names = append(names, t.Name)
+		}
+	}
+	assert.ElementsMatch(t, []string{"base_model.model.model.embed_tokens.token_adapter.trainable_tokens_delta",
+		"base_model.model.lm_head.token_adapter.trainable_tokens_delta"}, names)
+	_, err = readAdapter(base, weights, editConfig(t, config, map[string]any{"trainable_token_indices": map[string][]int{
+		"embed_tokens": {50, 51, 52, 53, 54, 55, 56, 57, 58, 59}, "lm_head": {50, 51, 52, 53, 54, 55, 56, 57, 58, 60}}}))
+	assert.ErrorContains(t, err, "must train the same tokens")
 }

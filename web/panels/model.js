@@ -25,8 +25,9 @@ export function init(c) {
     ctx.invalidate();
   });
   $("gen-btn").addEventListener("click", () => { state.gen.prompt = $("gen-prompt").value; generate(); });
+  // A textarea: the tasks' prompts end with a new line, which the model was trained to continue after.
   $("gen-prompt").addEventListener("keydown", (e) => {
-    if (e.key === "Enter") { state.gen.prompt = e.target.value; generate(); }
+    if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); state.gen.prompt = e.target.value; generate(); }
   });
 }
 

@@ -7,7 +7,7 @@ import { Chart, COLORS, niceMax } from "../charts.js";
 import { $, el, keyed, setText } from "../dom.js";
 import { fmtBytes, fmtDuration, fmtInt, fmtLoss, fmtPct, methodLabel, smooth, taskName } from "../format.js";
 import * as store from "../store.js";
-import { customFile, fieldErrors, fillForm } from "./settings.js";
+import { customFile, fillForm } from "./settings.js";
 import { writeHash } from "../hash.js";
 
 let ctx;
@@ -15,11 +15,14 @@ let nextId = 1;
 let lossChart;
 let accChart;
 
-function newRun(runId, config, sweepId) {
+// newRun is a run's state: its settings, what the engine reports of it, and for a sweep's run which one it is.
+function newRun(runId, config, sweep) {
   return {
-    id: runId, config, sweepId: sweepId || "", status: "starting", info: null, workers: 1,
+    id: runId, config, sweepId: sweep ? sweep.id : "", sweepIndex: sweep ? sweep.index : 0,
+    sweepTotal: sweep ? sweep.total : 0, status: "starting", info: null, task: null, workers: 1,
     step: 0, steps: config.steps, losses: [], lr: 0, tokens: 0, tokensPerSec: 0, elapsed: 0, ms: 0,
-    evals: [], before: null, after: null, merge: "", startedAt: Date.now(), pausedMs: 0, pausedAt: 0,
+    evals: [], evalSeconds: [], evaluating: null, before: null, after: null, merge: "", mergeDiff: null,
+    startedAt: Date.now(), pausedMs: 0, pausedAt: 0,
   };
 }
 
@@ -65,9 +68,17 @@ export function init(c) {
     r.ms += p.ms;
     ctx.invalidate();
   });
+  on("evaluating", (p) => {
+    const r = current(p);
+    if (!r) return;
+    r.evaluating = { step: p.step, initial: p.initial, since: Date.now() };
+    ctx.invalidate();
+  });
   on("eval", (p) => {
     const r = current(p);
     if (!r) return;
+    if (r.evaluating) r.evalSeconds.push((Date.now() - r.evaluating.since) / 1000);
+    r.evaluating = null;
     if (p.initial) r.before = p.samples;
     else r.after = p.samples;
     r.evals.push({ step: p.step, valLoss: p.valLoss, accuracy: p.accuracy, correct: p.correct, total: p.total });
@@ -89,17 +100,23 @@ export function init(c) {
   on("merged", (p) => {
     const r = current(p);
     if (!r) return;
-    r.merge = p.error ? `Merge failed: ${p.error}` :
-      `Merged. Largest |logit difference| merged vs unmerged: ${p.maxAbsLogitDiff.toExponential(2)}`;
     r.merged = !p.error;
+    r.mergeDiff = p.error ? null : p.maxAbsLogitDiff;
+    // Merged weights compute the same function up to float32 rounding: a larger difference means a broken merge.
+    r.merge = p.error ? `Merge failed: ${p.error}` : p.maxAbsLogitDiff <= MERGE_BOUND ?
+      `Merged: the merged model's logits are within ${p.maxAbsLogitDiff.toExponential(2)} of the unmerged model's.` :
+      `Merged, but the logits moved by ${p.maxAbsLogitDiff.toExponential(2)} (more than ${MERGE_BOUND}): ` +
+      "the merged model is not the one trained.";
     ctx.invalidate();
   });
   on("error", (p) => {
     const r = p.runId ? current(p) : null;
     if (!r) return;
+    // The message goes to the banner and the progress line, not next to a field: a sweep's run has settings the
+    // form does not show, and a mark on a valid field would keep Start disabled.
     r.status = "error";
     r.errorText = p.message;
-    if (p.field) Object.assign(state.fieldErrors, fieldErrors({ error: p.message, field: p.field, fields: p.fields }));
+    r.evaluating = null;
     clearInflight(); // a failed run (NaN loss, bad settings) would fail again
     store.dropRunLock();
     ctx.emit("runEnded", { run: r, status: "error" });
@@ -115,7 +132,7 @@ export function init(c) {
   $("discard-run").addEventListener("click", clearInflight);
 
   lossChart = new Chart($("loss-chart"), {
-    x: { label: "step", fmt: fmtInt },
+    x: { label: "step", fmt: fmtInt, integer: true },
     y: { fmt: (v) => v.toFixed(lossChart && lossChart.range.y[1] < 2 ? 2 : 1) },
     series: [
       { color: COLORS.accentSoft, width: 1 },
@@ -125,7 +142,7 @@ export function init(c) {
     tip: (i) => lossTip(i),
   });
   accChart = new Chart($("acc-chart"), {
-    x: { label: "step", fmt: fmtInt },
+    x: { label: "step", fmt: fmtInt, integer: true },
     y: { fmt: (v) => `${Math.round(v * 100)}%`, splits: () => [0, 0.25, 0.5, 0.75, 1] },
     series: [{ color: COLORS.accent, points: true }],
     tip: (i) => {
@@ -134,16 +151,18 @@ export function init(c) {
     },
   });
   loadInflight();
+  setInterval(() => { if (ctx.running()) ctx.invalidate(); }, 1000); // the time left moves during an evaluation too
 }
 
-// startRun starts a run of the form's settings with overrides (a sweep's rank), as part of sweep sweepId if given.
-export function startRun(overrides, sweepId) {
+// startRun starts a run of the form's settings with overrides (a sweep's run), as run sweep.index of sweep.total
+// of sweep sweep.id if given.
+export function startRun(overrides, sweep) {
   const { state } = ctx;
   if (state.interrupted) clearInflight(); // a new run replaces the interrupted one
   store.holdRunLock();
   const config = { ...state.config, ...(overrides || {}) };
   const runId = `run-${Date.now().toString(36)}-${nextId++}`;
-  state.run = newRun(runId, config, sweepId);
+  state.run = newRun(runId, config, sweep);
   state.error = "";
   ctx.send("start", { runId, config, custom: customFile() });
   ctx.invalidate();
@@ -152,7 +171,8 @@ export function startRun(overrides, sweepId) {
 async function saveInflight(r, p) {
   const { state } = ctx;
   const rec = {
-    runId: r.id, config: r.config, sweepId: r.sweepId, sweep: r.sweepId ? state.sweep : null,
+    runId: r.id, config: r.config, sweepId: r.sweepId, sweepIndex: r.sweepIndex, sweepTotal: r.sweepTotal,
+    sweep: r.sweepId ? state.sweep : null, evalSeconds: r.evalSeconds, task: r.task,
     custom: r.config.task === "custom" ? state.custom : null, step: p.step, steps: r.steps, snapshot: p.snapshot,
     losses: Float32Array.from(r.losses.slice(0, p.step)), evals: r.evals.filter((e) => e.step <= p.step),
     before: r.before, after: r.after, ms: r.ms, tokens: r.tokens, info: r.info, time: Date.now(),
@@ -195,8 +215,10 @@ function resumeRun() {
   state.sweep = rec.sweep ? { ...rec.sweep, status: "running" } : null;
   fillForm();
   writeHash(state.config, state.defaults);
-  const r = newRun(rec.runId, rec.config, rec.sweepId);
+  const r = newRun(rec.runId, rec.config, rec.sweepId ?
+    { id: rec.sweepId, index: rec.sweepIndex, total: rec.sweepTotal } : null);
   Object.assign(r, {
+    evalSeconds: rec.evalSeconds || [], task: rec.task || null,
     step: rec.step, losses: Array.from(rec.losses), evals: rec.evals || [], before: rec.before, after: rec.after,
     ms: rec.ms || 0, tokens: rec.tokens || 0, info: rec.info, secondsBefore: rec.seconds || 0,
   });
@@ -205,6 +227,51 @@ function resumeRun() {
   store.holdRunLock();
   ctx.send("start", { runId: r.id, config: rec.config, custom: rec.custom, snapshot: rec.snapshot });
   ctx.invalidate();
+}
+
+// MERGE_BOUND is the largest |logit difference| between the merged and the unmerged model that float32 rounding
+// explains (the browser test measures about 2.5e-5).
+export const MERGE_BOUND = 1e-3;
+
+// evalsLeft counts the evaluations run r has still to make, not counting one in progress.
+function evalsLeft(r) {
+  const every = r.config.evalEvery > 0 ? r.config.evalEvery : 0;
+  let n = 1; // the final one
+  if (every) n += Math.max(0, Math.ceil(r.steps / every) - 1 - Math.floor(r.step / every));
+  if (r.evaluating && r.step >= r.steps) n--; // the final one is under way
+  return Math.max(0, n);
+}
+
+// etaSeconds estimates the time run r still needs at time now (ms): its steps left at its speed so far, and its
+// evaluations left at the mean time of those done (the one under way counted by what remains of it). null while
+// there is nothing to go by yet.
+export function etaSeconds(r, now) {
+  if (!r.step || !r.evalSeconds.length) return null;
+  const mean = r.evalSeconds.reduce((a, b) => a + b, 0) / r.evalSeconds.length;
+  let s = (r.ms / r.step) * (r.steps - r.step) / 1000 + evalsLeft(r) * mean;
+  if (r.evaluating) s += Math.max(0, mean - (now - r.evaluating.since) / 1000);
+  return s;
+}
+
+// progressText is the line under the progress bar: what the run does now, its step, and the time left.
+export function progressText(r, now) {
+  const head = `step ${fmtInt(r.step)} of ${fmtInt(r.steps)} (${(100 * (r.steps ? r.step / r.steps : 0)).toFixed(0)}%)`;
+  const eta = etaSeconds(r, now);
+  const left = eta == null ? "" : ` · about ${fmtDuration(eta)} left, evaluations included`;
+  if (r.status === "running" && r.evaluating) {
+    const n = r.config.evalLimit > 0 ? `${fmtInt(r.config.evalLimit)} ` : "all ";
+    const what = r.evaluating.initial ? "the base model" : r.evaluating.step >= r.steps ? "the final model" :
+      `at step ${fmtInt(r.evaluating.step)}`;
+    return `Evaluating ${what} on ${n}test prompts · ${head}${left}`;
+  }
+  switch (r.status) {
+    case "starting": return `Starting… · ${head}`;
+    case "running": return `Training · ${head}${left}`;
+    case "paused": return `Paused · ${head}`;
+    case "stopped": return `Stopped · ${head}`;
+    case "done": return `Finished · ${head} · ${fmtDuration(r.seconds)}`;
+    default: return `Failed: ${r.errorText || ""} · ${head}`;
+  }
 }
 
 export function render() {
@@ -219,20 +286,11 @@ export function render() {
   }
   const frac = r.steps ? r.step / r.steps : 0;
   bar.style.width = `${(100 * frac).toFixed(2)}%`;
-  bar.dataset.status = r.status;
-  const s = state.sweep;
+  bar.dataset.status = r.status === "running" && r.evaluating ? "evaluating" : r.status;
   setText("run-title", `${taskName(r.config.task)} · ${methodLabel(r.config)}` +
-    (r.sweepId && s ? ` · sweep run ${s.done + (ctx.running() ? 1 : 0)} of ${s.total}` : ""));
-  const msPerStep = r.step ? r.ms / r.step : 0;
-  const eta = msPerStep * (r.steps - r.step) / 1000;
-  const statusText = {
-    starting: "Starting…", running: "Training", paused: "Paused", stopped: "Stopped", done: "Finished",
-    error: `Failed: ${r.errorText || ""}`,
-  }[r.status];
-  let text = `${statusText} · step ${fmtInt(r.step)} of ${fmtInt(r.steps)} (${(100 * frac).toFixed(0)}%)`;
-  if (r.status === "running" && r.step) text += ` · about ${fmtDuration(eta)} left`;
-  if (r.status === "done") text += ` · ${fmtDuration(r.seconds)}`;
-  setText("progress-text", text);
+    (r.sweepIndex ? ` · sweep run ${r.sweepIndex} of ${r.sweepTotal}` : ""));
+  setText("progress-text", progressText(r, Date.now()));
+
   const last = r.losses.length ? smooth(r.losses.slice(-50), 0.9).at(-1) : null;
   setText("train-loss", fmtLoss(last));
   const ev = r.evals.filter((e) => e.step > 0 || r.evals.length === 1).at(-1);
@@ -297,8 +355,10 @@ function renderSamples(r) {
     const rows = [];
     for (let i = 0; i < Math.max(before.length, after.length); i++) {
       const s = before[i] || after[i];
-      rows.push(el("tr", {}, el("td", { class: "mono", text: s.prompt }), el("td", { class: "mono", text: s.want }),
-        judged(before[i]), judged(after[i])));
+      const cells = [el("td", { class: "mono", text: s.prompt }), el("td", { class: "mono", text: s.want }),
+        judged(before[i]), judged(after[i])];
+      ["Prompt", "Target", "Before", "After"].forEach((label, j) => { cells[j].dataset.label = label; }); // phone cards
+      rows.push(el("tr", {}, ...cells));
     }
     if (!rows.length) rows.push(el("tr", { class: "empty" }, el("td", { colSpan: 4, text: "Shown once a run starts." })));
     return rows;

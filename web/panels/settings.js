@@ -93,6 +93,17 @@ function readForm() {
 }
 
 // customFile is the user's file as the worker takes it ({name, data}), when the task is "custom".
+// methodChanged moves the learning rate to the new method's default when it was at the old one's (LoRA's 2e-2
+// would throw full fine-tuning off; a rate the user typed stays).
+function methodChanged(before) {
+  const { state } = ctx;
+  const c = state.config;
+  if (c.method === before || !(before in state.lrs) || !(c.method in state.lrs)) return;
+  if (Math.fround(c.lr) !== Math.fround(state.lrs[before])) return;
+  c.lr = +state.lrs[c.method].toPrecision(7);
+  fillForm();
+}
+
 export function customFile() {
   const { state } = ctx;
   return state.config.task === "custom" && state.custom ? { name: state.custom.name, data: state.custom.data } : null;
@@ -103,6 +114,9 @@ export function customFile() {
 export function configChanged() {
   const { state } = ctx;
   writeHash(state.config, state.defaults);
+  // A message about the last run or the old settings no longer applies (a failed engine load still does).
+  if (!state.loadError) state.error = "";
+  state.sweepError = "";
   if (Object.keys(state.fieldErrors).length === 0) {
     state.validating = nextId++;
     ctx.send("validate", { id: state.validating, config: state.config, custom: customFile() });
@@ -142,7 +156,12 @@ function wire() {
   const { state } = ctx;
   for (const e of document.querySelectorAll("[data-key], #targets input")) {
     e.addEventListener(e.type === "radio" || e.tagName === "SELECT" || e.type === "checkbox" ? "change" : "input",
-      () => { readForm(); configChanged(); });
+      () => {
+        const before = state.config.method;
+        readForm();
+        methodChanged(before);
+        configChanged();
+      });
   }
   $("file").addEventListener("change", (e) => { if (e.target.files[0]) loadFile(e.target.files[0]); });
   // Dropping a file anywhere on the page reads it locally; nothing is uploaded.
@@ -186,7 +205,7 @@ export function render() {
   }
   for (const f of document.querySelectorAll(".lora-only")) f.classList.toggle("off", !!c && c.method !== "lora");
   for (const f of document.querySelectorAll("[data-show]")) f.hidden = !c || c.task !== f.dataset.show;
-  for (const span of document.querySelectorAll(".err")) {
+  for (const span of document.querySelectorAll("#task-panel .err, #settings-panel .err")) {
     const e = state.fieldErrors[span.dataset.for];
     setText(span, e ? e.msg : "");
     const field = span.closest(".field");
@@ -195,7 +214,7 @@ export function render() {
     if (e && folded && !folded.open) folded.open = true; // an error in "More settings" must be seen
   }
   const other = state.fieldErrors._;
-  setText("form-note", other ? other.msg : c && c.task === "custom" && !state.custom ?
+  setText("form-note", other ? other.msg : c && c.task === "custom" && !state.custom && !state.fieldErrors.custom ?
     "Choose a JSON Lines file first." : "");
   $("form-note").classList.toggle("bad", !!other);
   setText("file-label", state.custom ? `${state.custom.name} · ${fmtInt(state.custom.lines)} lines` :

@@ -5,15 +5,29 @@ import { Chart, COLORS } from "../charts.js";
 import { $, setText } from "../dom.js";
 import { fmtCompact, fmtInt, fmtPct } from "../format.js";
 import * as run from "./run.js";
+import { customFile } from "./settings.js";
 
 let ctx;
 let rankChart;
 let paramsChart;
 let shown = { lora: [], full: null }; // the runs the charts show
+let checking = 0; // the id of the sweep being checked
 
 export function init(c) {
   ctx = c;
   const { state } = ctx;
+  ctx.on("sweepChecked", (p) => {
+    if (p.id !== checking) return;
+    checking = 0;
+    if (!p.ok) {
+      state.sweepError = p.error; // the whole message: which run, which setting
+      ctx.invalidate();
+      return;
+    }
+    state.sweep = { id: `sweep-${Date.now().toString(36)}`, queue: p.configs, done: 0, total: p.configs.length,
+      status: "running" };
+    nextRun();
+  });
   ctx.listen("runEnded", ({ run: r, status }) => {
     const s = state.sweep;
     if (!s || s.status !== "running" || r.sweepId !== s.id) return;
@@ -23,7 +37,8 @@ export function init(c) {
     nextRun();
   });
   $("sweep-start").addEventListener("click", () => { if (ctx.canStart()) start(); });
-  $("sweep-ranks").addEventListener("input", () => { delete state.fieldErrors["sweep-ranks"]; ctx.invalidate(); });
+  $("sweep-ranks").addEventListener("input", () => { state.sweepError = ""; ctx.invalidate(); });
+  $("sweep-full").addEventListener("change", () => { state.sweepError = ""; ctx.invalidate(); });
 
   const pct = (v) => `${Math.round(v * 100)}%`;
   rankChart = new Chart($("rank-chart"), {
@@ -63,23 +78,26 @@ function parseRanks(text) {
   return { ranks: ranks.sort((a, b) => a - b) };
 }
 
+// start checks the whole sweep with the engine (every run's settings, as the CLI does) before its first run starts;
+// "sweepChecked" then starts it, or shows what is wrong under the ranks.
 function start() {
   const { state } = ctx;
   const parsed = parseRanks($("sweep-ranks").value);
   if (parsed.error) {
-    state.fieldErrors["sweep-ranks"] = { msg: parsed.error, local: true };
+    state.sweepError = parsed.error;
     ctx.invalidate();
     return;
   }
-  const queue = parsed.ranks.map((rank) => ({ method: "lora", rank }));
-  if ($("sweep-full").checked) queue.push({ method: "full" });
-  state.sweep = { id: `sweep-${Date.now().toString(36)}`, queue, done: 0, total: queue.length, status: "running" };
-  nextRun();
+  state.sweepError = "";
+  checking = Date.now();
+  ctx.send("validateSweep", { id: checking, config: state.config, custom: customFile(), ranks: parsed.ranks,
+    full: $("sweep-full").checked });
+  ctx.invalidate();
 }
 
 function nextRun() {
   const s = ctx.state.sweep;
-  run.startRun(s.queue[s.done], s.id);
+  run.startRun(s.queue[s.done], { id: s.id, index: s.done + 1, total: s.total });
 }
 
 // sweepRuns returns the finished runs of the newest sweep, from the results table (so they survive a reload).
@@ -129,7 +147,10 @@ export function render() {
     text = "Showing the last sweep from the results below.";
   }
   setText("sweep-progress", text);
-  $("sweep-start").disabled = !ctx.canStart();
+  const err = state.sweepError || "";
+  setText(document.querySelector('.err[data-for="sweep-ranks"]'), err);
+  $("sweep-ranks").closest(".field").classList.toggle("invalid", !!err);
+  $("sweep-start").disabled = !ctx.canStart() || !!checking;
   drawCharts();
 }
 
