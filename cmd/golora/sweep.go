@@ -38,14 +38,15 @@ var sweepHints = map[string]string{
 
 // sweepFlags are a sweep's own flags besides the training ones.
 type sweepFlags struct {
-	ranks   string
-	full    bool
-	fullLR  float64
-	lrs     string // a learning-rate sweep instead (lrConfigs)
-	methods string // a methods sweep: each at its ladder (methodConfigs)
-	sizes   sizeFlag
-	method  string // the method a rank-like sweep varies: lora (-ranks) or intrinsic (-dims: intrinsicConfigs)
-	dims    string
+	ranks      string
+	full       bool
+	fullLR     float64
+	lrs        string // a learning-rate sweep instead (lrConfigs)
+	methods    string // a methods sweep: each at its ladder (methodConfigs)
+	sizes      sizeFlag
+	method     string // the method a rank-like sweep varies: lora (-ranks) or intrinsic (-dims: intrinsicConfigs)
+	dims       string
+	dimLRScale bool // -dims: each d's rate scaled from -lr at the default d (train.IntrinsicLR)
 }
 
 // sizeFlag is the repeatable -size METHOD=N,N,...: a method's sizes in a methods sweep instead of its ladder.
@@ -169,6 +170,9 @@ func runSweep(args []string) error {
 	fs.StringVar(&sf.dims, "dims", "", "with -method intrinsic: the subspace dimensions d, e.g. 10,100,1000,10000 (the default);\n"+
 		"reports d90, the smallest d reaching 90% of full fine-tuning's accuracy, beside LoRA's trainable counts\n"+
 		"(-ranks given too: LoRA runs at those ranks as well; -lr is intrinsic's rate, LoRA keeps its default)")
+	fs.BoolVar(&sf.dimLRScale, "dim-lr-scale", true, fmt.Sprintf("with -dims: -lr (default %g) is the rate at d = %d, and each d runs at lr·sqrt(%d/d),\n"+
+		"which keeps the step in the weights the same size (false: every d at -lr)", flagFloat(train.DefaultLR(train.MethodIntrinsic)),
+		train.DefaultConfig().IntrinsicDim, train.DefaultConfig().IntrinsicDim))
 	asJSON := fs.Bool("json", false, "print one JSON object per run on stdout")
 	png := fs.String("png", "", "draw accuracy vs rank and vs trainable parameters into this PNG")
 	fs.StringVar(&sf.methods, "methods", "", "a methods sweep instead: each of these methods (or all) at its ladder of sizes\n"+

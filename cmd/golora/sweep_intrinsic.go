@@ -33,8 +33,9 @@ func parseInts(flag, list string) ([]int, error) {
 	return out, nil
 }
 
-// intrinsicConfigs expands -method intrinsic: an intrinsic run at each of -dims (at -lr, or intrinsic's default
-// rate), LoRA at each of -ranks when -ranks is given (at LoRA's default rate), and full fine-tuning with -full.
+// intrinsicConfigs expands -method intrinsic: an intrinsic run at each of -dims (-lr, or intrinsic's default rate,
+// being the rate at the default d, scaled to each d unless -dim-lr-scale=false: train.IntrinsicLR), LoRA at each of
+// -ranks when -ranks is given (at LoRA's default rate), and full fine-tuning with -full.
 func (sf sweepFlags) intrinsicConfigs(tf *trainFlags, cfg train.Config) ([]train.Config, error) {
 	if sf.lrs != "" {
 		return nil, fmt.Errorf("-lrs sweeps the learning rates of LoRA and full fine-tuning: leave out -method intrinsic")
@@ -64,11 +65,11 @@ func (sf sweepFlags) intrinsicConfigs(tf *trainFlags, cfg train.Config) ([]train
 		runs = train.SweepConfigs(lcfg, ranks, tf.alpha == 0, 0)
 	}
 	icfg := cfg
-	icfg.LR = float32(tf.lr)
+	icfg.Method, icfg.IntrinsicDim, icfg.LR = train.MethodIntrinsic, train.DefaultConfig().IntrinsicDim, float32(tf.lr)
 	if tf.lr == 0 {
 		icfg.LR = train.DefaultLR(train.MethodIntrinsic)
 	}
-	return append(runs, train.IntrinsicSweepConfigs(icfg, dims, fullLR)...), nil
+	return append(runs, train.IntrinsicSweepConfigs(icfg, dims, fullLR, sf.dimLRScale)...), nil
 }
 
 // intrinsicSummary is the last JSON line of `sweep -method intrinsic -json`: d90 and LoRA's sizes beside it.

@@ -26,7 +26,7 @@ func TestSweepIntrinsicCLI(t *testing.T) {
 	}
 	require.NoError(t, os.WriteFile(dataPath, lines, 0o644))
 	args := []string{"-base", basePath, "-data", dataPath, "-steps", "3", "-batch", "4", "-warmup", "1",
-		"-eval-every", "0", "-eval-limit", "4", "-method", "intrinsic", "-dims", "5,50", "-lr", "0.05"}
+		"-eval-every", "0", "-eval-limit", "4", "-method", "intrinsic", "-dim-lr-scale=false", "-dims", "5,50", "-lr", "0.05"}
 
 	r, w, err := os.Pipe()
 	require.NoError(t, err)

@@ -99,7 +99,7 @@ func DefaultConfig() Config {
 	c.Bottleneck = 8 // adapter-h, adapter-l
 	c.PrefixLen = 4  // prefix-embed, prefix-layer
 
-	c.IntrinsicDim = 1000 // intrinsic: fewer trained values than LoRA r=1 on q,v (1,344)
+	c.IntrinsicDim = 10000 // intrinsic: d where it reached 99.5% on e2e (LoRA r=8 on q,v trains 10,752)
 	return c
 }
 

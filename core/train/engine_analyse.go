@@ -118,10 +118,10 @@ func sweepConfigs(c Config, kind string, values []float64, full bool) ([]Config,
 		return SweepConfigs(c, rs, false, fullLR), err
 	case SweepDims:
 		ds, err := ints()
-		if c.Method != MethodIntrinsic {
-			c.LR = DefaultLR(MethodIntrinsic)
+		if c.Method != MethodIntrinsic { // intrinsic's defaults as the reference of the scaled rates
+			c.Method, c.LR, c.IntrinsicDim = MethodIntrinsic, DefaultLR(MethodIntrinsic), DefaultConfig().IntrinsicDim
 		}
-		return IntrinsicSweepConfigs(c, ds, fullLR), err
+		return IntrinsicSweepConfigs(c, ds, fullLR, true), err
 	case SweepLRs:
 		var lrs []float32
 		for _, v := range values {
@@ -142,8 +142,9 @@ func sweepConfigs(c Config, kind string, values []float64, full bool) ([]Config,
 
 // sweepStart {config, fileName?, kind, values, full} (+ "file") -> {configs}: a sweep on the loaded base, run in this
 // engine by sweepStep (the session, if any, is dropped). kind "ranks" runs LoRA at each rank of values, "lrs" LoRA
-// at the config's rank at each learning rate of values, "dims" intrinsic at each d of values (at the config's rate
-// when its method is intrinsic, else intrinsic's default); full adds full fine-tuning (at each rate, for "lrs").
+// at the config's rank at each learning rate of values, "dims" intrinsic at each d of values (each at the config's
+// rate scaled to its d, IntrinsicLR, when the config's method is intrinsic, else at intrinsic's default rate for its
+// default d scaled so); full adds full fine-tuning (at each rate, for "lrs").
 // Every run is checked before the first starts; configs are the runs as the page's settings.
 func (e *Engine) sweepStart(args []byte, in Bulk) (any, Bulk, error) {
 	var a struct {

@@ -53,7 +53,7 @@ func TestEngineSweeps(t *testing.T) {
 	require.Len(t, results, 3)
 	assert.Equal(t, []int{5, 20}, []int{results[0].Size, results[1].Size})
 	assert.Equal(t, MethodFull, results[2].Method)
-	whole, err := Sweep(tinyBase(t), e.tok, IntrinsicSweepConfigs(cfg, []int{5, 20}, DefaultLR(MethodFull)), nil)
+	whole, err := Sweep(tinyBase(t), e.tok, IntrinsicSweepConfigs(cfg, []int{5, 20}, DefaultLR(MethodFull), true), nil)
 	require.NoError(t, err)
 	for i := range whole {
 		assert.Equal(t, whole[i].ValLoss, results[i].ValLoss, "run %d as Sweep runs it", i)

@@ -99,3 +99,23 @@ func TestD90(t *testing.T) {
 	assert.Equal(t, 0, s.D90, "none reached 90%")
 	assert.Equal(t, 10, s.BestDim)
 }
+
+// TestIntrinsicLR: a sweep's rates keep lr·√d, the size of a step in θ, at the reference's; at most 1.
+func TestIntrinsicLR(t *testing.T) {
+	assert.InDelta(t, 0.1, IntrinsicLR(0.03, 10000, 900), 1e-7)
+	assert.Equal(t, float32(0.03), IntrinsicLR(0.03, 10000, 10000))
+	assert.Equal(t, float32(1), IntrinsicLR(0.03, 10000, 1), "capped at Validate's bound")
+	cfg := tinyIntrinsic(100)
+	cfg.LR = 0.02
+	cfgs := IntrinsicSweepConfigs(cfg, []int{25, 100, 400}, 1e-3, true)
+	require.Len(t, cfgs, 4)
+	for i, want := range []float32{0.04, 0.02, 0.01} {
+		assert.InDelta(t, want, cfgs[i].LR, 1e-7, "d = %d", cfgs[i].IntrinsicDim)
+		assert.InDelta(t, 0.2, float64(cfgs[i].LR)*math.Sqrt(float64(cfgs[i].IntrinsicDim)), 1e-6, "lr·√d")
+	}
+	assert.Equal(t, MethodFull, cfgs[3].Method)
+	assert.Equal(t, float32(1e-3), cfgs[3].LR)
+	for _, c := range IntrinsicSweepConfigs(cfg, []int{25, 400}, 0, false) {
+		assert.Equal(t, float32(0.02), c.LR, "unscaled: one rate")
+	}
+}

@@ -15,7 +15,7 @@ func TestSweeperChunks(t *testing.T) {
 	base := tinyBase(t)
 	cfg := tinyConfig(MethodLoRA)
 	cfg.Steps, cfg.Warmup, cfg.EvalEvery = 6, 0, 4
-	cfgs := append(SweepConfigs(cfg, []int{2}, true, 0), IntrinsicSweepConfigs(tinyIntrinsic(40), []int{40}, 0)...)
+	cfgs := append(SweepConfigs(cfg, []int{2}, true, 0), IntrinsicSweepConfigs(tinyIntrinsic(40), []int{40}, 0, false)...)
 	cfgs[1].Steps, cfgs[1].Warmup, cfgs[1].EvalEvery = 6, 0, 4
 	w, err := NewSweeper(base, data.NewByteTokenizer(), cfgs, false)
 	require.NoError(t, err)
@@ -50,6 +50,6 @@ func TestSweeperChunks(t *testing.T) {
 	st, err := w.Step(3)
 	require.NoError(t, err)
 	assert.True(t, st.Done, "a finished sweep stays done")
-	_, err = NewSweeper(base, data.NewByteTokenizer(), IntrinsicSweepConfigs(tinyIntrinsic(1), []int{0}, 0), false)
+	_, err = NewSweeper(base, data.NewByteTokenizer(), IntrinsicSweepConfigs(tinyIntrinsic(1), []int{0}, 0, false), false)
 	assert.ErrorContains(t, err, "intrinsic_dim")
 }
