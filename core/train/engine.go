@@ -33,6 +33,8 @@ type Engine struct {
 
 	sweeper   *Sweeper // a sweep run by sweepStep (engine_analyse.go)
 	sweepKind string
+
+	longestCache map[string]int // a task's longest example in tokens (engine_base.go: checkRunMemory)
 }
 
 // NewEngine is an engine with no base model yet (the call "load" gives it one). Its tokenizer is the shipped base's:
@@ -70,6 +72,7 @@ var engineMethods = map[string]engineMethod{
 	"sweepStep":     (*Engine).sweepStep,
 	"unseen":        (*Engine).unseen,
 	"chooseTokens":  (*Engine).chooseTokens,
+	"checkBase":     (*Engine).checkBase,
 }
 
 // EngineMethods lists the names Call answers, sorted.
@@ -324,6 +327,9 @@ func (e *Engine) validate(args []byte, in Bulk) (any, Bulk, error) {
 	if err := c.Validate(e.base); err != nil {
 		return nil, Bulk{}, err
 	}
+	if err := e.checkRunMemory(c); err != nil {
+		return nil, Bulk{}, err
+	}
 	return map[string]any{"ok": true}, Bulk{}, nil
 }
 
@@ -360,6 +366,11 @@ func (e *Engine) validateSweep(args []byte, in Bulk) (any, Bulk, error) {
 	if err := ValidateSweep(e.base, cfgs); err != nil {
 		return nil, Bulk{}, err
 	}
+	for i, c := range cfgs {
+		if err := e.checkRunMemory(c); err != nil {
+			return nil, Bulk{}, fmt.Errorf("sweep run %d (%s): %w", i+1, c.Label(), err)
+		}
+	}
 	out := make([]json.RawMessage, len(cfgs))
 	for i, c := range cfgs {
 		if out[i], err = EncodePageConfig(c); err != nil {
@@ -384,6 +395,9 @@ func (e *Engine) start(args []byte, in Bulk) (any, Bulk, error) {
 		return nil, Bulk{}, err
 	}
 	if err := c.Validate(e.base); err != nil {
+		return nil, Bulk{}, err
+	}
+	if err := e.checkRunMemory(c); err != nil {
 		return nil, Bulk{}, err
 	}
 	e.session, e.sweeper = nil, nil

@@ -132,3 +132,104 @@ func (e *Engine) load(args []byte, in Bulk) (any, Bulk, error) {
 	}
 	return map[string]any{"model": pm, "maxBaseBytes": MaxPageBaseBytes}, Bulk{}, nil
 }
+
+// checkBase {name, bytes} -> {ok: true}, or why the page will not take a base file of that size (CheckPageBaseSize):
+// the page asks before reading a file the user chose.
+func (e *Engine) checkBase(args []byte, _ Bulk) (any, Bulk, error) {
+	var a struct {
+		Name  string `json:"name"`
+		Bytes int64  `json:"bytes"`
+	}
+	if err := decodeArgs(args, &a); err != nil {
+		return nil, Bulk{}, err
+	}
+	if err := CheckPageBaseSize(a.Name, a.Bytes); err != nil {
+		return nil, Bulk{}, err
+	}
+	return map[string]any{"ok": true}, Bulk{}, nil
+}
+
+// PageRunBudget is the memory one run may take in each of the page's two workers, as RunBytes estimates it: 1 GiB.
+// A worker is a WebAssembly instance that addresses at most 4 GiB and whose memory never shrinks: over the runs a
+// page makes one after another Go's heap in it grew to 1.5 times what the largest session held (measured natively on
+// one core, the wasm workers' setting: a 32-million-parameter base at batch 16 held 1.6 GiB for LoRA, then 2.2 GiB
+// for full fine-tuning, in a heap of 3.3 GiB), and the tab holds two of them.
+const PageRunBudget = 1 << 30
+
+// evalDecoderRows is how many test prompts an evaluation decodes side by side (decodeRows).
+const evalDecoderRows = decodeRows
+
+// RunBytes estimates the memory a session of cfg on base takes, in bytes, when its longest example is maxT tokens:
+// the run's copy of the base, for a method that trains base weights their gradients and AdamW's two moments (and
+// intrinsic's copy of the base weights), the activations of a batch (model.ActsBytes; for a large vocabulary the
+// classifier's three (B·T, V) buffers are most of it) and an evaluation's decoder (model.DecoderBytes). Adapters'
+// own state is small beside these and left out.
+func RunBytes(base *model.Model, cfg Config, maxT int) int64 {
+	P := int64(base.NumParams())
+	n := 4 * P // the run's copy
+	switch cfg.Method {
+	case MethodFull, MethodTop, MethodIntrinsic:
+		n += 4 * 4 * P // gradients, AdamW's m and v, and the trainable vector (intrinsic: θ0 and the pass's weights)
+	}
+	return n + base.ActsBytes(cfg.Batch, maxT) + base.DecoderBytes(evalDecoderRows)
+}
+
+// checkRunMemory refuses a run of c (validated) that RunBytes puts over PageRunBudget, by the field that sizes it
+// (batch), with the batch that would fit.
+func (e *Engine) checkRunMemory(c Config) error {
+	if c.Method == MethodFrozen {
+		return nil
+	}
+	maxT, err := e.longest(c)
+	if err != nil {
+		return nil // the task's own error is New's to report
+	}
+	need := RunBytes(e.base, c, maxT)
+	if need <= PageRunBudget {
+		return nil
+	}
+	fits := 0
+	for b := c.Batch - 1; b >= 1 && fits == 0; b-- {
+		one := c
+		one.Batch = b
+		if RunBytes(e.base, one, maxT) <= PageRunBudget {
+			fits = b
+		}
+	}
+	what := fmt.Sprintf("a batch of %d sequences of up to %d tokens over this base's vocabulary of %d", c.Batch, maxT, e.base.Config.VocabSize)
+	fix := "use the command line (golora finetune) for this base"
+	if fits > 0 {
+		fix = fmt.Sprintf("use a batch of at most %d, or the command line (golora finetune)", fits)
+	}
+	return &FieldError{Field: "batch", Reason: fmt.Sprintf("this run needs about %.1f GiB in each of the page's workers "+
+		"(%s), more than the %.0f GiB one can hold: %s", float64(need)/(1<<30), what, float64(PageRunBudget)/(1<<30), fix)}
+}
+
+// longest is the longest training or validation example of c's task in tokens (cached by the task's settings and the
+// base), which sizes a run's activations.
+func (e *Engine) longest(c Config) (int, error) {
+	key := fmt.Sprintf("%s|%d|%d|%d|%d|%s|%p", c.Task, c.TaskSeed, c.Difficulty, c.Facts, len(c.Custom), e.baseFile, e.base)
+	if c.Task == "custom" && len(c.Custom) > 0 {
+		key += "|" + c.Custom[0].Prompt + c.Custom[len(c.Custom)-1].Completion
+	}
+	if t, ok := e.longestCache[key]; ok {
+		return t, nil
+	}
+	task, err := buildTask(c)
+	if err != nil {
+		return 0, err
+	}
+	n := 1
+	for _, set := range [][]data.Example{task.Train, task.Val} {
+		seqs, err := data.EncodeExamples(e.tok, set, e.base.Config.SeqLen, "data")
+		if err != nil {
+			return 0, err
+		}
+		n = max(n, maxLen(seqs))
+	}
+	if e.longestCache == nil {
+		e.longestCache = map[string]int{}
+	}
+	e.longestCache[key] = n
+	return n, nil
+}

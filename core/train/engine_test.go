@@ -262,7 +262,7 @@ func FuzzEngineCall(f *testing.F) {
 		e := NewEngine()
 		e.Call("load", []byte(`{"name": "tiny"}`), Bulk{Bytes: map[string][]byte{"model": model}})
 		e.Call("start", start, Bulk{})
-		in := Bulk{Bytes: map[string][]byte{"file": blob, "snapshot": blob, "model": blob}, Floats: map[string][]float32{}}
+		in := Bulk{Bytes: map[string][]byte{"file": blob, "snapshot": blob, "model": blob, "tokenizer": blob}, Floats: map[string][]float32{}}
 		fl := make([]float32, len(floats)/4)
 		for i := range fl {
 			fl[i] = float32(int8(floats[4*i])) / 8

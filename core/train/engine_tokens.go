@@ -43,7 +43,7 @@ func (e *Engine) taskOf(a configArgs, in Bulk) (Config, *data.Task, error) {
 		return Config{}, nil, err
 	}
 	f := c
-	f.Method, f.TrainTokens = MethodFrozen, ""
+	f.Method, f.TrainTokens, f.Batch = MethodFrozen, "", 1 // one row of activations: this session never trains
 	s, err := New(e.base, e.tok, f)
 	if err != nil {
 		return Config{}, nil, err
