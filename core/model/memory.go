@@ -11,7 +11,7 @@ func (m *Model) ActsBytes(maxB, maxT int) int64 {
 	N, C, KVD, H, V := int64(maxB*maxT), int64(c.Dim), int64(c.KVDim()), int64(c.HiddenDim), int64(c.VocabSize)
 	NT, NK := int64(maxB*T), int64(maxB*TK)
 	att := int64(maxB*c.NHeads) * int64(T) * int64(TK)
-	ints := 3 * N // inputs, targets, rows
+	ints := 3 * N         // inputs, targets, rows
 	floats := N + 2*N*C + // mask, lnS, dlnS
 		2*NT*C + NT + 2*N*V + N + // X0, LnF, RstdF, Logits, Probs, Losses
 		5*NT*C + NK*KVD + NT*KVD + NK*KVD + att + // dres, dln, dattY, dq, dqPre, dk, dkPre, dv, datt
