@@ -9,21 +9,24 @@ import * as client from "./client.js";
 import { $, setText } from "./dom.js";
 import { fmtBytes } from "./format.js";
 import * as model from "./panels/model.js";
+import * as base from "./panels/base.js";
+import * as tokens from "./panels/tokens.js";
 import * as settings from "./panels/settings.js";
 import * as run from "./panels/run.js";
 import * as sweep from "./panels/sweep.js";
 import * as runs from "./panels/runs.js";
 import * as store from "./store.js";
 
-const panels = [model, settings, run, runs, sweep]; // runs records a finished run before sweep starts the next
+const panels = [model, base, settings, tokens, run, runs, sweep]; // runs records a finished run before sweep starts the next
 
 const MODEL_URL = "models/base.safetensors";
+const MODEL_FILE = "base.safetensors"; // the name adapters record as base_model_name_or_path, as the CLI's
 
 const state = {
   ready: false,
   loadError: "",
   engine: null,       // {simd, wasmURL, wasmBytes, wasmEncodedBytes, modelBytes, loadMs}
-  model: null,        // {name, params, dim, hiddenDim, layers, heads, kvHeads, vocab, seqLen}
+  model: null,        // the base (train.PageModel): {name, file, format, tokenizer, fingerprint, params, dim, ...}
   defaults: null,     // the engine's default settings (train.DefaultConfig as the page spells it)
   lrs: {},            // each method's default learning rate, by name
   config: null,       // the settings in the form
@@ -112,7 +115,7 @@ function renderStatus() {
 
 function main() {
   // For the console and the browser test: the state, the store, and a panel's helpers.
-  window.app = { state, store, sweep, runs };
+  window.app = { state, store, sweep, runs, base };
   client.on("ready", (p) => {
     state.ready = true;
     state.engine = p;
@@ -136,7 +139,7 @@ function main() {
   const fail = (msg) => { state.loadError = msg; showError(msg); };
   // ?engine=scalar loads the scalar build even where WebAssembly SIMD works (to compare, or to test the fallback).
   const forceScalar = new URLSearchParams(location.search).get("engine") === "scalar";
-  client.start({ modelURL: MODEL_URL, modelName: "base", forceScalar }, fail);
+  client.start({ modelURL: MODEL_URL, modelName: MODEL_FILE, forceScalar }, fail);
   invalidate();
 }
 

@@ -32,11 +32,13 @@ export class Chart {
     this.sig = "";
     this.range = { x: [0, 1], y: [0, 1] };
     this.refs = [];
-    this.legend = el("div", { class: "legend" }, ...spec.series.filter((s) => s.name && s.legend !== false).map((s) => {
+    this.keys = spec.series.map((s) => {
+      if (!s.name || s.legend === false) return null;
       const swatch = el("i", { class: s.dash ? "dash" : "" });
       swatch.style.borderColor = s.color;
       return el("span", {}, swatch, s.name);
-    }));
+    });
+    this.legend = el("div", { class: "legend" }, ...this.keys.filter(Boolean));
     this.refLegend = el("span", { class: "refs" });
     this.legend.append(this.refLegend);
     this.plot = el("div", { class: "plot" });
@@ -76,8 +78,10 @@ export class Chart {
   width() { return Math.max(this.figure.clientWidth - 18, 120); }
 
   // update draws data = [xs, ys of each series] (null where a series has no value) on the ranges given:
-  // {data, x: [min, max], y: [min, max], refs: [{y, label}], empty: "note shown while there is nothing to draw"}.
-  update({ data, x, y, refs = [], empty = "" }) {
+  // {data, x: [min, max], y: [min, max], refs: [{y, label}], empty: "note shown while there is nothing to draw",
+  //  only: the series whose legend entry shows (all when absent)}.
+  update({ data, x, y, refs = [], empty = "", only = null }) {
+    this.keys.forEach((k, i) => { if (k) k.hidden = !!only && !only[i]; });
     const sig = JSON.stringify([x, y, refs, data.map((d) => [d.length, d.at(-1)])]);
     this.empty.textContent = empty;
     this.empty.hidden = !empty;

@@ -13,9 +13,13 @@ export function download(blob, name) {
   setTimeout(() => URL.revokeObjectURL(a.href), 10000);
 }
 
+// runBaseName names a run's downloads: the base it trained on, its task, its method, and its id.
 function runBaseName(rec) {
   const what = rec.method === "lora" ? `lora-r${rec.rank}-${rec.targets.join("")}` : rec.method;
-  return `golora-${rec.task}-${what}-${rec.id.split("-")[1]}`;
+  const rows = rec.info && rec.info.tokenIds && rec.info.tokenIds.length && rec.method !== "tokens" ?
+    `-rows${rec.info.tokenIds.length}` : "";
+  const base = rec.base ? rec.base.file.replace(/\.(safetensors|bin)$/i, "").replace(/[^A-Za-z0-9_.-]+/g, "_") : "base";
+  return `golora-${base}-${rec.task}-${what}${rows}-${rec.id.split("-")[1]}`;
 }
 
 // adapterZip is the zip of rec's PEFT pair: adapter_model.safetensors (stored: float32 noise barely deflates) and
@@ -33,7 +37,8 @@ export function downloadAdapter(rec) {
 
 export function downloadMetrics(rec) {
   const out = {
-    id: rec.id, time: new Date(rec.time).toISOString(), model: rec.model, engine: rec.engine, config: rec.config,
+    id: rec.id, time: new Date(rec.time).toISOString(), base: rec.base || null, model: rec.model, engine: rec.engine,
+    config: rec.config,
     task: rec.taskInfo, info: rec.info,
     final: { valLoss: rec.valLoss, accuracy: rec.accuracy, correct: rec.correct, total: rec.total },
     tokensPerSec: rec.tokensPerSec, seconds: rec.seconds, trainLoss: Array.from(rec.losses), evals: rec.evals,

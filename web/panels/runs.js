@@ -4,6 +4,7 @@ import { downloadAdapter, downloadMetrics } from "../downloads.js";
 import { $, el, keyed } from "../dom.js";
 import { fmtDuration, fmtInt, fmtLoss, fmtPct, fmtWhen, taskDetail, taskName } from "../format.js";
 import * as store from "../store.js";
+import { describe } from "./base.js";
 
 let ctx;
 
@@ -58,7 +59,23 @@ export function record(r, p) {
     tokensPerSec: r.tokensPerSec, seconds: r.seconds, model: state.model, engine: ctx.engineName(r.workers),
     losses: Float32Array.from(r.losses), evals: r.evals, samples: p.final ? p.final.samples : r.after,
     adapter: p.adapter || null, adapterConfig: p.adapterConfig || "",
+    base: r.base, // the base it trained on (panels/base.js baseRecord)
   };
+}
+
+// baseCell names the base a run trained on (runs recorded before the page had a choice trained on the shipped one).
+function baseCell(rec) {
+  const b = rec.base;
+  const text = !b || b.shipped ? "shipped" : b.file.replace(/\.(safetensors|bin)$/i, "");
+  return el("td", { class: "base", text, title: b ? `${b.shipped ? `${b.name}, shipped: ` : ""}${describe(b)} · fingerprint ${b.fingerprint}` :
+    "the shipped base" });
+}
+
+// methodCell is a run's method, with the token rows it trained.
+function methodCell(rec) {
+  const m = rec.method === "lora" ? (rec.config.rslora ? "rsLoRA" : "LoRA") : rec.method === "tokens" ? "token rows" : rec.method;
+  const ids = rec.info && rec.info.tokenIds ? rec.info.tokenIds.length : 0;
+  return ids && rec.method !== "tokens" ? `${m} + ${ids} row${ids > 1 ? "s" : ""}` : ids ? `${m} (${ids})` : m;
 }
 
 export function render() {
@@ -76,7 +93,8 @@ export function render() {
         title: "settings, loss curve, evaluations and samples as JSON" }));
       return el("tr", {}, cell(fmtWhen(rec.time), "muted"),
         cell(taskName(rec.task) + (detail ? ` (${detail})` : "")),
-        cell(rec.method === "lora" ? (rec.config.rslora ? "rsLoRA" : "LoRA") : "full"),
+        baseCell(rec),
+        cell(methodCell(rec), "method"),
         cell(rec.rank == null ? "–" : String(rec.rank), "num"),
         cell(rec.targets.length ? rec.targets.join(" ") : "all"),
         cell(fmtInt(rec.trainableParams), "num"),
@@ -89,7 +107,7 @@ export function render() {
     rows.forEach((tr, i) => { tr.dataset.id = state.runs[i].id; });
     if (!rows.length) {
       rows.push(el("tr", { class: "empty" },
-        el("td", { colSpan: 11, text: "Finished runs are listed here and kept across reloads." })));
+        el("td", { colSpan: 12, text: "Finished runs are listed here and kept across reloads." })));
     }
     return rows;
   });
