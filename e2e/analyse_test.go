@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"os"
 	"slices"
 	"sync"
 	"testing"
@@ -228,4 +229,88 @@ func TestBrowserAnalyse(t *testing.T) {
 	require.NoError(t, chromedp.Do(ctx, chromedp.ScrollIntoView("#lrdim-panel")))
 	shot(t, ctx, "7-lr-sweep")
 	assert.Empty(t, exceptions(), "the page threw no exception")
+}
+
+// TestBrowserAnalyseCost measures what the Analyse panel costs in the tab, opt-in (GOLORA_E2E_ANALYSE_COST=1, `make
+// e2e-analyse-cost`): the engine's analyse call in the lead worker (gonum's SVDs compiled to wasm, the JSON both
+// ways), on runs of a few steps (an SVD's cost does not depend on how far a run trained), each case timed five times
+// alternating with the same analysis natively (train.Analyse on the same kept files), the fastest of each.
+func TestBrowserAnalyseCost(t *testing.T) {
+	if os.Getenv("GOLORA_E2E_ANALYSE_COST") != "1" {
+		t.Skip("set GOLORA_E2E_ANALYSE_COST=1 (or run `make e2e-analyse-cost`) to time the analyses in a tab")
+	}
+	root := repoRoot(t)
+	ctx := newBrowser(t, chromium(t))
+	url := startServer(t, root, appRoot(t, root))
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(url)))
+	waitFor(t, ctx, "page ready", pageReady, 60*time.Second)
+	runs := []string{
+		"method=lora&rank=4&targets=q,v&seed=1", // the default run's adapter
+		"method=lora&rank=8&targets=q,v&seed=1",
+		"method=lora&rank=48&targets=q,v&seed=1", // the largest rank q,v allow (v is 48 x 96)
+		"method=lora&rank=64&targets=q,o&seed=1", // r=64 needs matrices of 96 or more on both sides
+		"method=lora&rank=64&targets=q,o&seed=2",
+		"method=full&lr=0.001",
+	}
+	for i, r := range runs {
+		hash := "#task=e2e&" + r + "&steps=2&batch=4&warmup=1&evalEvery=0&evalLimit=1&autostart=1"
+		require.NoError(t, chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](`location.hash = "`+hash+`"; undefined`)))
+		waitFor(t, ctx, fmt.Sprintf("run %d kept", i+1), fmt.Sprintf("app.state.runs.length === %d", i+1), 3*time.Minute)
+	}
+	// Runs by index in the order trained (the table is newest first).
+	kept := func(i int) train.RunWeights {
+		var w struct {
+			Adapter, FineTuned []byte
+			Config             string
+		}
+		j := len(runs) - 1 - i
+		text := eval[string](t, ctx, fmt.Sprintf(`(() => { const r = app.state.runs[%d];
+			const b64 = (a) => { let s = ""; for (let k = 0; k < a.length; k += 8192) s += String.fromCharCode(...a.subarray(k, k + 8192)); return btoa(s); };
+			return JSON.stringify({Adapter: r.adapter ? b64(r.adapter) : "", FineTuned: r.fineTuned ? b64(r.fineTuned) : "",
+				Config: r.adapterConfig || ""}); })()`, j))
+		require.NoError(t, json.Unmarshal([]byte(text), &w))
+		return train.RunWeights{Name: runs[i], AdapterWeights: w.Adapter, AdapterConfig: []byte(w.Config), Model: w.FineTuned}
+	}
+	base := loadBase(t, root)
+	for _, c := range []struct {
+		name string
+		a, b int // b < 0: one run
+	}{
+		{"the default run alone (LoRA r=4 on q,v: 8 modules)", 0, -1},
+		{"LoRA r=8 against r=48 on q,v (φ 8 x 48, 8 modules)", 1, 2},
+		{"LoRA r=64 alone on q,o (8 modules)", 3, -1},
+		{"LoRA r=64 against r=64 on q,o, two seeds (φ 64 x 64, 8 modules)", 3, 4},
+		{"full fine-tuning alone (28 modules)", 5, -1},
+		{"LoRA r=4 on q,v beside full fine-tuning (8 modules, both updates)", 0, 5},
+	} {
+		b := -1
+		if c.b >= 0 {
+			b = len(runs) - 1 - c.b
+		}
+		js := fmt.Sprintf(`import("/client.js").then((client) => new Promise((resolve) => {
+			const r = (i) => { const x = app.state.runs[i]; return {name: String(i), adapter: x.adapter, adapterConfig: x.adapterConfig,
+				fineTuned: x.method === "lora" ? null : x.fineTuned}; };
+			const id = "cost-" + Math.random();
+			client.on("analysed", (p) => { if (p.id === id) resolve(p.error ? -1 : p.ms); });
+			client.send("analyse", {id, a: r(%d), b: %d >= 0 ? r(%d) : null});
+		}))`, len(runs)-1-c.a, b, b)
+		wa := kept(c.a)
+		var wb *train.RunWeights
+		if c.b >= 0 {
+			w := kept(c.b)
+			wb = &w
+		}
+		tab, native := math.Inf(1), math.Inf(1)
+		for range 5 {
+			ms, err := chromedp.Run(ctx, chromedp.Evaluate[float64](js, chromedp.EvalAwaitPromise))
+			require.NoError(t, err)
+			require.GreaterOrEqual(t, ms, 0.0, "%s: the analysis failed in the tab", c.name)
+			tab = min(tab, ms)
+			t0 := time.Now()
+			_, err = train.Analyse(base, wa, wb, analysis.DefaultOptions())
+			require.NoError(t, err)
+			native = min(native, float64(time.Since(t0).Microseconds())/1000)
+		}
+		t.Logf("%s: %.0f ms in the tab, %.0f ms natively (one core of Go with assembly): %.1fx", c.name, tab, native, tab/native)
+	}
 }

@@ -200,13 +200,16 @@ function show(rep, mod, a, b) {
   $("analyse-one").hidden = !rep || !mod;
   $("analyse-phi").hidden = !rep || !mod || !mod.compare;
   if (!rep || !mod) return;
-  drawSpectrum(mod);
-  drawTable(rep);
+  // The run whose weights changed (full fine-tuning, or intrinsic's θ0 + P z): its update is the report's "full".
+  const tuned = [a, b].find((r) => r && r.method !== "lora");
+  const fullName = tuned && tuned.method === "intrinsic" ? `intrinsic d=${fmtInt(tuned.config.intrinsicDim)}` : "full fine-tuning";
+  drawSpectrum(mod, fullName);
+  drawTable(rep, fullName);
   if (mod.compare) drawHeatmaps(rep, mod, a, b);
 }
 
 // The singular values of ΔW for one module: the LoRA run's and, beside a full run, full fine-tuning's.
-function drawSpectrum(mod) {
+function drawSpectrum(mod, fullName) {
   const { matrix, layer } = moduleName(mod.module);
   setText("spectrum-title", `Singular values of ΔW, layer ${layer} · ${matrix} (${mod.out} × ${mod.in})`);
   const vals = (u) => (u ? u.spectrum.singular_values.filter((v) => v > 0) : []);
@@ -222,11 +225,13 @@ function drawSpectrum(mod) {
     x: [0.5, Math.max(n, 2) + 0.5], y: [10 ** Math.floor(Math.log10(lo)), 10 ** Math.ceil(Math.log10(hi))],
     shown: [!!mod.lora, !!mod.full], empty: n ? "" : "ΔW is zero here",
   });
+  const legend = spectrumChart.legendItems[1];
+  if (legend.lastChild.textContent !== `${fullName} ΔW`) legend.lastChild.textContent = `${fullName} ΔW`;
   const fig = $("spectrum-chart");
   const data = JSON.stringify({ lora, full });
   if (fig.dataset.values !== data) fig.dataset.values = data;
   const parts = [];
-  for (const [name, u] of [["LoRA", mod.lora], ["full fine-tuning", mod.full]]) {
+  for (const [name, u] of [["LoRA", mod.lora], [fullName, mod.full]]) {
     if (u) {
       parts.push(`${name}: effective rank ${u.spectrum.effective_rank.toFixed(2)}, ${u.spectrum.rank_90} ` +
         `value${u.spectrum.rank_90 === 1 ? "" : "s"} hold 90% of ‖ΔW‖²`);
@@ -252,13 +257,13 @@ function metricOf(u, metric) {
 
 // The table of one figure per layer (rows) and matrix (columns), the LoRA run's over full fine-tuning's when both are
 // there.
-function drawTable(rep) {
+function drawTable(rep, fullName) {
   const metric = $("analyse-metric").value;
   const mods = rep.modules;
   const layers = [...new Set(mods.map((m) => moduleName(m.module).layer))].sort((x, y) => x - y);
   const mats = MATRICES.filter((t) => mods.some((m) => moduleName(m.module).matrix === t));
   const kinds = ["lora", "full"].filter((k) => mods.some((m) => m[k]));
-  const names = { lora: "LoRA", full: "full" };
+  const names = { lora: "LoRA", full: fullName.startsWith("full") ? "full" : fullName };
   keyed($("amp-table"), `${JSON.stringify(mods.map((m) => m.module))}|${rep.rank}|${kinds}|${metric}|${sel.module}|` +
     `${mods.length && mods[0][kinds[0]] ? metricOf(mods[0][kinds[0]], metric).text : ""}|${rep.lora_intruders}`, () => {
     const max = {};
@@ -289,7 +294,8 @@ function drawTable(rep) {
     const med = vs[Math.floor(vs.length / 2)];
     const what = metric === "intruders" ? `${vs.reduce((s, v) => s + v, 0)} in all` : `median ${+med.toPrecision(3)}, ` +
       `range ${+vs[0].toPrecision(3)}-${+vs.at(-1).toPrecision(3)}`;
-    summary += `${summary ? "; " : ""}${k === "lora" ? `LoRA (r=${rep.rank})` : `full fine-tuning (r=${rep.rank || rep.options.full_rank} for the projections)`}: ${what}`;
+    summary += `${summary ? "; " : ""}${k === "lora" ? `LoRA (r=${rep.rank})` :
+      `${fullName} (r=${rep.rank || rep.options.full_rank} for the projections)`}: ${what}`;
   }
   setText("amp-summary", summary ? `${summary}. Click a cell to choose its module.` : "");
   setText("amp-caption", CAPTIONS[metric] || CAPTIONS.amplification);
