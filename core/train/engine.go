@@ -73,6 +73,7 @@ var engineMethods = map[string]engineMethod{
 	"unseen":        (*Engine).unseen,
 	"chooseTokens":  (*Engine).chooseTokens,
 	"checkBase":     (*Engine).checkBase,
+	"sweepSummary":  (*Engine).sweepSummary,
 }
 
 // EngineMethods lists the names Call answers, sorted.
@@ -106,13 +107,16 @@ func (e *Engine) Call(method string, args []byte, in Bulk) (reply []byte, out Bu
 	return reply, out
 }
 
-// errorReply is {"error", "field"?, "fields"?} for err.
+// errorReply is {"error", "field"?, "fields"?, "stopped"?} for err; "stopped" marks a run stopped by a non-finite loss
+// or gradient (a StopError), which a learning-rate sweep keeps as a result.
 func errorReply(err error) []byte {
+	var stop *StopError
 	r := struct {
-		Error  string            `json:"error"`
-		Field  string            `json:"field,omitempty"`
-		Fields map[string]string `json:"fields,omitempty"`
-	}{Error: err.Error()}
+		Error   string            `json:"error"`
+		Field   string            `json:"field,omitempty"`
+		Fields  map[string]string `json:"fields,omitempty"`
+		Stopped bool              `json:"stopped,omitempty"`
+	}{Error: err.Error(), Stopped: errors.As(err, &stop)}
 	for _, fe := range FieldErrors(err) {
 		name := PageField(fe.Field)
 		if r.Fields == nil {
@@ -336,7 +340,8 @@ func (e *Engine) validate(args []byte, in Bulk) (any, Bulk, error) {
 // validateSweep {config, fileName?, ranks, full, trainTokens?} (+ "file") -> {configs}: the sweep's runs
 // (SweepConfigs: LoRA at each rank with the config's alpha, each once per trainTokens value when given
 // (TokenSweepConfigs), then full fine-tuning at its default learning rate when full is set), each checked
-// (ValidateSweep) before the first starts, as the page's settings to start them with.
+// (ValidateSweep) before the first starts, as the page's settings to start them with. With kind "lrs" or "dims" and
+// values instead of ranks, the learning-rate or intrinsic-dimension sweep (pageSweepConfigs).
 func (e *Engine) validateSweep(args []byte, in Bulk) (any, Bulk, error) {
 	var a struct {
 		configArgs
@@ -344,6 +349,7 @@ func (e *Engine) validateSweep(args []byte, in Bulk) (any, Bulk, error) {
 		Full  bool  `json:"full"`
 		// TrainTokens runs each rank once per value ("none": without rows), as sweep -train-tokens does.
 		TrainTokens []string `json:"trainTokens"`
+		pageSweepArgs
 	}
 	if err := decodeArgs(args, &a); err != nil {
 		return nil, Bulk{}, err
@@ -360,8 +366,13 @@ func (e *Engine) validateSweep(args []byte, in Bulk) (any, Bulk, error) {
 		fullLR = DefaultLR(MethodFull)
 	}
 	cfgs := SweepConfigs(c, a.Ranks, false, fullLR)
-	if len(a.TrainTokens) > 0 {
+	if len(a.TrainTokens) > 0 && a.Kind == "" {
 		cfgs = TokenSweepConfigs(cfgs, a.TrainTokens)
+	}
+	if a.Kind != "" {
+		if cfgs, err = a.configs(c, a.Full); err != nil {
+			return nil, Bulk{}, err
+		}
 	}
 	if err := ValidateSweep(e.base, cfgs); err != nil {
 		return nil, Bulk{}, err

@@ -11,7 +11,12 @@ let ctx;
 export function init(c) {
   ctx = c;
   const { state } = ctx;
-  ctx.listen("runEnded", ({ run, status, done }) => { if (status === "done") save(record(run, done)); });
+  ctx.listen("runEnded", ({ run, status, done }) => {
+    if (status === "done") save(record(run, done));
+    // A learning-rate sweep's rate that diverged is one of its results: kept, with why it stopped.
+    else if (status === "error" && run.stopped && run.sweepKind === "lrs") save({ ...record(run, {}), valLoss: null, accuracy: null,
+      correct: null, diverged: run.errorText });
+  });
   $("clear-runs").addEventListener("click", () => {
     if (!ctx.running()) state.sweep = null;
     clear();
@@ -52,7 +57,7 @@ export function record(r, p) {
   const taskInfo = r.task || { name: c.task, difficulty: c.difficulty, facts: c.facts,
     file: c.task === "custom" && state.custom ? state.custom.name : "" };
   return {
-    id: r.id, time: Date.now(), sweepId: r.sweepId, config: c, task: c.task, taskInfo,
+    id: r.id, time: Date.now(), sweepId: r.sweepId, sweepKind: r.sweepKind, config: c, task: c.task, taskInfo,
     method: c.method, rank: c.method === "lora" ? c.rank : null, targets: c.method === "lora" ? c.targets : [],
     trainableParams: r.info ? r.info.trainableParams : 0, info: r.info,
     valLoss: last.valLoss, accuracy: last.accuracy, correct: last.correct, total: last.total,
@@ -60,6 +65,7 @@ export function record(r, p) {
     losses: Float32Array.from(r.losses), evals: r.evals, samples: p.final ? p.final.samples : r.after,
     adapter: p.adapter || null, adapterConfig: p.adapterConfig || "",
     base: r.base, // the base it trained on (panels/base.js baseRecord)
+    fineTuned: p.fineTuned || null, // a full or intrinsic run's weights (the Analyse panel's ΔW = W_ft - W0)
   };
 }
 
@@ -73,7 +79,8 @@ function baseCell(rec) {
 
 // methodCell is a run's method, with the token rows it trained.
 function methodCell(rec) {
-  const m = rec.method === "lora" ? (rec.config.rslora ? "rsLoRA" : "LoRA") : rec.method === "tokens" ? "token rows" : rec.method;
+  const m = rec.method === "lora" ? (rec.config.rslora ? "rsLoRA" : "LoRA") : rec.method === "tokens" ? "token rows" :
+    rec.method === "intrinsic" ? `intrinsic d=${fmtInt(rec.config.intrinsicDim)}` : rec.method;
   const ids = rec.info && rec.info.tokenIds ? rec.info.tokenIds.length : 0;
   return ids && rec.method !== "tokens" ? `${m} + ${ids} row${ids > 1 ? "s" : ""}` : ids ? `${m} (${ids})` : m;
 }
@@ -99,7 +106,7 @@ export function render() {
         cell(rec.targets.length ? rec.targets.join(" ") : "all"),
         cell(fmtInt(rec.trainableParams), "num"),
         cell(fmtLoss(rec.valLoss), "num"),
-        cell(fmtPct(rec.accuracy), "num strong"),
+        rec.diverged ? el("td", { class: "num bad", text: "diverged", title: rec.diverged }) : cell(fmtPct(rec.accuracy), "num strong"),
         cell(fmtInt(rec.tokensPerSec), "num"),
         cell(fmtDuration(rec.seconds), "num"),
         dl);
