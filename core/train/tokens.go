@@ -307,8 +307,8 @@ func (s *Session) addTokens(base *model.Model, imported *peft.Tokens) error {
 	s.tokens = ch
 	if len(ch.IDs) == 0 {
 		if s.cfg.Method == MethodTokens {
-			return &FieldError{Field: "train_tokens", Reason: fmt.Sprintf("%s chose no token: the base tells every token "+
-				"of the data apart and produces it, so method %s has nothing to train (use all-in-data or a list)", spec, MethodTokens)}
+			return &FieldError{Field: "train_tokens", Reason: fmt.Sprintf("%s %s: the base tells every token "+
+				"of the data apart and produces it, so method %s has nothing to train (use all-in-data or a list)", spec, noTokensChosen, MethodTokens)}
 		}
 		return nil
 	}
@@ -316,6 +316,23 @@ func (s *Session) addTokens(base *model.Model, imported *peft.Tokens) error {
 		return &FieldError{Field: "train_tokens", Reason: err.Error()}
 	}
 	return nil
+}
+
+// noTokensChosen marks the error of a tokens run whose train_tokens chose no token (NothingToTrain).
+const noTokensChosen = "chose no token"
+
+// NothingToTrain reports whether err (from New) says that a run of c has nothing to train: method tokens, whose
+// train_tokens (auto) chose no token of the data. A methods sweep skips such a run, saying why.
+func NothingToTrain(c Config, err error) (string, bool) {
+	if err == nil || c.Method != MethodTokens {
+		return "", false
+	}
+	for _, fe := range FieldErrors(err) {
+		if fe.Field == "train_tokens" && strings.Contains(fe.Reason, noTokensChosen) {
+			return fe.Reason, true
+		}
+	}
+	return "", false
 }
 
 // Tokens is the run's choice of token rows (empty without Config.TrainTokens).

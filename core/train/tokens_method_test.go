@@ -199,3 +199,20 @@ func TestReadTrainableTokensRejects(t *testing.T) {
 	require.NoError(t, err)
 	requireSameBits(t, "logits with the tied copy", logits(s.Model()), logits(m))
 }
+
+// TestNothingToTrain: a tokens run whose auto chose no token is told apart from any other error (a methods sweep skips
+// it), and only for method tokens.
+func TestNothingToTrain(t *testing.T) {
+	err := error(&train.FieldError{Field: "train_tokens", Reason: "auto chose no token: the base tells every token apart"})
+	c := tokensConfig()
+	why, ok := train.NothingToTrain(c, err)
+	assert.True(t, ok)
+	assert.Contains(t, why, "auto chose no token")
+	_, ok = train.NothingToTrain(c, &train.FieldError{Field: "train_tokens", Reason: "ids: token id 9999 is outside"})
+	assert.False(t, ok, "another train_tokens error")
+	c.Method = train.MethodLoRA
+	_, ok = train.NothingToTrain(c, err)
+	assert.False(t, ok, "LoRA without rows still trains")
+	_, ok = train.NothingToTrain(tokensConfig(), nil)
+	assert.False(t, ok)
+}
