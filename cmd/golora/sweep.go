@@ -185,8 +185,13 @@ func runSweep(args []string) error {
 		"e.g. 1e-4,3e-4,1e-3,3e-3,1e-2,3e-2,1e-1; reports each method's best rate by final validation loss\n"+
 		"(-png: the loss against the rate)")
 	logPath := fs.String("log", "", "write one JSON line per step and per evaluation of every run (and each result) to this file")
+	from := fs.String("from", "", "train nothing: print the table and draw -png from this file of an earlier sweep's -json lines\n"+
+		"(give the same -method, -lrs or -targets as that sweep)")
 	if err := parseFlags(fs, args, sweepHints); err != nil {
 		return err
+	}
+	if *from != "" {
+		return replotSweep(*from, sf, &tf, &bf, *png)
 	}
 	runs, err := sf.configs(&tf)
 	if err != nil {
