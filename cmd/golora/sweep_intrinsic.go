@@ -218,12 +218,9 @@ func plotIntrinsic(path, task string, results []train.Result, s intrinsicSummary
 	return savePNG(img, path)
 }
 
-// replotSweep prints the table and draws the chart of an earlier rank, learning-rate or intrinsic sweep from its -json
-// lines (the results; the summary lines are recomputed), without training: a chart redrawn from the figures measured.
+// replotSweep prints the table and draws the chart of an earlier learning-rate or intrinsic sweep from its -json lines
+// (the results; the summary lines are recomputed), without training: a chart redrawn from the figures measured.
 func replotSweep(path string, sf sweepFlags, tf *trainFlags, bf *baseFlags, png string) error {
-	if sf.methods != "" {
-		return fmt.Errorf("-from: a methods sweep's chart needs its timing pass; run it again")
-	}
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		return fmt.Errorf("-from: %w", err)
@@ -251,7 +248,7 @@ func replotSweep(path string, sf sweepFlags, tf *trainFlags, bf *baseFlags, png 
 		if png != "" {
 			return plotLRSweep(png, task, results)
 		}
-	case sf.method == train.MethodIntrinsic:
+	default: // -method intrinsic
 		base, _, err := bf.load()
 		if err != nil {
 			return err
@@ -265,11 +262,6 @@ func replotSweep(path string, sf sweepFlags, tf *trainFlags, bf *baseFlags, png 
 		printIntrinsic(isum)
 		if png != "" {
 			return plotIntrinsic(png, task, results, isum)
-		}
-	default:
-		printTable(results)
-		if png != "" {
-			return plotSweep(png, task, results)
 		}
 	}
 	return nil
