@@ -23,6 +23,7 @@ func runPretrain(args []string) error {
 	fs.IntVar(&cfg.SeqLen, "seq", cfg.SeqLen, "window length in tokens")
 	fs.IntVar(&cfg.World, "world", cfg.World, "small-world sentences in the corpus")
 	fs.IntVar(&cfg.Formats, "formats", cfg.Formats, "format lines in the corpus (numbers, dates, records, code, ...)")
+	fs.IntVar(&cfg.Exercises, "exercises", cfg.Exercises, "exercise lines in the corpus (a prompt and the answer computed from it: lookups, reformatting, sorting, arithmetic, ...)")
 	fs.IntVar(&cfg.ProseRepeat, "prose-repeat", cfg.ProseRepeat, "times each fortune cookie is used (0 = no prose)")
 	proseDir := fs.String("prose", data.FortunesDir, "folder of Debian's fortunes package (apt-get install -y fortunes)")
 	lr := fs.Float64("lr", flagFloat(cfg.LR), "peak learning rate")
@@ -97,8 +98,8 @@ func runPretrain(args []string) error {
 		if err := writeFile(*out, func(f *os.File) error { return p.Model().Save(f, extra) }); err != nil {
 			return err
 		}
-		fmt.Fprintf(os.Stderr, "pretrain: wrote %s: %d parameters, %d steps, %d tokens seen, validation loss %.4f (world %.4f, formats %.4f, prose %.4f), copies %.0f%% of held-out code lists, %.0fs\n",
-			*out, p.Model().NumParams(), p.StepsDone(), p.TokensSeen(), val, parts[0], parts[1], parts[2], 100*copyAcc, time.Since(start).Seconds())
+		fmt.Fprintf(os.Stderr, "pretrain: wrote %s: %d parameters, %d steps, %d tokens seen, validation loss %.4f (world %.4f, formats %.4f, prose %.4f, exercises %.4f), copies %.0f%% of held-out code lists, %.0fs\n",
+			*out, p.Model().NumParams(), p.StepsDone(), p.TokensSeen(), val, parts[0], parts[1], parts[2], parts[3], 100*copyAcc, time.Since(start).Seconds())
 		return nil
 	}
 	for p.StepsDone() < cfg.Steps {
@@ -155,8 +156,8 @@ func readProse(dir string) ([]string, string, error) {
 func reportCorpus(ct *data.CorpusText) error {
 	_, total := ct.ByteCounts()
 	share := func(i int) float64 { return 100 * float64(ct.Bytes[i]) / float64(max(total, 1)) }
-	fmt.Fprintf(os.Stderr, "pretrain: corpus: %d training lines, %d bytes: world %.1f%%, formats %.1f%%, prose %.1f%%; held out: %d, %d, %d lines; left out for holding a test answer: %d, %d, %d lines\n",
-		len(ct.Train), total, share(0), share(1), share(2), len(ct.Val[0]), len(ct.Val[1]), len(ct.Val[2]), ct.Dropped[0], ct.Dropped[1], ct.Dropped[2])
+	fmt.Fprintf(os.Stderr, "pretrain: corpus: %d training lines, %d bytes: world %.1f%%, formats %.1f%%, prose %.1f%%, exercises %.1f%%; held out: %d, %d, %d, %d lines; left out for holding a test answer: %d, %d, %d, %d lines\n",
+		len(ct.Train), total, share(0), share(1), share(2), share(3), len(ct.Val[0]), len(ct.Val[1]), len(ct.Val[2]), len(ct.Val[3]), ct.Dropped[0], ct.Dropped[1], ct.Dropped[2], ct.Dropped[3])
 	b, f := ct.RarestByte()
 	fmt.Fprintf(os.Stderr, "pretrain: rarest byte %q: 1 in %.0f bytes\n", b, 1/f)
 	if f < data.MinByteFrequency {

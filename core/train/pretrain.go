@@ -19,6 +19,7 @@ type PretrainConfig struct {
 	Name        string  // the model's name, recorded in its checkpoint
 	World       int     // small-world sentences generated from CorpusSeed (data.Corpus)
 	Formats     int     // format lines generated from CorpusSeed (data.Formats)
+	Exercises   int     `json:",omitempty"` // exercise lines generated from CorpusSeed (data.Exercises)
 	ProseRepeat int     // times each prose passage is used (0 = no prose)
 	ValFraction float32 // held-out share of each part of the corpus for the validation loss
 	CorpusSeed  uint64
@@ -162,7 +163,7 @@ func NewPretrainerFrom(cfg PretrainConfig, tok data.Tokenizer, init *model.Model
 
 // CorpusConfig is the corpus part of the recipe.
 func (c PretrainConfig) CorpusConfig() data.CorpusConfig {
-	return data.CorpusConfig{Seed: c.CorpusSeed, World: c.World, Formats: c.Formats, ProseRepeat: c.ProseRepeat, ValFraction: c.ValFraction}
+	return data.CorpusConfig{Seed: c.CorpusSeed, World: c.World, Formats: c.Formats, Exercises: c.Exercises, ProseRepeat: c.ProseRepeat, ValFraction: c.ValFraction}
 }
 
 // Corpus is the corpus being trained on (without the copying drills).
@@ -183,7 +184,7 @@ func (p *Pretrainer) Step(n int) (Metrics, error) {
 func (p *Pretrainer) ValLoss(maxWindows int) float32 { return p.streamLoss(p.val, maxWindows) }
 
 // ValLossParts is ValLoss on each part's held-out stream alone (world,
-// formats, prose; 0 for a part without one window of held-out text).
+// formats, prose, exercises; 0 for a part without one window of held-out text).
 func (p *Pretrainer) ValLossParts(maxWindows int) [data.NumParts]float32 {
 	var out [data.NumParts]float32
 	for i, v := range p.valParts {
