@@ -109,8 +109,8 @@ func NewPretrainerFrom(cfg PretrainConfig, tok data.Tokenizer, init *model.Model
 	case !(cfg.CopyMix >= 0 && cfg.CopyMix <= 1):
 		return nil, fmt.Errorf("pretrain: copy mix must be in [0, 1], got %g", cfg.CopyMix)
 	case cfg.CopyMix > 0 && (cfg.Drills.MaxAlphabet < 2 || cfg.Drills.MaxAlphabet > 26 || cfg.Drills.MaxPeriod < 6 ||
-		!(cfg.Drills.Periodic >= 0 && cfg.Drills.Periodic <= 1)):
-		return nil, fmt.Errorf("pretrain: drills need an alphabet of 2..26 letters, a period >= 6 and a periodic share in [0, 1], got %+v", cfg.Drills)
+		!(cfg.Drills.Periodic >= 0 && cfg.Drills.Periodic <= 1) || !(cfg.Drills.Mixed >= 0 && cfg.Drills.Mixed <= 1)):
+		return nil, fmt.Errorf("pretrain: drills need an alphabet of 2..26 letters, a period >= 6, and periodic and mixed shares in [0, 1], got %+v", cfg.Drills)
 	}
 	m, err := model.New(cfg.Name, cfg.Model)
 	if err != nil {
@@ -228,7 +228,34 @@ func (p *Pretrainer) CopyAccuracy(tok data.Tokenizer, n int) float32 {
 	if n < 1 {
 		return 0
 	}
-	lines := data.CopyDrills(^uint64(0), n, data.DrillConfig{MaxAlphabet: 2, MaxPeriod: 6, Periodic: 0})
+	return p.copyAccuracy(tok, data.CopyDrills(^uint64(0), n, data.DrillConfig{MaxAlphabet: 2, MaxPeriod: 6, Periodic: 0}))
+}
+
+// CopyAccuracyDigits is CopyAccuracy on lists of numbers ("the codes are 4821
+// 0093. once more, the codes are ..."): whether the model copies what is not
+// a lowercase letter, which people's data (numbers, codes, capitals) needs.
+func (p *Pretrainer) CopyAccuracyDigits(tok data.Tokenizer, n int) float32 {
+	if n < 1 {
+		return 0
+	}
+	r := rng.New(^uint64(0) - 1)
+	lines := make([]string, n)
+	for i := range lines {
+		codes := make([]string, 2+r.Intn(2))
+		for j := range codes {
+			b := make([]byte, 2+r.Intn(7))
+			for k := range b {
+				b[k] = byte('0' + r.Intn(10))
+			}
+			codes[j] = string(b)
+		}
+		list := strings.Join(codes, " ")
+		lines[i] = "the codes are " + list + ". once more, the codes are " + list + "."
+	}
+	return p.copyAccuracy(tok, lines)
+}
+
+func (p *Pretrainer) copyAccuracy(tok data.Tokenizer, lines []string) float32 {
 	d := p.model.NewDecoder(1)
 	right := 0
 	for _, s := range lines {
@@ -240,7 +267,7 @@ func (p *Pretrainer) CopyAccuracy(tok data.Tokenizer, n int) float32 {
 			right++
 		}
 	}
-	return float32(right) / float32(n)
+	return float32(right) / float32(len(lines))
 }
 
 // pretrainParts is how many parts a pretraining step's batch is computed in
