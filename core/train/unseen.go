@@ -157,7 +157,7 @@ func capFirst(s string) string {
 // one it never saw orders of magnitude lower.
 func WrittenRates(m *model.Model, tok data.Tokenizer, rows int, seed uint64) ([256]float64, error) {
 	var rates [256]float64
-	V, T := m.Config.VocabSize, m.Config.SeqLen
+	V, T := m.Config.VocabSize, m.Context() // a prefix method takes some of the context
 	var ids [256]int
 	for c := range 256 {
 		ids[c] = tok.Encode(string([]byte{byte(c)}))[0]
