@@ -54,6 +54,7 @@ export function taskDetail(task) {
 
 // methodLabel describes a run's method and its settings in a few words.
 export function methodLabel(c) {
+  if (c.method === "intrinsic") return `intrinsic d=${fmtInt(c.intrinsicDim)}`;
   if (c.method !== "lora") return "full fine-tuning";
   return `LoRA r=${c.rank}, α=${c.alpha}${c.rslora ? " (rsLoRA)" : ""} on ${c.targets.join(", ")}`;
 }

@@ -67,6 +67,7 @@ var engineMethods = map[string]engineMethod{
 	"analyse":       (*Engine).analyse,
 	"sweepStart":    (*Engine).sweepStart,
 	"sweepStep":     (*Engine).sweepStep,
+	"sweepSummary":  (*Engine).sweepSummary,
 }
 
 // EngineMethods lists the names Call answers, sorted.
@@ -100,13 +101,16 @@ func (e *Engine) Call(method string, args []byte, in Bulk) (reply []byte, out Bu
 	return reply, out
 }
 
-// errorReply is {"error", "field"?, "fields"?} for err.
+// errorReply is {"error", "field"?, "fields"?, "stopped"?} for err; "stopped" marks a run stopped by a non-finite loss
+// or gradient (a StopError), which a learning-rate sweep keeps as a result.
 func errorReply(err error) []byte {
+	var stop *StopError
 	r := struct {
-		Error  string            `json:"error"`
-		Field  string            `json:"field,omitempty"`
-		Fields map[string]string `json:"fields,omitempty"`
-	}{Error: err.Error()}
+		Error   string            `json:"error"`
+		Field   string            `json:"field,omitempty"`
+		Fields  map[string]string `json:"fields,omitempty"`
+		Stopped bool              `json:"stopped,omitempty"`
+	}{Error: err.Error(), Stopped: errors.As(err, &stop)}
 	for _, fe := range FieldErrors(err) {
 		name := PageField(fe.Field)
 		if r.Fields == nil {
@@ -327,12 +331,14 @@ func (e *Engine) validate(args []byte, in Bulk) (any, Bulk, error) {
 
 // validateSweep {config, fileName?, ranks, full} (+ "file") -> {configs}: the sweep's runs (SweepConfigs: LoRA at each
 // rank with the config's alpha, then full fine-tuning at its default learning rate when full is set), each checked
-// (ValidateSweep) before the first starts, as the page's settings to start them with.
+// (ValidateSweep) before the first starts, as the page's settings to start them with. With kind "lrs" or "dims" and
+// values instead of ranks, the learning-rate or intrinsic-dimension sweep (pageSweepConfigs).
 func (e *Engine) validateSweep(args []byte, in Bulk) (any, Bulk, error) {
 	var a struct {
 		configArgs
 		Ranks []int `json:"ranks"`
 		Full  bool  `json:"full"`
+		pageSweepArgs
 	}
 	if err := decodeArgs(args, &a); err != nil {
 		return nil, Bulk{}, err
@@ -349,6 +355,11 @@ func (e *Engine) validateSweep(args []byte, in Bulk) (any, Bulk, error) {
 		fullLR = DefaultLR(MethodFull)
 	}
 	cfgs := SweepConfigs(c, a.Ranks, false, fullLR)
+	if a.Kind != "" {
+		if cfgs, err = a.configs(c, a.Full); err != nil {
+			return nil, Bulk{}, err
+		}
+	}
 	if err := ValidateSweep(e.base, cfgs); err != nil {
 		return nil, Bulk{}, err
 	}

@@ -10,7 +10,12 @@ let ctx;
 export function init(c) {
   ctx = c;
   const { state } = ctx;
-  ctx.listen("runEnded", ({ run, status, done }) => { if (status === "done") save(record(run, done)); });
+  ctx.listen("runEnded", ({ run, status, done }) => {
+    if (status === "done") save(record(run, done));
+    // A learning-rate sweep's rate that diverged is one of its results: kept, with why it stopped.
+    else if (status === "error" && run.stopped && run.sweepKind === "lrs") save({ ...record(run, {}), valLoss: null, accuracy: null,
+      correct: null, diverged: run.errorText });
+  });
   $("clear-runs").addEventListener("click", () => {
     if (!ctx.running()) state.sweep = null;
     clear();
@@ -51,13 +56,14 @@ export function record(r, p) {
   const taskInfo = r.task || { name: c.task, difficulty: c.difficulty, facts: c.facts,
     file: c.task === "custom" && state.custom ? state.custom.name : "" };
   return {
-    id: r.id, time: Date.now(), sweepId: r.sweepId, config: c, task: c.task, taskInfo,
+    id: r.id, time: Date.now(), sweepId: r.sweepId, sweepKind: r.sweepKind, config: c, task: c.task, taskInfo,
     method: c.method, rank: c.method === "lora" ? c.rank : null, targets: c.method === "lora" ? c.targets : [],
     trainableParams: r.info ? r.info.trainableParams : 0, info: r.info,
     valLoss: last.valLoss, accuracy: last.accuracy, correct: last.correct, total: last.total,
     tokensPerSec: r.tokensPerSec, seconds: r.seconds, model: state.model, engine: ctx.engineName(r.workers),
     losses: Float32Array.from(r.losses), evals: r.evals, samples: p.final ? p.final.samples : r.after,
     adapter: p.adapter || null, adapterConfig: p.adapterConfig || "",
+    fineTuned: p.fineTuned || null, // a full or intrinsic run's weights (the Analyse panel's ΔW = W_ft - W0)
   };
 }
 
@@ -76,12 +82,13 @@ export function render() {
         title: "settings, loss curve, evaluations and samples as JSON" }));
       return el("tr", {}, cell(fmtWhen(rec.time), "muted"),
         cell(taskName(rec.task) + (detail ? ` (${detail})` : "")),
-        cell(rec.method === "lora" ? (rec.config.rslora ? "rsLoRA" : "LoRA") : "full"),
+        cell(rec.method === "lora" ? (rec.config.rslora ? "rsLoRA" : "LoRA") : rec.method === "intrinsic" ?
+          `intrinsic d=${fmtInt(rec.config.intrinsicDim)}` : rec.method),
         cell(rec.rank == null ? "–" : String(rec.rank), "num"),
         cell(rec.targets.length ? rec.targets.join(" ") : "all"),
         cell(fmtInt(rec.trainableParams), "num"),
         cell(fmtLoss(rec.valLoss), "num"),
-        cell(fmtPct(rec.accuracy), "num strong"),
+        rec.diverged ? el("td", { class: "num bad", text: "diverged", title: rec.diverged }) : cell(fmtPct(rec.accuracy), "num strong"),
         cell(fmtInt(rec.tokensPerSec), "num"),
         cell(fmtDuration(rec.seconds), "num"),
         dl);

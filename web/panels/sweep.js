@@ -1,6 +1,10 @@
 // panels/sweep.js is the "Rank sweep" panel: the form's settings run once per LoRA rank (and once with full
 // fine-tuning), one run after another through the run panel, and two charts of the newest sweep's results: accuracy
 // against rank, and against the number of trainable parameters.
+//
+// It also runs every other kind of sweep (state.sweep.kind: "lrs" and "dims" from panels/lrdim.js): beginSweep starts
+// one from its runs' settings, each run goes through the run panel (so it is resumable after a reload), and the next
+// starts when one ends. sweepRuns(kind) gives the newest sweep's kept runs of a kind.
 import { Chart, COLORS } from "../charts.js";
 import { $, setText } from "../dom.js";
 import { fmtCompact, fmtInt, fmtPct } from "../format.js";
@@ -24,14 +28,15 @@ export function init(c) {
       ctx.invalidate();
       return;
     }
-    state.sweep = { id: `sweep-${Date.now().toString(36)}`, queue: p.configs, done: 0, total: p.configs.length,
-      status: "running" };
-    nextRun();
+    beginSweep("ranks", p.configs);
   });
   ctx.listen("runEnded", ({ run: r, status }) => {
     const s = state.sweep;
     if (!s || s.status !== "running" || r.sweepId !== s.id) return;
-    if (status !== "done") { s.status = status === "error" ? "error" : "stopped"; return; }
+    // A learning-rate sweep looks for the rates that are too high: a run stopped by a non-finite loss is a result
+    // there (kept as diverged), and the sweep goes on.
+    const diverged = status === "error" && s.kind === "lrs" && r.stopped;
+    if (status !== "done" && !diverged) { s.status = status === "error" ? "error" : "stopped"; return; }
     s.done++;
     if (s.done >= s.total) { s.status = "done"; return; }
     nextRun();
@@ -95,15 +100,28 @@ function start() {
   ctx.invalidate();
 }
 
-function nextRun() {
-  const s = ctx.state.sweep;
-  run.startRun(s.queue[s.done], { id: s.id, index: s.done + 1, total: s.total });
+// beginSweep runs configs (each run's settings, as the engine's validateSweep gives them) one after another as a
+// sweep of kind ("ranks", "lrs", "dims").
+export function beginSweep(kind, configs) {
+  ctx.state.sweep = { id: `sweep-${Date.now().toString(36)}`, kind, queue: configs, done: 0, total: configs.length,
+    status: "running" };
+  nextRun();
 }
 
-// sweepRuns returns the finished runs of the newest sweep, from the results table (so they survive a reload).
-export function sweepRuns() {
+function nextRun() {
+  const s = ctx.state.sweep;
+  run.startRun(s.queue[s.done], { id: s.id, kind: s.kind, index: s.done + 1, total: s.total });
+}
+
+// kindOf is a sweep's (or a kept run's) kind: sweeps from before kinds were rank sweeps.
+export function kindOf(x) { return x.kind || x.sweepKind || "ranks"; }
+
+// sweepRuns returns the finished runs of the newest sweep of kind (default "ranks"), from the results table (so they
+// survive a reload).
+export function sweepRuns(kind = "ranks") {
   const { state } = ctx;
-  const id = state.sweep ? state.sweep.id : (state.runs.find((r) => r.sweepId) || {}).sweepId;
+  const s = state.sweep && kindOf(state.sweep) === kind ? state.sweep : null;
+  const id = s ? s.id : (state.runs.find((r) => r.sweepId && kindOf(r) === kind) || {}).sweepId;
   if (!id) return [];
   return state.runs.filter((r) => r.sweepId === id);
 }
@@ -131,7 +149,7 @@ function decades() {
 
 export function render() {
   const { state } = ctx;
-  const s = state.sweep;
+  const s = state.sweep && kindOf(state.sweep) === "ranks" ? state.sweep : null;
   let text = "";
   if (s) {
     const label = (it) => it.method === "full" ? "full fine-tuning" : `r=${it.rank}`;
