@@ -964,7 +964,7 @@ func TestBrowserBase(t *testing.T) {
 	choose("too large a file refused", big, tokBin)
 	assert.Contains(t, eval[string](t, ctx, baseMsg), "big.bin is 128.0 MiB: the page takes bases up to 128 MiB")
 	assert.Equal(t, stories, eval[string](t, ctx, `app.state.model.fingerprint`), "the base stays after a refusal")
-	shot(t, ctx, "7-base-refused")
+	shot(t, ctx, "base-1-refused")
 
 	// 2. A short LoRA run on stories260K: the table and the downloads name the base.
 	waitFor(t, ctx, "e2e examples on stories260K", `document.querySelectorAll("#examples li").length > 0`, 30*time.Second)
@@ -1058,7 +1058,7 @@ func TestBrowserBase(t *testing.T) {
 		assert.Contains(t, report, "'"+string(d)+"'", "base-v1 never saw the digits")
 	}
 	t.Logf("unseen report: %s", report)
-	shot(t, ctx, "8-unseen")
+	shot(t, ctx, "base-2-unseen")
 	require.NoError(t, chromedp.Do(ctx, chromedp.Click("#unseen button[data-tokens]")))
 	waitFor(t, ctx, "token rows on", `app.state.config.trainTokens === "auto" && document.getElementById("train-tokens-mode").value === "auto"`, 5*time.Second)
 	assert.Contains(t, eval[string](t, ctx, `location.hash`), "trainTokens=auto", "the setting is kept in the URL")
@@ -1101,14 +1101,14 @@ func TestBrowserBase(t *testing.T) {
 		"rank 2 once without rows and once with them")
 	waitFor(t, ctx, "two series on the rank chart", `document.getElementById("rank-chart").chart.u.data[1][0] != null &&
 		document.getElementById("rank-chart").chart.u.data[2][0] != null`, 5*time.Second)
-	shot(t, ctx, "9-rows-sweep")
+	shot(t, ctx, "base-3-rows-sweep")
 	for _, w := range []int64{390, 1400} {
 		require.NoError(t, chromedp.Do(ctx, chromedp.EmulateViewport(w, 900)))
 		time.Sleep(300 * time.Millisecond)
 		over := eval[[]string](t, ctx, `Array.from(document.querySelectorAll("body *")).filter((e) =>
 			e.getBoundingClientRect().right > innerWidth + 0.5 && !e.closest(".table-wrap")).map((e) => e.tagName + "#" + e.id + "." + e.className)`)
 		assert.Empty(t, over, "at %d px, these elements run past the right edge", w)
-		shot(t, ctx, fmt.Sprintf("10-base-width-%d", w))
+		shot(t, ctx, fmt.Sprintf("base-4-width-%d", w))
 	}
 }
 
