@@ -7,7 +7,7 @@ WASM_EXEC := $(GOROOT)/lib/wasm/go_js_wasm_exec
 ADDR      ?= 127.0.0.1:8080
 SIMD      := GOEXPERIMENT=simd
 
-.PHONY: all test vet test-native test-wasm test-e2e chromium bench bench-wasm wasm serve build fuzz clean base bench-data e2e-default vendor
+.PHONY: all test vet test-native test-wasm test-e2e chromium bench bench-wasm wasm serve build fuzz clean base bench-data bench-methods e2e-default vendor
 
 all: build wasm
 
@@ -120,6 +120,17 @@ base: build
 OWNDATA := $(wildcard testdata/owndata/*.jsonl)
 bench-data: build
 	@for f in $(OWNDATA); do echo "== $$f"; bin/golora sweep -data $$f -ranks 1,2,4,8,16 -eval-every 0 -json $(SWEEPFLAGS) || exit 1; done
+
+## bench-methods: the LoRA paper's Figure 2 at our scale: every method at its ladder of sizes on e2e, facts and the
+## own-data task field (hours on the shared 2-core machine); JSON lines in .scratch/, figures in docs/figures/.
+METHODS := lora,dora,full,top,bitfit,ia3,adapter-h,adapter-l,prefix-embed,prefix-layer
+bench-methods: build
+	mkdir -p .scratch docs/figures
+	bin/golora sweep -task e2e -methods $(METHODS) -size prefix-embed=1,4,8 -size prefix-layer=1,4,8 -eval-every 0 -json \
+		-png docs/figures/methods-e2e.png > .scratch/methods-e2e.jsonl
+	bin/golora sweep -task facts -methods $(METHODS) -eval-every 0 -json -png docs/figures/methods-facts.png > .scratch/methods-facts.jsonl
+	bin/golora sweep -data testdata/owndata/field.jsonl -methods $(METHODS) -eval-every 0 -json \
+		-png docs/figures/methods-field.png > .scratch/methods-field.jsonl
 
 clean:
 	rm -rf bin web/dist

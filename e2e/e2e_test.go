@@ -238,6 +238,8 @@ func envInt(name string, def int) int {
 }
 
 const (
+	// settled: the engine has judged the form's settings valid and the page has drawn Start enabled.
+	settled     = `!app.state.validating && Object.keys(app.state.fieldErrors).length === 0 && !document.getElementById("start").disabled`
 	pageReady   = `document.getElementById("status").dataset.kind !== "busy"`
 	runRows     = `document.querySelectorAll("#runs tbody tr[data-id]").length`
 	runFinished = `app.state.run && ["done", "stopped", "error"].includes(app.state.run.status)`
@@ -637,6 +639,7 @@ func TestBrowserApp(t *testing.T) {
 		/^[0-9]+\+1= → [0-9]+$/.test(document.querySelector("#examples li").textContent)`, 10*time.Second)
 	rows = eval[int](t, ctx, runRows)
 	setField("steps", "200")
+	waitFor(t, ctx, "200 steps accepted", settled, 10*time.Second)
 	require.NoError(t, chromedp.Do(ctx, chromedp.Click("#start")))
 	waitFor(t, ctx, "custom run training", `app.state.run && app.state.run.step >= 2`, 2*time.Minute)
 	assert.Equal(t, map[string]any{"name": "custom", "file": "good.jsonl", "train": 32.0, "val": 4.0, "test": 4.0},
@@ -650,7 +653,7 @@ func TestBrowserApp(t *testing.T) {
 	// Full fine-tuning from the form: the LoRA settings are disabled, and the result has no adapter to download.
 	require.NoError(t, chromedp.Do(ctx, chromedp.Click(`input[name="method"][value="full"]`)))
 	setField("steps", "3")
-	waitFor(t, ctx, "full settings valid", `!document.getElementById("start").disabled`, 10*time.Second)
+	waitFor(t, ctx, "full settings valid", settled, 10*time.Second)
 	assert.True(t, eval[bool](t, ctx, `document.getElementById("rank").disabled`), "LoRA's rank is off for full fine-tuning")
 	assert.Equal(t, "0.001", eval[string](t, ctx, `document.getElementById("lr").value`),
 		"the learning rate moved from LoRA's default to full fine-tuning's")

@@ -159,6 +159,7 @@ func plotMethods(path, task string, runs []sweepRun) error {
 		p.Add(plotter.NewGrid())
 		return p
 	}
+	legend := plot.NewLegend() // drawn in a column of its own: eleven series would cover a panel
 	acc := newPanel(task+": accuracy vs trainable parameters", "test exact match (%)")
 	acc.Y.Min, acc.Y.Max = 0, 100
 	step := newPanel(task+": step time relative to full fine-tuning", "step time / full fine-tuning's")
@@ -201,7 +202,7 @@ func plotMethods(path, task string, runs []sweepRun) error {
 					}
 					name = fmt.Sprintf("%s (%s %s)", m, s, strings.Join(sizes, ","))
 				}
-				panel.p.Legend.Add(name, line, points)
+				legend.Add(name, line, points)
 			}
 		}
 	}
@@ -213,6 +214,7 @@ func plotMethods(path, task string, runs []sweepRun) error {
 		}
 		fl.Color, fl.Dashes = ref, []vg.Length{vg.Points(5), vg.Points(3)}
 		acc.Add(fl)
+		legend.Add("full fine-tuning's level", fl)
 		one, err := plotter.NewLine(plotter.XYs{{X: minX / 1.5, Y: 1}, {X: maxX * 1.5, Y: 1}})
 		if err != nil {
 			return err
@@ -220,15 +222,16 @@ func plotMethods(path, task string, runs []sweepRun) error {
 		one.Color, one.Dashes = ref, []vg.Length{vg.Points(5), vg.Points(3)}
 		step.Add(one)
 	}
-	acc.Legend.Top, acc.Legend.Left = false, true
-	acc.Legend.XOffs, acc.Legend.YOffs = vg.Points(8), vg.Points(8)
-	const w, h = 13 * vg.Inch, 5 * vg.Inch
+	const w, h, legendW = 15 * vg.Inch, 5 * vg.Inch, 2.6 * vg.Inch
 	img := vgimg.New(w, h)
 	dc := draw.New(img)
 	tiles := draw.Tiles{Rows: 1, Cols: 2, PadX: vg.Millimeter * 8, PadY: vg.Millimeter * 4, PadLeft: vg.Millimeter * 2,
 		PadRight: vg.Millimeter * 4, PadTop: vg.Millimeter * 2, PadBottom: vg.Millimeter * 2}
-	canvases := plot.Align([][]*plot.Plot{{acc, step}}, tiles, dc)
+	canvases := plot.Align([][]*plot.Plot{{acc, step}}, tiles, draw.Crop(dc, 0, -legendW, 0, 0))
 	acc.Draw(canvases[0][0])
 	step.Draw(canvases[0][1])
+	legend.Top, legend.Left = true, true
+	legend.YOffs = -vg.Points(30)
+	legend.Draw(draw.Crop(dc, w-legendW, 0, 0, 0))
 	return savePNG(img, path)
 }

@@ -119,6 +119,9 @@ export function configChanged() {
   state.sweepError = "";
   if (Object.keys(state.fieldErrors).length === 0) {
     state.validating = nextId++;
+    // Start waits for the engine's verdict: disabled now, not at the next frame, so that a quick click finds it so.
+    $("start").disabled = true;
+    $("sweep-start").disabled = true;
     ctx.send("validate", { id: state.validating, config: state.config, custom: customFile() });
   } else if (state.autostart) {
     state.autostart = false;
