@@ -7,7 +7,7 @@ WASM_EXEC := $(GOROOT)/lib/wasm/go_js_wasm_exec
 ADDR      ?= 127.0.0.1:8080
 SIMD      := GOEXPERIMENT=simd
 
-.PHONY: all test vet test-native test-wasm test-e2e chromium bench bench-wasm wasm serve build fuzz clean base bench-data bench-methods e2e-default vendor
+.PHONY: all test vet test-native test-wasm test-e2e chromium bench bench-wasm wasm serve build fuzz clean base bench-data bench-methods e2e-default e2e-methods vendor
 
 all: build wasm
 
@@ -104,6 +104,11 @@ serve: wasm
 ## e2e-default: time the page's default run in headless Chromium (a few minutes; not part of make test).
 e2e-default:
 	GOLORA_E2E_REQUIRE=1 GOLORA_E2E_DEFAULT=1 $(GO) test -count=1 -timeout 30m -run TestBrowserDefaultRun -v ./e2e/...
+
+## e2e-methods: time the page's methods sweep (every method at its smallest size, on e2e) in headless Chromium (an
+## hour or more; not part of make test).
+e2e-methods:
+	GOLORA_E2E_REQUIRE=1 GOLORA_E2E_METHODS=1 $(GO) test -count=1 -timeout 5h -run TestBrowserMethodsSweep -v ./e2e/...
 
 ## base: the shipped base, continued from the previous base (models/base-v1.safetensors) on the new corpus with
 ## its prose from Debian's fortunes package (installed here when missing), about 30 minutes on 2 cores (models/README.md).

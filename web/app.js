@@ -12,10 +12,11 @@ import * as model from "./panels/model.js";
 import * as settings from "./panels/settings.js";
 import * as run from "./panels/run.js";
 import * as sweep from "./panels/sweep.js";
+import * as methods from "./panels/methods.js";
 import * as runs from "./panels/runs.js";
 import * as store from "./store.js";
 
-const panels = [model, settings, run, runs, sweep]; // runs records a finished run before sweep starts the next
+const panels = [model, settings, run, runs, sweep, methods]; // runs records a finished run before sweep starts the next
 
 const MODEL_URL = "models/base.safetensors";
 
@@ -112,7 +113,7 @@ function renderStatus() {
 
 function main() {
   // For the console and the browser test: the state, the store, and a panel's helpers.
-  window.app = { state, store, sweep, runs };
+  window.app = { state, store, sweep, runs, methods };
   client.on("ready", (p) => {
     state.ready = true;
     state.engine = p;

@@ -32,11 +32,14 @@ export class Chart {
     this.sig = "";
     this.range = { x: [0, 1], y: [0, 1] };
     this.refs = [];
-    this.legend = el("div", { class: "legend" }, ...spec.series.filter((s) => s.name && s.legend !== false).map((s) => {
+    // One legend item per named series (null where a series has none), hidden with its series (update's shown).
+    this.items = spec.series.map((s) => {
+      if (!s.name || s.legend === false) return null;
       const swatch = el("i", { class: s.dash ? "dash" : "" });
       swatch.style.borderColor = s.color;
       return el("span", {}, swatch, s.name);
-    }));
+    });
+    this.legend = el("div", { class: "legend" }, ...this.items.filter(Boolean));
     this.refLegend = el("span", { class: "refs" });
     this.legend.append(this.refLegend);
     this.plot = el("div", { class: "plot" });
@@ -76,13 +79,21 @@ export class Chart {
   width() { return Math.max(this.figure.clientWidth - 18, 120); }
 
   // update draws data = [xs, ys of each series] (null where a series has no value) on the ranges given:
-  // {data, x: [min, max], y: [min, max], refs: [{y, label}], empty: "note shown while there is nothing to draw"}.
-  update({ data, x, y, refs = [], empty = "" }) {
-    const sig = JSON.stringify([x, y, refs, data.map((d) => [d.length, d.at(-1)])]);
+  // {data, x: [min, max], y: [min, max], refs: [{y, label}], empty: "note shown while there is nothing to draw",
+  // shown: [whether each series is drawn and listed] (all of them if absent), key: what identifies the data when its
+  // length and last values do not (it is redrawn when they or key change)}.
+  update({ data, x, y, refs = [], empty = "", shown = null, key = "" }) {
+    const sig = JSON.stringify([x, y, refs, shown, key, data.map((d) => [d.length, d.at(-1)])]);
     this.empty.textContent = empty;
     this.empty.hidden = !empty;
     if (sig === this.sig) return;
     this.sig = sig;
+    if (shown) {
+      shown.forEach((on, i) => {
+        if (this.items[i]) this.items[i].hidden = !on;
+        if (this.u.series[i + 1].show !== on) this.u.setSeries(i + 1, { show: on });
+      });
+    }
     this.range = { x, y };
     this.refs = refs;
     this.refLegend.replaceChildren(...refs.map((r) => {

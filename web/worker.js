@@ -6,13 +6,14 @@
 //
 // page -> worker                                   worker -> page
 //   init     {modelURL, modelName}                   ready     {model, simd, wasmURL, wasmBytes, wasmEncodedBytes,
-//                                                                modelBytes, loadMs, defaults, lrs}
+//                                                                modelBytes, loadMs, defaults, lrs, methods}
 //   validate {id, config, custom}                    validated {id, ok, error?, field?, fields?}
 //   preview  {id, config, custom, n}                 preview   {id, examples, error?, field?}
 //            custom: the user's file {name, data: Uint8Array} for the task "custom", else null
 //   generate {id, prompt, maxTokens, temperature,    generated {id, text, error?}
 //             seed}
 //   validateSweep {id, config, custom, ranks, full}  sweepChecked {id, ok, configs?, error?, field?, fields?}
+//            or {id, config, custom, methods, sizes}   (a methods sweep: sizes {method: [n, ...]} where not the ladder)
 //   start    {runId, config, custom, snapshot?}      started   {runId, info, task, workers}
 //                                                    evaluating {runId, step, initial}   an evaluation begins
 //                                                    eval      {runId, step, valLoss, accuracy, correct, total,
@@ -24,7 +25,8 @@
 //                                                    snapshot  {runId, step, snapshot: Uint8Array}   the run so far,
 //                                                              for resuming it after a reload (golora.snapshot)
 //   stop     {runId}                                 done      {runId, status: "done" | "stopped", info, final,
-//                                                               adapter: Uint8Array | null, adapterConfig, seconds}
+//                                                               adapter: Uint8Array | null, adapterConfig,
+//                                                               adapterConfigName, adapterError?, seconds}
 //   merge    {runId}                                 merged    {runId, maxAbsLogitDiff, error?}
 //                                                    error     {runId?, message, field?, fields?, fatal?}
 //
@@ -56,6 +58,7 @@ let g = null;        // the golora object that the wasm instance registers
 let job = null;      // the run in progress: {runId, paused, stopped, wake}
 let sessionRun = ""; // the runId whose session the instance holds ("" for a preview session)
 let helper = null;   // the lead's helper: {worker, queue: [{resolve, reject}], ready: Promise<boolean>}
+let methodFiles = {}; // what each method's run writes (train.MethodSpec.Files): "peft", "golora", "model" or ""
 const isHelper = self.name === "golora-helper";
 
 function post(type, payload, transfer) {
@@ -111,13 +114,14 @@ async function init({ modelURL, modelName, forceScalar }) {
   if (!mres.ok) throw new Error(`could not fetch the base model ${modelURL}: HTTP ${mres.status}`);
   const bytes = new Uint8Array(await mres.arrayBuffer());
   const { model } = call("load", { name: modelName }, { model: bytes });
-  const { config, lrs } = call("defaults");
+  const { config, lrs, methods } = call("defaults");
+  methodFiles = Object.fromEntries(methods.map((m) => [m.name, m.files]));
 
   if (!isHelper) startHelper({ modelURL, modelName, forceScalar: !simd });
   if (isHelper) return;
   const entry = performance.getEntriesByType("resource").find((e) => e.name.endsWith(wasmURL));
   post("ready", {
-    model, simd, wasmURL, defaults: config, lrs,
+    model, simd, wasmURL, defaults: config, lrs, methods,
     wasmBytes: entry ? entry.decodedBodySize : 0,
     wasmEncodedBytes: entry ? entry.encodedBodySize : 0,
     modelBytes: bytes.length,
@@ -354,15 +358,24 @@ async function run({ runId, config, custom, snapshot }) {
     }
     const final = await evaluate(steps);
     post("eval", { runId, ...final });
+    // The adapter's files in the method's own format (PEFT's, or golora_adapter.json where PEFT has none); a run that
+    // cannot be written (full fine-tuning's result is the whole model) is still a result, without a download.
     let adapter = null;
     let adapterConfig = "";
-    if (config.method === "lora") {
-      const ex = call("exportAdapter");
-      adapter = ex.safetensors;
-      adapterConfig = ex.config;
+    let adapterConfigName = "";
+    let adapterError = "";
+    if (["peft", "golora"].includes(methodFiles[config.method])) {
+      try {
+        const ex = call("exportAdapter");
+        adapter = ex.safetensors;
+        adapterConfig = ex.config;
+        adapterConfigName = ex.configName;
+      } catch (err) {
+        adapterError = err.message;
+      }
     }
     post("done", {
-      runId, status: "done", final, info: call("info").info, adapter, adapterConfig,
+      runId, status: "done", final, info: call("info").info, adapter, adapterConfig, adapterConfigName, adapterError,
       seconds: (performance.now() - t0) / 1000,
     }, adapter ? [adapter.buffer] : []);
   } catch (err) {
@@ -389,10 +402,10 @@ const handlers = {
     }
   },
   // validateSweep checks a whole sweep before its first run starts, and returns each run's settings.
-  validateSweep({ id, config, custom, ranks, full }) {
+  validateSweep({ id, config, custom, ranks, full, methods, sizes }) {
     try {
       const [args, bulk] = withConfig(config, custom);
-      const { configs } = call("validateSweep", { ...args, ranks, full }, bulk);
+      const { configs } = call("validateSweep", methods ? { ...args, methods, sizes } : { ...args, ranks, full }, bulk);
       post("sweepChecked", { id, ok: true, configs });
     } catch (err) {
       post("sweepChecked", { id, ok: false, error: err.message, field: err.field, fields: err.fields });

@@ -1,6 +1,8 @@
 // panels/sweep.js is the "Rank sweep" panel: the form's settings run once per LoRA rank (and once with full
 // fine-tuning), one run after another through the run panel, and two charts of the newest sweep's results: accuracy
-// against rank, and against the number of trainable parameters.
+// against rank, and against the number of trainable parameters. It also runs every sweep's queue (beginSweep), the
+// methods panel's too: state.sweep {id, kind: "ranks" | "methods", queue, done, total, status, skipped} goes into the
+// saved run, so that a sweep resumes after a reload with its run in progress and goes on with the runs left.
 import { Chart, COLORS } from "../charts.js";
 import { $, setText } from "../dom.js";
 import { fmtCompact, fmtInt, fmtPct } from "../format.js";
@@ -24,14 +26,19 @@ export function init(c) {
       ctx.invalidate();
       return;
     }
-    state.sweep = { id: `sweep-${Date.now().toString(36)}`, queue: p.configs, done: 0, total: p.configs.length,
-      status: "running" };
-    nextRun();
+    beginSweep("ranks", p.configs);
   });
-  ctx.listen("runEnded", ({ run: r, status }) => {
+  ctx.listen("runEnded", ({ run: r, status, error }) => {
     const s = state.sweep;
     if (!s || s.status !== "running" || r.sweepId !== s.id) return;
-    if (status !== "done") { s.status = status === "error" ? "error" : "stopped"; return; }
+    if (status === "error" && tooLong(s, r, error)) {
+      // A prefix that leaves the task's examples no room in the context is skipped, as the CLI's sweep skips it.
+      s.skipped = [...(s.skipped || []), { config: r.config, why: error.fields.task }];
+      state.error = "";
+    } else if (status !== "done") {
+      s.status = status === "error" ? "error" : "stopped";
+      return;
+    }
     s.done++;
     if (s.done >= s.total) { s.status = "done"; return; }
     nextRun();
@@ -95,15 +102,34 @@ function start() {
   ctx.invalidate();
 }
 
-function nextRun() {
-  const s = ctx.state.sweep;
-  run.startRun(s.queue[s.done], { id: s.id, index: s.done + 1, total: s.total });
+// beginSweep runs configs (each run's settings, as the engine's validateSweep gives them) one after another as a
+// sweep of kind ("ranks", "methods").
+export function beginSweep(kind, configs) {
+  ctx.state.sweep = { id: `sweep-${Date.now().toString(36)}`, kind, queue: configs, done: 0, total: configs.length,
+    status: "running", skipped: [] };
+  nextRun();
 }
 
-// sweepRuns returns the finished runs of the newest sweep, from the results table (so they survive a reload).
-export function sweepRuns() {
+// tooLong reports whether a methods sweep's run r failed because its prefix leaves the task's examples no room (the
+// engine's start refuses it under the field "task") before training a step.
+function tooLong(s, r, error) {
+  return s.kind === "methods" && r.step === 0 && ["prefix-embed", "prefix-layer"].includes(r.config.method) &&
+    !!(error && error.fields && error.fields.task);
+}
+
+function nextRun() {
+  const s = ctx.state.sweep;
+  run.startRun(s.queue[s.done], { id: s.id, index: s.done + 1, total: s.total, kind: s.kind });
+}
+
+// kindOf is a sweep's (or a kept run's) kind: sweeps from before kinds were rank sweeps.
+export function kindOf(x) { return x.kind || x.sweepKind || "ranks"; }
+
+// sweepRuns returns the finished runs of the newest sweep of kind, from the results table (so they survive a reload).
+export function sweepRuns(kind = "ranks") {
   const { state } = ctx;
-  const id = state.sweep ? state.sweep.id : (state.runs.find((r) => r.sweepId) || {}).sweepId;
+  const s = state.sweep && kindOf(state.sweep) === kind ? state.sweep : null;
+  const id = s ? s.id : (state.runs.find((r) => r.sweepId && kindOf(r) === kind) || {}).sweepId;
   if (!id) return [];
   return state.runs.filter((r) => r.sweepId === id);
 }
@@ -131,7 +157,7 @@ function decades() {
 
 export function render() {
   const { state } = ctx;
-  const s = state.sweep;
+  const s = state.sweep && kindOf(state.sweep) === "ranks" ? state.sweep : null;
   let text = "";
   if (s) {
     const label = (it) => it.method === "full" ? "full fine-tuning" : `r=${it.rank}`;
