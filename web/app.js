@@ -14,9 +14,12 @@ import * as run from "./panels/run.js";
 import * as sweep from "./panels/sweep.js";
 import * as methods from "./panels/methods.js";
 import * as runs from "./panels/runs.js";
+import * as lrdim from "./panels/lrdim.js";
+import * as analyse from "./panels/analyse.js";
 import * as store from "./store.js";
 
-const panels = [model, settings, run, runs, sweep, methods]; // runs records a finished run before sweep starts the next
+// runs records a finished run before sweep starts the next (of any sweep: lrdim's and methods' too)
+const panels = [model, settings, run, runs, sweep, lrdim, methods, analyse];
 
 const MODEL_URL = "models/base.safetensors";
 

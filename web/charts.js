@@ -32,14 +32,13 @@ export class Chart {
     this.sig = "";
     this.range = { x: [0, 1], y: [0, 1] };
     this.refs = [];
-    // One legend item per named series (null where a series has none), hidden with its series (update's shown).
-    this.items = spec.series.map((s) => {
+    this.legendItems = spec.series.map((s) => {
       if (!s.name || s.legend === false) return null;
       const swatch = el("i", { class: s.dash ? "dash" : "" });
       swatch.style.borderColor = s.color;
       return el("span", {}, swatch, s.name);
     });
-    this.legend = el("div", { class: "legend" }, ...this.items.filter(Boolean));
+    this.legend = el("div", { class: "legend" }, ...this.legendItems.filter(Boolean));
     this.refLegend = el("span", { class: "refs" });
     this.legend.append(this.refLegend);
     this.plot = el("div", { class: "plot" });
@@ -79,26 +78,22 @@ export class Chart {
   width() { return Math.max(this.figure.clientWidth - 18, 120); }
 
   // update draws data = [xs, ys of each series] (null where a series has no value) on the ranges given:
-  // {data, x: [min, max], y: [min, max], refs: [{y, label}], empty: "note shown while there is nothing to draw",
-  // shown: [whether each series is drawn and listed] (all of them if absent), key: what identifies the data when its
-  // length and last values do not (it is redrawn when they or key change)}.
+  // {data, x: [min, max], y: [min, max], refs: [{y, label}], empty: "note shown while there is nothing to draw"}.
+  // A reference line is horizontal at y, or vertical at x ({x, label}); color overrides the grey. shown: whether each
+  // series is listed in the legend (a series with nothing to draw need not be). key: what identifies the data when its
+  // length and last values do not (it is redrawn when they or key change).
   update({ data, x, y, refs = [], empty = "", shown = null, key = "" }) {
-    const sig = JSON.stringify([x, y, refs, shown, key, data.map((d) => [d.length, d.at(-1)])]);
+    if (shown) this.legendItems.forEach((it, i) => { if (it) it.hidden = !shown[i]; });
+    const sig = JSON.stringify([x, y, refs, key, data.map((d) => [d.length, d.at(-1)])]);
     this.empty.textContent = empty;
     this.empty.hidden = !empty;
     if (sig === this.sig) return;
     this.sig = sig;
-    if (shown) {
-      shown.forEach((on, i) => {
-        if (this.items[i]) this.items[i].hidden = !on;
-        if (this.u.series[i + 1].show !== on) this.u.setSeries(i + 1, { show: on });
-      });
-    }
     this.range = { x, y };
     this.refs = refs;
     this.refLegend.replaceChildren(...refs.map((r) => {
-      const swatch = el("i", { class: "dash" });
-      swatch.style.borderColor = COLORS.ref;
+      const swatch = el("i", { class: r.x != null ? "dash vertical" : "dash" });
+      swatch.style.borderColor = r.color || COLORS.ref;
       return el("span", {}, swatch, r.label);
     }));
     this.u.setData(data);
@@ -110,18 +105,25 @@ export class Chart {
     return [b.left + this.u.valToPos(xv, "x"), b.top + this.u.valToPos(yv, "y")];
   }
 
-  // drawRefs draws the dashed horizontal reference lines (full fine-tuning's accuracy) across the plot.
+  // drawRefs draws the dashed reference lines (full fine-tuning's accuracy) across the plot: horizontal at a y,
+  // vertical at an x.
   drawRefs(u) {
     const { ctx, bbox } = u;
     for (const r of this.refs) {
-      const y = Math.round(u.valToPos(r.y, "y", true)) + 0.5;
       ctx.save();
       ctx.setLineDash([5 * uPlot.pxRatio, 4 * uPlot.pxRatio]);
-      ctx.strokeStyle = COLORS.ref;
+      ctx.strokeStyle = r.color || COLORS.ref;
       ctx.lineWidth = 1.5 * uPlot.pxRatio;
       ctx.beginPath();
-      ctx.moveTo(bbox.left, y);
-      ctx.lineTo(bbox.left + bbox.width, y);
+      if (r.x != null) {
+        const x = Math.round(u.valToPos(r.x, "x", true)) + 0.5;
+        ctx.moveTo(x, bbox.top);
+        ctx.lineTo(x, bbox.top + bbox.height);
+      } else {
+        const y = Math.round(u.valToPos(r.y, "y", true)) + 0.5;
+        ctx.moveTo(bbox.left, y);
+        ctx.lineTo(bbox.left + bbox.width, y);
+      }
       ctx.stroke();
       ctx.restore();
     }

@@ -14,6 +14,10 @@
 //             seed}
 //   validateSweep {id, config, custom, ranks, full}  sweepChecked {id, ok, configs?, error?, field?, fields?}
 //            or {id, config, custom, methods, sizes}   (a methods sweep: sizes {method: [n, ...]} where not the ladder)
+//            or {..., kind: "lrs" | "dims", values, full, lora} for the learning-rate or intrinsic-dimension sweep
+//   sweepSummary {id, kind, results, targets}        sweepSummary {id, lrs?, intrinsic?, loraSizes?, error?}
+//   analyse  {id, a: run, b?: run, options?}         analysed  {id, report?, error?, ms}
+//            run: {name, adapter?, adapterConfig?, fineTuned?}: what the page keeps of a finished run
 //   start    {runId, config, custom, snapshot?}      started   {runId, info, task, workers}
 //                                                    evaluating {runId, step, initial}   an evaluation begins
 //                                                    eval      {runId, step, valLoss, accuracy, correct, total,
@@ -26,9 +30,11 @@
 //                                                              for resuming it after a reload (golora.snapshot)
 //   stop     {runId}                                 done      {runId, status: "done" | "stopped", info, final,
 //                                                               adapter: Uint8Array | null, adapterConfig,
-//                                                               adapterConfigName, adapterError?, seconds}
+//                                                               adapterConfigName, adapterError?,
+//                                                               fineTuned: Uint8Array | null, seconds}
 //   merge    {runId}                                 merged    {runId, maxAbsLogitDiff, error?}
-//                                                    error     {runId?, message, field?, fields?, fatal?}
+//                                                    error     {runId?, message, field?, fields?, fatal?,
+//                                                               stopped? (a non-finite loss or gradient stopped it)}
 //
 // Two workers train one run. This worker (the lead) starts a helper: a second copy of this script, with its own
 // wasm instance, which opens the same session. A training step's batch is split into the session's shards parts
@@ -50,6 +56,10 @@ importScripts("dist/wasm_exec.js");
 // A tiny module using one SIMD128 instruction (i8x16.splat, i8x16.popcnt): valid only where wasm SIMD is supported.
 const SIMD_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0,
   253, 15, 253, 98, 11]);
+
+// The methods whose change lives in the base weights themselves: a finished run keeps its fine-tuned model
+// (golora.exportModel) for the Analyse panel, as a LoRA run keeps its adapter.
+const MODEL_METHODS = ["full", "intrinsic"];
 
 const CHUNK_MS = 100; // aim for one progress message (and one chance to pause) per ~100 ms of training
 const SNAPSHOT_MS = 10000; // save the run for a resume at least this often (and at every evaluation)
@@ -83,6 +93,7 @@ function call(method, args, bulk) {
     const e = new Error(out.error);
     e.field = out.field;
     e.fields = out.fields;
+    e.stopped = !!out.stopped;
     throw e;
   }
   return Object.assign(out, r.bulk);
@@ -374,12 +385,14 @@ async function run({ runId, config, custom, snapshot }) {
         adapterError = err.message;
       }
     }
+    const fineTuned = MODEL_METHODS.includes(config.method) ? call("exportModel").safetensors : null;
     post("done", {
       runId, status: "done", final, info: call("info").info, adapter, adapterConfig, adapterConfigName, adapterError,
+      fineTuned,
       seconds: (performance.now() - t0) / 1000,
-    }, adapter ? [adapter.buffer] : []);
+    }, [adapter, fineTuned].filter(Boolean).map((b) => b.buffer));
   } catch (err) {
-    post("error", { runId, message: err.message, field: err.field, fields: err.fields });
+    post("error", { runId, message: err.message, field: err.field, fields: err.fields, stopped: err.stopped });
   } finally {
     job = null;
   }
@@ -402,10 +415,10 @@ const handlers = {
     }
   },
   // validateSweep checks a whole sweep before its first run starts, and returns each run's settings.
-  validateSweep({ id, config, custom, ranks, full, methods, sizes }) {
+  validateSweep({ id, config, custom, ...sweep }) {
     try {
       const [args, bulk] = withConfig(config, custom);
-      const { configs } = call("validateSweep", methods ? { ...args, methods, sizes } : { ...args, ranks, full }, bulk);
+      const { configs } = call("validateSweep", { ...args, ...sweep }, bulk);
       post("sweepChecked", { id, ok: true, configs });
     } catch (err) {
       post("sweepChecked", { id, ok: false, error: err.message, field: err.field, fields: err.fields });
@@ -427,6 +440,36 @@ const handlers = {
       post("generated", { id, text: call("generate", { prompt, maxTokens, temperature, seed }).text });
     } catch (err) {
       post("generated", { id, error: err.message });
+    }
+  },
+  sweepSummary({ id, kind, results, targets }) {
+    try {
+      post("sweepSummary", { id, ...call("sweepSummary", { kind, results, targets }) });
+    } catch (err) {
+      post("sweepSummary", { id, error: err.message });
+    }
+  },
+  // analyse computes the LoRA paper's analyses of one or two kept runs (the engine's analyse: every SVD in Go, here).
+  // It reads only the base, not the session, so it also runs between two chunks of a run in progress.
+  analyse({ id, a, b, options }) {
+    const t0 = performance.now();
+    try {
+      const bulk = {};
+      const slot = (name, r) => {
+        if (r.adapter) {
+          bulk[`${name}.adapter`] = r.adapter;
+          bulk[`${name}.adapterConfig`] = new TextEncoder().encode(r.adapterConfig || "");
+        }
+        if (r.fineTuned) bulk[`${name}.model`] = r.fineTuned;
+        return { name: r.name || name };
+      };
+      const args = { a: slot("a", a) };
+      if (b) args.b = slot("b", b);
+      if (options) args.options = options;
+      const report = call("analyse", args, bulk);
+      post("analysed", { id, report, ms: performance.now() - t0 });
+    } catch (err) {
+      post("analysed", { id, error: err.message, ms: performance.now() - t0 });
     }
   },
   start(p) {

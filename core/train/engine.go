@@ -68,6 +68,7 @@ var engineMethods = map[string]engineMethod{
 	"analyse":       (*Engine).analyse,
 	"sweepStart":    (*Engine).sweepStart,
 	"sweepStep":     (*Engine).sweepStep,
+	"sweepSummary":  (*Engine).sweepSummary,
 }
 
 // EngineMethods lists the names Call answers, sorted.
@@ -101,13 +102,16 @@ func (e *Engine) Call(method string, args []byte, in Bulk) (reply []byte, out Bu
 	return reply, out
 }
 
-// errorReply is {"error", "field"?, "fields"?} for err.
+// errorReply is {"error", "field"?, "fields"?, "stopped"?} for err; "stopped" marks a run stopped by a non-finite loss
+// or gradient (a StopError), which a learning-rate sweep keeps as a result.
 func errorReply(err error) []byte {
+	var stop *StopError
 	r := struct {
-		Error  string            `json:"error"`
-		Field  string            `json:"field,omitempty"`
-		Fields map[string]string `json:"fields,omitempty"`
-	}{Error: err.Error()}
+		Error   string            `json:"error"`
+		Field   string            `json:"field,omitempty"`
+		Fields  map[string]string `json:"fields,omitempty"`
+		Stopped bool              `json:"stopped,omitempty"`
+	}{Error: err.Error(), Stopped: errors.As(err, &stop)}
 	for _, fe := range FieldErrors(err) {
 		name := PageField(fe.Field)
 		if r.Fields == nil {
@@ -359,7 +363,8 @@ func prefixFits(c Config, base *model.Model, tok data.Tokenizer) error {
 // rank with the config's alpha, then full fine-tuning at its default learning rate when full is set), each checked
 // (ValidateSweep) before the first starts, as the page's settings to start them with. With methods instead of ranks,
 // a methods sweep (MethodSweepConfigs): each method at each of its sizes (sizes[method], else its ladder) and at its
-// own default rate, a rank method's alpha keeping the config's alpha/r.
+// own default rate, a rank method's alpha keeping the config's alpha/r. With kind "lrs" or "dims" and values instead
+// of ranks, the learning-rate or intrinsic-dimension sweep (pageSweepConfigs).
 func (e *Engine) validateSweep(args []byte, in Bulk) (any, Bulk, error) {
 	var a struct {
 		configArgs
@@ -367,6 +372,7 @@ func (e *Engine) validateSweep(args []byte, in Bulk) (any, Bulk, error) {
 		Full    bool             `json:"full"`
 		Methods []string         `json:"methods"`
 		Sizes   map[string][]int `json:"sizes"`
+		pageSweepArgs
 	}
 	if err := decodeArgs(args, &a); err != nil {
 		return nil, Bulk{}, err
@@ -398,6 +404,14 @@ func (e *Engine) validateSweep(args []byte, in Bulk) (any, Bulk, error) {
 			fullLR = DefaultLR(MethodFull)
 		}
 		cfgs = SweepConfigs(c, a.Ranks, false, fullLR)
+	}
+	if a.Kind != "" {
+		if a.Methods != nil {
+			return nil, Bulk{}, errors.New("validateSweep: a methods sweep has no kind")
+		}
+		if cfgs, err = a.configs(c, a.Full); err != nil {
+			return nil, Bulk{}, err
+		}
 	}
 	if err := ValidateSweep(e.base, cfgs); err != nil {
 		return nil, Bulk{}, err

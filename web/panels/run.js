@@ -19,7 +19,7 @@ let accChart;
 // newRun is a run's state: its settings, what the engine reports of it, and for a sweep's run which one it is.
 function newRun(runId, config, sweep) {
   return {
-    id: runId, config, sweepId: sweep ? sweep.id : "", sweepKind: sweep ? sweep.kind || "" : "",
+    id: runId, config, sweepId: sweep ? sweep.id : "", sweepKind: sweep ? sweep.kind || "ranks" : "",
     sweepIndex: sweep ? sweep.index : 0,
     sweepTotal: sweep ? sweep.total : 0, status: "starting", info: null, task: null, workers: 1,
     step: 0, steps: config.steps, losses: [], lr: 0, tokens: 0, tokensPerSec: 0, elapsed: 0, ms: 0,
@@ -118,6 +118,7 @@ export function init(c) {
     // form does not show, and a mark on a valid field would keep Start disabled.
     r.status = "error";
     r.errorText = p.message;
+    r.stopped = !!p.stopped; // a non-finite loss or gradient: a learning-rate sweep keeps it as a diverged rate
     r.evaluating = null;
     clearInflight(); // a failed run (NaN loss, bad settings) would fail again
     store.dropRunLock();
@@ -218,7 +219,7 @@ function resumeRun() {
   fillForm();
   writeHash(state.config, state.defaults);
   const r = newRun(rec.runId, rec.config, rec.sweepId ?
-    { id: rec.sweepId, index: rec.sweepIndex, total: rec.sweepTotal, kind: rec.sweep && rec.sweep.kind } : null);
+    { id: rec.sweepId, kind: rec.sweep && rec.sweep.kind, index: rec.sweepIndex, total: rec.sweepTotal } : null);
   Object.assign(r, {
     evalSeconds: rec.evalSeconds || [], task: rec.task || null,
     step: rec.step, losses: Array.from(rec.losses), evals: rec.evals || [], before: rec.before, after: rec.after,

@@ -11,7 +11,12 @@ let ctx;
 export function init(c) {
   ctx = c;
   const { state } = ctx;
-  ctx.listen("runEnded", ({ run, status, done }) => { if (status === "done") save(record(run, done)); });
+  ctx.listen("runEnded", ({ run, status, done }) => {
+    if (status === "done") save(record(run, done));
+    // A learning-rate sweep's rate that diverged is one of its results: kept, with why it stopped.
+    else if (status === "error" && run.stopped && run.sweepKind === "lrs") save({ ...record(run, {}), valLoss: null, accuracy: null,
+      correct: null, diverged: run.errorText });
+  });
   $("clear-runs").addEventListener("click", () => {
     if (!ctx.running()) state.sweep = null;
     clear();
@@ -62,6 +67,7 @@ export function record(r, p) {
     losses: Float32Array.from(r.losses), evals: r.evals, samples: p.final ? p.final.samples : r.after,
     adapter: p.adapter || null, adapterConfig: p.adapterConfig || "",
     adapterConfigName: p.adapter ? p.adapterConfigName || "adapter_config.json" : "", adapterError: p.adapterError || "",
+    fineTuned: p.fineTuned || null, // a full or intrinsic run's weights (the Analyse panel's ΔW = W_ft - W0)
   };
 }
 
@@ -86,7 +92,7 @@ export function render() {
         cell(rec.targets.length ? rec.targets.join(" ") : rec.method === "full" ? "all" : "–"),
         cell(fmtInt(rec.trainableParams), "num"),
         cell(fmtLoss(rec.valLoss), "num"),
-        cell(fmtPct(rec.accuracy), "num strong"),
+        rec.diverged ? el("td", { class: "num bad", text: "diverged", title: rec.diverged }) : cell(fmtPct(rec.accuracy), "num strong"),
         cell(fmtInt(rec.tokensPerSec), "num"),
         cell(fmtDuration(rec.seconds), "num"),
         dl);

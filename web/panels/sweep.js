@@ -1,8 +1,11 @@
 // panels/sweep.js is the "Rank sweep" panel: the form's settings run once per LoRA rank (and once with full
 // fine-tuning), one run after another through the run panel, and two charts of the newest sweep's results: accuracy
-// against rank, and against the number of trainable parameters. It also runs every sweep's queue (beginSweep), the
-// methods panel's too: state.sweep {id, kind: "ranks" | "methods", queue, done, total, status, skipped} goes into the
-// saved run, so that a sweep resumes after a reload with its run in progress and goes on with the runs left.
+// against rank, and against the number of trainable parameters.
+//
+// It also runs every other kind of sweep (state.sweep.kind: "lrs" and "dims" from panels/lrdim.js, "methods" from
+// panels/methods.js): beginSweep starts one from its runs' settings, each run goes through the run panel (so it is
+// resumable after a reload: state.sweep, with its queue, is saved with the run in progress), and the next starts when
+// one ends. sweepRuns(kind) gives the newest sweep's kept runs of a kind.
 import { Chart, COLORS } from "../charts.js";
 import { $, setText } from "../dom.js";
 import { fmtCompact, fmtInt, fmtPct } from "../format.js";
@@ -31,14 +34,16 @@ export function init(c) {
   ctx.listen("runEnded", ({ run: r, status, error }) => {
     const s = state.sweep;
     if (!s || s.status !== "running" || r.sweepId !== s.id) return;
-    if (status === "error" && tooLong(s, r, error)) {
-      // A prefix that leaves the task's examples no room in the context is skipped, as the CLI's sweep skips it.
+    // A learning-rate sweep looks for the rates that are too high: a run stopped by a non-finite loss is a result
+    // there (kept as diverged), and the sweep goes on. A methods sweep skips a prefix that leaves the task's examples
+    // no room in the context, as the CLI's sweep skips it, and goes on.
+    const diverged = status === "error" && s.kind === "lrs" && r.stopped;
+    const skipped = status === "error" && tooLong(s, r, error);
+    if (skipped) {
       s.skipped = [...(s.skipped || []), { config: r.config, why: error.fields.task }];
       state.error = "";
-    } else if (status !== "done") {
-      s.status = status === "error" ? "error" : "stopped";
-      return;
     }
+    if (status !== "done" && !diverged && !skipped) { s.status = status === "error" ? "error" : "stopped"; return; }
     s.done++;
     if (s.done >= s.total) { s.status = "done"; return; }
     nextRun();
@@ -103,7 +108,7 @@ function start() {
 }
 
 // beginSweep runs configs (each run's settings, as the engine's validateSweep gives them) one after another as a
-// sweep of kind ("ranks", "methods").
+// sweep of kind ("ranks", "lrs", "dims", "methods").
 export function beginSweep(kind, configs) {
   ctx.state.sweep = { id: `sweep-${Date.now().toString(36)}`, kind, queue: configs, done: 0, total: configs.length,
     status: "running", skipped: [] };
@@ -119,13 +124,14 @@ function tooLong(s, r, error) {
 
 function nextRun() {
   const s = ctx.state.sweep;
-  run.startRun(s.queue[s.done], { id: s.id, index: s.done + 1, total: s.total, kind: s.kind });
+  run.startRun(s.queue[s.done], { id: s.id, kind: s.kind, index: s.done + 1, total: s.total });
 }
 
 // kindOf is a sweep's (or a kept run's) kind: sweeps from before kinds were rank sweeps.
 export function kindOf(x) { return x.kind || x.sweepKind || "ranks"; }
 
-// sweepRuns returns the finished runs of the newest sweep of kind, from the results table (so they survive a reload).
+// sweepRuns returns the finished runs of the newest sweep of kind (default "ranks"), from the results table (so they
+// survive a reload).
 export function sweepRuns(kind = "ranks") {
   const { state } = ctx;
   const s = state.sweep && kindOf(state.sweep) === kind ? state.sweep : null;
