@@ -666,8 +666,17 @@ func TestBrowserApp(t *testing.T) {
 	require.Equal(t, "done", eval[string](t, ctx, `app.state.run.status`), "full run: %s", eval[string](t, ctx, `app.state.run.errorText || ""`))
 	waitFor(t, ctx, "the full run in #runs", fmt.Sprintf("%s === %d", runRows, rows+1), 10*time.Second)
 	assert.Equal(t, "full", eval[string](t, ctx, `document.querySelector("#runs tbody tr[data-id]").children[2].textContent`))
-	assert.Equal(t, []string{"metrics"}, eval[[]string](t, ctx, `Array.from(document.querySelectorAll("#runs tbody tr[data-id]")[0].querySelectorAll("td.dl button")).map((b) => b.textContent)`),
-		"full fine-tuning has no adapter")
+	assert.Equal(t, []string{"model", "metrics"}, eval[[]string](t, ctx, `Array.from(document.querySelectorAll("#runs tbody tr[data-id]")[0].querySelectorAll("td.dl button")).map((b) => b.textContent)`),
+		"full fine-tuning has no adapter: its result is the model")
+	// Its download is the whole fine-tuned model, which loads as a base of the same shape.
+	modelPath := download(t, ctx, dl, `document.querySelector("#runs tbody tr[data-id] td.dl button")`, "-full-"+
+		strings.Split(eval[string](t, ctx, `app.state.runs[0].id`), "-")[1]+"-model.safetensors")
+	mf, err := os.Open(modelPath)
+	require.NoError(t, err)
+	ft, _, err := model.Load(mf, "fine-tuned")
+	mf.Close()
+	require.NoError(t, err, "the full run's download loads as a model")
+	assert.Equal(t, loadBase(t, root).Config, ft.Config, "of the base's shape")
 	assert.True(t, eval[bool](t, ctx, `document.getElementById("merge").disabled`), "nothing to merge")
 
 	// 7b. The method choice: a method shows its own size knob and its one line (LoRA's settings go), a bad size is

@@ -34,6 +34,12 @@ export function downloadAdapter(rec) {
   download(new Blob([adapterZip(rec)], { type: "application/zip" }), `${runBaseName(rec)}-adapter.zip`);
 }
 
+// downloadModel saves a full or intrinsic run's fine-tuned model (model.safetensors: its method's own result, every
+// weight; the CLI reads it as a base: golora generate -base FILE).
+export function downloadModel(rec) {
+  download(new Blob([rec.fineTuned], { type: "application/octet-stream" }), `${runBaseName(rec)}-model.safetensors`);
+}
+
 export function downloadMetrics(rec) {
   const out = {
     id: rec.id, time: new Date(rec.time).toISOString(), model: rec.model, engine: rec.engine, config: rec.config,

@@ -1,6 +1,6 @@
 // panels/runs.js is the "Results" panel: every finished run, newest first, kept in IndexedDB across reloads, with its
 // method and size, its adapter (a zip of its two files in the method's own format) and its metrics (JSON) to download.
-import { downloadAdapter, downloadMetrics } from "../downloads.js";
+import { downloadAdapter, downloadMetrics, downloadModel } from "../downloads.js";
 import { $, el, keyed } from "../dom.js";
 import { fmtDuration, fmtInt, fmtLoss, fmtPct, fmtWhen, taskDetail, taskName } from "../format.js";
 import { methodShort, sizeOf, sizeText, usesLoRA } from "../methods.js";
@@ -82,6 +82,10 @@ export function render() {
         const name = rec.adapterConfigName || "adapter_config.json";
         dl.append(el("button", { type: "button", class: "link", text: "adapter", onclick: () => downloadAdapter(rec),
           title: `adapter_model.safetensors + ${name} (${name === "adapter_config.json" ? "PEFT" : "golora's own format"}), zipped` }));
+      }
+      if (rec.fineTuned) {
+        dl.append(el("button", { type: "button", class: "link", text: "model", onclick: () => downloadModel(rec),
+          title: "model.safetensors: the fine-tuned model, every weight (full fine-tuning's result is the model itself)" }));
       }
       dl.append(el("button", { type: "button", class: "link", text: "metrics", onclick: () => downloadMetrics(rec),
         title: "settings, loss curve, evaluations and samples as JSON" }));
