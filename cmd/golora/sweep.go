@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"image/color"
+	"io"
 	"maps"
 	"math"
 	"os"
@@ -185,8 +186,17 @@ func runSweep(args []string) error {
 		"e.g. 1e-4,3e-4,1e-3,3e-3,1e-2,3e-2,1e-1; reports each method's best rate by final validation loss\n"+
 		"(-png: the loss against the rate)")
 	logPath := fs.String("log", "", "write one JSON line per step and per evaluation of every run (and each result) to this file")
+	from := fs.String("from", "", "train nothing: read the JSON lines that methods sweeps printed (-json) from these files\n"+
+		"(comma-separated) and print their table, or draw them with -png (one figure from sweeps run in parts);\n"+
+		"with -method intrinsic or -lrs, the one file of such a sweep (its table, d90 or best rates, and chart)")
 	if err := parseFlags(fs, args, sweepHints); err != nil {
 		return err
+	}
+	if *from != "" {
+		if sf.method == train.MethodIntrinsic || sf.lrs != "" {
+			return replotSweep(*from, sf, &tf, &bf, *png)
+		}
+		return replotSweeps(strings.Split(*from, ","), *png, *asJSON)
 	}
 	runs, err := sf.configs(&tf)
 	if err != nil {
@@ -341,6 +351,60 @@ func runSweep(args []string) error {
 		fmt.Fprintf(os.Stderr, "; wrote %s", strings.Join(written, "; "))
 	}
 	fmt.Fprintln(os.Stderr)
+	return nil
+}
+
+// replotSweeps reads the runs that methods sweeps printed with -json from files, and prints their table (or their
+// JSON lines again, with -json) and draws them into png (when given). Runs are kept in the files' order.
+func replotSweeps(files []string, png string, asJSON bool) error {
+	var runs []sweepRun
+	task := ""
+	for _, path := range files {
+		f, err := os.Open(path)
+		if err != nil {
+			return fmt.Errorf("-from: %w", err)
+		}
+		dec := json.NewDecoder(f)
+		for n := 1; ; n++ {
+			var r sweepRun
+			if err := dec.Decode(&r); err == io.EOF {
+				break
+			} else if err != nil {
+				f.Close()
+				return fmt.Errorf("-from %s: run %d: %w", path, n, err)
+			}
+			if r.Method == "" {
+				continue // a learning-rate sweep's summary line
+			}
+			if task == "" {
+				task = r.Task
+			} else if r.Task != task {
+				f.Close()
+				return fmt.Errorf("-from %s: run %d is of task %s, the first of %s: one figure is one task", path, n, r.Task, task)
+			}
+			runs = append(runs, r)
+		}
+		f.Close()
+	}
+	if len(runs) == 0 {
+		return fmt.Errorf("-from: no runs in %s", strings.Join(files, ", "))
+	}
+	if asJSON {
+		enc := json.NewEncoder(os.Stdout)
+		for _, r := range runs {
+			if err := enc.Encode(r); err != nil {
+				return err
+			}
+		}
+	} else {
+		printMethodsTable(runs)
+	}
+	if png != "" {
+		if err := plotMethods(png, task, runs); err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "sweep: wrote the chart of %d runs to %s\n", len(runs), png)
+	}
 	return nil
 }
 

@@ -58,6 +58,17 @@ func TestSweepMethodsCLI(t *testing.T) {
 	require.NoError(t, err)
 	assert.Greater(t, st.Size(), int64(10_000), "the figure")
 
+	// -from draws the runs of sweeps run in parts into one figure, and prints their table.
+	part := filepath.Join(dir, "part.jsonl")
+	require.NoError(t, os.WriteFile(part, []byte(stdout), 0o644))
+	png2 := filepath.Join(dir, "again.png")
+	table, _, err := capture(t, func() error { return runSweep([]string{"-from", part + "," + part, "-png", png2}) })
+	require.NoError(t, err)
+	assert.Equal(t, 2*6+1, strings.Count(table, "\n"), "a header and each run of both files")
+	assert.FileExists(t, png2)
+	_, _, err = capture(t, func() error { return runSweep([]string{"-from", filepath.Join(dir, "none.jsonl")}) })
+	assert.ErrorContains(t, err, "-from")
+
 	stdout, _, err = capture(t, func() error { return runSweep(append(args, "-methods", "top,bitfit")) })
 	require.NoError(t, err)
 	assert.Contains(t, stdout, "top layers=1")

@@ -75,7 +75,7 @@ var methodSpecs = []MethodSpec{
 			return peft.AddLoRA(m, lc, r)
 		}},
 	{Name: MethodDoRA, Files: FilesPEFT, Summary: "LoRA's update as a direction, with a learned magnitude per output row",
-		Size: SizeRank, Ladder: []int{1, 4, 16}, LR: 2e-2, Merges: true, validate: validateLoRA,
+		Size: SizeRank, Ladder: []int{1, 4, 16}, LR: 3e-2, Merges: true, validate: validateLoRA,
 		attach: func(m *model.Model, c Config, r *rng.RNG) (model.Method, error) {
 			return peft.AddDoRA(m, c.loraConfig(), r)
 		}},
@@ -85,7 +85,7 @@ var methodSpecs = []MethodSpec{
 		}},
 	{Name: MethodFrozen, Summary: "nothing: the base as it is, for reference"},
 	{Name: MethodTop, Files: FilesGolora, Summary: "the last k blocks and the final norm; everything below stays frozen",
-		Size: SizeLayers, Ladder: []int{1, 2}, LR: 1e-3, validate: validateTop,
+		Size: SizeLayers, Ladder: []int{1, 2}, LR: 3e-3, validate: validateTop,
 		attach: func(m *model.Model, c Config, _ *rng.RNG) (model.Method, error) {
 			return peft.AddTop(m, peft.TopConfig{Layers: c.Layers})
 		}},
@@ -95,7 +95,7 @@ var methodSpecs = []MethodSpec{
 			return peft.AddBitFit(m, peft.BitFitConfig{Targets: model.AllTargets()})
 		}},
 	{Name: MethodIA3, Files: FilesPEFT, Summary: "a learned scale on the keys, the values and the MLP's inner activation",
-		LR: 2e-2, Merges: true,
+		LR: 1e-1, Merges: true,
 		attach: func(m *model.Model, _ Config, _ *rng.RNG) (model.Method, error) { return peft.AddIA3(m) }},
 	{Name: MethodIntrinsic, Files: FilesModel, Summary: "z alone in θ0 + P z: a random d-dimensional subspace of every weight (intrinsic dimension)",
 		Size: SizeIntrinsicDim, Ladder: []int{10, 100, 1000, 10000}, LR: intrinsicLR, Merges: true, validate: validateIntrinsic,
