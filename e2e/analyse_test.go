@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
@@ -228,13 +229,38 @@ func TestBrowserAnalyse(t *testing.T) {
 	t.Logf("learning-rate sweep: %s", eval[string](t, ctx, `document.getElementById("lrdim-summary").textContent`))
 	require.NoError(t, chromedp.Do(ctx, chromedp.ScrollIntoView("#lrdim-panel")))
 	shot(t, ctx, "7-lr-sweep")
+
+	// An intrinsic-dimension sweep at two d (full fine-tuning and the LoRA run left out to stay short): its curve, with
+	// the newest LoRA run on the task as the reference (its accuracy and trainable count).
+	sweepStart := time.Now()
+	require.NoError(t, chromedp.Do(ctx, chromedp.Click(`input[name="lrdim-kind"][value="dims"]`)))
+	waitFor(t, ctx, "dimensions field", `document.getElementById("lrdim-values-label").textContent === "Dimensions d"`, 5*time.Second)
+	setField("lrdim-values", "10, 1000")
+	require.NoError(t, chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](`document.getElementById("lrdim-full").checked = false;
+		document.getElementById("lrdim-lora").checked = false; undefined`), chromedp.Click("#lrdim-start")))
+	waitFor(t, ctx, "intrinsic sweep finished", `app.state.sweep && app.state.sweep.kind === "dims" && app.state.sweep.status !== "running"`, 5*time.Minute)
+	require.Equal(t, "done", eval[string](t, ctx, `app.state.sweep.status`))
+	waitFor(t, ctx, "intrinsic curve", `(() => { const v = JSON.parse(document.getElementById("dim-chart").dataset.values || "{}");
+		return v.d && v.d.length === 2; })()`, 10*time.Second)
+	var dims struct {
+		D        []int
+		Accuracy []float64
+	}
+	require.NoError(t, json.Unmarshal([]byte(eval[string](t, ctx, `document.getElementById("dim-chart").dataset.values`)), &dims))
+	assert.Equal(t, []int{10, 1000}, dims.D)
+	assert.Len(t, dims.Accuracy, 2)
+	assert.Contains(t, eval[string](t, ctx, `document.querySelector("#dim-chart .legend").textContent`), "LoRA's 2,688 trainable",
+		"the newest LoRA run on the task is the reference: r=2 on q,v")
+	t.Logf("intrinsic-dimension sweep at d = 10, 1000 (2 steps each): %.1f s", time.Since(sweepStart).Seconds())
+	shot(t, ctx, "7-dim-sweep")
 	assert.Empty(t, exceptions(), "the page threw no exception")
 }
 
 // TestBrowserAnalyseCost measures what the Analyse panel costs in the tab, opt-in (GOLORA_E2E_ANALYSE_COST=1, `make
 // e2e-analyse-cost`): the engine's analyse call in the lead worker (gonum's SVDs compiled to wasm, the JSON both
 // ways), on runs of a few steps (an SVD's cost does not depend on how far a run trained), each case timed five times
-// alternating with the same analysis natively (train.Analyse on the same kept files), the fastest of each.
+// alternating with the same call natively (train.Engine's analyse on the same kept files, its JSON reply included),
+// the fastest of each.
 func TestBrowserAnalyseCost(t *testing.T) {
 	if os.Getenv("GOLORA_E2E_ANALYSE_COST") != "1" {
 		t.Skip("set GOLORA_E2E_ANALYSE_COST=1 (or run `make e2e-analyse-cost`) to time the analyses in a tab")
@@ -271,7 +297,11 @@ func TestBrowserAnalyseCost(t *testing.T) {
 		require.NoError(t, json.Unmarshal([]byte(text), &w))
 		return train.RunWeights{Name: runs[i], AdapterWeights: w.Adapter, AdapterConfig: []byte(w.Config), Model: w.FineTuned}
 	}
-	base := loadBase(t, root)
+	baseFile, err := os.ReadFile(filepath.Join(root, "models/base.safetensors"))
+	require.NoError(t, err)
+	engine := train.NewEngine()
+	reply, _ := engine.Call("load", []byte(`{"name": "base"}`), train.Bulk{Bytes: map[string][]byte{"model": baseFile}})
+	require.NotContains(t, string(reply), `"error"`)
 	for _, c := range []struct {
 		name string
 		a, b int // b < 0: one run
@@ -294,11 +324,19 @@ func TestBrowserAnalyseCost(t *testing.T) {
 			client.on("analysed", (p) => { if (p.id === id) resolve(p.error ? -1 : p.ms); });
 			client.send("analyse", {id, a: r(%d), b: %d >= 0 ? r(%d) : null});
 		}))`, len(runs)-1-c.a, b, b)
-		wa := kept(c.a)
-		var wb *train.RunWeights
+		bulk := map[string][]byte{}
+		slot := func(name string, w train.RunWeights) {
+			if len(w.Model) > 0 {
+				bulk[name+".model"] = w.Model
+				return
+			}
+			bulk[name+".adapter"], bulk[name+".adapterConfig"] = w.AdapterWeights, w.AdapterConfig
+		}
+		slot("a", kept(c.a))
+		args := `{"a": {"name": "a"}}`
 		if c.b >= 0 {
-			w := kept(c.b)
-			wb = &w
+			slot("b", kept(c.b))
+			args = `{"a": {"name": "a"}, "b": {"name": "b"}}`
 		}
 		tab, native := math.Inf(1), math.Inf(1)
 		for range 5 {
@@ -307,10 +345,21 @@ func TestBrowserAnalyseCost(t *testing.T) {
 			require.GreaterOrEqual(t, ms, 0.0, "%s: the analysis failed in the tab", c.name)
 			tab = min(tab, ms)
 			t0 := time.Now()
-			_, err = train.Analyse(base, wa, wb, analysis.DefaultOptions())
-			require.NoError(t, err)
+			reply, _ := engine.Call("analyse", []byte(args), train.Bulk{Bytes: bulk})
 			native = min(native, float64(time.Since(t0).Microseconds())/1000)
+			require.NotContains(t, string(reply[:min(len(reply), 100)]), `"error"`, "%s natively", c.name)
 		}
-		t.Logf("%s: %.0f ms in the tab, %.0f ms natively (one core of Go with assembly): %.1fx", c.name, tab, native, tab/native)
+		t.Logf("%s: %.0f ms in the tab, %.0f ms natively (the same engine call): %.1fx", c.name, tab, native, tab/native)
+	}
+	// The panel on r=8 against r=48 (the paper's Figure 3 at the largest rank q,v allow), at both widths.
+	for _, sel := range [][2]string{{"analyse-a", "1"}, {"analyse-b", "2"}} {
+		require.NoError(t, chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`(() => { const s = document.getElementById(%q);
+			s.value = app.state.runs[%d].id; s.dispatchEvent(new Event("change")); })()`, sel[0], len(runs)-1-int(sel[1][0]-'0')))))
+	}
+	waitFor(t, ctx, "φ heatmaps", `document.querySelectorAll("#analyse-heatmaps figure.heatmap").length === 4`, time.Minute)
+	for _, w := range []int64{1400, 390} {
+		require.NoError(t, chromedp.Do(ctx, chromedp.EmulateViewport(w, 900)))
+		time.Sleep(400 * time.Millisecond)
+		shot(t, ctx, fmt.Sprintf("7-analyse-r8-r48-%d", w))
 	}
 }

@@ -223,7 +223,7 @@ func (t *trainFlags) data(c train.Config) (train.Config, error) {
 	return c, nil
 }
 
-// unseenExamples is how many training examples the unseen-characters check scores (a second or two natively).
+// unseenExamples is how many training examples the unseen-characters check reads.
 const unseenExamples = 200
 
 // printUnseen prints, for the user's own data (-data), which of its characters the base has (almost) never

@@ -23,6 +23,7 @@ func runPretrain(args []string) error {
 	fs.IntVar(&cfg.SeqLen, "seq", cfg.SeqLen, "window length in tokens")
 	fs.IntVar(&cfg.World, "world", cfg.World, "small-world sentences in the corpus")
 	fs.IntVar(&cfg.Formats, "formats", cfg.Formats, "format lines in the corpus (numbers, dates, records, code, ...)")
+	fs.IntVar(&cfg.Exercises, "exercises", cfg.Exercises, "exercise lines in the corpus (a prompt and the answer computed from it: lookups, reformatting, sorting, arithmetic, ...)")
 	fs.IntVar(&cfg.ProseRepeat, "prose-repeat", cfg.ProseRepeat, "times each fortune cookie is used (0 = no prose)")
 	proseDir := fs.String("prose", data.FortunesDir, "folder of Debian's fortunes package (apt-get install -y fortunes)")
 	lr := fs.Float64("lr", flagFloat(cfg.LR), "peak learning rate")
@@ -40,6 +41,7 @@ func runPretrain(args []string) error {
 	fs.IntVar(&cfg.Drills.MaxAlphabet, "copy-alphabet", 6, "periodic drills: largest alphabet (2..26 letters)")
 	fs.IntVar(&cfg.Drills.MaxPeriod, "copy-period", 16, "periodic drills: longest repeated pattern in bytes (>= 6)")
 	periodic := fs.Float64("copy-periodic", 0.6, "share of periodic drills among drills (the rest: codes said twice)")
+	mixed := fs.Float64("copy-mixed", 0, "share of drills over digits, capitals and punctuation instead of lowercase letters")
 	saveEvery := fs.Int("save-every", 250, "steps between checkpoints written to -out (0 = only at the end)")
 	if err := parseFlags(fs, args, nil); err != nil {
 		return err
@@ -48,7 +50,7 @@ func runPretrain(args []string) error {
 		return err
 	}
 	cfg.LR, cfg.MinLR = float32(*lr), float32(*minLR)
-	cfg.CopyMix, cfg.Drills.Periodic = float32(*copyMix), float32(*periodic)
+	cfg.CopyMix, cfg.Drills.Periodic, cfg.Drills.Mixed = float32(*copyMix), float32(*periodic), float32(*mixed)
 	tok := data.NewByteTokenizer()
 	start := time.Now()
 	if cfg.ProseRepeat > 0 {
@@ -78,7 +80,7 @@ func runPretrain(args []string) error {
 	save := func() error {
 		val := p.ValLoss(256)
 		parts := p.ValLossParts(256)
-		copyAcc := p.CopyAccuracy(tok, 100)
+		copyAcc, copyDigits := p.CopyAccuracy(tok, 100), p.CopyAccuracyDigits(tok, 100)
 		recipe, _ := json.Marshal(cfg)
 		extra := map[string]string{
 			"golora.pretrain":      string(recipe),
@@ -87,6 +89,7 @@ func runPretrain(args []string) error {
 			"golora.tokens_seen":   fmt.Sprint(p.TokensSeen()),
 			"golora.tokenizer":     tok.Name(),
 			"golora.copy_accuracy": fmt.Sprintf("%.2f", copyAcc),
+			"golora.copy_digits":   fmt.Sprintf("%.2f", copyDigits),
 		}
 		for i, l := range parts {
 			extra["golora.val_loss_"+data.PartNames[i]] = fmt.Sprintf("%.4f", l)
@@ -97,8 +100,8 @@ func runPretrain(args []string) error {
 		if err := writeFile(*out, func(f *os.File) error { return p.Model().Save(f, extra) }); err != nil {
 			return err
 		}
-		fmt.Fprintf(os.Stderr, "pretrain: wrote %s: %d parameters, %d steps, %d tokens seen, validation loss %.4f (world %.4f, formats %.4f, prose %.4f), copies %.0f%% of held-out code lists, %.0fs\n",
-			*out, p.Model().NumParams(), p.StepsDone(), p.TokensSeen(), val, parts[0], parts[1], parts[2], 100*copyAcc, time.Since(start).Seconds())
+		fmt.Fprintf(os.Stderr, "pretrain: wrote %s: %d parameters, %d steps, %d tokens seen, validation loss %.4f (world %.4f, formats %.4f, prose %.4f, exercises %.4f), copies %.0f%% of held-out code lists and %.0f%% of number lists, %.0fs\n",
+			*out, p.Model().NumParams(), p.StepsDone(), p.TokensSeen(), val, parts[0], parts[1], parts[2], parts[3], 100*copyAcc, 100*copyDigits, time.Since(start).Seconds())
 		return nil
 	}
 	for p.StepsDone() < cfg.Steps {
@@ -155,8 +158,8 @@ func readProse(dir string) ([]string, string, error) {
 func reportCorpus(ct *data.CorpusText) error {
 	_, total := ct.ByteCounts()
 	share := func(i int) float64 { return 100 * float64(ct.Bytes[i]) / float64(max(total, 1)) }
-	fmt.Fprintf(os.Stderr, "pretrain: corpus: %d training lines, %d bytes: world %.1f%%, formats %.1f%%, prose %.1f%%; held out: %d, %d, %d lines; left out for holding a test answer: %d, %d, %d lines\n",
-		len(ct.Train), total, share(0), share(1), share(2), len(ct.Val[0]), len(ct.Val[1]), len(ct.Val[2]), ct.Dropped[0], ct.Dropped[1], ct.Dropped[2])
+	fmt.Fprintf(os.Stderr, "pretrain: corpus: %d training lines, %d bytes: world %.1f%%, formats %.1f%%, prose %.1f%%, exercises %.1f%%; held out: %d, %d, %d, %d lines; left out for holding a test answer: %d, %d, %d, %d lines\n",
+		len(ct.Train), total, share(0), share(1), share(2), share(3), len(ct.Val[0]), len(ct.Val[1]), len(ct.Val[2]), len(ct.Val[3]), ct.Dropped[0], ct.Dropped[1], ct.Dropped[2], ct.Dropped[3])
 	b, f := ct.RarestByte()
 	fmt.Fprintf(os.Stderr, "pretrain: rarest byte %q: 1 in %.0f bytes\n", b, 1/f)
 	if f < data.MinByteFrequency {

@@ -187,11 +187,15 @@ func runSweep(args []string) error {
 		"(-png: the loss against the rate)")
 	logPath := fs.String("log", "", "write one JSON line per step and per evaluation of every run (and each result) to this file")
 	from := fs.String("from", "", "train nothing: read the JSON lines that methods sweeps printed (-json) from these files\n"+
-		"(comma-separated) and print their table, or draw them with -png (one figure from sweeps run in parts)")
+		"(comma-separated) and print their table, or draw them with -png (one figure from sweeps run in parts);\n"+
+		"with -method intrinsic or -lrs, the one file of such a sweep (its table, d90 or best rates, and chart)")
 	if err := parseFlags(fs, args, sweepHints); err != nil {
 		return err
 	}
 	if *from != "" {
+		if sf.method == train.MethodIntrinsic || sf.lrs != "" {
+			return replotSweep(*from, sf, &tf, &bf, *png)
+		}
 		return replotSweeps(strings.Split(*from, ","), *png, *asJSON)
 	}
 	runs, err := sf.configs(&tf)

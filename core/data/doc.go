@@ -10,6 +10,7 @@
 //	corpus.go     Corpus: the small world's pretraining sentences of 50-120 bytes
 //	formats.go    Formats: numbers, dates, prices, records, CSV/JSON, titles, arithmetic, code
 //	prose.go      ReadFortunes: real English from Debian's fortunes package
+//	exercises.go  Exercises: a prompt and the answer computed from it (lookups, reformatting, sorting, arithmetic)
 //	mix.go        BuildCorpus: the parts mixed and held out, LeakFilter (no test answer in the corpus)
 //	drill.go      CopyDrills: the copying exercises of pretraining
 //	task.go       Example, Task, TaskConfig, NewTask, NewTaskFromExamples

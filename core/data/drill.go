@@ -17,6 +17,22 @@ type DrillConfig struct {
 	MaxAlphabet int     // periodic drills draw from 2..MaxAlphabet random letters (>= 2)
 	MaxPeriod   int     // and repeat a pattern of 6..MaxPeriod bytes (>= 6)
 	Periodic    float32 // share of periodic drills; the rest are code lists said twice
+	// Mixed is the share of drills whose symbols are digits, capitals and
+	// punctuation instead of lowercase letters (0: letters only, as base-v1
+	// was trained). A base drilled on letters alone copies letters and
+	// nothing else: the shipped base before it repeated "the codes are qxv
+	// lmot" but answered "the codes are 4821 0093" with letters.
+	Mixed float32 `json:",omitempty"`
+}
+
+// Symbol sets of the mixed drills: digits alone (numbers are most of what
+// people's data copies), capitals, punctuation, and everything printable.
+var drillPools = []string{
+	"0123456789",
+	"0123456789",
+	"ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+	"!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~",
+	"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~",
 }
 
 // CopyDrills returns n drill lines generated from seed, of two kinds:
@@ -36,6 +52,15 @@ func CopyDrills(seed uint64, n int, cfg DrillConfig) []string {
 	r := rng.New(seed ^ seedDrill)
 	out := make([]string, n)
 	for i := range out {
+		if cfg.Mixed > 0 && r.Float32() < cfg.Mixed {
+			pool := drillPools[r.Intn(len(drillPools))]
+			if r.Float32() < cfg.Periodic {
+				out[i] = periodicDrillOf(r, pool, cfg.MaxAlphabet, cfg.MaxPeriod)
+			} else {
+				out[i] = repeatSymbols(r, pool)
+			}
+			continue
+		}
 		if r.Float32() < cfg.Periodic {
 			out[i] = periodicDrill(r, cfg.MaxAlphabet, cfg.MaxPeriod)
 		} else {
@@ -57,6 +82,45 @@ func periodicDrill(r *rng.RNG, maxAlphabet, maxPeriod int) string {
 	}
 	unit := string(b) + " | "
 	return strings.Repeat(unit, 1+130/len(unit))
+}
+
+// periodicDrillOf is periodicDrill over 2..maxAlphabet symbols of pool.
+func periodicDrillOf(r *rng.RNG, pool string, maxAlphabet, maxPeriod int) string {
+	na := 2 + r.Intn(max(min(maxAlphabet, len(pool)), 2)-1)
+	perm := r.Perm(len(pool))[:na]
+	b := make([]byte, 6+r.Intn(max(maxPeriod, 6)-5))
+	for j := range b {
+		b[j] = pool[perm[r.Intn(na)]]
+		if j > 0 && b[j-1] != ' ' && r.Intn(5) == 0 {
+			b[j] = ' '
+		}
+	}
+	unit := string(b) + " | "
+	return strings.Repeat(unit, 1+130/len(unit))
+}
+
+// repeatSymbols says two or three codes of random symbols of pool, then
+// says them again, in one of a few frames.
+func repeatSymbols(r *rng.RNG, pool string) string {
+	codes := make([]string, 2+r.Intn(2))
+	for i := range codes {
+		b := make([]byte, 2+r.Intn(8))
+		for j := range b {
+			b[j] = pool[r.Intn(len(pool))]
+		}
+		codes[i] = string(b)
+	}
+	list := strings.Join(codes, pick(r, []string{" ", ", ", "; ", " | ", "\t"}))
+	switch r.Intn(4) {
+	case 0:
+		return "the codes are " + list + ". once more, the codes are " + list + "."
+	case 1:
+		return "id: " + list + "\nrepeat: " + list
+	case 2:
+		return list + " -> " + list
+	default:
+		return "copy \"" + list + "\" = \"" + list + "\""
+	}
 }
 
 // Interleave returns the lines of a and b in one random order that keeps each

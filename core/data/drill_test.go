@@ -57,3 +57,43 @@ func TestInterleave(t *testing.T) {
 	assert.Equal(t, b, gb, "b keeps its order")
 	assert.Equal(t, out, Interleave(a, b, 0.3, 7), "deterministic")
 }
+
+// Mixed drills copy digits, capitals and punctuation; without them the
+// drills are the letter drills base-v1 was trained on, draw for draw.
+func TestCopyDrillsMixed(t *testing.T) {
+	letters := DrillConfig{MaxAlphabet: 8, MaxPeriod: 30, Periodic: 0.3}
+	mixed := letters
+	mixed.Mixed = 0.6
+	assert.Equal(t, CopyDrills(1, 300, letters), CopyDrills(1, 300, DrillConfig{MaxAlphabet: 8, MaxPeriod: 30, Periodic: 0.3, Mixed: 0}))
+	nonLetter := 0
+	for _, s := range CopyDrills(1, 1000, mixed) {
+		if strings.ContainsFunc(s, func(c rune) bool { return c != ' ' && (c < 'a' || c > 'z') && !strings.ContainsRune(".,|", c) }) {
+			nonLetter++
+		}
+		if strings.HasPrefix(s, "the codes are ") {
+			first, second, ok := strings.Cut(strings.TrimPrefix(s, "the codes are "), ". once more, the codes are ")
+			assert.True(t, ok, s)
+			assert.Equal(t, first+".", second, "said twice: %q", s)
+			continue
+		}
+		for _, frame := range []string{" -> ", "\nrepeat: "} {
+			if a, b, ok := strings.Cut(strings.TrimPrefix(s, "id: "), frame); ok && !strings.Contains(s, " | ") {
+				assert.Equal(t, a, b, "said twice: %q", s)
+			}
+		}
+		if strings.HasPrefix(s, "copy \"") {
+			a, b, ok := strings.Cut(strings.TrimPrefix(s, "copy "), " = ")
+			assert.True(t, ok, s)
+			assert.Equal(t, a, b, "said twice: %q", s)
+			continue
+		}
+		if strings.HasSuffix(s, " | ") && strings.Count(s, " | ") >= 3 { // periodic: some period up to 33 bytes
+			periodic := false
+			for p := 9; p <= 33 && !periodic; p++ {
+				periodic = len(s) > 2*p && s[p:] == s[:len(s)-p] && strings.HasSuffix(s[:p], " | ")
+			}
+			assert.True(t, periodic, "%q", s)
+		}
+	}
+	assert.InDelta(t, 600, nonLetter, 60, "about 60%% of the drills copy other symbols than letters")
+}

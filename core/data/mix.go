@@ -16,6 +16,7 @@ type CorpusConfig struct {
 	Seed        uint64
 	World       int     // sentences of the small world (Corpus)
 	Formats     int     // format lines (Formats)
+	Exercises   int     // exercise lines (Exercises): a prompt and the answer computed from it
 	ProseRepeat int     // how many times each prose passage appears in Train (0 = the prose is left out)
 	ValFraction float32 // held-out share of each part, in (0, 0.5)
 }
@@ -25,11 +26,12 @@ const (
 	PartWorld = iota
 	PartFormats
 	PartProse
+	PartExercises
 	NumParts
 )
 
 // PartNames names the parts, for reports.
-var PartNames = [NumParts]string{"world", "formats", "prose"}
+var PartNames = [NumParts]string{"world", "formats", "prose", "exercises"}
 
 // CorpusText is a built corpus.
 type CorpusText struct {
@@ -43,8 +45,8 @@ type CorpusText struct {
 // Validate reports the first field of c that is out of range.
 func (c CorpusConfig) Validate() error {
 	switch {
-	case c.World < 0 || c.Formats < 0:
-		return fmt.Errorf("corpus: world and formats line counts must be >= 0, got %d and %d", c.World, c.Formats)
+	case c.World < 0 || c.Formats < 0 || c.Exercises < 0:
+		return fmt.Errorf("corpus: world, formats and exercises line counts must be >= 0, got %d, %d and %d", c.World, c.Formats, c.Exercises)
 	case c.World+c.Formats < 100:
 		return fmt.Errorf("corpus: world + formats must be at least 100 lines, got %d", c.World+c.Formats)
 	case c.ProseRepeat < 0 || c.ProseRepeat > 10:
@@ -55,7 +57,7 @@ func (c CorpusConfig) Validate() error {
 	return nil
 }
 
-// BuildCorpus generates the world and format lines of cfg, takes the prose
+// BuildCorpus generates the world, format and exercise lines of cfg, takes the prose
 // passages as given (ReadFortunes; nil or ProseRepeat 0 for none), drops every
 // line that holds a test answer of a generated task, holds out the first
 // ValFraction of each part and mixes the rest. The same cfg and prose give
@@ -71,7 +73,7 @@ func BuildCorpus(cfg CorpusConfig, prose []string) (*CorpusText, error) {
 	if cfg.ProseRepeat == 0 {
 		prose = nil
 	}
-	parts := [NumParts][]string{Corpus(cfg.Seed, cfg.World), Formats(cfg.Seed, cfg.Formats), prose}
+	parts := [NumParts][]string{Corpus(cfg.Seed, cfg.World), Formats(cfg.Seed, cfg.Formats), prose, Exercises(cfg.Seed, cfg.Exercises)}
 	ct := &CorpusText{}
 	var train [NumParts][]string
 	for i, lines := range parts {

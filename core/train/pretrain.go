@@ -19,6 +19,7 @@ type PretrainConfig struct {
 	Name        string  // the model's name, recorded in its checkpoint
 	World       int     // small-world sentences generated from CorpusSeed (data.Corpus)
 	Formats     int     // format lines generated from CorpusSeed (data.Formats)
+	Exercises   int     `json:",omitempty"` // exercise lines generated from CorpusSeed (data.Exercises)
 	ProseRepeat int     // times each prose passage is used (0 = no prose)
 	ValFraction float32 // held-out share of each part of the corpus for the validation loss
 	CorpusSeed  uint64
@@ -108,8 +109,8 @@ func NewPretrainerFrom(cfg PretrainConfig, tok data.Tokenizer, init *model.Model
 	case !(cfg.CopyMix >= 0 && cfg.CopyMix <= 1):
 		return nil, fmt.Errorf("pretrain: copy mix must be in [0, 1], got %g", cfg.CopyMix)
 	case cfg.CopyMix > 0 && (cfg.Drills.MaxAlphabet < 2 || cfg.Drills.MaxAlphabet > 26 || cfg.Drills.MaxPeriod < 6 ||
-		!(cfg.Drills.Periodic >= 0 && cfg.Drills.Periodic <= 1)):
-		return nil, fmt.Errorf("pretrain: drills need an alphabet of 2..26 letters, a period >= 6 and a periodic share in [0, 1], got %+v", cfg.Drills)
+		!(cfg.Drills.Periodic >= 0 && cfg.Drills.Periodic <= 1) || !(cfg.Drills.Mixed >= 0 && cfg.Drills.Mixed <= 1)):
+		return nil, fmt.Errorf("pretrain: drills need an alphabet of 2..26 letters, a period >= 6, and periodic and mixed shares in [0, 1], got %+v", cfg.Drills)
 	}
 	m, err := model.New(cfg.Name, cfg.Model)
 	if err != nil {
@@ -162,7 +163,7 @@ func NewPretrainerFrom(cfg PretrainConfig, tok data.Tokenizer, init *model.Model
 
 // CorpusConfig is the corpus part of the recipe.
 func (c PretrainConfig) CorpusConfig() data.CorpusConfig {
-	return data.CorpusConfig{Seed: c.CorpusSeed, World: c.World, Formats: c.Formats, ProseRepeat: c.ProseRepeat, ValFraction: c.ValFraction}
+	return data.CorpusConfig{Seed: c.CorpusSeed, World: c.World, Formats: c.Formats, Exercises: c.Exercises, ProseRepeat: c.ProseRepeat, ValFraction: c.ValFraction}
 }
 
 // Corpus is the corpus being trained on (without the copying drills).
@@ -183,7 +184,7 @@ func (p *Pretrainer) Step(n int) (Metrics, error) {
 func (p *Pretrainer) ValLoss(maxWindows int) float32 { return p.streamLoss(p.val, maxWindows) }
 
 // ValLossParts is ValLoss on each part's held-out stream alone (world,
-// formats, prose; 0 for a part without one window of held-out text).
+// formats, prose, exercises; 0 for a part without one window of held-out text).
 func (p *Pretrainer) ValLossParts(maxWindows int) [data.NumParts]float32 {
 	var out [data.NumParts]float32
 	for i, v := range p.valParts {
@@ -227,7 +228,34 @@ func (p *Pretrainer) CopyAccuracy(tok data.Tokenizer, n int) float32 {
 	if n < 1 {
 		return 0
 	}
-	lines := data.CopyDrills(^uint64(0), n, data.DrillConfig{MaxAlphabet: 2, MaxPeriod: 6, Periodic: 0})
+	return p.copyAccuracy(tok, data.CopyDrills(^uint64(0), n, data.DrillConfig{MaxAlphabet: 2, MaxPeriod: 6, Periodic: 0}))
+}
+
+// CopyAccuracyDigits is CopyAccuracy on lists of numbers ("the codes are 4821
+// 0093. once more, the codes are ..."): whether the model copies what is not
+// a lowercase letter, which people's data (numbers, codes, capitals) needs.
+func (p *Pretrainer) CopyAccuracyDigits(tok data.Tokenizer, n int) float32 {
+	if n < 1 {
+		return 0
+	}
+	r := rng.New(^uint64(0) - 1)
+	lines := make([]string, n)
+	for i := range lines {
+		codes := make([]string, 2+r.Intn(2))
+		for j := range codes {
+			b := make([]byte, 2+r.Intn(7))
+			for k := range b {
+				b[k] = byte('0' + r.Intn(10))
+			}
+			codes[j] = string(b)
+		}
+		list := strings.Join(codes, " ")
+		lines[i] = "the codes are " + list + ". once more, the codes are " + list + "."
+	}
+	return p.copyAccuracy(tok, lines)
+}
+
+func (p *Pretrainer) copyAccuracy(tok data.Tokenizer, lines []string) float32 {
 	d := p.model.NewDecoder(1)
 	right := 0
 	for _, s := range lines {
@@ -239,7 +267,7 @@ func (p *Pretrainer) CopyAccuracy(tok data.Tokenizer, n int) float32 {
 			right++
 		}
 	}
-	return float32(right) / float32(n)
+	return float32(right) / float32(len(lines))
 }
 
 // pretrainParts is how many parts a pretraining step's batch is computed in
