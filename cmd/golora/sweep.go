@@ -187,11 +187,15 @@ func runSweep(args []string) error {
 		"(-png: the loss against the rate)")
 	logPath := fs.String("log", "", "write one JSON line per step and per evaluation of every run (and each result) to this file")
 	from := fs.String("from", "", "train nothing: read the JSON lines that methods sweeps printed (-json) from these files\n"+
-		"(comma-separated) and print their table, or draw them with -png (one figure from sweeps run in parts)")
+		"(comma-separated) and print their table, or draw them with -png (one figure from sweeps run in parts);\n"+
+		"with -method intrinsic or -lrs, the one file of such a sweep (its table, d90 or best rates, and chart)")
 	if err := parseFlags(fs, args, sweepHints); err != nil {
 		return err
 	}
 	if *from != "" {
+		if sf.method == train.MethodIntrinsic || sf.lrs != "" {
+			return replotSweep(*from, sf, &tf, &bf, *png)
+		}
 		return replotSweeps(strings.Split(*from, ","), *png, *asJSON)
 	}
 	runs, err := sf.configs(&tf)
@@ -505,22 +509,26 @@ const (
 // adapter separate runs it): milliseconds per token of one row decoded position by position, the fastest of
 // decodeRounds passes, alternating with the same passes on base; and the ratio of the two.
 func decodeCost(m, base *model.Model) (msPerToken, vsBase float64) {
-	tokens := min(decodeTokens, m.Config.SeqLen)
-	pass := func(d *model.Decoder) float64 {
+	tokens := min(decodeTokens, m.Context()) // a prefix takes some of the context: both decode as many tokens
+	pass := func(d *model.Decoder) (float64, bool) {
 		d.Reset()
 		start := time.Now()
 		for pos := range tokens {
 			if _, err := d.Next(2 + pos%(m.Config.VocabSize-2)); err != nil {
-				return math.Inf(1)
+				return 0, false
 			}
 		}
-		return float64(time.Since(start)) / float64(time.Millisecond) / float64(tokens)
+		return float64(time.Since(start)) / float64(time.Millisecond) / float64(tokens), true
 	}
 	dm, db := m.NewDecoder(1), base.NewDecoder(1)
 	best, bestBase := math.Inf(1), math.Inf(1)
 	for range decodeRounds {
-		best = min(best, pass(dm))
-		bestBase = min(bestBase, pass(db))
+		t, ok := pass(dm)
+		tb, okb := pass(db)
+		if !ok || !okb {
+			return 0, 0 // not measured (omitted from the JSON)
+		}
+		best, bestBase = min(best, t), min(bestBase, tb)
 	}
 	return best, best / bestBase
 }
