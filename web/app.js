@@ -14,13 +14,14 @@ import * as tokens from "./panels/tokens.js";
 import * as settings from "./panels/settings.js";
 import * as run from "./panels/run.js";
 import * as sweep from "./panels/sweep.js";
+import * as methods from "./panels/methods.js";
 import * as runs from "./panels/runs.js";
 import * as lrdim from "./panels/lrdim.js";
 import * as analyse from "./panels/analyse.js";
 import * as store from "./store.js";
 
-// runs records a finished run before sweep starts the next (of any sweep: lrdim's too)
-const panels = [model, base, settings, tokens, run, runs, sweep, lrdim, analyse];
+// runs records a finished run before sweep starts the next (of any sweep: lrdim's and methods' too)
+const panels = [model, base, settings, tokens, run, runs, sweep, lrdim, methods, analyse];
 
 const MODEL_URL = "models/base.safetensors";
 const MODEL_FILE = "base.safetensors"; // the name adapters record as base_model_name_or_path, as the CLI's
@@ -64,7 +65,7 @@ function running() {
 }
 
 function canStart() {
-  return state.ready && !running() && Object.keys(state.fieldErrors).length === 0 && !state.validating &&
+  return state.ready && !running() && !state.baseBusy && Object.keys(state.fieldErrors).length === 0 && !state.validating &&
     !(state.config.task === "custom" && !state.custom);
 }
 
@@ -118,7 +119,7 @@ function renderStatus() {
 
 function main() {
   // For the console and the browser test: the state, the store, and a panel's helpers.
-  window.app = { state, store, sweep, runs, base };
+  window.app = { state, store, sweep, runs, methods, base };
   client.on("ready", (p) => {
     state.ready = true;
     state.engine = p;
@@ -130,6 +131,8 @@ function main() {
   });
   client.on("error", (p) => {
     if (p.fatal) state.loadError = p.message;
+    // A rate that diverges is one of a learning-rate sweep's results (the sweep goes on), not an error to announce.
+    if (p.stopped && state.sweep && state.sweep.kind === "lrs" && state.sweep.status === "running") return;
     showError(p.message);
   });
   for (const p of panels) p.init(ctx);

@@ -6,7 +6,8 @@
 //
 // page -> worker                                   worker -> page
 //   init     {modelURL, modelName}                   ready     {model, simd, wasmURL, wasmBytes, wasmEncodedBytes,
-//                                                                modelBytes, loadMs, defaults, lrs, maxBaseBytes}
+//                                                                modelBytes, loadMs, defaults, lrs, methods,
+//                                                                maxBaseBytes}
 //   loadBase {id, shipped?, name, model: Blob,       baseLoaded {id, model?, error?}   the engine's base from now on
 //             tokenizerName?, tokenizer?: Blob}                  (a refused file leaves the base as it was)
 //   unseen   {id, config, custom}                    unseen    {id, unseen, tokens, error?}   (train.UnseenChars)
@@ -18,6 +19,7 @@
 //             seed}
 //   validateSweep {id, config, custom, ranks, full,  sweepChecked {id, ok, configs?, error?, field?, fields?}
 //                  trainTokens?}
+//            or {id, config, custom, methods, sizes}   (a methods sweep: sizes {method: [n, ...]} where not the ladder)
 //            or {..., kind: "lrs" | "dims", values, full, lora} for the learning-rate or intrinsic-dimension sweep
 //   sweepSummary {id, kind, results, targets}        sweepSummary {id, lrs?, intrinsic?, loraSizes?, error?}
 //   analyse  {id, a: run, b?: run, options?}         analysed  {id, report?, error?, ms}
@@ -34,6 +36,7 @@
 //                                                              for resuming it after a reload (golora.snapshot)
 //   stop     {runId}                                 done      {runId, status: "done" | "stopped", info, final,
 //                                                               adapter: Uint8Array | null, adapterConfig,
+//                                                               adapterConfigName, adapterError?,
 //                                                               fineTuned: Uint8Array | null, seconds}
 //   merge    {runId}                                 merged    {runId, maxAbsLogitDiff, error?}
 //                                                    error     {runId?, message, field?, fields?, fatal?,
@@ -74,6 +77,7 @@ let job = null;      // the run in progress: {runId, paused, stopped, wake}
 let sessionRun = ""; // the runId whose session the instance holds ("" for a preview session)
 let helper = null;   // the lead's helper: {worker, queue: [{resolve, reject}], ready: Promise<boolean>}
 let shipped = null;  // the shipped base: {modelURL, modelName}
+let methodFiles = {}; // what each method's run writes (train.MethodSpec.Files): "peft", "golora", "model" or ""
 const isHelper = self.name === "golora-helper";
 
 function post(type, payload, transfer) {
@@ -129,13 +133,14 @@ async function init({ modelURL, modelName, forceScalar }) {
   shipped = { modelURL, modelName };
   const bytes = await fetchModel(modelURL);
   const { model, maxBaseBytes } = call("load", { name: modelName }, { model: bytes });
-  const { config, lrs } = call("defaults");
+  const { config, lrs, methods } = call("defaults");
+  methodFiles = Object.fromEntries(methods.map((m) => [m.name, m.files]));
 
   if (!isHelper) startHelper({ modelURL, modelName, forceScalar: !simd });
   if (isHelper) return;
   const entry = performance.getEntriesByType("resource").find((e) => e.name.endsWith(wasmURL));
   post("ready", {
-    model, simd, wasmURL, defaults: config, lrs, maxBaseBytes,
+    model, simd, wasmURL, defaults: config, lrs, methods, maxBaseBytes,
     wasmBytes: entry ? entry.decodedBodySize : 0,
     wasmEncodedBytes: entry ? entry.encodedBodySize : 0,
     modelBytes: bytes.length,
@@ -408,16 +413,26 @@ async function run({ runId, config, custom, snapshot }) {
     }
     const final = await evaluate(steps);
     post("eval", { runId, ...final });
+    // The adapter's files in the method's own format (PEFT's, or golora_adapter.json where PEFT has none); a run that
+    // cannot be written (full fine-tuning's result is the whole model) is still a result, without a download.
     let adapter = null;
     let adapterConfig = "";
-    if (config.method === "lora" || config.method === "tokens") {
-      const ex = call("exportAdapter");
-      adapter = ex.safetensors;
-      adapterConfig = ex.config;
+    let adapterConfigName = "";
+    let adapterError = "";
+    if (["peft", "golora"].includes(methodFiles[config.method])) {
+      try {
+        const ex = call("exportAdapter");
+        adapter = ex.safetensors;
+        adapterConfig = ex.config;
+        adapterConfigName = ex.configName;
+      } catch (err) {
+        adapterError = err.message;
+      }
     }
     const fineTuned = MODEL_METHODS.includes(config.method) ? call("exportModel").safetensors : null;
     post("done", {
-      runId, status: "done", final, info: call("info").info, adapter, adapterConfig, fineTuned,
+      runId, status: "done", final, info: call("info").info, adapter, adapterConfig, adapterConfigName, adapterError,
+      fineTuned,
       seconds: (performance.now() - t0) / 1000,
     }, [adapter, fineTuned].filter(Boolean).map((b) => b.buffer));
   } catch (err) {
@@ -557,17 +572,23 @@ const handlers = {
   },
 };
 
+// helperTurn chains the helper's messages: each is handled once the one before is answered (init awaits the wasm and
+// the base; a base the lead loads meanwhile must wait for it), so that the replies come in the messages' order.
+let helperTurn = Promise.resolve();
+
 self.onmessage = async (e) => {
   const { type, payload } = e.data || {};
   if (isHelper) {
-    try {
-      const h = helperHandlers[type];
-      if (!h) throw new Error(`unknown message type ${JSON.stringify(type)}`);
-      const [rtype, rpayload, transfer] = await h(payload || {});
-      post(rtype, rpayload, transfer);
-    } catch (err) {
-      post("error", { message: err.message });
-    }
+    helperTurn = helperTurn.then(async () => {
+      try {
+        const h = helperHandlers[type];
+        if (!h) throw new Error(`unknown message type ${JSON.stringify(type)}`);
+        const [rtype, rpayload, transfer] = await h(payload || {});
+        post(rtype, rpayload, transfer);
+      } catch (err) {
+        post("error", { message: err.message });
+      }
+    });
     return;
   }
   const h = handlers[type];

@@ -22,7 +22,8 @@ func TestSweepMethodsCLI(t *testing.T) {
 	args = append(args, "-steps", "3", "-batch", "4", "-warmup", "1", "-eval-every", "0", "-eval-limit", "4")
 	png := filepath.Join(dir, "methods.png")
 	stdout, stderr, err := capture(t, func() error {
-		return runSweep(append(args, "-methods", "lora,full,top,ia3", "-size", "lora=1,2", "-json", "-png", png))
+		return runSweep(append(args, "-methods", "lora,full,top,ia3,prefix-layer", "-size", "lora=1,2", "-size", "prefix-layer=2",
+			"-json", "-png", png))
 	})
 	require.NoError(t, err, stderr)
 	var runs []map[string]any
@@ -32,11 +33,11 @@ func TestSweepMethodsCLI(t *testing.T) {
 		require.NoError(t, json.Unmarshal(sc.Bytes(), &r))
 		runs = append(runs, r)
 	}
-	require.Len(t, runs, 2+1+2+1, "lora at 1 and 2, full, top at its ladder 1,2, ia3")
+	require.Len(t, runs, 2+1+2+1+1, "lora at 1 and 2, full, top at its ladder 1,2, ia3, prefix-layer at 2")
 	want := []struct {
 		method string
 		size   float64
-	}{{"lora", 1}, {"lora", 2}, {"full", 0}, {"top", 1}, {"top", 2}, {"ia3", 0}}
+	}{{"lora", 1}, {"lora", 2}, {"full", 0}, {"top", 1}, {"top", 2}, {"ia3", 0}, {"prefix-layer", 2}}
 	for i, r := range runs {
 		assert.Equal(t, want[i].method, r["method"], "run %d", i)
 		assert.Equal(t, want[i].size, r["size"], "run %d", i)
@@ -64,7 +65,7 @@ func TestSweepMethodsCLI(t *testing.T) {
 	png2 := filepath.Join(dir, "again.png")
 	table, _, err := capture(t, func() error { return runSweep([]string{"-from", part + "," + part, "-png", png2}) })
 	require.NoError(t, err)
-	assert.Equal(t, 2*6+1, strings.Count(table, "\n"), "a header and each run of both files")
+	assert.Equal(t, 2*7+1, strings.Count(table, "\n"), "a header and each run of both files")
 	assert.FileExists(t, png2)
 	_, _, err = capture(t, func() error { return runSweep([]string{"-from", filepath.Join(dir, "none.jsonl")}) })
 	assert.ErrorContains(t, err, "-from")

@@ -10,6 +10,7 @@ import * as store from "../store.js";
 import { customFile, fillForm } from "./settings.js";
 import { writeHash } from "../hash.js";
 import { baseRecord, describe, useKept } from "./base.js";
+import { methodName, methodShort, spec } from "../methods.js";
 
 let ctx;
 let nextId = 1;
@@ -122,7 +123,7 @@ export function init(c) {
     r.evaluating = null;
     clearInflight(); // a failed run (NaN loss, bad settings) would fail again
     store.dropRunLock();
-    ctx.emit("runEnded", { run: r, status: "error" });
+    ctx.emit("runEnded", { run: r, status: "error", error: p });
   });
 
   $("merge").addEventListener("click", () => {
@@ -320,7 +321,10 @@ export function render() {
   setText("memory", info ? fmtBytes(info.trainableBytes) : "–");
   renderMemory(info);
   renderSamples(r);
-  $("merge").disabled = !(r.status === "done" && r.config.method === "lora" && !r.merged);
+  const merges = !!(spec(r.config.method) || {}).merges; // LoRA, DoRA, (IA)³ fold into the weights; adapters cannot
+  $("merge").disabled = !(r.status === "done" && merges && !r.merged);
+  setText("merge", r.config.method === "lora" || !merges ? "Merge adapter into the base" :
+    `Merge ${methodName(r.config.method)} into the base`);
   setText("merge-out", r.merge || "");
 }
 
@@ -332,8 +336,8 @@ function renderResume() {
   if (box.hidden) return;
   const c = rec.config;
   const stale = rec.base && state.model && rec.base.fingerprint === state.model.fingerprint; // its base is back
-  setText("resume-text", (!stale && state.resumeMsg) || `A run was interrupted at step ${fmtInt(rec.step)} of ${fmtInt(rec.steps || c.steps)} ` +
-    `(${taskName(c.task)} · ${c.method === "lora" ? `LoRA r=${c.rank} on ${c.targets.join(", ")}` : "full fine-tuning"}` +
+  setText("resume-text", (!stale && state.resumeMsg) || `A run was interrupted at step ${fmtInt(rec.step)} of ` +
+    `${fmtInt(rec.steps || c.steps)} (${taskName(c.task)} · ${methodLabel(c)}` +
     `${rec.base && !rec.base.shipped ? ` · on ${describe(rec.base)}` : ""}` +
     `${rec.sweepId ? ", part of a sweep" : ""}). Resume it from there, or discard it.`);
   $("resume-run").disabled = !state.ready || !!state.baseBusy;
@@ -352,7 +356,7 @@ function renderMemory(info) {
     };
     const pct = info.totalParams ? (100 * info.trainableParams / info.totalParams) : 0;
     return [
-      line(info.method === "full" ? "This run (full)" : "This run (LoRA)", info.trainableBytes,
+      line(`This run (${methodShort(info.method)})`, info.trainableBytes,
         info.fullBytes ? info.trainableBytes / info.fullBytes : 0, "accent"),
       line("Full fine-tuning", info.fullBytes, 1, "grey"),
       el("p", { class: "note", text: `Weights, gradients and AdamW moments of the trainable parameters ` +

@@ -180,12 +180,16 @@ function renderUnseen() {
       return [el("p", { class: "note ok", text: `The base knows every character of the ${fmtInt(r.examples)} examples checked.` })];
     }
     const listed = chars.slice(0, 24).map((ch) => `${ch.char} ×${fmtInt(ch.count)}`).join("  ");
-    const remedies = (r.remedies && r.remedies.length ? r.remedies : [r.advice || ""]).filter(Boolean);
+    // What to do, best first (train.UnseenReport's remedies; the first is the button above).
+    const cap = (t) => t.charAt(0).toUpperCase() + t.slice(1);
+    const advice = r.remedies && r.remedies.length ?
+      el("ul", { class: "note remedies" }, ...r.remedies.map((t) => el("li", { text: cap(t) }))) :
+      el("p", { class: "note", text: r.advice || "" });
     return [el("div", { class: "unseen-warn" },
       el("p", { text: `The base has (almost) never seen ${chars.length} of the characters in your data: ` },
         el("span", { class: "mono", text: listed + (chars.length > 24 ? ` and ${chars.length - 24} more` : "") })),
       remedy(),
-      el("p", { class: "note", text: remedies.join(" ") }))];
+      el("p", { class: "note", text: "What to do, best first:" }), advice)];
   });
 }
 
