@@ -259,7 +259,7 @@ func runSweep(args []string) error {
 			run := sweepRun{Result: train.Result{Task: s.Task().Name, Method: c.Method, MethodSettings: info.MethodSettings,
 				TrainableParams: info.TrainableParams, TrainableBytes: info.TrainableBytes, StateBytes: info.TrainableBytes, LR: c.LR}}
 			if c.Method != train.MethodFrozen {
-				run.DecodeMS, run.DecodeVsBase = decodeCost(s.Model(), base)
+				run.DecodeMS, run.DecodeVsBase = decodeCost(s.Model(), base, decodeTimeOnlyRounds)
 			}
 			fmt.Fprintf(os.Stderr, "%s: decoding timed\n", label)
 			results, runsOut = append(results, run.Result), append(runsOut, run)
@@ -290,13 +290,17 @@ func runSweep(args []string) error {
 		results = append(results, res)
 		run := sweepRun{Result: res}
 		if methodsSweep && c.Method != train.MethodFrozen {
-			run.DecodeMS, run.DecodeVsBase = decodeCost(s.Model(), base)
+			run.DecodeMS, run.DecodeVsBase = decodeCost(s.Model(), base, decodeRounds)
 		}
 		runsOut = append(runsOut, run)
 	}
 	if methodsSweep {
-		fmt.Fprintf(os.Stderr, "sweep: timing each method's step against full fine-tuning's, interleaved (%d rounds)...\n", timingRounds)
-		if err := timeSteps(base, tok, runs, runsOut); err != nil {
+		rounds := timingRounds
+		if *timeOnly {
+			rounds = timeOnlyRounds
+		}
+		fmt.Fprintf(os.Stderr, "sweep: timing each method's step against full fine-tuning's, interleaved (%d rounds)...\n", rounds)
+		if err := timeSteps(base, tok, runs, runsOut, rounds); err != nil {
 			return err
 		}
 	}
@@ -470,10 +474,12 @@ type sweepRun struct {
 	DecodeVsBase float64 `json:"decode_vs_base,omitempty"`      // the same over the plain base's, measured alternately with it
 }
 
-// timingRounds is how many rounds timeSteps interleaves, and timingSteps the steps each method takes per round.
+// timingRounds is how many rounds timeSteps interleaves after a sweep (timeOnlyRounds in a -time-only pass, which
+// has the time), and timingSteps the steps each method takes per round.
 const (
-	timingRounds = 5
-	timingSteps  = 2
+	timingRounds   = 5
+	timeOnlyRounds = 15
+	timingSteps    = 2
 )
 
 // measure runs f and returns how long it took: the process's CPU time where it can be read (on a shared machine the
@@ -494,7 +500,7 @@ func measure(f func() error) (time.Duration, bool, error) {
 // each of timingRounds rounds, the runs interleaved within a round. Each figure is the process's CPU time per step
 // over all rounds (on the wall clock, where CPU time cannot be read, the fastest round), over full fine-tuning's.
 // A sweep without a full run has no ratio.
-func timeSteps(base *model.Model, tok data.Tokenizer, cfgs []train.Config, runs []sweepRun) error {
+func timeSteps(base *model.Model, tok data.Tokenizer, cfgs []train.Config, runs []sweepRun, rounds int) error {
 	full := -1
 	for i, c := range cfgs {
 		if c.Method == train.MethodFull && runs[i].Skipped == "" {
@@ -521,7 +527,7 @@ func timeSteps(base *model.Model, tok data.Tokenizer, cfgs []train.Config, runs 
 	}
 	total, best := make([]time.Duration, len(cfgs)), make([]time.Duration, len(cfgs))
 	cpu := true
-	for range timingRounds {
+	for range rounds {
 		for i, s := range sessions {
 			if s == nil {
 				continue
@@ -546,7 +552,7 @@ func timeSteps(base *model.Model, tok data.Tokenizer, cfgs []train.Config, runs 
 	}
 	per := func(i int) float64 {
 		if cpu {
-			return float64(total[i]) / float64(time.Millisecond) / (timingRounds * timingSteps)
+			return float64(total[i]) / float64(time.Millisecond) / float64(rounds*timingSteps)
 		}
 		return float64(best[i]) / float64(time.Millisecond) / timingSteps
 	}
@@ -559,17 +565,18 @@ func timeSteps(base *model.Model, tok data.Tokenizer, cfgs []train.Config, runs 
 }
 
 // decodeTokens is how many positions decodeCost decodes per pass, and decodeRounds how many alternating passes of
-// the method's model and the base it takes.
+// the method's model and the base it takes after each run of a sweep (decodeTimeOnlyRounds in a -time-only pass).
 const (
-	decodeTokens = 128
-	decodeRounds = 9
+	decodeTokens         = 128
+	decodeRounds         = 9
+	decodeTimeOnlyRounds = 30
 )
 
 // decodeCost measures the inference cost of m as trained (its method unmerged, as a deployment that keeps the
 // adapter separate runs it): milliseconds per token of one row decoded position by position, in decodeRounds passes
 // alternating with the same passes on base, and the ratio of the two: CPU time over all passes where it can be read,
 // else the fastest pass of each on the wall clock.
-func decodeCost(m, base *model.Model) (msPerToken, vsBase float64) {
+func decodeCost(m, base *model.Model, rounds int) (msPerToken, vsBase float64) {
 	tokens := min(decodeTokens, m.Context()) // a prefix takes some of the context: both decode as many tokens
 	pass := func(d *model.Decoder) (time.Duration, bool, error) {
 		return measure(func() error {
@@ -585,7 +592,7 @@ func decodeCost(m, base *model.Model) (msPerToken, vsBase float64) {
 	dm, db := m.NewDecoder(1), base.NewDecoder(1)
 	var sum, sumBase, best, bestBase time.Duration
 	cpu := true
-	for range decodeRounds {
+	for range rounds {
 		t, onCPU, err := pass(dm)
 		tb, _, errb := pass(db)
 		if err != nil || errb != nil {
@@ -601,12 +608,12 @@ func decodeCost(m, base *model.Model) (msPerToken, vsBase float64) {
 		}
 	}
 	if !cpu {
-		sum, sumBase = best*decodeRounds, bestBase*decodeRounds
+		sum, sumBase = best*time.Duration(rounds), bestBase*time.Duration(rounds)
 	}
 	if sumBase <= 0 {
 		return 0, 0
 	}
-	return float64(sum) / float64(time.Millisecond) / float64(decodeRounds*tokens), float64(sum) / float64(sumBase)
+	return float64(sum) / float64(time.Millisecond) / float64(rounds*tokens), float64(sum) / float64(sumBase)
 }
 
 // methodConfigs expands a methods sweep (or, with -lrs, a learning-rate sweep of the methods).
