@@ -201,14 +201,28 @@ func TestBrowserAnalyse(t *testing.T) {
 	require.NoError(t, chromedp.Do(ctx, chromedp.EmulateViewport(1440, 1000)))
 
 	// A learning-rate sweep from the page: LoRA at two rates (full fine-tuning left out to stay short); its curve is
-	// drawn with each rate's accuracy, and the best rate is marked.
+	// drawn with each rate's accuracy, and the best rate is marked. The higher rate diverges: a NaN loss is injected in
+	// the lead worker (through the debugger) at its first step, since clipping keeps a real divergence minutes away.
+	// That rate is kept as "diverged", without an error banner, and the sweep goes on.
 	setField := func(id, v string) {
 		require.NoError(t, chromedp.Do(ctx, chromedp.SetValue("#"+id, v), chromedp.Evaluate[chromedp.Void](
 			`document.getElementById("`+id+`").dispatchEvent(new Event("input")); undefined`)))
 	}
 	require.NoError(t, chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](`location.hash = "#task=e2e&method=lora&rank=2&targets=q,v&steps=3&batch=4&warmup=1&evalEvery=0&evalLimit=2"; undefined`)))
 	waitFor(t, ctx, "settings from the hash", `app.state.config.steps === 3 && !document.getElementById("lrdim-start").disabled`, 10*time.Second)
-	setField("lrdim-values", "1e-2, 1e-1")
+	_, err = chromedp.Run(leadWorker(t, ctx), chromedp.Evaluate[bool](`(() => { const realCall = call; let lr = 0;
+		self.call = (method, args, bulk) => {
+			if (method === "start") lr = args.config.lr;
+			if ((method === "applyShards" || method === "step") && lr === 0.1) {
+				const e = new Error("train: step 1: loss is NaN; stopped (injected)");
+				e.stopped = true;
+				throw e;
+			}
+			return realCall(method, args, bulk);
+		};
+		return true; })()`))
+	require.NoError(t, err, "inject the divergence")
+	setField("lrdim-values", "1e-1, 1e-2") // sorted by the page: 1e-2 runs first
 	require.NoError(t, chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](`document.getElementById("lrdim-full").checked = false; undefined`),
 		chromedp.Click("#lrdim-start")))
 	waitFor(t, ctx, "learning-rate sweep finished", `app.state.sweep && app.state.sweep.kind === "lrs" && app.state.sweep.status !== "running"`, 3*time.Minute)
@@ -221,11 +235,15 @@ func TestBrowserAnalyse(t *testing.T) {
 	}
 	require.NoError(t, json.Unmarshal([]byte(eval[string](t, ctx, `document.getElementById("lr-acc-chart").dataset.values`)), &curve))
 	assert.InDeltaSlice(t, []float64{1e-2, 1e-1}, curve.LRs, 1e-9)
-	for i, a := range curve.Lora {
-		require.NotNil(t, a, "accuracy at lr %g", curve.LRs[i])
-		assert.True(t, *a >= 0 && *a <= 1 && !math.IsNaN(*a))
-	}
-	waitFor(t, ctx, "best rate", `document.getElementById("lrdim-summary").textContent.includes("LoRA's best rate")`, 10*time.Second)
+	require.Len(t, curve.Lora, 2)
+	require.NotNil(t, curve.Lora[0], "accuracy at lr 1e-2")
+	assert.True(t, *curve.Lora[0] >= 0 && *curve.Lora[0] <= 1 && !math.IsNaN(*curve.Lora[0]))
+	assert.Nil(t, curve.Lora[1], "the diverged rate has no accuracy on the curve")
+	waitFor(t, ctx, "best rate", `document.getElementById("lrdim-summary").textContent.includes("LoRA's best rate: 1e-2")`, 10*time.Second)
+	assert.Contains(t, eval[string](t, ctx, `document.getElementById("lrdim-summary").textContent`), "diverged: LoRA at 1e-1")
+	assert.Equal(t, "diverged", eval[string](t, ctx, `document.querySelector("#runs tbody tr[data-id] td.bad").textContent`),
+		"the diverged rate is a result in the table")
+	assert.True(t, eval[bool](t, ctx, `document.getElementById("error").hidden`), "no error banner for a diverged rate")
 	t.Logf("learning-rate sweep: %s", eval[string](t, ctx, `document.getElementById("lrdim-summary").textContent`))
 	require.NoError(t, chromedp.Do(ctx, chromedp.ScrollIntoView("#lrdim-panel")))
 	shot(t, ctx, "7-lr-sweep")

@@ -128,6 +128,8 @@ function main() {
   });
   client.on("error", (p) => {
     if (p.fatal) state.loadError = p.message;
+    // A rate that diverges is one of a learning-rate sweep's results (the sweep goes on), not an error to announce.
+    if (p.stopped && state.sweep && state.sweep.kind === "lrs" && state.sweep.status === "running") return;
     showError(p.message);
   });
   for (const p of panels) p.init(ctx);
