@@ -849,6 +849,21 @@ func TestBrowserApp(t *testing.T) {
 		shot(t, ctx, fmt.Sprintf("6-width-%d", w))
 	}
 
+	// A methods sweep skips a prefix that leaves the task's examples no room (l_p = 16 on e2e, whose longest example
+	// takes 122 of the 128 positions), saying why, as the CLI's sweep does; the form refuses it next to l_p.
+	rows = eval[int](t, ctx, runRows)
+	require.NoError(t, chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](`(() => {
+		for (const r of document.querySelectorAll(".mpick")) r.querySelector("input[type=checkbox]").checked = r.dataset.method === "prefix-embed";
+		document.querySelector('.mpick[data-method="prefix-embed"] input.sizes').value = "16"; })(); undefined`),
+		chromedp.Click("#methods-start")))
+	waitFor(t, ctx, "the too long prefix skipped", `app.state.sweep && app.state.sweep.kind === "methods" &&
+		app.state.sweep.status === "done" && /Skipped prefix-embed l_p=16: .*prefix/.test(document.getElementById("methods-progress").textContent)`, time.Minute)
+	assert.True(t, eval[bool](t, ctx, `document.getElementById("error").hidden`), "a skipped size is no error")
+	assert.Equal(t, rows, eval[int](t, ctx, runRows), "and no result")
+	setMethod("prefix-embed")
+	setField("prefixLen", "16")
+	waitFor(t, ctx, "l_p refused", `document.querySelector('.err[data-for="prefixLen"]').textContent.startsWith("at most 6, got 16")`, 10*time.Second)
+
 	// An interrupted run can be discarded instead of resumed: the offer goes, also after a reload.
 	_, err = chromedp.Run(ctx, chromedp.Evaluate[bool](`app.store.saveInflight({runId: "run-x-1", config: app.state.config,
 		step: 2, steps: 6, snapshot: new Uint8Array(8), losses: new Float32Array(2), evals: []}).then(() => true)`, chromedp.EvalAwaitPromise))
