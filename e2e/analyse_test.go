@@ -73,6 +73,8 @@ func TestBrowserAnalyse(t *testing.T) {
 	waitFor(t, ctx, "page ready", pageReady, 60*time.Second)
 	require.Equal(t, "ok", eval[string](t, ctx, `document.getElementById("status").dataset.kind`),
 		"the engine loads: %s", eval[string](t, ctx, `document.getElementById("error-text").textContent`))
+	assert.Empty(t, eval[[]string](t, ctx, `Array.from(document.querySelectorAll(".panel .panel")).map((p) => p.id)`),
+		"no panel inside another (a missing </section> nests the ones after it)")
 
 	// Two short LoRA runs at ranks 2 and 4 (the paper's Figure 3 compares two ranks), and a short full fine-tuning.
 	start := time.Now()
@@ -104,6 +106,8 @@ func TestBrowserAnalyse(t *testing.T) {
 	module := eval[string](t, ctx, `document.getElementById("analyse-module").value`)
 	maps := eval[[]heatmap](t, ctx, heatmapsJS)
 	require.Len(t, maps, 4)
+	assert.True(t, eval[bool](t, ctx, `Array.from(document.querySelectorAll("#analyse-heatmaps canvas")).every((c) =>
+		c.getBoundingClientRect().width > 0 && c.getBoundingClientRect().height > 0)`), "the heatmaps are drawn where they can be seen")
 
 	// The same analysis natively, on the adapters the page kept: the φ grids agree to the 4 decimals the page writes.
 	base := loadBase(t, root)
@@ -145,6 +149,14 @@ func TestBrowserAnalyse(t *testing.T) {
 	// φ(i, j) with min(i, j) = 2 directions of a 2-dimensional span inside 96 dimensions: the adapters' spans overlap
 	// far more than random ones (the paper's finding; here they share their first training steps' gradients).
 	t.Logf("φ on A, %s: %v; random control: %v", module, maps[0].Values, maps[1].Values)
+	var phi11, random11 float64 // summed, then divided, as the page does
+	for _, m := range rep.Modules {
+		phi11 += m.Compare.A[0][0]
+		random11 += m.Compare.RandomA[0][0]
+	}
+	phi11, random11 = phi11/float64(len(rep.Modules)), random11/float64(len(rep.Modules))
+	assert.Contains(t, eval[string](t, ctx, `document.getElementById("analyse-phi-summary").textContent`),
+		fmt.Sprintf("%.2f on A (random %.2f)", phi11, random11), "φ(1, 1) over the modules, as native Go computes it")
 	shot(t, ctx, "7-analyse-two-runs")
 
 	// One run alone: its spectrum (r non-zero singular values, as native Go finds them) and a figure per layer and

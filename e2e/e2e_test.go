@@ -680,7 +680,10 @@ func TestBrowserApp(t *testing.T) {
 	assert.True(t, eval[bool](t, ctx, `document.getElementById("merge").disabled`), "nothing to merge")
 
 	// 7b. The method choice: a method shows its own size knob and its one line (LoRA's settings go), a bad size is
-	// refused next to its field, and the URL keeps both.
+	// refused next to its field, and the URL keeps both. A method named in the URL without a rate gets its own.
+	require.NoError(t, chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](`location.hash = "#method=ia3"; undefined`)))
+	waitFor(t, ctx, "(IA)³ from the URL at its own rate", `app.state.config.method === "ia3" &&
+		Math.abs(app.state.config.lr / app.state.lrs.ia3 - 1) < 1e-6 && document.getElementById("method").value === "ia3"`, 10*time.Second)
 	setMethod("top")
 	waitFor(t, ctx, "top's size knob", `!document.getElementById("layers").closest(".field").hidden &&
 		document.getElementById("rank").closest(".field").hidden`, 5*time.Second)
@@ -694,11 +697,11 @@ func TestBrowserApp(t *testing.T) {
 	setField("layers", "1")
 
 	// 7c. A methods sweep, the LoRA paper's Figure 2 live: (IA)³, top and full fine-tuning at their smallest sizes on
-	// short e2e runs. One point per run in the figure (accuracy against trainable parameters, step time relative to
+	// short e2e runs, resumed after a reload. One point per run in the figure (accuracy against trainable parameters, step time relative to
 	// full fine-tuning's), each method and size in the results table, and the non-LoRA downloads in their own formats.
 	rows = eval[int](t, ctx, runRows)
 	require.NoError(t, chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](
-		`location.hash = "#task=e2e&steps=12&batch=4&warmup=1&evalEvery=0&evalLimit=8"; undefined`)))
+		`location.hash = "#task=e2e&steps=12&batch=4&warmup=1&evalEvery=6&evalLimit=8"; undefined`)))
 	waitFor(t, ctx, "the sweep's settings", `app.state.config.task === "e2e" && app.state.config.steps === 12 &&
 		!app.state.validating && !document.getElementById("methods-start").disabled`, 10*time.Second)
 	require.NoError(t, chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](`(() => {
@@ -710,7 +713,20 @@ func TestBrowserApp(t *testing.T) {
 	waitFor(t, ctx, "methods sweep started", `app.state.sweep && app.state.sweep.kind === "methods"`, 10*time.Second)
 	require.Equal(t, []string{"full", "top", "ia3"}, eval[[]string](t, ctx, `app.state.sweep.queue.map((c) => c.method)`),
 		"the methods in the table's order")
-	waitFor(t, ctx, "methods sweep finished", `app.state.sweep.status !== "running"`, 8*time.Minute)
+	// A reload in its first run: the sweep resumes that run from its snapshot (step 6), then goes on with the others.
+	_, err = chromedp.Run(ctx, chromedp.Poll[bool](inflight+`.then((s) => s > 0)`, chromedp.WithPollingInterval(100*time.Millisecond),
+		chromedp.WithPollingTimeout(2*time.Minute)))
+	require.NoError(t, err, "the methods sweep's first run is saved")
+	require.NoError(t, chromedp.Do(ctx, chromedp.Click("#pause")))
+	waitFor(t, ctx, "methods sweep paused before the reload", `app.state.run.status === "paused"`, time.Minute)
+	require.Equal(t, "full", eval[string](t, ctx, `app.state.run.config.method`), "the reload lands in the sweep's first run")
+	require.NoError(t, chromedp.Do(ctx, chromedp.Reload()))
+	waitFor(t, ctx, "page ready after interrupting the methods sweep", pageReady, 60*time.Second)
+	waitFor(t, ctx, "methods sweep resume offered", `!document.getElementById("resume").hidden`, 10*time.Second)
+	assert.Contains(t, eval[string](t, ctx, `document.getElementById("resume-text").textContent`), "full fine-tuning, part of a sweep")
+	require.NoError(t, chromedp.Do(ctx, chromedp.Click("#resume-run")))
+	waitFor(t, ctx, "methods sweep finished", `app.state.sweep && app.state.sweep.status !== "running"`, 8*time.Minute)
+	assert.Equal(t, "methods", eval[string](t, ctx, `app.state.sweep.kind`), "the resumed sweep is still a methods sweep")
 	require.Equal(t, "done", eval[string](t, ctx, `app.state.sweep.status`), "methods sweep: %s",
 		eval[string](t, ctx, `document.getElementById("error-text").textContent`))
 	waitFor(t, ctx, "the methods sweep's runs in #runs", fmt.Sprintf("%s === %d", runRows, rows+3), 10*time.Second)
@@ -753,7 +769,7 @@ func TestBrowserApp(t *testing.T) {
 	assert.Equal(t, 1.0, times[2][1], "full fine-tuning's own step is 1")
 	assert.Equal(t, full.Accuracy, eval[float64](t, ctx, `document.getElementById("methods-acc-chart").chart.refs[0].y`),
 		"full fine-tuning's accuracy as a line across the figure")
-	t.Logf("methods sweep of 3 runs in %.1f s: %v (trainable, accuracy); step time vs full: %v",
+	t.Logf("methods sweep of 3 runs, reload included, in %.1f s: %v (trainable, accuracy); step time vs full: %v",
 		time.Since(sweepStart).Seconds(), acc, times)
 	// Hovering a point shows its run's settings.
 	xy = eval[[]float64](t, ctx, fmt.Sprintf(`(() => { const c = document.getElementById("methods-acc-chart");
@@ -832,6 +848,21 @@ func TestBrowserApp(t *testing.T) {
 		}
 		shot(t, ctx, fmt.Sprintf("6-width-%d", w))
 	}
+
+	// A methods sweep skips a prefix that leaves the task's examples no room (l_p = 16 on e2e, whose longest example
+	// takes 122 of the 128 positions), saying why, as the CLI's sweep does; the form refuses it next to l_p.
+	rows = eval[int](t, ctx, runRows)
+	require.NoError(t, chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](`(() => {
+		for (const r of document.querySelectorAll(".mpick")) r.querySelector("input[type=checkbox]").checked = r.dataset.method === "prefix-embed";
+		document.querySelector('.mpick[data-method="prefix-embed"] input.sizes').value = "16"; })(); undefined`),
+		chromedp.Click("#methods-start")))
+	waitFor(t, ctx, "the too long prefix skipped", `app.state.sweep && app.state.sweep.kind === "methods" &&
+		app.state.sweep.status === "done" && /Skipped prefix-embed l_p=16: .*prefix/.test(document.getElementById("methods-progress").textContent)`, time.Minute)
+	assert.True(t, eval[bool](t, ctx, `document.getElementById("error").hidden`), "a skipped size is no error")
+	assert.Equal(t, rows, eval[int](t, ctx, runRows), "and no result")
+	setMethod("prefix-embed")
+	setField("prefixLen", "16")
+	waitFor(t, ctx, "l_p refused", `document.querySelector('.err[data-for="prefixLen"]').textContent.startsWith("at most 6, got 16")`, 10*time.Second)
 
 	// An interrupted run can be discarded instead of resumed: the offer goes, also after a reload.
 	_, err = chromedp.Run(ctx, chromedp.Evaluate[bool](`app.store.saveInflight({runId: "run-x-1", config: app.state.config,

@@ -65,8 +65,42 @@ func TestSweepMethodsCLI(t *testing.T) {
 	png2 := filepath.Join(dir, "again.png")
 	table, _, err := capture(t, func() error { return runSweep([]string{"-from", part + "," + part, "-png", png2}) })
 	require.NoError(t, err)
-	assert.Equal(t, 2*7+1, strings.Count(table, "\n"), "a header and each run of both files")
+	assert.Equal(t, 7+1, strings.Count(table, "\n"), "a header and each run once (a run given twice keeps its first)")
 	assert.FileExists(t, png2)
+
+	// -time-only times the same runs without training; -from takes those timings over the runs' own.
+	times, stderr, err := capture(t, func() error {
+		return runSweep(append(args, "-methods", "lora,full,top,ia3,prefix-layer", "-size", "lora=1,2", "-size", "prefix-layer=2",
+			"-time-only", "-json"))
+	})
+	require.NoError(t, err, stderr)
+	timesPath := filepath.Join(dir, "times.jsonl")
+	require.NoError(t, os.WriteFile(timesPath, []byte(times), 0o644))
+	var timed []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(times), "\n") {
+		var r map[string]any
+		require.NoError(t, json.Unmarshal([]byte(line), &r))
+		timed = append(timed, r)
+		assert.Zero(t, r["steps"], "-time-only trains nothing")
+		assert.Contains(t, r, "step_vs_full")
+		assert.Contains(t, r, "decode_vs_base")
+	}
+	require.Len(t, timed, 7)
+	merged, _, err := capture(t, func() error { return runSweep([]string{"-from", part + "," + timesPath, "-json"}) })
+	require.NoError(t, err)
+	var got []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(merged), "\n") {
+		var r map[string]any
+		require.NoError(t, json.Unmarshal([]byte(line), &r))
+		got = append(got, r)
+	}
+	require.Len(t, got, 7)
+	for i := range got {
+		assert.Equal(t, timed[i]["step_vs_full"], got[i]["step_vs_full"], "run %d: the timing pass's ratio", i)
+		assert.Equal(t, runs[i]["accuracy"], got[i]["accuracy"], "run %d: the trained run's accuracy", i)
+	}
+	_, _, err = capture(t, func() error { return runSweep(append(args, "-time-only")) })
+	assert.ErrorContains(t, err, "give -methods")
 	_, _, err = capture(t, func() error { return runSweep([]string{"-from", filepath.Join(dir, "none.jsonl")}) })
 	assert.ErrorContains(t, err, "-from")
 

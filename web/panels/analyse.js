@@ -345,7 +345,18 @@ function drawHeatmaps(rep, mod, a, b) {
     ];
     return [...maps.map(([kind, title, grid]) => heatmap(kind, title, grid, colW)), colorBar(Math.min(width - 24, 360))];
   });
+  setText("analyse-phi-summary", phiSummary(rep));
   setText("analyse-phi-caption", CAPTIONS.phi);
+}
+
+// phiSummary is φ(1, 1), whether the two runs' top directions coincide, averaged over every module both adapt, beside
+// its random control: the figure the paper reads off Figures 3 and 4, for the whole model at once.
+function phiSummary(rep) {
+  const cs = rep.modules.filter((m) => m.compare).map((m) => m.compare);
+  if (!cs.length) return "";
+  const mean = (f) => (cs.reduce((s, c) => s + f(c)[0][0], 0) / cs.length).toFixed(2);
+  return `φ(1, 1) over the ${cs.length} modules both runs adapt: ${mean((c) => c.phi_a)} on A (random ` +
+    `${mean((c) => c.random_a)}), ${mean((c) => c.phi_delta_w)} on ΔW (random ${mean((c) => c.random_delta_w)}).`;
 }
 
 // heatmap draws grid (rows i, columns j) on a canvas of at most width CSS pixels, its values in data-values. Cells are

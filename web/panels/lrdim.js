@@ -202,7 +202,7 @@ function summary(k, runs, targets) {
 
 export function render() {
   const { state } = ctx;
-  for (const node of document.querySelectorAll("#lrdim-panel [data-kind]")) node.hidden = node.dataset.kind !== kind;
+  for (const node of document.querySelectorAll("#lrdim-panel [data-lrdim]")) node.hidden = node.dataset.lrdim !== kind;
   setText("lrdim-values-label", kind === "lrs" ? "Learning rates" : "Dimensions d");
   setText("lrdim-full-label", kind === "lrs" ? "plus full fine-tuning at each rate" : "plus full fine-tuning (for d90)");
   setText("lrdim-about", ABOUT[kind]);

@@ -24,7 +24,7 @@ export function init(c) {
     setTable(p.methods);
     $("method").replaceChildren(...methods().map((m) => el("option", { value: m.name, text: methodName(m.name) })));
     const h = readHash(state.defaults);
-    state.config = { ...state.defaults, ...h.config };
+    state.config = hashConfig(h.config);
     state.autostart = h.autostart;
     fillForm();
     configChanged();
@@ -50,6 +50,15 @@ export function init(c) {
     ctx.invalidate();
   });
   wire();
+}
+
+// hashConfig is the settings a URL hash gives: the defaults, with the hash's values over them; a method named without a
+// learning rate runs at its own default rate (#method=full is full fine-tuning at 1e-3, not at LoRA's rate).
+function hashConfig(given) {
+  const { state } = ctx;
+  const c = { ...state.defaults, ...given };
+  if (given.lr === undefined && c.method in state.lrs) c.lr = +state.lrs[c.method].toPrecision(7);
+  return c;
 }
 
 // fieldErrors turns an engine error {error, field, fields} into form errors; one of no known field goes under the
@@ -206,7 +215,7 @@ function wire() {
   window.addEventListener("hashchange", () => {
     if (!state.ready || ctx.running()) return;
     const h = readHash(state.defaults);
-    state.config = { ...state.defaults, ...h.config };
+    state.config = hashConfig(h.config);
     state.autostart = h.autostart;
     fillForm();
     readForm();
