@@ -637,6 +637,11 @@ func TestBrowserApp(t *testing.T) {
 	assert.Equal(t, "good.jsonl · 40 lines", eval[string](t, ctx, `document.getElementById("file-label").textContent`))
 	waitFor(t, ctx, "the file's examples", `document.querySelectorAll("#examples li").length === 3 &&
 		/^[0-9]+\+1= → [0-9]+$/.test(document.querySelector("#examples li").textContent)`, 10*time.Second)
+	// The sample generation moves to the file: its first example as the prompt, generated, no error left from the
+	// facts task or from the refused files.
+	waitFor(t, ctx, "sample generation on the file", `/^[0-9]+\+1=$/.test(document.getElementById("gen-prompt").value) &&
+		!document.getElementById("gen-out").classList.contains("bad") &&
+		document.getElementById("gen-out").textContent.startsWith(document.getElementById("gen-prompt").value)`, 20*time.Second)
 	rows = eval[int](t, ctx, runRows)
 	setField("steps", "200")
 	waitFor(t, ctx, "200 steps accepted", settled, 10*time.Second)

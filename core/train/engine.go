@@ -302,6 +302,28 @@ func (a configArgs) config(in Bulk) (Config, error) {
 	return ParsePageConfig(a.Config, file)
 }
 
+// baseConfig is the page's settings (and file) as a Config, on the loaded base: what every call that builds a run
+// reads first.
+func (e *Engine) baseConfig(a configArgs, in Bulk) (Config, error) {
+	if err := e.needBase(); err != nil {
+		return Config{}, err
+	}
+	return a.config(in)
+}
+
+// runConfig is baseConfig for a run about to start: valid on the loaded base (Validate), and within what a worker
+// can hold (checkRunMemory).
+func (e *Engine) runConfig(a configArgs, in Bulk) (Config, error) {
+	c, err := e.baseConfig(a, in)
+	if err != nil {
+		return Config{}, err
+	}
+	if err := c.Validate(e.base); err != nil {
+		return Config{}, err
+	}
+	return c, e.checkRunMemory(c)
+}
+
 // defaults {} -> {config, lrs, methods}: DefaultConfig as the page spells it (EncodePageConfig), each method's default
 // learning rate by name (the page moves the rate along when the method changes), and the methods table (Methods: each
 // method's size knob, ladder, rate, whether it merges and what files it writes), which the page's method choice and
@@ -324,20 +346,11 @@ func (e *Engine) validate(args []byte, in Bulk) (any, Bulk, error) {
 	if err := decodeArgs(args, &a); err != nil {
 		return nil, Bulk{}, err
 	}
-	if err := e.needBase(); err != nil {
-		return nil, Bulk{}, err
-	}
-	c, err := a.config(in)
+	c, err := e.runConfig(a, in)
 	if err != nil {
 		return nil, Bulk{}, err
 	}
-	if err := c.Validate(e.base); err != nil {
-		return nil, Bulk{}, err
-	}
 	if err := prefixFits(c, e.base, e.tok); err != nil {
-		return nil, Bulk{}, err
-	}
-	if err := e.checkRunMemory(c); err != nil {
 		return nil, Bulk{}, err
 	}
 	return map[string]any{"ok": true}, Bulk{}, nil
@@ -388,10 +401,7 @@ func (e *Engine) validateSweep(args []byte, in Bulk) (any, Bulk, error) {
 	if err := decodeArgs(args, &a); err != nil {
 		return nil, Bulk{}, err
 	}
-	if err := e.needBase(); err != nil {
-		return nil, Bulk{}, err
-	}
-	c, err := a.config(in)
+	c, err := e.baseConfig(a.configArgs, in)
 	if err != nil {
 		return nil, Bulk{}, err
 	}
@@ -467,17 +477,8 @@ func (e *Engine) start(args []byte, in Bulk) (any, Bulk, error) {
 	if err := decodeArgs(args, &a); err != nil {
 		return nil, Bulk{}, err
 	}
-	if err := e.needBase(); err != nil {
-		return nil, Bulk{}, err
-	}
-	c, err := a.config(in)
+	c, err := e.runConfig(a, in)
 	if err != nil {
-		return nil, Bulk{}, err
-	}
-	if err := c.Validate(e.base); err != nil {
-		return nil, Bulk{}, err
-	}
-	if err := e.checkRunMemory(c); err != nil {
 		return nil, Bulk{}, err
 	}
 	e.session, e.sweeper = nil, nil

@@ -156,10 +156,7 @@ func (e *Engine) sweepStart(args []byte, in Bulk) (any, Bulk, error) {
 	if err := decodeArgs(args, &a); err != nil {
 		return nil, Bulk{}, err
 	}
-	if err := e.needBase(); err != nil {
-		return nil, Bulk{}, err
-	}
-	c, err := a.config(in)
+	c, err := e.baseConfig(a.configArgs, in)
 	if err != nil {
 		return nil, Bulk{}, err
 	}

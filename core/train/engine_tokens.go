@@ -35,10 +35,7 @@ func pageTokens(tok data.Tokenizer, ch TokenChoice) []PageToken {
 
 // taskOf is the training split the page's settings give (the user's file for "custom"), from a frozen session.
 func (e *Engine) taskOf(a configArgs, in Bulk) (Config, *data.Task, error) {
-	if err := e.needBase(); err != nil {
-		return Config{}, nil, err
-	}
-	c, err := a.config(in)
+	c, err := e.baseConfig(a, in)
 	if err != nil {
 		return Config{}, nil, err
 	}

@@ -5,15 +5,21 @@ import { fmtInt } from "../format.js";
 import { customFile } from "./settings.js";
 
 let ctx;
+let genTask = null; // the task whose first example the sample generation last took as its prompt
 
 export function init(c) {
   ctx = c;
   const { state, on } = ctx;
   ctx.listen("examples", () => {
-    // The task's first example is the first prompt to try.
-    if (state.gen.auto && state.examples.length && !(state.config.task === "custom" && !state.custom)) {
-      state.gen.auto = false;
-      state.gen.prompt = state.examples[0].prompt;
+    // The task's first example is the first prompt to try: on the first examples, and again whenever the task (or
+    // the user's file) changes, since a prompt or an error from another task no longer applies.
+    const c = state.config;
+    if (c.task === "custom" && !state.custom) return;
+    const key = JSON.stringify([c.task, state.custom && state.custom.name, state.custom && state.custom.lines]);
+    if (key !== genTask) state.gen.auto = true;
+    if (state.gen.auto && state.examples.length) {
+      genTask = key;
+      Object.assign(state.gen, { auto: false, prompt: state.examples[0].prompt, text: "", done: false, error: "" });
       generate();
     }
   });
