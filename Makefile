@@ -7,7 +7,7 @@ WASM_EXEC := $(GOROOT)/lib/wasm/go_js_wasm_exec
 ADDR      ?= 127.0.0.1:8080
 SIMD      := GOEXPERIMENT=simd
 
-.PHONY: all test vet test-native test-wasm test-e2e chromium bench bench-wasm wasm serve build fuzz clean base bench-data e2e-default
+.PHONY: all test vet test-native test-wasm test-e2e chromium bench bench-wasm wasm serve build fuzz clean base bench-data bench-methods e2e-default e2e-analyse-cost vendor
 
 all: build wasm
 
@@ -41,8 +41,9 @@ test-wasm:
 	$(SIMD) GOOS=js GOARCH=wasm $(GO) test -count=1 -exec="$(WASM_EXEC)" ./core/...
 
 ## test-e2e: the browser app in headless Chromium (apt-get install -y chromium), screenshots in e2e/screenshots/.
-test-e2e: wasm
-	$(GO) test -count=1 -timeout 20m ./e2e/...
+## The test builds both wasm engines itself; GOLORA_E2E_REQUIRE=1 turns its skip (no Chromium) into a failure.
+test-e2e:
+	GOLORA_E2E_REQUIRE=1 $(GO) test -count=1 -timeout 20m ./e2e/...
 
 ## bench: `golora bench` natively (JSON lines, each figure next to its baseline).
 bench:
@@ -78,12 +79,35 @@ wasm:
 	gzip -9kf web/dist/golora.wasm web/dist/golora-scalar.wasm
 	@ls -l web/dist/*.wasm web/dist/*.wasm.gz | awk '{print "  " $$5 " bytes  " $$9}'
 
+## vendor: refresh the page's vendored libraries in web/vendor/ from npm, at the versions pinned here (README, Design:
+## uPlot draws the charts, fflate writes the adapter zip). Each file keeps its licence beside it; VERSIONS records what came.
+UPLOT_VERSION  := 1.6.32
+FFLATE_VERSION := 0.8.3
+vendor:
+	@set -e; tmp=$$(mktemp -d); trap 'rm -rf $$tmp' EXIT; \
+	(cd $$tmp && npm pack --silent uplot@$(UPLOT_VERSION) fflate@$(FFLATE_VERSION) >/dev/null); \
+	mkdir -p $$tmp/uplot $$tmp/fflate web/vendor; \
+	tar xzf $$tmp/uplot-$(UPLOT_VERSION).tgz -C $$tmp/uplot; tar xzf $$tmp/fflate-$(FFLATE_VERSION).tgz -C $$tmp/fflate; \
+	cp $$tmp/uplot/package/dist/uPlot.esm.js web/vendor/uPlot.esm.js; \
+	cp $$tmp/uplot/package/dist/uPlot.min.css web/vendor/uPlot.min.css; \
+	cp $$tmp/uplot/package/LICENSE web/vendor/uPlot.LICENSE; \
+	cp $$tmp/fflate/package/esm/browser.js web/vendor/fflate.js; \
+	cp $$tmp/fflate/package/LICENSE web/vendor/fflate.LICENSE; \
+	{ echo "# web/vendor: what \`make vendor\` copied from npm (package@version, licence, files)"; \
+	  echo "uplot@$(UPLOT_VERSION) MIT dist/uPlot.esm.js dist/uPlot.min.css LICENSE -> uPlot.esm.js uPlot.min.css uPlot.LICENSE"; \
+	  echo "fflate@$(FFLATE_VERSION) MIT esm/browser.js LICENSE -> fflate.js fflate.LICENSE"; } > web/vendor/VERSIONS; \
+	ls -l web/vendor | awk 'NR>1 {print "  " $$5 " bytes  web/vendor/" $$9}'
+
 serve: wasm
 	$(SIMD) $(GO) run ./cmd/golora serve -addr $(ADDR)
 
 ## e2e-default: time the page's default run in headless Chromium (a few minutes; not part of make test).
-e2e-default: wasm
-	GOLORA_E2E_DEFAULT=1 $(GO) test -count=1 -timeout 30m -run TestBrowserDefaultRun -v ./e2e/...
+e2e-default:
+	GOLORA_E2E_REQUIRE=1 GOLORA_E2E_DEFAULT=1 $(GO) test -count=1 -timeout 30m -run TestBrowserDefaultRun -v ./e2e/...
+
+## e2e-analyse-cost: time the Analyse panel's SVDs in the tab against native Go (a few minutes; not part of make test).
+e2e-analyse-cost:
+	GOLORA_E2E_REQUIRE=1 GOLORA_E2E_ANALYSE_COST=1 $(GO) test -count=1 -timeout 30m -run TestBrowserAnalyseCost -v ./e2e/...
 
 ## base: the shipped base, continued from the previous base (models/base-v1.safetensors) in two stages: the new corpus
 ## with its prose from Debian's fortunes package (installed here when missing), then the same with exercises and
@@ -104,6 +128,17 @@ base: build
 OWNDATA := $(wildcard testdata/owndata/*.jsonl)
 bench-data: build
 	@for f in $(OWNDATA); do echo "== $$f"; bin/golora sweep -data $$f -ranks 1,2,4,8,16 -eval-every 0 -json $(SWEEPFLAGS) || exit 1; done
+
+## bench-methods: the LoRA paper's Figure 2 at our scale: every method at its ladder of sizes on e2e, facts and the
+## own-data task field (hours on the shared 2-core machine); JSON lines in .scratch/, figures in docs/figures/.
+METHODS := lora,dora,full,top,bitfit,ia3,adapter-h,adapter-l,prefix-embed,prefix-layer
+bench-methods: build
+	mkdir -p .scratch docs/figures
+	bin/golora sweep -task e2e -methods $(METHODS) -size prefix-embed=1,4,8 -size prefix-layer=1,4,8 -eval-every 0 -json \
+		-png docs/figures/methods-e2e.png > .scratch/methods-e2e.jsonl
+	bin/golora sweep -task facts -methods $(METHODS) -eval-every 0 -json -png docs/figures/methods-facts.png > .scratch/methods-facts.jsonl
+	bin/golora sweep -data testdata/owndata/field.jsonl -methods $(METHODS) -eval-every 0 -json \
+		-png docs/figures/methods-field.png > .scratch/methods-field.jsonl
 
 clean:
 	rm -rf bin web/dist

@@ -7,23 +7,33 @@
 package e2e
 
 import (
+	"archive/zip"
 	"bufio"
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
+	"io/fs"
+	"maps"
 	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"golora/core/checkpoint"
 	"golora/core/data"
 	"golora/core/model"
 	"golora/core/train"
@@ -45,8 +55,80 @@ func repoRoot(t *testing.T) string {
 	return dir
 }
 
-// startServer builds cmd/golora, runs `golora serve` on a free port and returns the URL it prints.
-func startServer(t *testing.T, root string) string {
+// unavailable skips the test for reason (printed), or fails it when GOLORA_E2E_REQUIRE=1: `make test` and CI set
+// it, so that they never pass on a browser test that did not run.
+func unavailable(t *testing.T, reason string) {
+	t.Helper()
+	if os.Getenv("GOLORA_E2E_REQUIRE") == "1" {
+		t.Fatalf("%s (GOLORA_E2E_REQUIRE=1: the browser test must run)", reason)
+	}
+	t.Skipf("skipping the browser test: %s (GOLORA_E2E_REQUIRE=1 turns this into a failure)", reason)
+}
+
+// chromium returns the browser to drive: Debian's, or GOLORA_CHROMIUM.
+func chromium(t *testing.T) string {
+	t.Helper()
+	path := chromiumPath
+	if p := os.Getenv("GOLORA_CHROMIUM"); p != "" {
+		path = p
+	}
+	if _, err := os.Stat(path); err != nil {
+		unavailable(t, fmt.Sprintf("no Chromium at %s: install it with `apt-get update && apt-get install -y chromium` "+
+			"(`make test` does), or set GOLORA_CHROMIUM to a Chromium binary", path))
+	}
+	return path
+}
+
+// appRoot lays out what `golora serve` serves in a temporary directory: web/ as it is in the checkout, the shipped
+// base, and a fresh build of both wasm engines (SIMD and scalar) with the toolchain's wasm_exec.js, so that the test
+// never runs against a stale or missing web/dist (a fresh clone has none). Go's build cache makes a rebuild cheap.
+func appRoot(t *testing.T, root string) string {
+	t.Helper()
+	dir := t.TempDir()
+	require.NoError(t, os.CopyFS(filepath.Join(dir, "web"), &skipDist{os.DirFS(filepath.Join(root, "web"))}))
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "models"), 0o755))
+	base, err := os.ReadFile(filepath.Join(root, "models/base.safetensors"))
+	require.NoError(t, err, "the shipped base model")
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "models/base.safetensors"), base, 0o644))
+	dist := filepath.Join(dir, "web/dist")
+	require.NoError(t, os.MkdirAll(dist, 0o755))
+	goroot, err := exec.Command("go", "env", "GOROOT").Output()
+	require.NoError(t, err, "go env GOROOT")
+	wasmExec, err := os.ReadFile(filepath.Join(strings.TrimSpace(string(goroot)), "lib/wasm/wasm_exec.js"))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dist, "wasm_exec.js"), wasmExec, 0o644))
+	start := time.Now()
+	for _, b := range []struct{ out, experiment string }{{"golora.wasm", "simd"}, {"golora-scalar.wasm", ""}} {
+		cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", filepath.Join(dist, b.out), "./wasm")
+		cmd.Dir = root
+		cmd.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm", "GOEXPERIMENT="+b.experiment)
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, "build %s:\n%s", b.out, out)
+	}
+	t.Logf("built both wasm engines in %.1f s", time.Since(start).Seconds())
+	return dir
+}
+
+// skipDist is web/ without dist/, the build output appRoot makes afresh.
+type skipDist struct{ fs.FS }
+
+func (s *skipDist) Open(name string) (fs.File, error) {
+	if name == "dist" || strings.HasPrefix(name, "dist/") {
+		return nil, fs.ErrNotExist
+	}
+	return s.FS.Open(name)
+}
+
+func (s *skipDist) ReadDir(name string) ([]fs.DirEntry, error) {
+	entries, err := fs.ReadDir(s.FS, name)
+	if name == "." {
+		entries = slices.DeleteFunc(entries, func(e fs.DirEntry) bool { return e.Name() == "dist" })
+	}
+	return entries, err
+}
+
+// startServer builds cmd/golora from root, runs `golora serve -root app` on a free port and returns the URL it prints.
+func startServer(t *testing.T, root, app string) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "golora")
 	build := exec.Command("go", "build", "-o", bin, "./cmd/golora")
@@ -54,7 +136,7 @@ func startServer(t *testing.T, root string) string {
 	out, err := build.CombinedOutput()
 	require.NoError(t, err, "go build ./cmd/golora:\n%s", out)
 
-	cmd := exec.Command(bin, "serve", "-addr", "127.0.0.1:0", "-root", root)
+	cmd := exec.Command(bin, "serve", "-addr", "127.0.0.1:0", "-root", app)
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
 	cmd.Stderr = os.Stderr
@@ -84,16 +166,8 @@ func startServer(t *testing.T, root string) string {
 }
 
 // newBrowser starts headless Chromium with a fresh profile.
-func newBrowser(t *testing.T) context.Context {
+func newBrowser(t *testing.T, path string) context.Context {
 	t.Helper()
-	path := chromiumPath
-	if p := os.Getenv("GOLORA_CHROMIUM"); p != "" {
-		path = p
-	}
-	if _, err := os.Stat(path); err != nil {
-		t.Fatalf("chromium not found at %s: install it with `apt-get update && apt-get install -y chromium` "+
-			"(or set GOLORA_CHROMIUM to a Chromium binary)", path)
-	}
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(path),
 		chromedp.NoSandbox,
@@ -164,9 +238,11 @@ func envInt(name string, def int) int {
 }
 
 const (
+	// settled: the engine has judged the form's settings valid and the page has drawn Start enabled.
+	settled     = `!app.state.validating && Object.keys(app.state.fieldErrors).length === 0 && !document.getElementById("start").disabled`
 	pageReady   = `document.getElementById("status").dataset.kind !== "busy"`
 	runRows     = `document.querySelectorAll("#runs tbody tr[data-id]").length`
-	runFinished = `state.run && ["done", "stopped", "error"].includes(state.run.status)`
+	runFinished = `app.state.run && ["done", "stopped", "error"].includes(app.state.run.status)`
 )
 
 func TestBrowserApp(t *testing.T) {
@@ -174,12 +250,8 @@ func TestBrowserApp(t *testing.T) {
 		t.Skip("the browser test needs a few minutes; run it without -short")
 	}
 	root := repoRoot(t)
-	for _, f := range []string{"web/dist/golora.wasm", "web/dist/golora-scalar.wasm", "web/dist/wasm_exec.js", "models/base.safetensors"} {
-		_, err := os.Stat(filepath.Join(root, f))
-		require.NoError(t, err, "%s is missing: run `make wasm` (make test-e2e does it first) and keep the shipped base model", f)
-	}
-	ctx := newBrowser(t)
-	url := startServer(t, root)
+	ctx := newBrowser(t, chromium(t))
+	url := startServer(t, root, appRoot(t, root))
 	// A short run: small enough for the test to stay well under its budget, long enough for the loss to fall.
 	steps := envInt("GOLORA_E2E_STEPS", 40)
 	batch := envInt("GOLORA_E2E_BATCH", 8)
@@ -220,7 +292,8 @@ func TestBrowserApp(t *testing.T) {
 	}
 	setField("rank", "4")
 	setField("batch", "1")
-	waitFor(t, ctx, "batch 1 accepted", `Object.keys(state.fieldErrors).length === 0 && !document.getElementById("start").disabled`, 10*time.Second)
+	waitFor(t, ctx, "batch 1 accepted", `Object.keys(app.state.fieldErrors).length === 0 && !document.getElementById("start").disabled`, 10*time.Second)
+	assert.Contains(t, eval[string](t, ctx, `location.hash`), "batch=1", "the settings are kept in the URL")
 	assert.False(t, eval[bool](t, ctx, `document.querySelector("details.advanced").open`), "More settings start folded")
 	setField("steps", "10")
 	waitFor(t, ctx, "warmup error", `document.querySelector('.err[data-for="warmup"]').textContent.length > 0`, 10*time.Second)
@@ -230,40 +303,43 @@ func TestBrowserApp(t *testing.T) {
 	// 3. A short LoRA run from the URL hash, started by autostart=1.
 	hash := fmt.Sprintf("#task=e2e&method=lora&rank=4&targets=q,v&steps=%d&batch=%d&warmup=%d&evalEvery=%d&evalLimit=%d&autostart=1",
 		steps, batch, min(steps/4, 20), evalEvery, evalLimit)
+	// Every text the progress line shows during the run, to check the "Evaluating" states and the time left.
+	eval[bool](t, ctx, `window.__progress = []; const pt = document.getElementById("progress-text");
+		new MutationObserver(() => window.__progress.push(pt.textContent)).observe(pt, {childList: true, characterData: true, subtree: true}); true`)
 	runStart := time.Now()
 	require.NoError(t, chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](`location.hash = "`+hash+`"; undefined`)))
-	waitFor(t, ctx, "run started", `state.run && state.run.losses.length > 0`, 60*time.Second)
+	waitFor(t, ctx, "run started", `app.state.run && app.state.run.losses.length > 0`, 60*time.Second)
 	assert.NotContains(t, eval[string](t, ctx, `location.hash`), "autostart", "autostart is consumed so a reload does not train again")
 	ticks0 := eval[int](t, ctx, `window.__maxGap = 0; window.__ticks`)
-	step0 := eval[int](t, ctx, `state.run.step`)
-	waitFor(t, ctx, "more steps", fmt.Sprintf(`state.run.step >= Math.min(%d, state.run.steps) || %s`, step0+3, runFinished), 120*time.Second)
+	step0 := eval[int](t, ctx, `app.state.run.step`)
+	waitFor(t, ctx, "more steps", fmt.Sprintf(`app.state.run.step >= Math.min(%d, app.state.run.steps) || %s`, step0+3, runFinished), 120*time.Second)
 	ticks1 := eval[int](t, ctx, `window.__ticks`)
-	step1 := eval[int](t, ctx, `state.run.step`)
+	step1 := eval[int](t, ctx, `app.state.run.step`)
 	t.Logf("main thread while the worker trained steps %d..%d: %d timer ticks (every 20 ms), longest gap %.0f ms",
 		step0, step1, ticks1-ticks0, eval[float64](t, ctx, `window.__maxGap`))
 	assert.Greater(t, ticks1, ticks0, "the main-thread timer kept firing while the worker trained steps %d..%d", step0, step1)
 	shot(t, ctx, "1-training")
 	// Pause holds the run at its step; Resume continues it. (A run that ends before the click has nothing to pause.)
 	require.NoError(t, chromedp.Do(ctx, chromedp.Click("#pause")))
-	waitFor(t, ctx, "paused", `state.run.status === "paused" || `+runFinished, 60*time.Second)
-	if eval[string](t, ctx, `state.run.status`) == "paused" {
-		held := eval[int](t, ctx, `state.run.step`)
+	waitFor(t, ctx, "paused", `app.state.run.status === "paused" || `+runFinished, 60*time.Second)
+	if eval[string](t, ctx, `app.state.run.status`) == "paused" {
+		held := eval[int](t, ctx, `app.state.run.step`)
 		time.Sleep(time.Second)
-		assert.Equal(t, held, eval[int](t, ctx, `state.run.step`), "no steps while paused")
+		assert.Equal(t, held, eval[int](t, ctx, `app.state.run.step`), "no steps while paused")
 		assert.Equal(t, "Resume", eval[string](t, ctx, `document.getElementById("pause").textContent`), "the button offers Resume")
 		require.NoError(t, chromedp.Do(ctx, chromedp.Click("#pause")))
-		waitFor(t, ctx, "resumed", `state.run.step > `+strconv.Itoa(held)+` || `+runFinished, 120*time.Second)
+		waitFor(t, ctx, "resumed", `app.state.run.step > `+strconv.Itoa(held)+` || `+runFinished, 120*time.Second)
 	} else {
 		t.Logf("the run finished before the pause click")
 	}
 	waitFor(t, ctx, "run finished", runFinished+` && /^(Finished|Stopped|Failed)/.test(document.getElementById("progress-text").textContent)`, 5*time.Minute)
-	require.Equal(t, "done", eval[string](t, ctx, `state.run.status`), "run status: %s", eval[string](t, ctx, `state.run.errorText || ""`))
+	require.Equal(t, "done", eval[string](t, ctx, `app.state.run.status`), "run status: %s", eval[string](t, ctx, `app.state.run.errorText || ""`))
 	if eval[int](t, ctx, `navigator.hardwareConcurrency`) >= 2 {
-		assert.Equal(t, 2, eval[int](t, ctx, `state.run.workers`), "two Web Workers train the run")
+		assert.Equal(t, 2, eval[int](t, ctx, `app.state.run.workers`), "two Web Workers train the run")
 	}
 	t.Logf("run of %d steps: %.1f s (with screenshots); %s", steps, time.Since(runStart).Seconds(),
 		eval[string](t, ctx, `document.getElementById("progress-text").textContent`))
-	losses := eval[[]float64](t, ctx, `Array.from(state.run.losses)`)
+	losses := eval[[]float64](t, ctx, `Array.from(app.state.run.losses)`)
 	require.Len(t, losses, steps, "one loss per step reaches the chart")
 	k := max(len(losses)/5, 1)
 	first, last := mean(losses[:k]), mean(losses[len(losses)-k:])
@@ -274,58 +350,125 @@ func TestBrowserApp(t *testing.T) {
 		eval[string](t, ctx, `document.getElementById("trainable").textContent`))
 	waitFor(t, ctx, "the finished run in #runs", runRows+` === 1`, 10*time.Second) // drawn on the next animation frame
 	assert.Greater(t, eval[int](t, ctx, `document.querySelectorAll("#samples tbody tr:not(.empty)").length`), 0, "before/after samples shown")
-	// The adapter download is a stored zip holding PEFT's two files.
-	zipHead, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(async () => { const r = state.runs[0]; const b = zipStore([{name: "adapter_model.safetensors", data: r.adapter},
-		{name: "adapter_config.json", data: new TextEncoder().encode(r.adapterConfig)}]);
-		const u = new Uint8Array(await b.arrayBuffer()); return String.fromCharCode(u[0], u[1]) + " " + u.length; })()`, chromedp.EvalAwaitPromise))
-	require.NoError(t, err, "zip the adapter")
-	assert.True(t, strings.HasPrefix(zipHead, "PK "), "adapter zip starts with PK: %q", zipHead)
-	// Merging the adapter reports the largest logit difference between merged and unmerged.
+	progress := eval[[]string](t, ctx, `window.__progress`)
+	for _, want := range []string{
+		fmt.Sprintf("Evaluating the base model on %d test prompts", evalLimit), // while the base is scored, before step 1
+		fmt.Sprintf("Evaluating at step %d", evalEvery),
+		"Evaluating the final model",
+		"left, evaluations included", // the time left, once one evaluation and one step are timed
+	} {
+		assert.True(t, slices.ContainsFunc(progress, func(p string) bool { return strings.Contains(p, want) }),
+			"the progress line showed %q; it showed %d texts, the first %q", want, len(progress), progress[0])
+	}
+	// The time left counts the steps at the run's speed and the evaluations left at their mean time so far (the one
+	// under way by what remains of it): 20 steps of 1 s and 2 evaluations (steps 30 and 40) of 3 s on average, then
+	// the final one a second into its expected 3.
+	eta, err := chromedp.Run(ctx, chromedp.Evaluate[[]float64](`import("/panels/run.js").then((m) => {
+		const r = {step: 20, steps: 40, ms: 20000, evalSeconds: [2, 4], evaluating: null, config: {evalEvery: 10}};
+		const fin = {...r, step: 40, evaluating: {step: 40, since: 1000}};
+		return [m.etaSeconds(r, 0), m.etaSeconds(fin, 2000)]; })`, chromedp.EvalAwaitPromise))
+	require.NoError(t, err)
+	assert.Equal(t, []float64{26, 2}, eta, "the time left, evaluations included")
+
+	// The samples table shows what the engine decoded: its "before" column the base's, its "after" the final model's.
+	cells := eval[[][]string](t, ctx, `Array.from(document.querySelectorAll("#samples tbody tr")).map((tr) => Array.from(tr.children).map((td) => td.textContent))`)
+	sent := eval[[][]string](t, ctx, `app.state.run.after.map((s, i) => [s.prompt, s.want, app.state.run.before[i].got || "(empty)", s.got || "(empty)"])`)
+	require.NotEmpty(t, sent)
+	assert.Equal(t, sent, cells, "the samples table holds the prompts, targets, and the base's and the model's outputs")
+
+	// Downloads: the adapter as a zip of PEFT's two files, opened here and read against the base; the metrics as JSON.
+	dl := t.TempDir()
+	_, err = chromedp.CallBrowser(ctx, browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{
+		Behavior: browser.SetDownloadBehaviorBehaviorAllow, DownloadPath: dl})
+	require.NoError(t, err, "allow downloads")
+	zipPath := download(t, ctx, dl, `document.querySelector("#runs tbody tr[data-id] td.dl button")`, "-adapter.zip")
+	checkAdapterZip(t, root, zipPath, 4, []string{"q", "v"})
+	metricsPath := download(t, ctx, dl, `document.querySelectorAll("#runs tbody tr[data-id] td.dl button")[1]`, "-metrics.json")
+	var metrics struct {
+		Config    struct{ Rank, Steps int }
+		TrainLoss []float64
+		Evals     []struct{ Step int }
+	}
+	raw, err := os.ReadFile(metricsPath)
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(raw, &metrics), "the metrics download is JSON")
+	assert.Equal(t, 4, metrics.Config.Rank)
+	assert.Equal(t, losses, metrics.TrainLoss, "the metrics hold the run's losses")
+	assert.Len(t, metrics.Evals, 3, "the base's evaluation, step %d's and the final one", evalEvery)
+
+	// Merging the adapter reports the largest logit difference between merged and unmerged, which float32 rounding
+	// keeps small (a broken merge moves logits by far more).
 	require.NoError(t, chromedp.Do(ctx, chromedp.Click("#merge")))
-	waitFor(t, ctx, "merge", `/Merged|failed/.test(document.getElementById("merge-out").textContent)`, 60*time.Second)
+	waitFor(t, ctx, "merge", `/within|moved|failed/.test(document.getElementById("merge-out").textContent)`, 60*time.Second)
 	mergeOut := eval[string](t, ctx, `document.getElementById("merge-out").textContent`)
-	assert.Contains(t, mergeOut, "Merged", "merge succeeds")
+	diff := eval[float64](t, ctx, `app.state.run.mergeDiff`)
+	assert.Less(t, diff, 1e-4, "merged vs unmerged logits: %s", mergeOut)
+	m := regexp.MustCompile(`within ([0-9.]+e[-+]?[0-9]+)`).FindStringSubmatch(mergeOut)
+	if assert.NotNil(t, m, "the merge reports its difference: %q", mergeOut) {
+		shown, err := strconv.ParseFloat(m[1], 64)
+		require.NoError(t, err)
+		assert.InDelta(t, diff, shown, diff*0.01, "the page shows the difference the engine measured")
+	}
+	assert.True(t, eval[bool](t, ctx, `document.getElementById("merge").disabled`), "a merged adapter cannot be merged again")
 	t.Logf("%s", mergeOut)
 	shot(t, ctx, "2-run-done")
 
-	// 4. A two-rank sweep with the same short settings.
+	// 4. A sweep is checked whole before its first run: rank 100 (more than this base allows) is refused under the
+	// ranks, no run starts, and the form's own (valid) Rank and Start are left alone.
+	require.NoError(t, chromedp.Do(ctx, chromedp.SetValue("#sweep-ranks", "2, 100"), chromedp.Click("#sweep-start")))
+	waitFor(t, ctx, "sweep refused", `document.querySelector('.err[data-for="sweep-ranks"]').textContent.length > 0`, 10*time.Second)
+	refused := eval[string](t, ctx, `document.querySelector('.err[data-for="sweep-ranks"]').textContent`)
+	assert.Contains(t, refused, "sweep run 2 (lora r=100): rank: must be between 1 and", "the sweep's bad run and setting are named")
+	assert.Nil(t, eval[any](t, ctx, `app.state.sweep`), "nothing of the refused sweep ran")
+	assert.Equal(t, 1, eval[int](t, ctx, runRows), "no run was added")
+	assert.Empty(t, eval[string](t, ctx, `document.querySelector('.err[data-for="rank"]').textContent`), "the form's Rank is not marked")
+	assert.False(t, eval[bool](t, ctx, `document.getElementById("start").disabled`), "Start stays enabled")
+	t.Logf("ranks 2, 100 refused before any run: %s", refused)
+
+	// A two-rank sweep with the same short settings; its second run is titled as such, during and after it.
 	require.NoError(t, chromedp.Do(ctx,
 		chromedp.SetValue("#sweep-ranks", "1, 2"),
 		chromedp.Evaluate[chromedp.Void](`document.getElementById("sweep-full").checked = `+sweepFull+`; undefined`),
 		chromedp.Click("#sweep-start"),
 	))
-	waitFor(t, ctx, "sweep finished", `state.sweep && state.sweep.status !== "running"`, 8*time.Minute)
-	require.Equal(t, "done", eval[string](t, ctx, `state.sweep.status`), "sweep status")
+	waitFor(t, ctx, "the sweep's second run", `app.state.run && app.state.run.sweepIndex === 2 && app.state.run.step > 0`, 5*time.Minute)
+	waitFor(t, ctx, "the second run's title", `document.getElementById("run-title").textContent.includes("sweep run 2 of ")`, 5*time.Second)
+	assert.Empty(t, eval[string](t, ctx, `document.querySelector('.err[data-for="sweep-ranks"]').textContent`), "the refusal is gone")
+	waitFor(t, ctx, "sweep finished", `app.state.sweep && app.state.sweep.status !== "running"`, 8*time.Minute)
+	require.Equal(t, "done", eval[string](t, ctx, `app.state.sweep.status`), "sweep status")
 	wantRows := 3
 	if sweepFull == "true" {
 		wantRows = 4
 	}
 	waitFor(t, ctx, "the sweep's runs in #runs", fmt.Sprintf("%s === %d", runRows, wantRows), 10*time.Second)
-	assert.Equal(t, []int{1, 2}, eval[[]int](t, ctx, `sweepRuns().filter((r) => r.rank).map((r) => r.rank).sort()`), "the sweep chart has ranks 1 and 2")
+	assert.Equal(t, []int{1, 2}, eval[[]int](t, ctx, `app.sweep.sweepRuns().filter((r) => r.rank).map((r) => r.rank).sort()`), "the sweep chart has ranks 1 and 2")
 	// Hovering a point of the rank chart shows its values.
 	xy := eval[[]float64](t, ctx, `(() => { const c = document.getElementById("rank-chart"); c.scrollIntoView({block: "center"});
-		const b = c.getBoundingClientRect(); const p = c.points.find((p) => p.xv === 2); return [b.left + p.x, b.top + p.y]; })()`)
+		return c.chart.pos(2, 0.5); })()`) // the tooltip follows the nearest rank: hover mid-height above rank 2
 	require.NoError(t, chromedp.Do(ctx, chromedp.MouseEvent(input.DispatchMouseEventTypeMouseMoved, xy[0], xy[1])))
 	waitFor(t, ctx, "hover tooltip", `document.getElementById("rank-chart").dataset.tip.startsWith("rank 2")`, 5*time.Second)
 	t.Logf("hover on rank 2: %s", eval[string](t, ctx, `document.getElementById("rank-chart").dataset.tip`))
+	if sweepFull != "true" {
+		waitFor(t, ctx, "the last run's title", `document.getElementById("run-title").textContent.endsWith("sweep run 2 of 2")`, 5*time.Second)
+	}
 	shot(t, ctx, "3-sweep")
 
 	// 5. Reload: the results table is still there, and nothing trains by itself.
 	require.NoError(t, chromedp.Do(ctx, chromedp.Reload()))
 	waitFor(t, ctx, "page ready after reload", pageReady, 60*time.Second)
 	waitFor(t, ctx, "runs restored", fmt.Sprintf("%s === %d", runRows, wantRows), 10*time.Second)
-	assert.Nil(t, eval[any](t, ctx, `state.run`), "reloading does not start a run")
+	assert.Nil(t, eval[any](t, ctx, `app.state.run`), "reloading does not start a run")
 	shot(t, ctx, "4-reloaded")
 
 	// 5b. A reload in the middle of a run loses nothing: the page offers to resume it from its last snapshot, and
 	// the resumed run ends with the same losses as the run of step 3 (same settings) that was never interrupted.
 	require.NoError(t, chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](`location.hash = "`+hash+`"; undefined`)))
-	inflight := `(async () => { const r = await tx("readonly", (st) => st.get("current"), "inflight"); return r ? r.step : 0; })()`
+	inflight := `(async () => { const r = await app.store.loadInflight(); return r ? r.step : 0; })()`
 	_, err = chromedp.Run(ctx, chromedp.Poll[bool](inflight+`.then((s) => s > 0)`, chromedp.WithPollingInterval(100*time.Millisecond),
 		chromedp.WithPollingTimeout(2*time.Minute)))
 	require.NoError(t, err, "the run in progress is saved")
 	require.NoError(t, chromedp.Do(ctx, chromedp.Click("#pause"))) // hold it, so that the reload lands mid-run
-	waitFor(t, ctx, "paused before the reload", `state.run.status === "paused"`, time.Minute)
+	waitFor(t, ctx, "paused before the reload", `app.state.run.status === "paused"`, time.Minute)
 	saved, err := chromedp.Run(ctx, chromedp.Evaluate[int](inflight, chromedp.EvalAwaitPromise))
 	require.NoError(t, err)
 	// A second tab of the page sees the saved run but offers no resume: the first tab still holds it.
@@ -335,7 +478,7 @@ func TestBrowserApp(t *testing.T) {
 	time.Sleep(500 * time.Millisecond) // loadInflight has run by now
 	assert.True(t, eval[bool](t, second, `document.getElementById("resume").hidden`), "no resume offer beside the tab that trains")
 	closeSecond()
-	before := eval[[]float64](t, ctx, `Array.from(state.run.losses)`)
+	before := eval[[]float64](t, ctx, `Array.from(app.state.run.losses)`)
 	require.NoError(t, chromedp.Do(ctx, chromedp.Reload()))
 	waitFor(t, ctx, "page ready after the interrupting reload", pageReady, 60*time.Second)
 	waitFor(t, ctx, "resume offered", `!document.getElementById("resume").hidden`, 10*time.Second)
@@ -343,13 +486,13 @@ func TestBrowserApp(t *testing.T) {
 	shot(t, ctx, "5-resume-offered")
 	require.NoError(t, chromedp.Do(ctx, chromedp.Click("#resume-run")))
 	waitFor(t, ctx, "resumed run finished", runFinished, 5*time.Minute)
-	require.Equal(t, "done", eval[string](t, ctx, `state.run.status`), "resumed run: %s", eval[string](t, ctx, `state.run.errorText || ""`))
-	resumed := eval[[]float64](t, ctx, `Array.from(state.run.losses)`)
+	require.Equal(t, "done", eval[string](t, ctx, `app.state.run.status`), "resumed run: %s", eval[string](t, ctx, `app.state.run.errorText || ""`))
+	resumed := eval[[]float64](t, ctx, `Array.from(app.state.run.losses)`)
 	assert.Equal(t, before[:saved], resumed[:saved], "the curve up to the snapshot comes back")
 	assert.Equal(t, losses, resumed, "the resumed run's losses equal the uninterrupted run's")
 	assert.True(t, eval[bool](t, ctx, `document.getElementById("resume").hidden`), "no offer once the run is done")
 	if eval[int](t, ctx, `navigator.hardwareConcurrency`) >= 2 {
-		assert.Equal(t, 2, eval[int](t, ctx, `state.run.workers`), "the helper worker resumes the run too")
+		assert.Equal(t, 2, eval[int](t, ctx, `app.state.run.workers`), "the helper worker resumes the run too")
 	}
 	waitFor(t, ctx, "the resumed run in #runs", fmt.Sprintf("%s === %d", runRows, wantRows+1), 10*time.Second)
 	t.Logf("resumed from step %d: %d losses, the same as the uninterrupted run's", saved, len(resumed))
@@ -363,17 +506,17 @@ func TestBrowserApp(t *testing.T) {
 		chromedp.WithPollingTimeout(2*time.Minute)))
 	require.NoError(t, err, "the sweep's first run is saved")
 	require.NoError(t, chromedp.Do(ctx, chromedp.Click("#pause")))
-	waitFor(t, ctx, "sweep paused before the reload", `state.run.status === "paused"`, time.Minute)
-	require.Equal(t, 1, eval[int](t, ctx, `state.run.config.rank`), "the reload lands in the sweep's first run")
+	waitFor(t, ctx, "sweep paused before the reload", `app.state.run.status === "paused"`, time.Minute)
+	require.Equal(t, 1, eval[int](t, ctx, `app.state.run.config.rank`), "the reload lands in the sweep's first run")
 	require.NoError(t, chromedp.Do(ctx, chromedp.Reload()))
 	waitFor(t, ctx, "page ready after interrupting the sweep", pageReady, 60*time.Second)
 	waitFor(t, ctx, "sweep resume offered", `!document.getElementById("resume").hidden`, 10*time.Second)
 	assert.Contains(t, eval[string](t, ctx, `document.getElementById("resume-text").textContent`), "part of a sweep")
 	require.NoError(t, chromedp.Do(ctx, chromedp.Click("#resume-run")))
-	waitFor(t, ctx, "resumed sweep finished", `state.sweep && state.sweep.status !== "running"`, 5*time.Minute)
-	require.Equal(t, "done", eval[string](t, ctx, `state.sweep.status`), "resumed sweep")
+	waitFor(t, ctx, "resumed sweep finished", `app.state.sweep && app.state.sweep.status !== "running"`, 5*time.Minute)
+	require.Equal(t, "done", eval[string](t, ctx, `app.state.sweep.status`), "resumed sweep")
 	waitFor(t, ctx, "the resumed sweep's runs in #runs", fmt.Sprintf("%s === %d", runRows, rows+2), 10*time.Second)
-	assert.Equal(t, []int{1, 2}, eval[[]int](t, ctx, `sweepRuns().filter((r) => r.rank).map((r) => r.rank).sort()`),
+	assert.Equal(t, []int{1, 2}, eval[[]int](t, ctx, `app.sweep.sweepRuns().filter((r) => r.rank).map((r) => r.rank).sort()`),
 		"the resumed sweep has ranks 1 and 2")
 
 	// 5c. A helper worker that fails to apply a step is dropped, and the lead finishes the run alone with the same
@@ -391,10 +534,10 @@ func TestBrowserApp(t *testing.T) {
 				return true; })()`, failAt)))
 			require.NoError(t, err, "inject the failure")
 			require.NoError(t, chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](`location.hash = "`+hash+`"; undefined`)))
-			waitFor(t, ctx, "run with a failing helper finished", runFinished+` && state.run.losses.length > 0`, 5*time.Minute)
-			require.Equal(t, "done", eval[string](t, ctx, `state.run.status`), "helper failing at put %d: %s", failAt,
-				eval[string](t, ctx, `state.run.errorText || ""`))
-			assert.Equal(t, losses, eval[[]float64](t, ctx, `Array.from(state.run.losses)`),
+			waitFor(t, ctx, "run with a failing helper finished", runFinished+` && app.state.run.losses.length > 0`, 5*time.Minute)
+			require.Equal(t, "done", eval[string](t, ctx, `app.state.run.status`), "helper failing at put %d: %s", failAt,
+				eval[string](t, ctx, `app.state.run.errorText || ""`))
+			assert.Equal(t, losses, eval[[]float64](t, ctx, `Array.from(app.state.run.losses)`),
 				"helper failing at put %d: the lead alone finishes with the same losses", failAt)
 			dropped, err := chromedp.Run(lead, chromedp.Evaluate[bool](`helper === null`))
 			require.NoError(t, err)
@@ -402,28 +545,255 @@ func TestBrowserApp(t *testing.T) {
 		}
 	}
 
-	// 6. The scalar build, which browsers without WebAssembly SIMD get: forced with ?engine=scalar, it trains,
-	// and its losses equal this (scalar, native) test binary's bit for bit.
+	// 6. The scalar build, which browsers without WebAssembly SIMD get: forced with ?engine=scalar, it trains, and
+	// equals this (scalar, native) test binary bit for bit: the losses, the base's and the model's generations in the
+	// samples table, and a generation from the fine-tuned model. On the cipher at its default difficulty, which the
+	// results table names by the real number of letters.
 	const scalarSteps, scalarBatch = 3, 2
 	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(url+fmt.Sprintf(
-		"?engine=scalar#task=e2e&method=lora&rank=4&targets=q,v&steps=%d&batch=%d&warmup=1&evalEvery=0&evalLimit=2&autostart=1",
+		"?engine=scalar#task=cipher&method=lora&rank=4&targets=q,v&steps=%d&batch=%d&warmup=1&evalEvery=0&evalLimit=2&autostart=1",
 		scalarSteps, scalarBatch))))
 	waitFor(t, ctx, "scalar engine ready", pageReady, 60*time.Second)
-	require.False(t, eval[bool](t, ctx, `state.engine.simd`), "?engine=scalar loads golora-scalar.wasm")
+	require.False(t, eval[bool](t, ctx, `app.state.engine.simd`), "?engine=scalar loads golora-scalar.wasm")
 	waitFor(t, ctx, "scalar run finished", runFinished, 2*time.Minute)
-	require.Equal(t, "done", eval[string](t, ctx, `state.run.status`), "scalar run: %s", eval[string](t, ctx, `state.run.errorText || ""`))
-	inTab := eval[[]float64](t, ctx, `Array.from(state.run.losses)`)
-	workers := eval[int](t, ctx, `state.run.workers`)
+	require.Equal(t, "done", eval[string](t, ctx, `app.state.run.status`), "scalar run: %s", eval[string](t, ctx, `app.state.run.errorText || ""`))
+	inTab := eval[[]float64](t, ctx, `Array.from(app.state.run.losses)`)
+	workers := eval[int](t, ctx, `app.state.run.workers`)
 	if eval[int](t, ctx, `navigator.hardwareConcurrency`) >= 2 {
 		assert.Equal(t, 2, workers, "two Web Workers train the run, each computing one part of every step")
 	}
-	native := nativeLosses(t, root, scalarSteps, scalarBatch)
-	require.Len(t, inTab, len(native))
-	for i := range native {
-		assert.Equal(t, math.Float32bits(native[i]), math.Float32bits(float32(inTab[i])),
-			"step %d: scalar wasm in the tab %v, native %v", i+1, inTab[i], native[i])
+	cfg := train.DefaultConfig()
+	cfg.Task, cfg.Method, cfg.Rank, cfg.Targets = "cipher", train.MethodLoRA, 4, []string{"q", "v"}
+	cfg.Steps, cfg.Batch, cfg.Warmup, cfg.EvalEvery, cfg.EvalLimit = scalarSteps, scalarBatch, 1, 0, 2
+	prompt := eval[string](t, ctx, `app.state.run.after[0].prompt`)
+	native := nativeRun(t, root, cfg, prompt)
+	require.Len(t, inTab, len(native.losses))
+	for i := range native.losses {
+		assert.Equal(t, math.Float32bits(native.losses[i]), math.Float32bits(float32(inTab[i])),
+			"step %d: scalar wasm in the tab %v, native %v", i+1, inTab[i], native.losses[i])
 	}
-	t.Logf("scalar build in the tab on %d workers: losses %v, the same bits as native", workers, inTab)
+	waitFor(t, ctx, "the scalar run in #runs", runRows+` > 0`, 10*time.Second)
+	cells = eval[[][]string](t, ctx, `Array.from(document.querySelectorAll("#samples tbody tr")).map((tr) => Array.from(tr.children).map((td) => td.textContent))`)
+	require.Len(t, cells, len(native.after))
+	for i := range native.after {
+		assert.Equal(t, []string{native.after[i].Prompt, native.after[i].Want, orEmpty(native.before[i].Got), orEmpty(native.after[i].Got)},
+			cells[i], "sample %d: the table shows what native Go decodes, before and after training", i)
+	}
+	assert.Equal(t, "Cipher (6 letters)", eval[string](t, ctx, `document.querySelector("#runs tbody tr[data-id]").children[1].textContent`),
+		"the results table names the task's real difficulty, not the form's 0 (the task's default)")
+	// Generate continues a prompt (here a test prompt, its final new line included) with the model the worker holds:
+	// the run's.
+	quoted, err := json.Marshal(prompt)
+	require.NoError(t, err)
+	require.NoError(t, chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](`document.getElementById("gen-prompt").value = `+
+		string(quoted)+`; document.getElementById("gen-btn").click(); undefined`)))
+	waitFor(t, ctx, "generation", `app.state.gen.done && !app.state.gen.busy &&
+		document.getElementById("gen-out").textContent.startsWith(app.state.gen.prompt)`, time.Minute)
+	assert.Equal(t, native.generated, eval[string](t, ctx, `app.state.gen.text`), "the tab's generation is native Go's")
+	assert.Equal(t, prompt+native.generated, eval[string](t, ctx, `document.getElementById("gen-out").textContent`),
+		"the generation is shown after its prompt")
+	t.Logf("scalar build in the tab on %d workers: losses %v, samples and generation %q: the same as native", workers,
+		inTab, native.generated)
+
+	// 7. Messages that no longer apply go away: a refused autostart's banner, when the task changes.
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(url+"#rank=0&steps=6&batch=4&warmup=1&evalEvery=0&evalLimit=2&autostart=1")))
+	waitFor(t, ctx, "page ready (autostart refused)", pageReady, 60*time.Second)
+	waitFor(t, ctx, "autostart refused", `!document.getElementById("error").hidden`, 10*time.Second)
+	assert.Contains(t, eval[string](t, ctx, `document.getElementById("error-text").textContent`), "autostart refused: rank")
+	require.NoError(t, chromedp.Do(ctx, chromedp.SetValue("#task", "facts"), chromedp.Evaluate[chromedp.Void](
+		`document.getElementById("task").dispatchEvent(new Event("change")); undefined`)))
+	waitFor(t, ctx, "banner cleared", `document.getElementById("error").hidden`, 5*time.Second)
+	setField("rank", "4")
+
+	// Your own JSON Lines file: an empty one and one with invalid UTF-8 are refused next to the file, naming it
+	// (and the line); a good one is read, previewed, and trains (stopped after a few steps: a stopped run is no result).
+	files := t.TempDir()
+	var good strings.Builder
+	for i := range 40 {
+		fmt.Fprintf(&good, "{\"prompt\": \"%d+1=\", \"completion\": \"%d\"}\n", i, i+1)
+	}
+	for name, body := range map[string]string{"empty.jsonl": "", "good.jsonl": good.String(),
+		"bad.jsonl": "{\"prompt\": \"a\", \"completion\": \"b\"}\n{\"prompt\": \"\xff\", \"completion\": \"b\"}\n"} {
+		require.NoError(t, os.WriteFile(filepath.Join(files, name), []byte(body), 0o644))
+	}
+	upload := func(name string) {
+		require.NoError(t, chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](`document.getElementById("task").value = "custom";
+			document.getElementById("task").dispatchEvent(new Event("change")); undefined`),
+			chromedp.SetUploadFiles("#file", []string{filepath.Join(files, name)})))
+		waitFor(t, ctx, "file "+name+" read", `app.state.custom && app.state.custom.name === "`+name+`" && !app.state.validating`, 10*time.Second)
+	}
+	customErr := `document.querySelector('.err[data-for="custom"]').textContent`
+	upload("empty.jsonl")
+	waitFor(t, ctx, "empty file refused", customErr+`.length > 0`, 10*time.Second)
+	msg := eval[string](t, ctx, customErr)
+	assert.True(t, strings.HasPrefix(msg, "empty.jsonl: no examples"), "the empty file is named once: %q", msg)
+	assert.NotContains(t, eval[string](t, ctx, `document.body.textContent`), "custom: custom:")
+	assert.True(t, eval[bool](t, ctx, `document.getElementById("start").disabled`))
+	upload("bad.jsonl")
+	waitFor(t, ctx, "invalid UTF-8 refused", customErr+`.includes("bad.jsonl:2")`, 10*time.Second)
+	t.Logf("bad.jsonl refused: %s", eval[string](t, ctx, customErr))
+	upload("good.jsonl")
+	waitFor(t, ctx, "good file accepted", customErr+` === "" && !document.getElementById("start").disabled`, 10*time.Second)
+	assert.Equal(t, "good.jsonl · 40 lines", eval[string](t, ctx, `document.getElementById("file-label").textContent`))
+	waitFor(t, ctx, "the file's examples", `document.querySelectorAll("#examples li").length === 3 &&
+		/^[0-9]+\+1= → [0-9]+$/.test(document.querySelector("#examples li").textContent)`, 10*time.Second)
+	rows = eval[int](t, ctx, runRows)
+	setField("steps", "200")
+	waitFor(t, ctx, "200 steps accepted", settled, 10*time.Second)
+	require.NoError(t, chromedp.Do(ctx, chromedp.Click("#start")))
+	waitFor(t, ctx, "custom run training", `app.state.run && app.state.run.step >= 2`, 2*time.Minute)
+	assert.Equal(t, map[string]any{"name": "custom", "file": "good.jsonl", "train": 32.0, "val": 4.0, "test": 4.0},
+		eval[map[string]any](t, ctx, `app.state.run.task`), "the engine split the file 80/10/10")
+	require.NoError(t, chromedp.Do(ctx, chromedp.Click("#stop")))
+	waitFor(t, ctx, "custom run stopped", `app.state.run.status === "stopped" &&
+		document.getElementById("progress-text").textContent.startsWith("Stopped")`, time.Minute)
+	time.Sleep(300 * time.Millisecond)
+	assert.Equal(t, rows, eval[int](t, ctx, runRows), "a stopped run is not a result")
+
+	// Full fine-tuning from the form: the LoRA settings are disabled, and the result has no adapter to download.
+	require.NoError(t, chromedp.Do(ctx, chromedp.Click(`input[name="method"][value="full"]`)))
+	setField("steps", "3")
+	waitFor(t, ctx, "full settings valid", settled, 10*time.Second)
+	assert.True(t, eval[bool](t, ctx, `document.getElementById("rank").disabled`), "LoRA's rank is off for full fine-tuning")
+	assert.Equal(t, "0.001", eval[string](t, ctx, `document.getElementById("lr").value`),
+		"the learning rate moved from LoRA's default to full fine-tuning's")
+	require.NoError(t, chromedp.Do(ctx, chromedp.Click("#start")))
+	waitFor(t, ctx, "full run finished", runFinished+` && app.state.run.config.method === "full"`, 3*time.Minute)
+	require.Equal(t, "done", eval[string](t, ctx, `app.state.run.status`), "full run: %s", eval[string](t, ctx, `app.state.run.errorText || ""`))
+	waitFor(t, ctx, "the full run in #runs", fmt.Sprintf("%s === %d", runRows, rows+1), 10*time.Second)
+	assert.Equal(t, "full", eval[string](t, ctx, `document.querySelector("#runs tbody tr[data-id]").children[2].textContent`))
+	assert.Equal(t, []string{"metrics"}, eval[[]string](t, ctx, `Array.from(document.querySelectorAll("#runs tbody tr[data-id]")[0].querySelectorAll("td.dl button")).map((b) => b.textContent)`),
+		"full fine-tuning has no adapter")
+	assert.True(t, eval[bool](t, ctx, `document.getElementById("merge").disabled`), "nothing to merge")
+
+	// 8. The page at a phone's width (390 px) and on a desktop (1400 px): nothing runs off the screen sideways (the
+	// results table scrolls inside its panel, the generations fold into cards), the header stacks.
+	for _, w := range []int64{390, 1400} {
+		require.NoError(t, chromedp.Do(ctx, chromedp.EmulateViewport(w, 900)))
+		time.Sleep(300 * time.Millisecond) // a frame for the charts to follow their figures
+		over := eval[[]string](t, ctx, `Array.from(document.querySelectorAll("body *")).filter((e) =>
+			e.getBoundingClientRect().right > innerWidth + 0.5 && !e.closest(".table-wrap")).map((e) => e.tagName + "#" + e.id + "." + e.className)`)
+		assert.Empty(t, over, "at %d px, these elements run past the right edge", w)
+		assert.LessOrEqual(t, eval[int](t, ctx, `document.documentElement.scrollWidth`), int(w), "at %d px the page scrolls sideways", w)
+		if w == 390 {
+			assert.True(t, eval[bool](t, ctx, `(() => { const t = document.querySelector("#runs-panel .table-wrap"); return t.scrollWidth > t.clientWidth; })()`),
+				"the results table scrolls inside its panel")
+			assert.Greater(t, eval[float64](t, ctx, `document.querySelector(".brand p").getBoundingClientRect().width / innerWidth`), 0.7,
+				"the header stacks: its tagline spans the screen instead of wrapping into a narrow column")
+		}
+		shot(t, ctx, fmt.Sprintf("6-width-%d", w))
+	}
+
+	// An interrupted run can be discarded instead of resumed: the offer goes, also after a reload.
+	_, err = chromedp.Run(ctx, chromedp.Evaluate[bool](`app.store.saveInflight({runId: "run-x-1", config: app.state.config,
+		step: 2, steps: 6, snapshot: new Uint8Array(8), losses: new Float32Array(2), evals: []}).then(() => true)`, chromedp.EvalAwaitPromise))
+	require.NoError(t, err)
+	require.NoError(t, chromedp.Do(ctx, chromedp.Reload()))
+	waitFor(t, ctx, "page ready with an interrupted run", pageReady, 60*time.Second)
+	waitFor(t, ctx, "resume offered", `!document.getElementById("resume").hidden`, 10*time.Second)
+	require.NoError(t, chromedp.Do(ctx, chromedp.Click("#discard-run")))
+	waitFor(t, ctx, "offer gone", `document.getElementById("resume").hidden`, 5*time.Second)
+	_, err = chromedp.Run(ctx, chromedp.Poll[bool](`app.store.loadInflight().then((r) => !r)`,
+		chromedp.WithPollingInterval(100*time.Millisecond), chromedp.WithPollingTimeout(10*time.Second)))
+	require.NoError(t, err, "the discarded run leaves the store")
+	require.NoError(t, chromedp.Do(ctx, chromedp.Reload()))
+	waitFor(t, ctx, "page ready after discarding", pageReady, 60*time.Second)
+	time.Sleep(500 * time.Millisecond)
+	assert.True(t, eval[bool](t, ctx, `document.getElementById("resume").hidden`), "a discarded run is not offered again")
+
+	// Clear empties the results, also after a reload.
+	require.NoError(t, chromedp.Do(ctx, chromedp.Click("#clear-runs")))
+	waitFor(t, ctx, "results cleared", runRows+` === 0`, 10*time.Second)
+	require.NoError(t, chromedp.Do(ctx, chromedp.Reload()))
+	waitFor(t, ctx, "page ready after clearing", pageReady, 60*time.Second)
+	time.Sleep(500 * time.Millisecond)
+	assert.Equal(t, 0, eval[int](t, ctx, runRows), "cleared results stay cleared")
+}
+
+func orEmpty(s string) string {
+	if s == "" {
+		return "(empty)"
+	}
+	return s
+}
+
+// download clicks the element that expr finds and returns the file that lands in dir with a name ending in suffix.
+func download(t *testing.T, ctx context.Context, dir, expr, suffix string) string {
+	t.Helper()
+	require.NoError(t, chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](expr+`.click(); undefined`)))
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		entries, err := os.ReadDir(dir)
+		require.NoError(t, err)
+		for _, e := range entries {
+			if strings.HasSuffix(e.Name(), suffix) {
+				return filepath.Join(dir, e.Name())
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("no file *%s downloaded into %s", suffix, dir)
+	return ""
+}
+
+// checkAdapterZip opens a downloaded adapter zip: exactly PEFT's two files, a config that parses with the run's rank
+// and targets, A and B tensors of the shapes the base and the rank give for every adapted module, and the pair reads
+// back onto the base (train.ReadAdapter checks every name and shape too).
+func checkAdapterZip(t *testing.T, root, path string, rank int, targets []string) {
+	t.Helper()
+	zr, err := zip.OpenReader(path)
+	require.NoError(t, err, "the download is a zip")
+	defer zr.Close()
+	files := map[string][]byte{}
+	for _, f := range zr.File {
+		rc, err := f.Open()
+		require.NoError(t, err)
+		b, err := io.ReadAll(rc)
+		require.NoError(t, err, "%s: read (its CRC is checked)", f.Name)
+		rc.Close()
+		files[f.Name] = b
+	}
+	require.ElementsMatch(t, []string{"adapter_model.safetensors", "adapter_config.json"}, slices.Collect(maps.Keys(files)))
+	cfg, err := checkpoint.ReadAdapterConfig(bytes.NewReader(files["adapter_config.json"]), "adapter_config.json")
+	require.NoError(t, err, "the config parses")
+	assert.Equal(t, rank, cfg.R)
+	var projs []string
+	for _, tg := range targets {
+		projs = append(projs, tg+"_proj")
+	}
+	assert.Equal(t, projs, cfg.TargetModules)
+	tensors, _, err := checkpoint.ReadSafetensors(bytes.NewReader(files["adapter_model.safetensors"]), "adapter_model.safetensors")
+	require.NoError(t, err)
+	base := loadBase(t, root)
+	ts, err := model.ParseTargets(targets)
+	require.NoError(t, err)
+	want := map[string][]int{}
+	for l := range base.Config.NLayers {
+		for _, tg := range ts {
+			in, out := base.Config.Shape(tg)
+			want[checkpoint.PEFTKey(tg.Module(l), "A")] = []int{rank, in}
+			want[checkpoint.PEFTKey(tg.Module(l), "B")] = []int{out, rank}
+		}
+	}
+	got := map[string][]int{}
+	for _, tn := range tensors {
+		got[tn.Name] = tn.Shape
+	}
+	assert.Equal(t, want, got, "the adapter's tensors and their shapes")
+	_, err = train.ReadAdapter(base, bytes.NewReader(files["adapter_config.json"]), "adapter_config.json",
+		bytes.NewReader(files["adapter_model.safetensors"]), "adapter_model.safetensors")
+	assert.NoError(t, err, "the downloaded pair reads back onto the base")
+	t.Logf("adapter zip: %d tensors of the run's shapes, r=%d on %v", len(tensors), cfg.R, cfg.TargetModules)
+}
+
+func loadBase(t *testing.T, root string) *model.Model {
+	t.Helper()
+	f, err := os.Open(filepath.Join(root, "models/base.safetensors"))
+	require.NoError(t, err)
+	defer f.Close()
+	base, _, err := model.Load(f, "base")
+	require.NoError(t, err)
+	return base
 }
 
 // leadWorker attaches to the page's lead Web Worker (the one the page starts, running worker.js) for evaluating in it.
@@ -442,25 +812,33 @@ func leadWorker(t *testing.T, ctx context.Context) context.Context {
 	return nil
 }
 
-// nativeLosses runs the default LoRA configuration of the page (e2e, r=4 on q,v) natively for a few steps.
-func nativeLosses(t *testing.T, root string, steps, batch int) []float32 {
+// native is what native Go computes for a run: its losses, the test samples before and after training, and a
+// generation from the trained model.
+type native struct {
+	losses        []float32
+	before, after []train.Sample
+	generated     string
+}
+
+// nativeRun trains cfg natively as the page does (evaluating before and after), and generates from prompt.
+func nativeRun(t *testing.T, root string, cfg train.Config, prompt string) native {
 	t.Helper()
-	f, err := os.Open(filepath.Join(root, "models/base.safetensors"))
+	s, err := train.New(loadBase(t, root), data.NewByteTokenizer(), cfg)
 	require.NoError(t, err)
-	defer f.Close()
-	base, _, err := model.Load(f, "base")
+	var out native
+	ev, err := s.Evaluate()
 	require.NoError(t, err)
-	cfg := train.DefaultConfig()
-	cfg.Task, cfg.Method, cfg.Rank, cfg.Targets = "e2e", train.MethodLoRA, 4, []string{"q", "v"}
-	cfg.Steps, cfg.Batch, cfg.Warmup, cfg.EvalEvery, cfg.EvalLimit = steps, batch, 1, 0, 2
-	s, err := train.New(base, data.NewByteTokenizer(), cfg)
-	require.NoError(t, err)
-	var out []float32
-	for range steps {
+	out.before = ev.Samples
+	for range cfg.Steps {
 		m, err := s.Step(1)
 		require.NoError(t, err)
-		out = append(out, m.Loss)
+		out.losses = append(out.losses, m.Loss)
 	}
+	ev, err = s.Evaluate()
+	require.NoError(t, err)
+	out.after = ev.Samples
+	out.generated, err = s.Generate(prompt, 48, 0, 1)
+	require.NoError(t, err)
 	return out
 }
 
@@ -480,17 +858,17 @@ func TestBrowserDefaultRun(t *testing.T) {
 		t.Skip("set GOLORA_E2E_DEFAULT=1 (or run `make e2e-default`) to time the default run in a tab")
 	}
 	root := repoRoot(t)
-	ctx := newBrowser(t)
-	url := startServer(t, root)
+	ctx := newBrowser(t, chromium(t))
+	url := startServer(t, root, appRoot(t, root))
 	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(url)))
 	waitFor(t, ctx, "page ready", pageReady, 60*time.Second)
 	t.Logf("engine: %s", eval[string](t, ctx, `document.getElementById("status").textContent`))
 	start := time.Now()
 	require.NoError(t, chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](`location.hash = "#autostart=1"; undefined`)))
-	waitFor(t, ctx, "run started", `state.run && state.run.losses.length > 0`, 60*time.Second)
-	waitFor(t, ctx, "default run finished", runFinished+` && state.runs.length > 0`, 20*time.Minute)
+	waitFor(t, ctx, "run started", `app.state.run && app.state.run.losses.length > 0`, 60*time.Second)
+	waitFor(t, ctx, "default run finished", runFinished+` && app.state.runs.length > 0`, 20*time.Minute)
 	took := time.Since(start)
-	require.Equal(t, "done", eval[string](t, ctx, `state.run.status`), "run status: %s", eval[string](t, ctx, `state.run.errorText || ""`))
+	require.Equal(t, "done", eval[string](t, ctx, `app.state.run.status`), "run status: %s", eval[string](t, ctx, `app.state.run.errorText || ""`))
 	shot(t, ctx, "default-run")
 	type result struct {
 		Steps, Batch, Correct, Total    int
@@ -500,14 +878,14 @@ func TestBrowserDefaultRun(t *testing.T) {
 			Accuracy float64
 		}
 	}
-	r := eval[result](t, ctx, `(() => { const r = state.runs[0]; return {Steps: r.config.steps, Batch: r.config.batch,
+	r := eval[result](t, ctx, `(() => { const r = app.state.runs[0]; return {Steps: r.config.steps, Batch: r.config.batch,
 		Correct: r.correct, Total: r.total, Accuracy: r.accuracy, TokensPerSec: r.tokensPerSec, Seconds: r.seconds,
 		Evals: r.evals.map((e) => ({Step: e.step, Accuracy: e.accuracy}))}; })()`)
 	t.Logf("default run: %d steps of %d, %.1f s from the click to the final evaluation (%.1f s training), %.0f tokens/s in the tab",
 		r.Steps, r.Batch, took.Seconds(), r.Seconds, r.TokensPerSec)
 	t.Logf("exact match %d/%d = %.1f%%; during the run: %v", r.Correct, r.Total, 100*r.Accuracy, r.Evals)
-	trainMs := eval[float64](t, ctx, `state.run.ms`)
+	trainMs := eval[float64](t, ctx, `app.state.run.ms`)
 	t.Logf("of which %.1f s in training steps, %.1f s in the %d evaluations and start-up; trained by %d workers",
-		trainMs/1000, took.Seconds()-trainMs/1000, len(r.Evals), eval[int](t, ctx, `state.run.workers`))
+		trainMs/1000, took.Seconds()-trainMs/1000, len(r.Evals), eval[int](t, ctx, `app.state.run.workers`))
 	assert.GreaterOrEqual(t, r.Accuracy, 0.9, "the default run reaches 90%% exact match on e2e")
 }

@@ -6,12 +6,19 @@
 //
 // page -> worker                                   worker -> page
 //   init     {modelURL, modelName}                   ready     {model, simd, wasmURL, wasmBytes, wasmEncodedBytes,
-//                                                                modelBytes, loadMs, defaults}
+//                                                                modelBytes, loadMs, defaults, lrs}
 //   validate {id, config, custom}                    validated {id, ok, error?, field?, fields?}
 //   preview  {id, config, custom, n}                 preview   {id, examples, error?, field?}
+//            custom: the user's file {name, data: Uint8Array} for the task "custom", else null
 //   generate {id, prompt, maxTokens, temperature,    generated {id, text, error?}
 //             seed}
-//   start    {runId, config, custom, snapshot?}      started   {runId, info, workers}
+//   validateSweep {id, config, custom, ranks, full}  sweepChecked {id, ok, configs?, error?, field?, fields?}
+//            or {..., kind: "lrs" | "dims", values, full, lora} for the learning-rate or intrinsic-dimension sweep
+//   sweepSummary {id, kind, results, targets}        sweepSummary {id, lrs?, intrinsic?, loraSizes?, error?}
+//   analyse  {id, a: run, b?: run, options?}         analysed  {id, report?, error?, ms}
+//            run: {name, adapter?, adapterConfig?, fineTuned?}: what the page keeps of a finished run
+//   start    {runId, config, custom, snapshot?}      started   {runId, info, task, workers}
+//                                                    evaluating {runId, step, initial}   an evaluation begins
 //                                                    eval      {runId, step, valLoss, accuracy, correct, total,
 //                                                               samples, initial}
 //                                                    progress  {runId, step, steps, fromStep, losses: Float32Array,
@@ -21,9 +28,11 @@
 //                                                    snapshot  {runId, step, snapshot: Uint8Array}   the run so far,
 //                                                              for resuming it after a reload (golora.snapshot)
 //   stop     {runId}                                 done      {runId, status: "done" | "stopped", info, final,
-//                                                               adapter: Uint8Array | null, adapterConfig, seconds}
+//                                                               adapter: Uint8Array | null, adapterConfig,
+//                                                               fineTuned: Uint8Array | null, seconds}
 //   merge    {runId}                                 merged    {runId, maxAbsLogitDiff, error?}
-//                                                    error     {runId?, message, field?, fields?, fatal?}
+//                                                    error     {runId?, message, field?, fields?, fatal?,
+//                                                               stopped? (a non-finite loss or gradient stopped it)}
 //
 // Two workers train one run. This worker (the lead) starts a helper: a second copy of this script, with its own
 // wasm instance, which opens the same session. A training step's batch is split into the session's shards parts
@@ -37,7 +46,7 @@
 //   start {config, custom, snapshot?}                started {} | error {message}
 //   shard {part}                                     shard   {part, loss, grad: Float32Array} | error
 //   put   {part, loss, grad}                         applied {step, loss} | error      (put the lead's part, apply)
-//   evalPart {part, parts}                           evalPart {json} | error
+//   evalPart {part, parts}                           evalPart {part: EvalPart} | error
 "use strict";
 
 importScripts("dist/wasm_exec.js");
@@ -45,6 +54,10 @@ importScripts("dist/wasm_exec.js");
 // A tiny module using one SIMD128 instruction (i8x16.splat, i8x16.popcnt): valid only where wasm SIMD is supported.
 const SIMD_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0,
   253, 15, 253, 98, 11]);
+
+// The methods whose change lives in the base weights themselves: a finished run keeps its fine-tuned model
+// (golora.exportModel) for the Analyse panel, as a LoRA run keeps its adapter.
+const MODEL_METHODS = ["full", "intrinsic"];
 
 const CHUNK_MS = 100; // aim for one progress message (and one chance to pause) per ~100 ms of training
 const SNAPSHOT_MS = 10000; // save the run for a resume at least this often (and at every evaluation)
@@ -68,16 +81,24 @@ function yieldNow() {
   });
 }
 
-// call invokes golora.name and turns an {error} result into an exception carrying the field at fault.
-function call(name, ...args) {
-  const r = g[name](...args);
-  if (r && r.error) {
-    const e = new Error(r.error);
-    e.field = r.field;
-    e.fields = r.fields;
+// call runs the engine's method (train.Engine, through golora.call) with args (an object, sent as JSON) and bulk typed
+// arrays, and returns the reply with its arrays among its keys. An {error} reply throws, carrying the field at fault.
+function call(method, args, bulk) {
+  const r = g.call(method, JSON.stringify(args || {}), bulk || {});
+  const out = JSON.parse(r.json);
+  if (out.error) {
+    const e = new Error(out.error);
+    e.field = out.field;
+    e.fields = out.fields;
+    e.stopped = !!out.stopped;
     throw e;
   }
-  return r;
+  return Object.assign(out, r.bulk);
+}
+
+// withConfig is the arguments and the bulk of a method that takes the page's settings and the user's file.
+function withConfig(config, custom) {
+  return [{ config, fileName: custom ? custom.name : "" }, custom ? { file: custom.data } : {}];
 }
 
 async function init({ modelURL, modelName, forceScalar }) {
@@ -100,14 +121,14 @@ async function init({ modelURL, modelName, forceScalar }) {
   const mres = await fetch(modelURL);
   if (!mres.ok) throw new Error(`could not fetch the base model ${modelURL}: HTTP ${mres.status}`);
   const bytes = new Uint8Array(await mres.arrayBuffer());
-  const { model } = call("load", bytes, modelName);
-  const { config } = call("defaults");
+  const { model } = call("load", { name: modelName }, { model: bytes });
+  const { config, lrs } = call("defaults");
 
   if (!isHelper) startHelper({ modelURL, modelName, forceScalar: !simd });
   if (isHelper) return;
   const entry = performance.getEntriesByType("resource").find((e) => e.name.endsWith(wasmURL));
   post("ready", {
-    model, simd, wasmURL, defaults: config,
+    model, simd, wasmURL, defaults: config, lrs,
     wasmBytes: entry ? entry.decodedBodySize : 0,
     wasmEncodedBytes: entry ? entry.encodedBodySize : 0,
     modelBytes: bytes.length,
@@ -177,9 +198,9 @@ async function helperFor(config, custom, shards, snapshot) {
 // parallelStep takes one training step with the helper computing part 1 (parts beyond 1, if any, stay local).
 async function parallelStep(run) {
   const theirs = ask("shard", { part: 1 });
-  const mine = call("computeShard", 0);
+  const mine = call("computeShard", { part: 0 });
   await checkApplied(run);
-  for (let p = 2; p < run.shards; p++) call("computeShard", p);
+  for (let p = 2; p < run.shards; p++) call("computeShard", { part: p });
   let t = null;
   try {
     t = await theirs;
@@ -188,10 +209,10 @@ async function parallelStep(run) {
   }
   run.applied = null;
   if (t) {
-    call("putShard", 1, t.loss, t.grad);
+    call("putShard", { part: 1, loss: t.loss }, { grad: t.grad });
     run.applied = ask("put", { part: 0, loss: mine.loss, grad: mine.grad }, [mine.grad.buffer]);
   } else {
-    call("computeShard", 1); // the helper is gone: compute its part here and train on alone
+    call("computeShard", { part: 1 }); // the helper is gone: compute its part here and train on alone
   }
   const m = call("applyShards");
   run.lastStep = m.step;
@@ -215,9 +236,9 @@ async function checkApplied(run) {
 // parallelEval shares an evaluation with the helper.
 async function parallelEval() {
   const theirs = ask("evalPart", { part: 1, parts: 2 });
-  const mine = call("evaluatePart", 0, 2).part;
+  const mine = call("evaluatePart", { part: 0, parts: 2 }).part;
   const t = await theirs;
-  return call("mergeEval", [mine, t.json]);
+  return call("mergeEval", { parts: [mine, t.part] });
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -226,29 +247,25 @@ async function parallelEval() {
 const helperHandlers = {
   async init(p) { await init(p); return ["ready", {}]; },
   start({ config, custom, snapshot }) {
-    call("start", cfgJSON(config), custom || "");
-    if (snapshot) call("restore", snapshot);
+    call("start", ...withConfig(config, custom));
+    if (snapshot) call("restore", {}, { snapshot });
     return ["started", {}];
   },
   shard({ part }) {
-    const r = call("computeShard", part);
+    const r = call("computeShard", { part });
     return ["shard", { part: r.part, loss: r.loss, grad: r.grad }, [r.grad.buffer]];
   },
   put({ part, loss, grad }) {
-    call("putShard", part, loss, grad);
+    call("putShard", { part, loss }, { grad });
     const m = call("applyShards");
     return ["applied", { step: m.step, loss: m.loss }];
   },
-  evalPart({ part, parts }) { return ["evalPart", { json: call("evaluatePart", part, parts).part }]; },
+  evalPart({ part, parts }) { return ["evalPart", { part: call("evaluatePart", { part, parts }).part }]; },
 };
-
-function cfgJSON(config) {
-  return JSON.stringify(config);
-}
 
 // frozenSession makes a session that only reads the data and generates, for previews while no run is active.
 function frozenSession(config, custom) {
-  call("start", cfgJSON({ ...config, method: "frozen" }), custom || "");
+  call("start", ...withConfig({ ...config, method: "frozen" }, custom));
   sessionRun = "";
 }
 
@@ -256,14 +273,17 @@ async function run({ runId, config, custom, snapshot }) {
   job = { runId, paused: false, stopped: false, wake: null };
   const t0 = performance.now();
   try {
-    const { info, shards } = call("start", cfgJSON(config), custom || "");
+    const { info, shards, task } = call("start", ...withConfig(config, custom));
     sessionRun = runId;
     // A resumed run continues from its snapshot, in this worker and in the helper.
-    const resumed = snapshot ? call("restore", snapshot) : null;
+    const resumed = snapshot ? call("restore", {}, { snapshot }) : null;
     const par = { on: await helperFor(config, custom, shards, snapshot), shards, applied: null, lastStep: 0, lastLoss: 0,
       tokens: resumed ? resumed.tokens : 0 };
-    post("started", { runId, info, workers: par.on ? 2 : 1 });
-    const evaluate = async () => {
+    post("started", { runId, info, task, workers: par.on ? 2 : 1 });
+    // evaluate scores the model at the current step (step 0: the base) on both workers; the page shows "Evaluating"
+    // meanwhile and times it for its estimate of the time left.
+    const evaluate = async (at) => {
+      post("evaluating", { runId, step: at, initial: at === 0 && !resumed });
       await checkApplied(par); // the helper must hold the same step before it evaluates its part
       if (par.on && helper) {
         try {
@@ -277,7 +297,7 @@ async function run({ runId, config, custom, snapshot }) {
     };
 
     // Step 0: the untrained model's generations are the "before" column (a resumed run has them).
-    if (!resumed) post("eval", { runId, initial: true, ...(await evaluate()) });
+    if (!resumed) post("eval", { runId, initial: true, ...(await evaluate(0)) });
 
     const steps = config.steps;
     const every = config.evalEvery > 0 ? config.evalEvery : 0;
@@ -314,7 +334,7 @@ async function run({ runId, config, custom, snapshot }) {
         r = { step: m.step, lr: m.lr, losses, elapsed: m.elapsed, tokens: m.tokens };
       } else {
         if (par.on) par.on = false; // the helper died: train here (the same numbers, on one core)
-        r = call("step", n);
+        r = call("step", { n });
       }
       const ms = performance.now() - c0;
       if (r.tokens !== undefined) {
@@ -333,7 +353,7 @@ async function run({ runId, config, custom, snapshot }) {
       if (every && step % every === 0 && step < steps) {
         await yieldNow();
         if (job.stopped) break;
-        post("eval", { runId, ...(await evaluate()) });
+        post("eval", { runId, ...(await evaluate(step)) });
         save();
       } else if (performance.now() - lastSave > SNAPSHOT_MS && step < steps) {
         save();
@@ -343,7 +363,7 @@ async function run({ runId, config, custom, snapshot }) {
       post("done", { runId, status: "stopped", seconds: (performance.now() - t0) / 1000 });
       return;
     }
-    const final = await evaluate();
+    const final = await evaluate(steps);
     post("eval", { runId, ...final });
     let adapter = null;
     let adapterConfig = "";
@@ -352,12 +372,13 @@ async function run({ runId, config, custom, snapshot }) {
       adapter = ex.safetensors;
       adapterConfig = ex.config;
     }
+    const fineTuned = MODEL_METHODS.includes(config.method) ? call("exportModel").safetensors : null;
     post("done", {
-      runId, status: "done", final, info: call("info").info, adapter, adapterConfig,
+      runId, status: "done", final, info: call("info").info, adapter, adapterConfig, fineTuned,
       seconds: (performance.now() - t0) / 1000,
-    }, adapter ? [adapter.buffer] : []);
+    }, [adapter, fineTuned].filter(Boolean).map((b) => b.buffer));
   } catch (err) {
-    post("error", { runId, message: err.message, field: err.field, fields: err.fields });
+    post("error", { runId, message: err.message, field: err.field, fields: err.fields, stopped: err.stopped });
   } finally {
     job = null;
   }
@@ -373,17 +394,27 @@ const handlers = {
   async init(p) { await init(p); },
   validate({ id, config, custom }) {
     try {
-      call("validate", cfgJSON(config), custom || "");
+      call("validate", ...withConfig(config, custom));
       post("validated", { id, ok: true });
     } catch (err) {
       post("validated", { id, ok: false, error: err.message, field: err.field, fields: err.fields });
+    }
+  },
+  // validateSweep checks a whole sweep before its first run starts, and returns each run's settings.
+  validateSweep({ id, config, custom, ...sweep }) {
+    try {
+      const [args, bulk] = withConfig(config, custom);
+      const { configs } = call("validateSweep", { ...args, ...sweep }, bulk);
+      post("sweepChecked", { id, ok: true, configs });
+    } catch (err) {
+      post("sweepChecked", { id, ok: false, error: err.message, field: err.field, fields: err.fields });
     }
   },
   preview({ id, config, custom, n }) {
     if (busy("preview", id)) return;
     try {
       frozenSession(config, custom);
-      post("preview", { id, examples: call("examples", "train", n || 3).examples });
+      post("preview", { id, examples: call("examples", { split: "train", n: n || 3 }).examples });
     } catch (err) {
       post("preview", { id, examples: [], error: err.message, field: err.field, fields: err.fields });
     }
@@ -392,9 +423,39 @@ const handlers = {
     if (busy("generate", id)) return;
     try {
       if (!sessionRun && config) frozenSession(config, custom);
-      post("generated", { id, text: call("generate", prompt, maxTokens, temperature, seed).text });
+      post("generated", { id, text: call("generate", { prompt, maxTokens, temperature, seed }).text });
     } catch (err) {
       post("generated", { id, error: err.message });
+    }
+  },
+  sweepSummary({ id, kind, results, targets }) {
+    try {
+      post("sweepSummary", { id, ...call("sweepSummary", { kind, results, targets }) });
+    } catch (err) {
+      post("sweepSummary", { id, error: err.message });
+    }
+  },
+  // analyse computes the LoRA paper's analyses of one or two kept runs (the engine's analyse: every SVD in Go, here).
+  // It reads only the base, not the session, so it also runs between two chunks of a run in progress.
+  analyse({ id, a, b, options }) {
+    const t0 = performance.now();
+    try {
+      const bulk = {};
+      const slot = (name, r) => {
+        if (r.adapter) {
+          bulk[`${name}.adapter`] = r.adapter;
+          bulk[`${name}.adapterConfig`] = new TextEncoder().encode(r.adapterConfig || "");
+        }
+        if (r.fineTuned) bulk[`${name}.model`] = r.fineTuned;
+        return { name: r.name || name };
+      };
+      const args = { a: slot("a", a) };
+      if (b) args.b = slot("b", b);
+      if (options) args.options = options;
+      const report = call("analyse", args, bulk);
+      post("analysed", { id, report, ms: performance.now() - t0 });
+    } catch (err) {
+      post("analysed", { id, error: err.message, ms: performance.now() - t0 });
     }
   },
   start(p) {

@@ -253,7 +253,7 @@ func plotSimilarity(path string, out analyzeOutput, layer int) error {
 			p.X.Label.Text = "j"
 			p.Y.Label.Text = "i"
 			h := plotter.NewHeatMap(phiGrid(pn.grid(m.Compare)), pal)
-			h.Min, h.Max, h.Rasterized = 0, 1, true
+			h.Min, h.Max = 0, 1 // one rectangle per (i, j): a rasterized heat map blurs the cells when scaled
 			p.Add(h)
 			p.X.Min, p.X.Max = 0.5, float64(r2)+0.5
 			p.Y.Min, p.Y.Max = 0.5, float64(r1)+0.5
@@ -266,8 +266,12 @@ func plotSimilarity(path string, out analyzeOutput, layer int) error {
 	bar.HideY()
 	bar.X.Min, bar.X.Max = 0, 1
 	bar.Add(&plotter.ColorBar{ColorMap: cmap})
+	found := "The paper (GPT-3, layer 48, Figure 3): the top direction of r=8 and r=64 overlaps (φ > 0.5), the rest look like noise."
+	if r1 == r2 {
+		found = "The paper (GPT-3, two seeds at r=64, Figure 4): a few top directions are shared, more for ΔWq than for ΔWv; random matrices share none."
+	}
 	rows[len(mods)] = []*plot.Plot{bar, textPlot("φ = 1: the top-i directions of one adapter lie in the span of the other's top j; 0: orthogonal."),
-		textPlot("The paper (GPT-3, layer 48): the top direction of r=8 and r=64 overlaps (φ > 0.5), the rest look like noise.")}
+		textPlot(found)}
 	const colW, rowH = 4.2 * vg.Inch, 1.6 * vg.Inch
 	img := vgimg.New(3*colW, vg.Length(len(mods)+1)*rowH)
 	dc := draw.New(img)

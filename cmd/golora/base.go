@@ -27,17 +27,32 @@ func (b *baseFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&b.base, "base", defaultBase(), "golora base model (safetensors)")
 	fs.StringVar(&b.checkpoint, "checkpoint", "", "llama2.c checkpoint (.bin) to use instead of -base")
 	fs.StringVar(&b.tokenizer, "tokenizer", "", "llama2.c tokenizer.bin for -checkpoint (or for a -base fine-tuned from one)")
-	fs.StringVar(&b.adapter, "adapter", "", "folder holding a PEFT adapter (adapter_model.safetensors, adapter_config.json)")
+	fs.StringVar(&b.adapter, "adapter", "", "folder holding an adapter that finetune -out wrote: adapter_model.safetensors with\n"+
+		"adapter_config.json (PEFT's LoRA, DoRA, IA3) or golora_adapter.json (top, bitfit)")
 }
 
 // describe says which model and adapter a command uses, e.g. "models/base.safetensors with adapter adapters/e2e
 // (r=4, alpha 16 on q,v)".
 func (b *baseFlags) describe(m *model.Model) string {
 	what := b.modelPath()
-	lr := peft.LoRAOf(m)
-	if b.adapter == "" || lr == nil {
+	if b.adapter == "" {
 		return what
 	}
+	var how string
+	switch meth := attachedOf(m).(type) {
+	case *peft.DoRA:
+		how = "dora " + loraDesc(&meth.LoRA)
+	case *peft.LoRA:
+		how = loraDesc(meth)
+	case nil:
+		how = "its tensors in place of the base's"
+	default:
+		how = meth.Name()
+	}
+	return fmt.Sprintf("%s with adapter %s (%s)", what, b.adapter, how)
+}
+
+func loraDesc(lr *peft.LoRA) string {
 	var targets []string
 	for _, t := range lr.Targets {
 		targets = append(targets, t.String())
@@ -46,7 +61,15 @@ func (b *baseFlags) describe(m *model.Model) string {
 	if lr.RSLoRA {
 		scaling = ", rsLoRA"
 	}
-	return fmt.Sprintf("%s with adapter %s (r=%d, alpha %g%s on %s)", what, b.adapter, lr.Rank, lr.Alpha, scaling, strings.Join(targets, ","))
+	return fmt.Sprintf("r=%d, alpha %g%s on %s", lr.Rank, lr.Alpha, scaling, strings.Join(targets, ","))
+}
+
+// attachedOf is the one method attached to m, or nil.
+func attachedOf(m *model.Model) model.Method {
+	if ms := m.Methods(); len(ms) == 1 {
+		return ms[0]
+	}
+	return nil
 }
 
 // defaultBase finds the shipped base from the repository root or the binary's folder.
@@ -84,8 +107,11 @@ func (b *baseFlags) load() (*model.Model, data.Tokenizer, error) {
 	if b.adapter == "" {
 		return m, tok, nil
 	}
-	cfgPath := filepath.Join(b.adapter, "adapter_config.json")
-	wPath := filepath.Join(b.adapter, "adapter_model.safetensors")
+	cfgPath, err := adapterConfigPath(b.adapter)
+	if err != nil {
+		return nil, nil, err
+	}
+	wPath := filepath.Join(b.adapter, train.AdapterWeightsName)
 	cf, err := os.Open(cfgPath)
 	if err != nil {
 		return nil, nil, err
@@ -101,6 +127,34 @@ func (b *baseFlags) load() (*model.Model, data.Tokenizer, error) {
 		return nil, nil, err
 	}
 	return am, tok, nil
+}
+
+// adapterConfigPath finds the adapter's config in dir: PEFT's adapter_config.json or golora's golora_adapter.json
+// (one of them), and says what dir holds instead when neither is there.
+func adapterConfigPath(dir string) (string, error) {
+	var found []string
+	for _, name := range []string{train.PEFTConfigName, train.GoloraConfigName} {
+		if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
+			found = append(found, filepath.Join(dir, name))
+		}
+	}
+	switch len(found) {
+	case 1:
+		return found[0], nil
+	case 2:
+		return "", fmt.Errorf("-adapter %s: holds both %s and %s; keep the one of the adapter_model.safetensors beside them",
+			dir, train.PEFTConfigName, train.GoloraConfigName)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "model.safetensors")); err == nil {
+		return "", fmt.Errorf("-adapter %s: holds a whole fine-tuned model (full fine-tuning): use it with -base %s",
+			dir, filepath.Join(dir, "model.safetensors"))
+	}
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		return "", fmt.Errorf("-adapter %s: not a folder (finetune -out DIR writes one, with %s and %s or %s)",
+			dir, train.AdapterWeightsName, train.PEFTConfigName, train.GoloraConfigName)
+	}
+	return "", fmt.Errorf("-adapter %s: no %s or %s in it (finetune -out DIR writes them beside %s)",
+		dir, train.PEFTConfigName, train.GoloraConfigName, train.AdapterWeightsName)
 }
 
 func (b *baseFlags) loadBase() (*model.Model, data.Tokenizer, error) {

@@ -31,7 +31,10 @@ func benchBase() (*model.Model, string, error) {
 }
 
 // trainBenchRows times one optimizer step (forward, backward, AdamW) on the
-// same e2e batch for LoRA r=8 on q,v and for full fine-tuning.
+// same e2e batch for LoRA r=8 on q,v, for full fine-tuning, for LoRA with the
+// rows of every token of the data (the backward then reaches the embedding),
+// and for intrinsic at d = 1000 (full fine-tuning's backward plus two Fastfood
+// products per part of the step: its cost does not depend on d).
 func trainBenchRows(quick bool, emit func(benchRow)) error {
 	base, what, err := benchBase()
 	if err != nil {
@@ -44,8 +47,18 @@ func trainBenchRows(quick bool, emit func(benchRow)) error {
 	if err != nil {
 		return err
 	}
-	cfg.Method, cfg.LR = train.MethodFull, train.DefaultLR(train.MethodFull)
+	cfg.TrainTokens = train.TokensAllInData // every token of e2e's data: the most rows a run of it trains
+	rows, err := train.New(base, tok, cfg)
+	if err != nil {
+		return err
+	}
+	cfg.Method, cfg.LR, cfg.TrainTokens = train.MethodFull, train.DefaultLR(train.MethodFull), ""
 	full, err := train.New(base, tok, cfg)
+	if err != nil {
+		return err
+	}
+	cfg.Method, cfg.LR, cfg.IntrinsicDim = train.MethodIntrinsic, train.DefaultLR(train.MethodIntrinsic), 1000
+	intrinsic, err := train.New(base, tok, cfg)
 	if err != nil {
 		return err
 	}
@@ -58,12 +71,16 @@ func trainBenchRows(quick bool, emit func(benchRow)) error {
 			}
 		}
 	}
-	t := timeBest(quick, step(lora), step(full))
+	t := timeBest(quick, step(lora), step(full), step(rows), step(intrinsic))
 	if stepErr != nil {
 		return stepErr
 	}
 	shape := fmt.Sprintf("B=%d,T=%d", batch.B, batch.T)
 	emit(benchRow{Name: "train-step-lora/r=8,q,v," + shape, Unit: "ms", Value: ms(t[0]),
+		Baseline: "full fine-tuning step, same batch and base (" + what + ")", BaselineValue: ms(t[1])})
+	emit(benchRow{Name: fmt.Sprintf("train-step-lora+tokens/r=8,q,v,%d-rows,%s", rows.Info().TokenRows, shape), Unit: "ms",
+		Value: ms(t[2]), Baseline: "the same LoRA step without token rows", BaselineValue: ms(t[0])})
+	emit(benchRow{Name: "train-step-intrinsic/d=1000," + shape, Unit: "ms", Value: ms(t[3]),
 		Baseline: "full fine-tuning step, same batch and base (" + what + ")", BaselineValue: ms(t[1])})
 	tokens := float64(batch.B * batch.T)
 	emit(benchRow{Name: "train-tokens/lora-r=8,q,v," + shape, Unit: "tokens/s", Value: tokens / t[0].Seconds(),

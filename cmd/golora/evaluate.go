@@ -13,7 +13,7 @@ import (
 var evaluateHints = func() map[string]string {
 	h := map[string]string{}
 	for _, f := range []string{"method", "rank", "alpha", "rslora", "targets", "init", "dropout", "lr", "steps", "batch",
-		"warmup", "weight-decay", "clip", "seed", "eval-every", "out", "resume", "log"} {
+		"warmup", "weight-decay", "clip", "seed", "eval-every", "out", "resume", "log", "train-tokens"} {
 		h[f] = "evaluate trains nothing, it scores the model as it is (an adapter's settings come from its adapter_config.json); finetune takes -" + f
 	}
 	return h

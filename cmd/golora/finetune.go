@@ -12,6 +12,7 @@ import (
 
 	"golora/core/data"
 	"golora/core/model"
+	"golora/core/peft"
 	"golora/core/train"
 )
 
@@ -23,7 +24,9 @@ type trainFlags struct {
 	lr       float64
 	alpha    float64
 	dropout  float64
+	ratioB   float64
 	wd, clip float64
+	tokensLR float64
 	targets  string
 	dataFile string
 	valFile  string
@@ -53,11 +56,15 @@ func (t *trainFlags) register(fs *flag.FlagSet, which int) {
 		return
 	}
 	if which == flagsFinetune {
-		fs.StringVar(&c.Method, "method", c.Method, "lora, full or frozen")
-		fs.IntVar(&c.Rank, "rank", c.Rank, "LoRA rank r")
+		fs.StringVar(&c.Method, "method", c.Method, "how to fine-tune: "+strings.Join(train.MethodNames(), ", ")+
+			" (with -adapter: the adapter's method)")
+		for _, k := range sizeKnobs {
+			if hasKnob(k.size) {
+				fs.IntVar(k.field(c), k.flag, *k.field(c), k.usage)
+			}
+		}
 		fs.Float64Var(&t.alpha, "alpha", flagFloat(c.Alpha), fmt.Sprintf("LoRA alpha (scaling alpha/r, at most %d)", train.MaxScaling))
-		fs.Float64Var(&t.lr, "lr", 0, fmt.Sprintf("peak learning rate (0 = the method's default: %g for LoRA, %g for full)",
-			flagFloat(train.DefaultLR(train.MethodLoRA)), flagFloat(train.DefaultLR(train.MethodFull))))
+		fs.Float64Var(&t.lr, "lr", 0, "peak learning rate (0 = the method's default: "+defaultLRs()+")")
 	} else {
 		fs.Float64Var(&t.alpha, "alpha", 0, fmt.Sprintf("LoRA alpha of every rank (0 = %g·r, the scaling of the default r=%d, alpha %g)",
 			flagFloat(c.Alpha/float32(c.Rank)), c.Rank, flagFloat(c.Alpha)))
@@ -66,8 +73,19 @@ func (t *trainFlags) register(fs *flag.FlagSet, which int) {
 	}
 	fs.BoolVar(&c.RSLoRA, "rslora", false, "scale by alpha/sqrt(r) (rsLoRA)")
 	fs.StringVar(&t.targets, "targets", strings.Join(c.Targets, ","), "adapted matrices: some of q,k,v,o,gate,up,down (or all)")
-	fs.StringVar(&c.Init, "init", c.Init, "LoRA A init: kaiming (loralib) or gaussian (the paper)")
+	fs.StringVar(&c.Init, "init", c.Init, "LoRA A init: kaiming (loralib), gaussian (the paper) or pissa (A and B from W0's\n"+
+		"top singular vectors, the rest of W0 frozen; written as a plain LoRA of rank 2r)")
 	fs.Float64Var(&t.dropout, "dropout", 0, "LoRA dropout on the adapter input")
+	tokensHelp := "train these tokens' embedding rows beside LoRA (PEFT's trainable_token_indices): auto (the data's\n" +
+		"tokens the base cannot tell apart or never produces), all-in-data, chars:CHARACTERS or ids:ID,ID,... (none: off)"
+	if which == flagsSweep {
+		tokensHelp += "\nA comma-separated list runs each rank once per value, e.g. none,auto,all-in-data (a chars: or ids:\nvalue comes last)"
+	}
+	fs.StringVar(&c.TrainTokens, "train-tokens", "", tokensHelp)
+	fs.Float64Var(&t.tokensLR, "tokens-lr", 0, "peak learning rate of the token rows (0 = -lr)")
+	fs.BoolVar(&c.PrefixProjection, "prefix-projection", false, "prefix-layer: train the prefix through an MLP (Li & Liang's\n"+
+		"reparametrisation, PEFT's prefix_projection); the files keep the prefix it computes")
+	fs.Float64Var(&t.ratioB, "lr-ratio-b", 0, "LoRA+: lora_B's learning rate is this times lora_A's (PEFT's loraplus_lr_ratio; 0 = off)")
 	fs.IntVar(&c.Steps, "steps", c.Steps, "optimizer steps")
 	fs.IntVar(&c.Batch, "batch", c.Batch, "sequences per step")
 	fs.IntVar(&c.Warmup, "warmup", c.Warmup, "warmup steps (at most -steps)")
@@ -75,6 +93,79 @@ func (t *trainFlags) register(fs *flag.FlagSet, which int) {
 	fs.Float64Var(&t.clip, "clip", flagFloat(c.Clip), "gradient-norm clip (0 = off)")
 	fs.Uint64Var(&c.Seed, "seed", c.Seed, "seed of the adapter init, batch order and dropout")
 	fs.IntVar(&c.EvalEvery, "eval-every", c.EvalEvery, "evaluate every N steps (0 = at the end only)")
+}
+
+// sizeKnob is a method size flag of finetune.
+type sizeKnob struct {
+	flag, size, usage string
+	field             func(c *train.Config) *int
+}
+
+// sizeKnobs are the size flags, one per knob of train.Methods (registered when some method has it).
+var sizeKnobs = []sizeKnob{
+	{"rank", train.SizeRank, "lora, dora: rank r", func(c *train.Config) *int { return &c.Rank }},
+	{"layers", train.SizeLayers, "top: how many of the last blocks train (k)", func(c *train.Config) *int { return &c.Layers }},
+	{"bottleneck", train.SizeBottleneck, "adapter-h, adapter-l: the bottleneck width", func(c *train.Config) *int { return &c.Bottleneck }},
+	{"prefix-len", train.SizePrefixLen, "prefix-embed, prefix-layer: l_p, the trained positions", func(c *train.Config) *int { return &c.PrefixLen }},
+	{"intrinsic-dim", train.SizeIntrinsicDim, "intrinsic: d, the dimension of the random subspace θ0 + P z trained", func(c *train.Config) *int { return &c.IntrinsicDim }},
+}
+
+// hasKnob reports whether some method has the size knob.
+func hasKnob(size string) bool {
+	for _, m := range train.Methods() {
+		if m.Size == size {
+			return true
+		}
+	}
+	return false
+}
+
+// defaultLRs lists each method's default learning rate, for -h.
+func defaultLRs() string {
+	var parts []string
+	for _, m := range train.Methods() {
+		if m.LR > 0 {
+			parts = append(parts, fmt.Sprintf("%s %g", m.Name, flagFloat(m.LR)))
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+// loraFlags are the flags only LoRA and DoRA read.
+var loraFlags = []string{"alpha", "rslora", "targets", "init", "dropout", "lr-ratio-b"}
+
+// unusedFlags lists, one note each, the flags given on the command line that method does not read: another
+// method's size knob, or LoRA's settings for a method without A and B (a script that switches -method keeps the
+// others' flags, so they are noted, not refused).
+func (t *trainFlags) unusedFlags(method string) []string {
+	spec, ok := train.LookupMethod(method)
+	if !ok {
+		return nil // Validate names the bad method
+	}
+	var notes []string
+	for _, k := range sizeKnobs {
+		if t.fs.Lookup(k.flag) != nil && t.set(k.flag) && spec.Size != k.size {
+			takes := "no size flag"
+			for _, o := range sizeKnobs {
+				if o.size == spec.Size {
+					takes = "-" + o.flag
+				}
+			}
+			notes = append(notes, fmt.Sprintf("-%s (the size of %s) is not read by -method %s, which takes %s", k.flag,
+				strings.SplitN(k.usage, ":", 2)[0], method, takes))
+		}
+	}
+	if !train.UsesLoRA(method) {
+		for _, f := range loraFlags {
+			if t.fs.Lookup(f) != nil && t.set(f) {
+				notes = append(notes, fmt.Sprintf("-%s (a LoRA setting) is not read by -method %s", f, method))
+			}
+		}
+	}
+	if method != train.MethodPrefixLayer && t.fs.Lookup("prefix-projection") != nil && t.set("prefix-projection") {
+		notes = append(notes, fmt.Sprintf("-prefix-projection (a prefix-layer setting) is not read by -method %s", method))
+	}
+	return notes
 }
 
 // set reports whether the flag name was given on the command line.
@@ -93,7 +184,8 @@ func (t *trainFlags) config() (train.Config, error) {
 	if sweep := t.fs.Lookup("rank") == nil; !sweep || t.alpha != 0 { // a sweep's 0 keeps the default scaling
 		c.Alpha = float32(t.alpha)
 	}
-	c.Dropout, c.WeightDecay, c.Clip = float32(t.dropout), float32(t.wd), float32(t.clip)
+	c.Dropout, c.WeightDecay, c.Clip, c.LRRatioB = float32(t.dropout), float32(t.wd), float32(t.clip), float32(t.ratioB)
+	c.TokensLR = float32(t.tokensLR)
 	c.LR = float32(t.lr)
 	if t.lr == 0 {
 		c.LR = train.DefaultLR(c.Method)
@@ -142,7 +234,7 @@ func printUnseen(base *model.Model, tok data.Tokenizer, cfg train.Config, task *
 	}
 	if task == nil {
 		c := cfg
-		c.Method = train.MethodFrozen
+		c.Method, c.TrainTokens = train.MethodFrozen, ""
 		s, err := train.New(base, tok, c)
 		if err != nil {
 			return err
@@ -154,6 +246,17 @@ func printUnseen(base *model.Model, tok data.Tokenizer, cfg train.Config, task *
 		return err
 	}
 	fmt.Fprintln(os.Stderr, rep)
+	if rep.Skipped != "" { // another tokenizer: the tokens auto would train, measured the same way from the base
+		ch, err := train.ChooseTokens(train.TokensAuto, base, tok, task.Train)
+		if err != nil {
+			return err
+		}
+		if len(ch.IDs) > 0 {
+			fmt.Fprintf(os.Stderr, "unseen tokens: the base cannot tell apart or (almost) never produces %d of the data's tokens: %s\n"+
+				"  LoRA alone will likely not learn them: train their embedding rows beside it (-train-tokens auto), or use full fine-tuning\n",
+				len(ch.IDs), train.TokensText(tok, ch.IDs))
+		}
+	}
 	return nil
 }
 
@@ -245,12 +348,23 @@ func runFinetune(args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := checkOutputs(cfg.Method, *out, *resume, *logPath); err != nil {
-		return err
-	}
 	base, tok, err := bf.load()
 	if err != nil {
 		return err
+	}
+	if carried := carriedMethod(base); carried != "" && !tf.set("method") {
+		cfg.Method = carried // -adapter DIR continues the adapter's own method
+	}
+	for _, note := range tf.unusedFlags(cfg.Method) {
+		fmt.Fprintf(os.Stderr, "finetune: note: %s\n", note)
+	}
+	if err := checkOutputs(cfg.Method, *out, *resume, *logPath); err != nil {
+		return err
+	}
+	if *out != "" {
+		if err := cfg.CheckExport(base); err != nil {
+			return err
+		}
 	}
 	s, err := train.New(base, tok, cfg)
 	if err != nil {
@@ -261,12 +375,13 @@ func runFinetune(args []string) error {
 	}
 	cfg = s.Config() // an adapter given with -adapter sets the LoRA settings
 	info := s.Info()
+	printTokens(s)
 	fmt.Fprintf(os.Stderr, "finetune: %s on %s (%d train / %d val / %d test), %s, trainable %d of %d params\n",
 		cfg.Method, s.Task().Name, info.TrainExamples, info.ValExamples, info.TestExamples, describe(info), info.TrainableParams, info.TotalParams)
 	fmt.Fprintf(os.Stderr, "finetune: model %s\n", bf.describe(base))
 	if *out == "" && cfg.Method != train.MethodFrozen {
 		what := "adapter"
-		if cfg.Method == train.MethodFull {
+		if spec, _ := train.LookupMethod(cfg.Method); spec.Files == train.FilesModel {
 			what = "model"
 		}
 		fmt.Fprintf(os.Stderr, "finetune: no -out: the trained %s will not be kept (add -out DIR to write it)\n", what)
@@ -316,9 +431,65 @@ func runFinetune(args []string) error {
 	return nil
 }
 
+// describe names a run's method and size: "r=4 on q,v", "dora r=4 on q,v", "top k=2", "ia3", and its token rows
+// ("r=4 on q,v + 10 token rows").
 func describe(info train.Info) string {
-	if info.Method != train.MethodLoRA {
-		return info.Method
+	d := info.Method
+	switch {
+	case info.Method == train.MethodLoRA:
+		d = fmt.Sprintf("r=%d on %s", info.Rank, info.TargetsString())
+	case info.Rank > 0:
+		d = fmt.Sprintf("%s r=%d on %s", info.Method, info.Rank, info.TargetsString())
+	case info.SizeName == train.SizeLayers:
+		d = fmt.Sprintf("%s k=%d", info.Method, info.Size)
+	case info.SizeName != "":
+		d = fmt.Sprintf("%s %s=%d", info.Method, info.SizeName, info.Size)
 	}
-	return fmt.Sprintf("r=%d on %s", info.Rank, info.TargetsString())
+	if info.TokenRows > 0 {
+		d += fmt.Sprintf(" + %d token rows", info.TokenRows)
+	}
+	return d
+}
+
+// carriedMethod is the method of the adapter the base carries (-adapter), or "".
+func carriedMethod(m *model.Model) string {
+	var ms []model.Method
+	for _, meth := range m.Methods() {
+		if _, rows := meth.(*peft.Tokens); !rows { // token rows go beside the adapter
+			ms = append(ms, meth)
+		}
+	}
+	if len(ms) == 1 {
+		return ms[0].Name()
+	}
+	return ""
+}
+
+// printTokens says which token rows a run trains and, for auto, why each was chosen.
+func printTokens(s *train.Session) {
+	ch := s.Tokens()
+	if ch.Spec == "" || ch.Spec == train.TokensNone {
+		return
+	}
+	if len(ch.IDs) == 0 {
+		fmt.Fprintf(os.Stderr, "train-tokens %s: no token of the data needs its row trained (the base tells every one apart and produces it)\n", ch.Spec)
+		return
+	}
+	fmt.Fprintf(os.Stderr, "train-tokens %s: the rows of %d tokens train: %s\n", ch.Spec, len(ch.IDs), train.TokensText(s.Tokenizer(), ch.IDs))
+	if ch.Spec != train.TokensAuto {
+		return
+	}
+	for _, st := range ch.Stats {
+		if st.Reason == "" {
+			continue
+		}
+		var why []string
+		if strings.Contains(st.Reason, "duplicate") {
+			why = append(why, fmt.Sprintf("its row is almost %s's row (cos %.5f)", train.TokensText(s.Tokenizer(), []int{st.Twin}), st.Cos))
+		}
+		if strings.Contains(st.Reason, "rare") {
+			why = append(why, fmt.Sprintf("the base gives it at most %.2g anywhere", st.Best))
+		}
+		fmt.Fprintf(os.Stderr, "  %-6s %5d times: %s\n", st.Text, st.Count, strings.Join(why, "; "))
+	}
 }

@@ -67,12 +67,12 @@ func generate(m *model.Model, tok data.Tokenizer, prompt string, steps int, s mo
 	} else {
 		ids = data.EncodePrompt(tok, prompt)
 	}
-	steps = min(steps, m.Config.SeqLen)
+	steps = min(steps, m.Context()) // a prefix method takes some positions of the context
 	if steps < 1 {
 		return "", fmt.Errorf("-steps must be positive")
 	}
 	if len(ids) > steps {
-		return "", fmt.Errorf("the prompt is %d tokens, more than -steps %d (or the context %d)", len(ids), steps, m.Config.SeqLen)
+		return "", fmt.Errorf("the prompt is %d tokens, more than -steps %d (or the context %d)", len(ids), steps, m.Context())
 	}
 	d := m.NewDecoder(1)
 	probs := make([]float32, m.Config.VocabSize)

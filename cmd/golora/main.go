@@ -1,4 +1,4 @@
-// Command golora pretrains, fine-tunes (LoRA or full), sweeps, generates,
+// Command golora pretrains, fine-tunes (LoRA or any other method), sweeps, generates,
 // benchmarks and serves the browser app. Run `golora <command> -h` for flags.
 package main
 
@@ -21,10 +21,11 @@ func commands() []command {
 	return []command{
 		{"serve", "serve the browser app (make serve builds the wasm first)",
 			[]string{"golora serve -addr 127.0.0.1:8080"}, runServe},
-		{"finetune", "fine-tune the base model on a task with LoRA or full fine-tuning",
-			[]string{"golora finetune -task e2e -rank 4 -targets q,v -out adapters/e2e", "golora finetune -data my.jsonl -method full -out models/mine"}, runFinetune},
-		{"sweep", "fine-tune once per LoRA rank (plus full fine-tuning) and compare",
-			[]string{"golora sweep -task cipher -ranks 1,2,4,8,16 -png cipher.png"}, runSweep},
+		{"finetune", "fine-tune the base model on a task with LoRA or another method (dora, full, top, bitfit, ia3, ...)",
+			[]string{"golora finetune -task e2e -rank 4 -targets q,v -out adapters/e2e", "golora finetune -data my.jsonl -method full -out models/mine",
+				"golora finetune -task e2e -method top -layers 2 -out adapters/top2"}, runFinetune},
+		{"sweep", "fine-tune once per LoRA rank (plus full fine-tuning), or each method at its sizes, and compare",
+			[]string{"golora sweep -task cipher -ranks 1,2,4,8,16 -png cipher.png", "golora sweep -task e2e -methods all -json -png methods.png"}, runSweep},
 		{"generate", "generate text from a base model (ours or a llama2.c checkpoint), optionally with an adapter",
 			[]string{"golora generate -prompt \"Once upon a time\" -temperature 0.8 -seed 7", "golora generate -checkpoint stories260K.bin -tokenizer tok512.bin -steps 200"}, runGenerate},
 		{"evaluate", "score a base model, optionally with an adapter, on a task without training",

@@ -8,6 +8,7 @@ import (
 
 	"golora/core/checkpoint"
 	"golora/core/model"
+	"golora/core/train"
 )
 
 func runMerge(args []string) error {
@@ -33,10 +34,24 @@ func runMerge(args []string) error {
 		return err
 	}
 	fmt.Fprintf(os.Stderr, "merge: %s\n", bf.describe(m))
-	if err := m.Merge(); err != nil {
+	if err := mergeMethods(m); err != nil {
 		return err
 	}
 	return writeModel(m, *out, *l2c)
+}
+
+// mergeMethods folds the methods attached to m into its weights (none: an adapter that replaced base tensors, such
+// as top's, is in them already), or says why one cannot be.
+func mergeMethods(m *model.Model) error {
+	for _, meth := range m.Methods() {
+		if _, ok := meth.(model.Merger); !ok {
+			return fmt.Errorf("%s cannot be merged: %s; evaluate and generate use it as it is", meth.Name(), train.MergeWhyNot(meth.Name()))
+		}
+	}
+	if len(m.Methods()) == 0 {
+		return nil
+	}
+	return m.Merge()
 }
 
 func runExport(args []string) error {
@@ -58,10 +73,8 @@ func runExport(args []string) error {
 	if err != nil {
 		return err
 	}
-	if len(m.Methods()) > 0 {
-		if err := m.Merge(); err != nil {
-			return err
-		}
+	if err := mergeMethods(m); err != nil {
+		return err
 	}
 	return writeModel(m, *out, *l2c)
 }

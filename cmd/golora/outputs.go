@@ -13,7 +13,6 @@ import (
 	"strings"
 
 	"golora/core/data"
-	"golora/core/peft"
 	"golora/core/train"
 )
 
@@ -54,12 +53,16 @@ func checkFolder(flag, dir string) error {
 	return os.Remove(name)
 }
 
-// outputFiles lists what `finetune -out dir` writes for a run of method.
+// outputFiles lists what `finetune -out dir` writes for a run of method (train.MethodSpec.Files).
 func outputFiles(method, dir string) []string {
-	if method == train.MethodFull {
+	spec, _ := train.LookupMethod(method)
+	switch spec.Files {
+	case train.FilesModel:
 		return []string{filepath.Join(dir, "model.safetensors")}
+	case train.FilesGolora:
+		return []string{filepath.Join(dir, train.AdapterWeightsName), filepath.Join(dir, train.GoloraConfigName)}
 	}
-	return []string{filepath.Join(dir, "adapter_model.safetensors"), filepath.Join(dir, "adapter_config.json")}
+	return []string{filepath.Join(dir, train.AdapterWeightsName), filepath.Join(dir, train.PEFTConfigName)}
 }
 
 // checkOutputs checks, before a run of method starts, every path it will write: the -out folder and its files, the
@@ -106,36 +109,41 @@ func baseNames(paths []string) []string {
 	return out
 }
 
-// writeRun writes what a finished run keeps into dir: a LoRA run's adapter as PEFT files, a full run's model as
-// dir/model.safetensors. It returns what it wrote, for the closing line.
+// writeRun writes what a finished run keeps into dir: an adapter's two files (PEFT's format, or golora's own for the
+// methods PEFT lacks), a full run's model as dir/model.safetensors. It returns what it wrote, for the closing line.
 func writeRun(s *train.Session, baseName, dir string) (string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
 	}
-	if s.Config().Method == train.MethodFull {
+	if spec, _ := train.LookupMethod(s.Config().Method); spec.Files == train.FilesModel {
 		return writeFullModel(s, baseName, dir)
 	}
 	return writeAdapter(s, baseName, dir)
 }
 
-// writeAdapter writes adapter_model.safetensors and adapter_config.json into dir (which exists).
+// writeAdapter writes adapter_model.safetensors and its config (adapter_config.json or golora_adapter.json) into dir
+// (which exists), and removes the other config if an earlier run left one there: a folder holds one adapter.
 func writeAdapter(s *train.Session, baseName, dir string) (string, error) {
-	if peft.LoRAOf(s.Model()) == nil {
-		return "", fmt.Errorf("-out: only a LoRA run has an adapter to write")
-	}
-	w, c, err := s.ExportAdapter(baseName)
+	f, err := s.ExportFiles(baseName)
 	if err != nil {
 		return "", err
 	}
-	for _, f := range []struct {
+	for _, out := range []struct {
 		name string
 		data []byte
-	}{{"adapter_model.safetensors", w}, {"adapter_config.json", c}} {
-		if err := writeFile(filepath.Join(dir, f.name), func(file *os.File) error { _, err := file.Write(f.data); return err }); err != nil {
+	}{{train.AdapterWeightsName, f.Weights}, {f.ConfigName, f.Config}} {
+		if err := writeFile(filepath.Join(dir, out.name), func(file *os.File) error { _, err := file.Write(out.data); return err }); err != nil {
 			return "", err
 		}
 	}
-	return fmt.Sprintf("%s (%s) and adapter_config.json", filepath.Join(dir, "adapter_model.safetensors"), humanBytes(int64(len(w)))), nil
+	for _, other := range []string{train.PEFTConfigName, train.GoloraConfigName} {
+		if other != f.ConfigName {
+			if err := os.Remove(filepath.Join(dir, other)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return "", err
+			}
+		}
+	}
+	return fmt.Sprintf("%s (%s) and %s", filepath.Join(dir, train.AdapterWeightsName), humanBytes(int64(len(f.Weights))), f.ConfigName), nil
 }
 
 // writeFullModel writes a full fine-tuning run's model as dir/model.safetensors (which exists): Hugging Face tensor
@@ -154,7 +162,11 @@ func writeFullModel(s *train.Session, baseName, dir string) (string, error) {
 		"golora.steps":     fmt.Sprint(s.StepsDone()),
 	}
 	path := filepath.Join(dir, "model.safetensors")
-	if err := writeFile(path, func(f *os.File) error { return s.Model().Save(f, extra) }); err != nil {
+	m, err := s.FineTuned()
+	if err != nil {
+		return "", err
+	}
+	if err := writeFile(path, func(f *os.File) error { return m.Save(f, extra) }); err != nil {
 		return "", err
 	}
 	st, err := os.Stat(path)

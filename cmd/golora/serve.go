@@ -18,12 +18,14 @@ import (
 	"time"
 )
 
-// The server answers only these URL paths: the app's files at the top of web/, the build output in web/dist/ and the
+// The server answers only these URL paths: the app's files at the top of web/ and in its folders appDirs, and the
 // base model in models/. Everything else is a 404, so a stray file in the checkout (a .git directory, a key, a
 // notebook) is never served, whatever its name.
 var (
 	// appExt lists the file types served from web/ and web/dist/.
 	appExt = map[string]bool{".html": true, ".js": true, ".css": true, ".wasm": true, ".svg": true, ".png": true, ".ico": true, ".json": true}
+	// appDirs are web/'s folders: the build output, the vendored libraries and the page's panels (ES modules).
+	appDirs = map[string]bool{"dist": true, "vendor": true, "panels": true}
 	// modelExt lists the file types served from models/.
 	modelExt = map[string]bool{".safetensors": true, ".md": true, ".json": true}
 	// compressible lists the types worth gzipping; safetensors holds float32 noise that gzip barely shrinks.
@@ -154,8 +156,8 @@ func resolve(urlPath string) string {
 	switch {
 	case len(parts) == 1 && appExt[ext]:
 		return "web/" + parts[0]
-	case len(parts) == 2 && parts[0] == "dist" && appExt[ext]:
-		return "web/dist/" + parts[1]
+	case len(parts) == 2 && appDirs[parts[0]] && appExt[ext]:
+		return "web/" + clean[1:]
 	case len(parts) == 2 && parts[0] == "models" && modelExt[ext]:
 		return "models/" + parts[1]
 	}

@@ -31,6 +31,9 @@ func newTestRoot(t *testing.T) string {
 		"web/dist/golora.wasm":     "\x00asm" + string(bytes.Repeat([]byte{1, 2, 3, 4}, 4096)),
 		"web/dist/wasm_exec.js":    "// go",
 		"web/dist/sub/deep.js":     "too deep",
+		"web/vendor/lib.js":        "export const lib = 1;",
+		"web/panels/run.js":        "export function render() {}",
+		"web/other/x.js":           "not an app folder",
 		"models/base.safetensors":  "\x08\x00\x00\x00\x00\x00\x00\x00{}      ",
 		"models/README.md":         "# base",
 		"go.mod":                   "module golora",
@@ -77,6 +80,8 @@ func TestServeAppFiles(t *testing.T) {
 		{"/style.css", "text/css; charset=utf-8", "body{}"},
 		{"/dist/golora.wasm", "application/wasm", "\x00asm"},
 		{"/dist/wasm_exec.js", "text/javascript; charset=utf-8", "// go"},
+		{"/vendor/lib.js", "text/javascript; charset=utf-8", "export const lib"},
+		{"/panels/run.js", "text/javascript; charset=utf-8", "export function"},
 		{"/models/base.safetensors", "application/octet-stream", "\x08\x00"},
 		{"/models/README.md", "text/markdown; charset=utf-8", "# base"},
 	}
@@ -99,6 +104,7 @@ func TestServeRefuses(t *testing.T) {
 		"/dist/", "/dist", "/models/", "/web/", "/web/index.html", // directories (no listing) and the wrong prefix
 		"/notes.txt", "/.hidden.js", "/dist/sub/deep.js", "/dist/golora.wasm.map", // types and depths outside the app
 		"/../go.mod", "/dist/../../go.mod", "/models/../secret.json", "/..", "/./app.js", "//app.js", // escapes
+		"/other/x.js", "/vendor/", "/panels", // folders of web/ that are not the app's
 		"/.git/config", "/go.mod", "/secret.json", "/cmd/golora/serve.go",
 		"/link.js",                  // a symlink leaving the root
 		"/models/base.safetensors/", // trailing slash

@@ -1,4 +1,5 @@
-// golora sweep: one run per LoRA rank plus full fine-tuning (or, with -lrs, per learning rate), as a table, JSON lines and a chart.
+// golora sweep: one run per LoRA rank plus full fine-tuning, or (-methods) each method at its ladder of sizes, or
+// (-lrs) each method per learning rate; as a table, JSON lines and a chart.
 package main
 
 import (
@@ -6,7 +7,11 @@ import (
 	"flag"
 	"fmt"
 	"image/color"
+	"io"
+	"maps"
+	"math"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -17,23 +22,74 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
 
+	"golora/core/data"
+	"golora/core/model"
 	"golora/core/train"
 )
 
 // sweepHints answers the finetune flags that a sweep sets per run.
 var sweepHints = map[string]string{
-	"rank":   "a sweep trains one LoRA run per rank of -ranks (e.g. -ranks 2 for one run at r=2)",
-	"method": "a sweep runs LoRA at each of -ranks, then full fine-tuning (-full=false leaves it out, -full-lr sets its rate)",
-	"out":    "a sweep keeps no adapters; train the rank you want with finetune -out",
-	"resume": "a sweep cannot be resumed; finetune -resume continues one run",
+	"rank":       "a sweep trains one LoRA run per rank of -ranks (e.g. -ranks 2 for one run at r=2), or -size METHOD=N,N",
+	"layers":     "a methods sweep runs top at each k of its ladder: -size top=1,2",
+	"bottleneck": "a methods sweep runs the adapters at each width of their ladder: -size adapter-h=2,8",
+	"prefix-len": "a methods sweep runs the prefixes at each l_p of their ladder: -size prefix-embed=1,4",
+	"out":        "a sweep keeps no adapters; train the rank you want with finetune -out",
+	"resume":     "a sweep cannot be resumed; finetune -resume continues one run",
 }
 
 // sweepFlags are a sweep's own flags besides the training ones.
 type sweepFlags struct {
-	ranks  string
-	full   bool
-	fullLR float64
-	lrs    string // a learning-rate sweep instead (lrConfigs)
+	ranks      string
+	full       bool
+	fullLR     float64
+	lrs        string // a learning-rate sweep instead (lrConfigs)
+	methods    string // a methods sweep: each at its ladder (methodConfigs)
+	sizes      sizeFlag
+	method     string // the method a rank-like sweep varies: lora (-ranks) or intrinsic (-dims: intrinsicConfigs)
+	dims       string
+	dimLRScale bool // -dims: each d's rate scaled from -lr at the default d (train.IntrinsicLR)
+}
+
+// sizeFlag is the repeatable -size METHOD=N,N,...: a method's sizes in a methods sweep instead of its ladder.
+type sizeFlag map[string][]int
+
+func (f *sizeFlag) String() string {
+	var parts []string
+	for m, ns := range *f {
+		var s []string
+		for _, n := range ns {
+			s = append(s, strconv.Itoa(n))
+		}
+		parts = append(parts, m+"="+strings.Join(s, ","))
+	}
+	slices.Sort(parts)
+	return strings.Join(parts, " ")
+}
+
+func (f *sizeFlag) Set(v string) error {
+	m, list, ok := strings.Cut(v, "=")
+	if !ok || m == "" || list == "" {
+		return fmt.Errorf("want METHOD=N,N,... (e.g. lora=1,4,16), got %q", v)
+	}
+	if _, ok := train.LookupMethod(m); !ok {
+		return fmt.Errorf("unknown method %q (want one of %s)", m, strings.Join(train.MethodNames(), ", "))
+	}
+	if *f == nil {
+		*f = sizeFlag{}
+	}
+	if _, dup := (*f)[m]; dup {
+		return fmt.Errorf("%s given twice", m)
+	}
+	var ns []int
+	for _, part := range strings.Split(list, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(part))
+		if err != nil || n < 1 {
+			return fmt.Errorf("%s: %q is not a positive whole number", m, part)
+		}
+		ns = append(ns, n)
+	}
+	(*f)[m] = ns
+	return nil
 }
 
 // configs expands the training flags into the sweep's runs: one LoRA run per rank, with -lr (or LoRA's default)
@@ -43,16 +99,34 @@ func (sf sweepFlags) configs(tf *trainFlags) ([]train.Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	if sf.lrs != "" {
-		return sf.lrConfigs(tf, cfg)
-	}
-	var rs []int
-	for _, f := range strings.Split(sf.ranks, ",") {
-		r, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil {
-			return nil, fmt.Errorf("-ranks: %q is not a number", f)
+	specs := tokenSpecs(cfg.TrainTokens)
+	switch {
+	case sf.method == train.MethodIntrinsic:
+		if sf.methods != "" {
+			return nil, fmt.Errorf("-method intrinsic is an intrinsic-dimension sweep (d90); -methods runs a methods sweep: give one")
 		}
-		rs = append(rs, r)
+		return sf.intrinsicConfigs(tf, cfg)
+	case sf.method != train.MethodLoRA && sf.method != "":
+		return nil, fmt.Errorf("-method: a sweep runs LoRA at each of -ranks, then full fine-tuning (-full=false leaves it out, "+
+			"-full-lr sets its rate); -method intrinsic runs intrinsic at each of -dims instead of LoRA; -methods M,M runs "+
+			"each method at its ladder of sizes (got %q)", sf.method)
+	case sf.dims != "":
+		return nil, fmt.Errorf("-dims: the dimensions of an intrinsic sweep: give -method intrinsic")
+	}
+	if sf.methods != "" {
+		cfgs, err := sf.methodConfigs(tf, cfg)
+		return train.TokenSweepConfigs(cfgs, specs), err
+	}
+	if len(sf.sizes) > 0 {
+		return nil, fmt.Errorf("-size sets a method's sizes in a methods sweep: give -methods too")
+	}
+	if sf.lrs != "" {
+		cfgs, err := sf.lrConfigs(tf, cfg, []string{train.MethodLoRA})
+		return train.TokenSweepConfigs(cfgs, specs), err
+	}
+	rs, err := parseInts("ranks", sf.ranks)
+	if err != nil {
+		return nil, err
 	}
 	lr := float32(0)
 	if sf.full {
@@ -61,7 +135,25 @@ func (sf sweepFlags) configs(tf *trainFlags) ([]train.Config, error) {
 			return nil, fmt.Errorf("-full-lr: must be a positive number, got %g (or -full=false)", sf.fullLR)
 		}
 	}
-	return train.SweepConfigs(cfg, rs, tf.alpha == 0, lr), nil
+	return train.TokenSweepConfigs(train.SweepConfigs(cfg, rs, tf.alpha == 0, lr), specs), nil
+}
+
+// tokenSpecs splits a sweep's -train-tokens into its values: comma-separated, except that a chars: or ids: value
+// takes the rest (its own commas included).
+func tokenSpecs(list string) []string {
+	var specs []string
+	for list != "" {
+		if strings.HasPrefix(list, train.TokensChars) || strings.HasPrefix(list, train.TokensIDs) {
+			return append(specs, list)
+		}
+		spec, rest, _ := strings.Cut(list, ",")
+		specs = append(specs, strings.TrimSpace(spec))
+		list = strings.TrimSpace(rest)
+	}
+	if len(specs) == 0 {
+		specs = []string{""}
+	}
+	return specs
 }
 
 func runSweep(args []string) error {
@@ -75,14 +167,32 @@ func runSweep(args []string) error {
 	fs.StringVar(&sf.ranks, "ranks", "1,2,4,8,16", "LoRA ranks to run")
 	fs.BoolVar(&sf.full, "full", true, "also run full fine-tuning as the baseline")
 	fs.Float64Var(&sf.fullLR, "full-lr", flagFloat(train.DefaultLR(train.MethodFull)), "learning rate of the full fine-tuning run")
+	fs.StringVar(&sf.method, "method", train.MethodLoRA, "the method swept: lora (at each of -ranks) or intrinsic (at each of -dims)")
+	fs.StringVar(&sf.dims, "dims", "", "with -method intrinsic: the subspace dimensions d, e.g. 10,100,1000,10000 (the default);\n"+
+		"reports d90, the smallest d reaching 90% of full fine-tuning's accuracy, beside LoRA's trainable counts\n"+
+		"(-ranks given too: LoRA runs at those ranks as well; -lr is intrinsic's rate, LoRA keeps its default)")
+	fs.BoolVar(&sf.dimLRScale, "dim-lr-scale", true, fmt.Sprintf("with -dims: -lr (default %g) is the rate at d = %d, and each d runs at lr·sqrt(%d/d),\n"+
+		"which keeps the step in the weights the same size (false: every d at -lr)", flagFloat(train.DefaultLR(train.MethodIntrinsic)),
+		train.DefaultConfig().IntrinsicDim, train.DefaultConfig().IntrinsicDim))
 	asJSON := fs.Bool("json", false, "print one JSON object per run on stdout")
 	png := fs.String("png", "", "draw accuracy vs rank and vs trainable parameters into this PNG")
+	fs.StringVar(&sf.methods, "methods", "", "a methods sweep instead: each of these methods (or all) at its ladder of sizes\n"+
+		"("+ladders()+") at its own default learning rate, e.g. lora,dora,full,top,bitfit,ia3;\n"+
+		"-png draws accuracy against trainable parameters per method, and step time relative to full fine-tuning")
+	fs.Var(&sf.sizes, "size", "with -methods: METHOD=N,N,... runs that method at these sizes instead of its ladder (repeatable:\n"+
+		"-size lora=2,8 -size top=1)")
 	fs.StringVar(&sf.lrs, "lrs", "", "a learning-rate sweep instead: LoRA (at the one rank of -ranks, or r=4) and full fine-tuning\n"+
-		"(unless -full=false) at each of these rates, e.g. 1e-4,3e-4,1e-3,3e-3,1e-2,3e-2,1e-1; reports each method's best\n"+
-		"rate by final validation loss and their ratio (-png: the loss against the rate)")
+		"(unless -full=false), or each method of -methods at its default size (or the one of -size), at each of these rates,\n"+
+		"e.g. 1e-4,3e-4,1e-3,3e-3,1e-2,3e-2,1e-1; reports each method's best rate by final validation loss\n"+
+		"(-png: the loss against the rate)")
 	logPath := fs.String("log", "", "write one JSON line per step and per evaluation of every run (and each result) to this file")
+	from := fs.String("from", "", "train nothing: read the JSON lines that methods sweeps printed (-json) from these files\n"+
+		"(comma-separated) and print their table, or draw them with -png (one figure from sweeps run in parts)")
 	if err := parseFlags(fs, args, sweepHints); err != nil {
 		return err
+	}
+	if *from != "" {
+		return replotSweeps(strings.Split(*from, ","), *png, *asJSON)
 	}
 	runs, err := sf.configs(&tf)
 	if err != nil {
@@ -119,16 +229,27 @@ func runSweep(args []string) error {
 		log = json.NewEncoder(f)
 	}
 	var results []train.Result
+	var runsOut []sweepRun
 	var evals progress // the evaluations of every run, for the closing line
+	methodsSweep := sf.methods != "" && sf.lrs == ""
 	for i, c := range runs {
-		label := fmt.Sprintf("[%d/%d] %s", i+1, len(runs), c.Method)
-		if c.Method == train.MethodLoRA {
+		label := fmt.Sprintf("[%d/%d] %s", i+1, len(runs), c.Label())
+		if sf.methods == "" && c.Method == train.MethodLoRA {
 			label = fmt.Sprintf("[%d/%d] r=%d", i+1, len(runs), c.Rank)
 		}
 		if sf.lrs != "" {
 			label += fmt.Sprintf(" lr=%g", c.LR)
 		}
+		if c.Method == train.MethodLoRA && c.TrainTokens != "" {
+			label += " tokens=" + c.TrainTokens
+		}
 		s, err := train.New(base, tok, c)
+		if why, ok := tooLong(c, err); ok && methodsSweep { // a prefix longer than the task leaves room for
+			fmt.Fprintf(os.Stderr, "%s: skipped: %s\n", label, why)
+			runsOut = append(runsOut, sweepRun{Result: train.Result{Task: c.Task, Method: c.Method, LR: c.LR}, Skipped: why})
+			runsOut[len(runsOut)-1].MethodSettings = train.MethodSettings{Size: c.Size(), SizeName: sizeName(c.Method)}
+			continue
+		}
 		if err != nil {
 			return fmt.Errorf("sweep run %d: %w", i+1, err)
 		}
@@ -146,12 +267,32 @@ func runSweep(args []string) error {
 		evals.evals += p.evals
 		evals.evalSecs += p.evalSecs
 		results = append(results, res)
+		run := sweepRun{Result: res}
+		if methodsSweep && c.Method != train.MethodFrozen {
+			run.DecodeMS, run.DecodeVsBase = decodeCost(s.Model(), base)
+		}
+		runsOut = append(runsOut, run)
+	}
+	if methodsSweep {
+		fmt.Fprintf(os.Stderr, "sweep: timing each method's step against full fine-tuning's, interleaved (%d rounds)...\n", timingRounds)
+		if err := timeSteps(base, tok, runs, runsOut); err != nil {
+			return err
+		}
 	}
 	summary := lrSummaryOf(results)
+	intrinsic := sf.method == train.MethodIntrinsic
+	var isum intrinsicSummary
+	if intrinsic {
+		isum = summarizeIntrinsic(base, runs, results)
+	}
 	if *asJSON {
 		enc := json.NewEncoder(os.Stdout)
-		for _, r := range results {
-			if err := enc.Encode(r); err != nil {
+		for _, r := range runsOut {
+			var v any = r
+			if !methodsSweep {
+				v = r.Result
+			}
+			if err := enc.Encode(v); err != nil {
 				return err
 			}
 		}
@@ -160,18 +301,35 @@ func runSweep(args []string) error {
 				return err
 			}
 		}
+		if intrinsic {
+			if err := enc.Encode(isum); err != nil {
+				return err
+			}
+		}
 	} else if sf.lrs != "" {
 		printLRTable(results, summary)
+	} else if methodsSweep {
+		printMethodsTable(runsOut)
 	} else {
 		printTable(results)
+		if intrinsic {
+			printIntrinsic(isum)
+		}
 	}
 	var written []string
 	if *png != "" {
-		draw := plotSweep
-		if sf.lrs != "" {
-			draw = plotLRSweep
+		var err error
+		switch {
+		case sf.lrs != "":
+			err = plotLRSweep(*png, runs[0].Task, results)
+		case methodsSweep:
+			err = plotMethods(*png, runs[0].Task, runsOut)
+		case intrinsic:
+			err = plotIntrinsic(*png, runs[0].Task, results, isum)
+		default:
+			err = plotSweep(*png, runs[0].Task, results)
 		}
-		if err := draw(*png, runs[0].Task, results); err != nil {
+		if err != nil {
 			return err
 		}
 		written = append(written, "the chart to "+*png)
@@ -192,25 +350,329 @@ func runSweep(args []string) error {
 	return nil
 }
 
+// replotSweeps reads the runs that methods sweeps printed with -json from files, and prints their table (or their
+// JSON lines again, with -json) and draws them into png (when given). Runs are kept in the files' order.
+func replotSweeps(files []string, png string, asJSON bool) error {
+	var runs []sweepRun
+	task := ""
+	for _, path := range files {
+		f, err := os.Open(path)
+		if err != nil {
+			return fmt.Errorf("-from: %w", err)
+		}
+		dec := json.NewDecoder(f)
+		for n := 1; ; n++ {
+			var r sweepRun
+			if err := dec.Decode(&r); err == io.EOF {
+				break
+			} else if err != nil {
+				f.Close()
+				return fmt.Errorf("-from %s: run %d: %w", path, n, err)
+			}
+			if r.Method == "" {
+				continue // a learning-rate sweep's summary line
+			}
+			if task == "" {
+				task = r.Task
+			} else if r.Task != task {
+				f.Close()
+				return fmt.Errorf("-from %s: run %d is of task %s, the first of %s: one figure is one task", path, n, r.Task, task)
+			}
+			runs = append(runs, r)
+		}
+		f.Close()
+	}
+	if len(runs) == 0 {
+		return fmt.Errorf("-from: no runs in %s", strings.Join(files, ", "))
+	}
+	if asJSON {
+		enc := json.NewEncoder(os.Stdout)
+		for _, r := range runs {
+			if err := enc.Encode(r); err != nil {
+				return err
+			}
+		}
+	} else {
+		printMethodsTable(runs)
+	}
+	if png != "" {
+		if err := plotMethods(png, task, runs); err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "sweep: wrote the chart of %d runs to %s\n", len(runs), png)
+	}
+	return nil
+}
+
+// tooLong reports whether err says that the task's examples do not fit the context a prefix of c leaves, and why.
+func tooLong(c train.Config, err error) (string, bool) {
+	if err == nil || c.PrefixLen == 0 || (c.Method != train.MethodPrefixEmbed && c.Method != train.MethodPrefixLayer) {
+		return "", false
+	}
+	for _, fe := range train.FieldErrors(err) {
+		if fe.Field == "task" {
+			return fe.Reason, true
+		}
+	}
+	return "", false
+}
+
+// sizeName is the size knob of method ("" when it has none).
+func sizeName(method string) string {
+	spec, _ := train.LookupMethod(method)
+	return spec.Size
+}
+
+// sweepRun is one run of a methods sweep as -json prints it: the run's Result and what the sweep measured beside it.
+type sweepRun struct {
+	Skipped string `json:"skipped,omitempty"` // why the run could not run (a prefix that leaves the examples no room)
+	train.Result
+	StepTimedMS  float64 `json:"step_timed_ms,omitempty"`       // a step on the sweep's first batch, fastest of the interleaved timing rounds
+	StepVsFull   float64 `json:"step_vs_full,omitempty"`        // step_timed_ms over full fine-tuning's, from the same rounds
+	DecodeMS     float64 `json:"decode_ms_per_token,omitempty"` // greedy decoding of one row, per token, as trained (unmerged)
+	DecodeVsBase float64 `json:"decode_vs_base,omitempty"`      // the same over the plain base's, measured alternately with it
+}
+
+// timingRounds is how many rounds timeSteps interleaves, and timingSteps the steps each method takes per round.
+const (
+	timingRounds = 5
+	timingSteps  = 2
+)
+
+// timeSteps sets each run's step_vs_full from a timing pass after the sweep: a fresh session of every run's settings
+// takes timingSteps steps on the same batch (the sweep's first, identical for every run) in each of timingRounds
+// rounds, the runs interleaved within a round, so that a machine whose load changes slows them alike; each run's
+// figure is its fastest round, over full fine-tuning's. A sweep without a full run has no ratio.
+func timeSteps(base *model.Model, tok data.Tokenizer, cfgs []train.Config, runs []sweepRun) error {
+	full := -1
+	for i, c := range cfgs {
+		if c.Method == train.MethodFull && runs[i].Skipped == "" {
+			full = i
+		}
+	}
+	if full < 0 {
+		return nil
+	}
+	sessions := make([]*train.Session, len(cfgs))
+	var batch data.Batch
+	for i, c := range cfgs {
+		if runs[i].Skipped != "" || c.Method == train.MethodFrozen {
+			continue
+		}
+		s, err := train.New(base, tok, c)
+		if err != nil {
+			return fmt.Errorf("timing run %d: %w", i+1, err)
+		}
+		if i == full || batch.B == 0 {
+			batch = s.NextBatch()
+		}
+		sessions[i] = s
+	}
+	best := make([]float64, len(cfgs))
+	for i := range best {
+		best[i] = math.Inf(1)
+	}
+	for range timingRounds {
+		for i, s := range sessions {
+			if s == nil {
+				continue
+			}
+			start := time.Now()
+			for range timingSteps {
+				if _, err := s.StepBatch(&batch); err != nil {
+					return fmt.Errorf("timing run %d: %w", i+1, err)
+				}
+			}
+			best[i] = min(best[i], float64(time.Since(start))/float64(time.Millisecond)/timingSteps)
+		}
+	}
+	for i := range runs {
+		if sessions[i] != nil {
+			runs[i].StepTimedMS, runs[i].StepVsFull = best[i], best[i]/best[full]
+		}
+	}
+	return nil
+}
+
+// decodeTokens is how many positions decodeCost decodes per pass, and decodeRounds how many alternating passes of
+// the method's model and the base it takes the fastest of.
+const (
+	decodeTokens = 128
+	decodeRounds = 9
+)
+
+// decodeCost measures the inference cost of m as trained (its method unmerged, as a deployment that keeps the
+// adapter separate runs it): milliseconds per token of one row decoded position by position, the fastest of
+// decodeRounds passes, alternating with the same passes on base; and the ratio of the two.
+func decodeCost(m, base *model.Model) (msPerToken, vsBase float64) {
+	tokens := min(decodeTokens, m.Config.SeqLen)
+	pass := func(d *model.Decoder) float64 {
+		d.Reset()
+		start := time.Now()
+		for pos := range tokens {
+			if _, err := d.Next(2 + pos%(m.Config.VocabSize-2)); err != nil {
+				return math.Inf(1)
+			}
+		}
+		return float64(time.Since(start)) / float64(time.Millisecond) / float64(tokens)
+	}
+	dm, db := m.NewDecoder(1), base.NewDecoder(1)
+	best, bestBase := math.Inf(1), math.Inf(1)
+	for range decodeRounds {
+		best = min(best, pass(dm))
+		bestBase = min(bestBase, pass(db))
+	}
+	return best, best / bestBase
+}
+
+// methodConfigs expands a methods sweep (or, with -lrs, a learning-rate sweep of the methods).
+func (sf sweepFlags) methodConfigs(tf *trainFlags, cfg train.Config) ([]train.Config, error) {
+	methods := strings.Split(sf.methods, ",")
+	if sf.methods == "all" {
+		methods = nil
+		for _, m := range train.MethodNames() {
+			if m != train.MethodFrozen {
+				methods = append(methods, m)
+			}
+		}
+	}
+	for i := range methods {
+		methods[i] = strings.TrimSpace(methods[i])
+	}
+	var clash []string
+	tf.fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "full-lr", "full":
+			clash = append(clash, "-"+f.Name+" (list full in -methods, or leave it out)")
+		case "lr":
+			clash = append(clash, "-lr (each method runs at its own default rate; -lrs tries several)")
+		case "ranks":
+			if sf.sizes[train.MethodLoRA] != nil {
+				clash = append(clash, "-ranks beside -size lora=...")
+			}
+		}
+	})
+	if len(clash) > 0 {
+		return nil, fmt.Errorf("-methods: %s does not apply", strings.Join(clash, ", "))
+	}
+	sizes := map[string][]int(sf.sizes)
+	if tf.set("ranks") { // -ranks is LoRA's (and DoRA's) ladder
+		var rs []int
+		for _, f := range strings.Split(sf.ranks, ",") {
+			r, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil {
+				return nil, fmt.Errorf("-ranks: %q is not a number", f)
+			}
+			rs = append(rs, r)
+		}
+		sizes = maps.Clone(sizes)
+		if sizes == nil {
+			sizes = map[string][]int{}
+		}
+		for _, m := range []string{train.MethodLoRA, train.MethodDoRA} {
+			if _, given := sizes[m]; !given && slices.Contains(methods, m) {
+				sizes[m] = rs
+			}
+		}
+	}
+	if sf.lrs != "" {
+		one := cfg
+		for m, ns := range sizes {
+			if len(ns) != 1 {
+				return nil, fmt.Errorf("-lrs runs each method at one size: -size %s=%d (give one)", m, ns[0])
+			}
+		}
+		var out []train.Config
+		for _, m := range methods {
+			c := one
+			c.Method = m
+			if ns, ok := sizes[m]; ok {
+				c = c.WithSize(ns[0])
+			}
+			if spec, _ := train.LookupMethod(m); spec.Size == train.SizeRank && tf.alpha == 0 {
+				c.Alpha = one.Alpha / float32(max(one.Rank, 1)) * float32(c.Rank)
+			}
+			lcfg, err := sf.lrConfigs(tf, c, []string{m})
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, lcfg...)
+		}
+		return out, nil
+	}
+	runs, err := train.MethodSweepConfigs(cfg, methods, sizes, tf.alpha == 0)
+	if err != nil {
+		return nil, fmt.Errorf("-methods: %w", err)
+	}
+	return runs, nil
+}
+
+// ladders describes each method's default sizes, for -h.
+func ladders() string {
+	var parts []string
+	for _, m := range train.Methods() {
+		if len(m.Ladder) > 0 {
+			var ns []string
+			for _, n := range m.Ladder {
+				ns = append(ns, strconv.Itoa(n))
+			}
+			parts = append(parts, fmt.Sprintf("%s %s %s", m.Name, m.Size, strings.Join(ns, ",")))
+		}
+	}
+	return strings.Join(parts, "; ")
+}
+
+// printMethodsTable prints a methods sweep: each run's size, cost, scores and step time relative to full.
+func printMethodsTable(runs []sweepRun) {
+	fmt.Printf("%-8s %-16s %10s %10s %9s %9s %9s %9s %8s %8s\n", "task", "method", "trainable", "state", "val_loss",
+		"accuracy", "tok/s", "step ms", "vs full", "decode")
+	for _, r := range runs {
+		if r.Skipped != "" {
+			fmt.Printf("%-8s %-16s skipped: %s\n", r.Task, fmt.Sprintf("%s %s=%d", r.Method, r.SizeName, r.Size), r.Skipped)
+			continue
+		}
+		rel, dec := "-", "-"
+		if r.StepVsFull > 0 {
+			rel = fmt.Sprintf("%.2fx", r.StepVsFull)
+		}
+		if r.DecodeVsBase > 0 {
+			dec = fmt.Sprintf("%.2fx", r.DecodeVsBase)
+		}
+		label := r.Method
+		if r.SizeName != "" {
+			label = fmt.Sprintf("%s %s=%d", r.Method, r.SizeName, r.Size)
+		}
+		fmt.Printf("%-8s %-16s %10d %10s %9.4f %8.1f%% %9.0f %9.1f %8s %8s\n", r.Task, label, r.TrainableParams,
+			humanBytes(r.StateBytes), r.ValLoss, 100*r.Accuracy, r.TokensPerSec, r.StepMS, rel, dec)
+	}
+}
+
 func printTable(results []train.Result) {
-	fmt.Printf("%-6s %-6s %4s %-10s %10s %10s %9s %9s %9s\n", "task", "method", "rank", "targets", "trainable", "state", "val_loss", "accuracy", "tok/s")
+	fmt.Printf("%-6s %-9s %6s %-10s %-13s %10s %10s %9s %9s %9s\n", "task", "method", "r / d", "targets", "train-tokens", "trainable", "state", "val_loss", "accuracy", "tok/s")
 	for _, r := range results {
 		rank := "-"
-		if r.Method == train.MethodLoRA {
-			rank = strconv.Itoa(r.Rank)
+		if r.Method == train.MethodLoRA || r.Method == train.MethodIntrinsic {
+			rank = strconv.Itoa(r.Size)
 		}
 		targets := strings.Join(r.Targets, ",")
 		if targets == "" {
 			targets = "all"
 		}
-		fmt.Printf("%-6s %-6s %4s %-10s %10d %10s %9.4f %8.1f%% %9.0f\n", r.Task, r.Method, rank, targets,
+		if r.Method == train.MethodIntrinsic {
+			targets = "θ0 + P z"
+		}
+		tokens := "-"
+		if r.TrainTokens != "" && r.TrainTokens != train.TokensNone {
+			tokens = fmt.Sprintf("%s (%d)", r.TrainTokens, r.TokenRows)
+		}
+		fmt.Printf("%-6s %-9s %6s %-10s %-13s %10d %10s %9.4f %8.1f%% %9.0f\n", r.Task, r.Method, rank, targets, tokens,
 			r.TrainableParams, humanBytes(r.TrainableBytes), r.ValLoss, 100*r.Accuracy, r.TokensPerSec)
 	}
 }
 
-// lrConfigs expands a learning-rate sweep: LoRA at one rank (alpha as a rank sweep sets it) and, with -full,
-// full fine-tuning, each at every rate of -lrs.
-func (sf sweepFlags) lrConfigs(tf *trainFlags, cfg train.Config) ([]train.Config, error) {
+// lrConfigs expands a learning-rate sweep: each of methods at cfg's size (LoRA at one rank, alpha as a rank sweep
+// sets it) and, for the plain -lrs sweep, full fine-tuning (with -full), each at every rate of -lrs.
+func (sf sweepFlags) lrConfigs(tf *trainFlags, cfg train.Config, methods []string) ([]train.Config, error) {
 	rank := train.DefaultConfig().Rank
 	var clash []string
 	tf.fs.Visit(func(f *flag.Flag) {
@@ -236,7 +698,9 @@ func (sf sweepFlags) lrConfigs(tf *trainFlags, cfg train.Config) ([]train.Config
 		}
 		lrs = append(lrs, float32(v))
 	}
-	methods := []string{train.MethodLoRA}
+	if sf.methods != "" { // cfg is already the method's run at its size
+		return train.LRSweepConfigs(cfg, lrs, methods), nil
+	}
 	if sf.full {
 		methods = append(methods, train.MethodFull)
 	}
@@ -244,44 +708,39 @@ func (sf sweepFlags) lrConfigs(tf *trainFlags, cfg train.Config) ([]train.Config
 	return train.LRSweepConfigs(lcfg, lrs, methods), nil
 }
 
-// lrSummary is the last JSON line of `sweep -lrs -json`: each method's best rate and their ratio.
+// lrSummary is the last JSON line of `sweep -lrs -json`: each method's best rate and their ratio (train.SummarizeLRs,
+// what the page gets too), and every method's best rate.
 type lrSummary struct {
-	Rank     int     `json:"rank"`
-	BestLoRA float32 `json:"best_lora_lr,omitempty"`
-	BestFull float32 `json:"best_full_lr,omitempty"`
-	Ratio    float64 `json:"lora_over_full,omitempty"`
+	train.LRSummary
+	Best map[string]float32 `json:"best_lr"` // every method's best rate by final validation loss
 }
 
 func lrSummaryOf(results []train.Result) lrSummary {
-	var s lrSummary
-	if l, ok := train.BestLR(results, train.MethodLoRA); ok {
-		s.Rank, s.BestLoRA = l.Rank, l.LR
-	}
-	if f, ok := train.BestLR(results, train.MethodFull); ok {
-		s.BestFull = f.LR
-	}
-	if s.BestLoRA > 0 && s.BestFull > 0 {
-		s.Ratio = float64(s.BestLoRA) / float64(s.BestFull)
+	s := lrSummary{LRSummary: train.SummarizeLRs(results), Best: map[string]float32{}}
+	for _, r := range results {
+		if b, ok := train.BestLR(results, r.Method); ok {
+			s.Best[r.Method] = b.LR
+		}
 	}
 	return s
 }
 
 func printLRTable(results []train.Result, s lrSummary) {
-	fmt.Printf("%-6s %-6s %4s %9s %10s %9s %9s\n", "task", "method", "rank", "lr", "trainable", "val_loss", "accuracy")
+	fmt.Printf("%-6s %-12s %9s %10s %9s %9s\n", "task", "method", "lr", "trainable", "val_loss", "accuracy")
 	for _, r := range results {
-		rank := "-"
-		if r.Method == train.MethodLoRA {
-			rank = strconv.Itoa(r.Rank)
+		label := r.Method
+		if r.SizeName != "" {
+			label = fmt.Sprintf("%s %d", r.Method, r.Size)
 		}
 		if r.Diverged != "" {
-			fmt.Printf("%-6s %-6s %4s %9.1e %10d %9s %9s  diverged after %d steps\n", r.Task, r.Method, rank, r.LR, r.TrainableParams, "-", "-", r.Steps)
+			fmt.Printf("%-6s %-12s %9.1e %10d %9s %9s  diverged after %d steps\n", r.Task, label, r.LR, r.TrainableParams, "-", "-", r.Steps)
 			continue
 		}
 		mark := ""
-		if (r.Method == train.MethodLoRA && r.LR == s.BestLoRA) || (r.Method == train.MethodFull && r.LR == s.BestFull) {
+		if s.Best[r.Method] == r.LR {
 			mark = "  best"
 		}
-		fmt.Printf("%-6s %-6s %4s %9.1e %10d %9.4f %8.1f%%%s\n", r.Task, r.Method, rank, r.LR, r.TrainableParams, r.ValLoss, 100*r.Accuracy, mark)
+		fmt.Printf("%-6s %-12s %9.1e %10d %9.4f %8.1f%%%s\n", r.Task, label, r.LR, r.TrainableParams, r.ValLoss, 100*r.Accuracy, mark)
 	}
 	if s.Ratio > 0 {
 		fmt.Printf("best learning rate by validation loss: LoRA %g, full fine-tuning %g: LoRA's is %.3gx (\"LoRA without regret\": about 10x)\n",

@@ -38,7 +38,7 @@ func TestSweepLRsCLI(t *testing.T) {
 	require.NoError(t, runErr)
 	sc := bufio.NewScanner(r)
 	var results []train.Result
-	var summary lrSummary
+	var summary train.LRSummary
 	for sc.Scan() {
 		if len(results) == 4 {
 			require.NoError(t, json.Unmarshal(sc.Bytes(), &summary))

@@ -96,8 +96,12 @@ type AdapterConfig struct {
 	Revision            *string            `json:"revision"`                    // null
 	TargetModules       []string           `json:"target_modules"`              // e.g. "q_proj", "v_proj"
 	TaskType            string             `json:"task_type"`                   // "CAUSAL_LM"
-	UseDoRA             bool               `json:"use_dora"`                    // false
-	UseRSLoRA           bool               `json:"use_rslora"`                  // scaling alpha/sqrt(r) instead of alpha/r
+
+	// trainable_token_indices: the token rows trained beside LoRA (TokenIndices), omitted without them.
+	TrainableTokenIndices json.RawMessage `json:"trainable_token_indices,omitempty"`
+
+	UseDoRA   bool `json:"use_dora"`   // false
+	UseRSLoRA bool `json:"use_rslora"` // scaling alpha/sqrt(r) instead of alpha/r
 }
 
 // NewAdapterConfig returns the config golora writes for a LoRA adapter on a
@@ -257,6 +261,52 @@ func ParsePEFTKey(key string) (module, which string, err error) {
 		return "", "", fmt.Errorf("checkpoint: PEFT key %q has an invalid module path %q", key, module)
 	}
 	return module, which, nil
+}
+
+// PEFTTokensParam ends the key of a module's trainable token rows: PEFT's TrainableTokensWrapper saves its
+// token_adapter's trainable_tokens_delta (K, C), the rows themselves (not a difference), in the order of the
+// config's trainable_token_indices (src/peft/utils/other.py, adapter_state_dict).
+const PEFTTokensParam = ".token_adapter.trainable_tokens_delta"
+
+// The modules whose rows train: the input embedding, and an untied classifier (in PEFT's dict form).
+const (
+	TokensEmbedModule = "model.embed_tokens"
+	TokensHeadModule  = "lm_head"
+)
+
+// PEFTTokensKey is the adapter_model.safetensors key of a module's token rows, e.g.
+// "base_model.model.model.embed_tokens.token_adapter.trainable_tokens_delta".
+func PEFTTokensKey(module string) string { return peftPrefix + module + PEFTTokensParam }
+
+// TokenIndices reads trainable_token_indices: a list (the input embedding's rows, PEFT's list form) or an object
+// of module name to list (PEFT's dict form; golora knows embed_tokens and lm_head, matched by their last name).
+// It returns nil lists when the field is absent or null. The ids themselves are checked against a base by the caller.
+func (c AdapterConfig) TokenIndices() (embed, head []int, err error) {
+	raw := bytes.TrimSpace(c.TrainableTokenIndices)
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, nil, nil
+	}
+	if raw[0] == '[' {
+		if err := json.Unmarshal(raw, &embed); err != nil {
+			return nil, nil, fmt.Errorf("trainable_token_indices: %w", err)
+		}
+		return embed, nil, nil
+	}
+	var byModule map[string][]int
+	if err := json.Unmarshal(raw, &byModule); err != nil {
+		return nil, nil, errors.New("trainable_token_indices must be a list of token ids or an object of module name to such lists")
+	}
+	for name, ids := range byModule {
+		switch {
+		case name == "embed_tokens" || strings.HasSuffix(name, ".embed_tokens"):
+			embed = ids
+		case name == "lm_head" || strings.HasSuffix(name, ".lm_head"):
+			head = ids
+		default:
+			return nil, nil, fmt.Errorf("trainable_token_indices: module %q is neither embed_tokens nor lm_head", name)
+		}
+	}
+	return embed, head, nil
 }
 
 // TargetModules lists the Llama projections LoRA can target, in model order, with

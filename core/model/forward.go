@@ -69,10 +69,18 @@ type Acts struct {
 
 	passes []*pass                // each attached method's hooks for these activations
 	linear [][NumTargets]linearAt // (L) the hook computing each linear layer; nil h: plain
+	tokens tokensAt               // the hook at the token rows; nil h: plain
 	nmeth  int                    // len(m.Methods()) when passes were made
+	places places                 // the hooks at the input, the keys and values, the sublayer outputs
+	lead   leads                  // the leading positions the buffers were sized for
+	dsub   []float32              // (N', C) a sublayer hook's input gradient
 }
 
-// LayerActs is what one block saves.
+// LayerActs is what one block saves. With methods that place rows before
+// the tokens (Pass.Input), every sequence has T' = rows + T rows, and N' =
+// B·T' replaces N below; with leading keys and values (Pass.KV), K and V hold
+// them before each sequence's own: (B, keys + T', KVD), and Att is (B, NH,
+// T', keys + T').
 type LayerActs struct {
 	Ln1   []float32 // (N, C) input_layernorm output
 	Rstd1 []float32 // (N)
@@ -97,28 +105,43 @@ func (m *Model) NewActs(maxB, maxT int) *Acts {
 	if maxB < 1 || maxT < 1 || maxT > c.SeqLen {
 		panic(fmt.Sprintf("model: NewActs(%d, %d) outside 1..%d tokens", maxB, maxT, c.SeqLen))
 	}
+	if maxT+m.lead.rows+m.lead.kv > c.SeqLen {
+		panic(fmt.Sprintf("model: NewActs(%d, %d): the attached methods place %d positions before the tokens, the context is %d",
+			maxB, maxT, m.lead.rows+m.lead.kv, c.SeqLen))
+	}
+	T, TK := maxT+m.lead.rows, maxT+m.lead.rows+m.lead.kv // rows and keys per sequence
 	N, C, KVD, H, V := maxB*maxT, c.Dim, c.KVDim(), c.HiddenDim, c.VocabSize
-	att := maxB * c.NHeads * maxT * maxT
+	NT, NK := maxB*T, maxB*TK
+	att := maxB * c.NHeads * T * TK
 	f := func(n int) []float32 { return make([]float32, n) }
 	a := &Acts{MaxB: maxB, MaxT: maxT,
 		inputs: make([]int, N), targets: make([]int, N), mask: f(N), rows: make([]int, N), lnS: f(N * C), dlnS: f(N * C),
-		X0: f(N * C), LnF: f(N * C), RstdF: f(N), Logits: f(N * V), Probs: f(N * V), Losses: f(N),
-		dres: f(N * C), dln: f(N * C), dattY: f(N * C), dq: f(N * C), dqPre: f(N * C),
-		dk: f(N * KVD), dkPre: f(N * KVD), dv: f(N * KVD), datt: f(att),
-		dg: f(N * H), du: f(N * H), dh: f(N * H), dlogits: f(N * V), dlosses: f(N)}
+		X0: f(NT * C), LnF: f(NT * C), RstdF: f(NT), Logits: f(N * V), Probs: f(N * V), Losses: f(N),
+		dres: f(NT * C), dln: f(NT * C), dattY: f(NT * C), dq: f(NT * C), dqPre: f(NT * C),
+		dk: f(NK * KVD), dkPre: f(NT * KVD), dv: f(NK * KVD), datt: f(att),
+		dg: f(NT * H), du: f(NT * H), dh: f(NT * H), dlogits: f(N * V), dlosses: f(N)}
 	a.Layers = make([]LayerActs, c.NLayers)
 	for l := range a.Layers {
-		a.Layers[l] = LayerActs{Ln1: f(N * C), Rstd1: f(N), Q: f(N * C), K: f(N * KVD), V: f(N * KVD),
-			Att: f(att), AttY: f(N * C), XMid: f(N * C), Ln2: f(N * C), Rstd2: f(N),
-			G: f(N * H), U: f(N * H), Sig: f(N * H), Hd: f(N * H), XOut: f(N * C)}
+		a.Layers[l] = LayerActs{Ln1: f(NT * C), Rstd1: f(NT), Q: f(NT * C), K: f(NK * KVD), V: f(NK * KVD),
+			Att: f(att), AttY: f(NT * C), XMid: f(NT * C), Ln2: f(NT * C), Rstd2: f(NT),
+			G: f(NT * H), U: f(NT * H), Sig: f(NT * H), Hd: f(NT * H), XOut: f(NT * C)}
 	}
+	a.lead = m.lead
 	m.sizePasses(a)
 	return a
 }
 
 // sizePasses gives every attached method its hooks for a (again after Attach).
 func (m *Model) sizePasses(a *Acts) {
-	a.passes, a.linear = m.newPasses(a.MaxB * a.MaxT)
+	if m.lead != a.lead {
+		panic("model: these Acts were made before a method that places positions before the tokens was attached: make new ones (NewActs)")
+	}
+	a.passes, a.linear = m.newPasses(a.MaxB * (a.MaxT + a.lead.rows))
+	a.tokens = tokensOf(a.passes)
+	a.places = placesOf(a.passes, m.Config.NLayers)
+	if a.places.sub != nil && a.dsub == nil { // only a sublayer hook's backward needs it
+		a.dsub = make([]float32, a.MaxB*(a.MaxT+a.lead.rows)*m.Config.Dim)
+	}
 	a.nmeth = len(m.methods)
 }
 
@@ -173,32 +196,41 @@ func (m *Model) Forward(a *Acts, inputs, targets []int, mask []float32, b, t int
 	a.B, a.T = b, t
 	N, C, KVD, H, V := b*t, c.Dim, c.KVDim(), c.HiddenDim, c.VocabSize
 	NH, NKV, HS := c.NHeads, c.NKVHeads, c.HeadSize()
-	p := m.Params
 	copy(a.inputs, inputs)
 	m.beginPasses(a)
+	p := m.weightsOf(a.passes)
+	// With an Input hook every sequence has pre rows before its t tokens, and
+	// the blocks compute tt rows per sequence, NT in all; with a KV hook the
+	// attention reads keys leading keys first, at positions 0..keys-1.
+	pre, keys := a.places.rows, a.places.keys
+	tt := pre + t
+	NT := b * tt
 
-	nn.EmbeddingForward(a.X0, p.Embed, inputs, N, C)
+	m.inputRows(a, p.Embed, inputs, b, t) // X0 = [the Input hook's rows; Embed[inputs]] per sequence
 	x := a.X0
 	for l := range c.NLayers {
 		L, A := &p.Layers[l], &a.Layers[l]
-		nn.RMSNormForward(A.Ln1, A.Rstd1, x, L.AttnNorm, N, C, c.NormEps)
-		m.linear(a, l, TargetQ, A.Q, A.Ln1, L.Wq, N, C, C)
-		m.linear(a, l, TargetK, A.K, A.Ln1, L.Wk, N, C, KVD)
-		m.linear(a, l, TargetV, A.V, A.Ln1, L.Wv, N, C, KVD)
-		m.rope.Forward(A.Q, A.Q, b, t, NH, HS, 0)
-		m.rope.Forward(A.K, A.K, b, t, NKV, HS, 0)
-		nn.AttentionForward(A.AttY, A.Att, A.Q, A.K, A.V, b, t, NH, NKV, HS)
-		m.linear(a, l, TargetO, A.XMid, A.AttY, L.Wo, N, C, C) // o_proj output, then += x below
-		nn.ResidualForward(A.XMid, x, A.XMid, N*C)
-		nn.RMSNormForward(A.Ln2, A.Rstd2, A.XMid, L.MLPNorm, N, C, c.NormEps)
-		m.linear(a, l, TargetGate, A.G, A.Ln2, L.Wgate, N, C, H)
-		m.linear(a, l, TargetUp, A.U, A.Ln2, L.Wup, N, C, H)
-		nn.SwiGLUForward(A.Hd, A.Sig, A.G, A.U, N*H)
-		m.linear(a, l, TargetDown, A.XOut, A.Hd, L.Wdown, N, H, C)
-		nn.ResidualForward(A.XOut, A.XMid, A.XOut, N*C)
+		nn.RMSNormForward(A.Ln1, A.Rstd1, x, L.AttnNorm, NT, C, c.NormEps)
+		m.linear(a, l, TargetQ, A.Q, A.Ln1, L.Wq, NT, C, C)
+		m.linear(a, l, TargetK, A.K, A.Ln1, L.Wk, NT, C, KVD)
+		m.linear(a, l, TargetV, A.V, A.Ln1, L.Wv, NT, C, KVD)
+		m.rope.Forward(A.Q, A.Q, b, tt, NH, HS, keys)
+		m.rope.Forward(A.K, A.K, b, tt, NKV, HS, keys)
+		m.leadKV(a, l, b, tt) // K, V = [the KV hook's keys and values; K, V] per sequence
+		nn.AttentionForwardLead(A.AttY, A.Att, A.Q, A.K, A.V, b, tt, keys, NH, NKV, HS)
+		m.linear(a, l, TargetO, A.XMid, A.AttY, L.Wo, NT, C, C) // o_proj output, then += x below
+		m.sublayer(a, l, SubAttention, A.XMid, NT)
+		nn.ResidualForward(A.XMid, x, A.XMid, NT*C)
+		nn.RMSNormForward(A.Ln2, A.Rstd2, A.XMid, L.MLPNorm, NT, C, c.NormEps)
+		m.linear(a, l, TargetGate, A.G, A.Ln2, L.Wgate, NT, C, H)
+		m.linear(a, l, TargetUp, A.U, A.Ln2, L.Wup, NT, C, H)
+		nn.SwiGLUForward(A.Hd, A.Sig, A.G, A.U, NT*H)
+		m.linear(a, l, TargetDown, A.XOut, A.Hd, L.Wdown, NT, H, C)
+		m.sublayer(a, l, SubMLP, A.XOut, NT)
+		nn.ResidualForward(A.XOut, A.XMid, A.XOut, NT*C)
 		x = A.XOut
 	}
-	nn.RMSNormForward(a.LnF, a.RstdF, x, p.Norm, N, C, c.NormEps)
+	nn.RMSNormForward(a.LnF, a.RstdF, x, p.Norm, NT, C, c.NormEps)
 	weight := func(i int) float32 {
 		switch {
 		case targets[i] < 0:
@@ -208,9 +240,12 @@ func (m *Model) Forward(a *Acts, inputs, targets []int, mask []float32, b, t int
 		}
 		return mask[i]
 	}
-	a.packed, a.scored = a.ScoredOnly && targets != nil, N
+	// The classifier runs on the tokens' rows: all of them (packed, when
+	// rows precede them), or the scored ones (packed) with ScoredOnly.
+	scoredOnly := a.ScoredOnly && targets != nil
+	a.packed, a.scored = scoredOnly || pre > 0, N
 	if !a.packed {
-		matmul.Forward(a.Logits[:N*V], a.LnF[:N*C], p.LMHead, nil, N, C, V)
+		m.classify(a.tokensHook(m), p.LMHead, a.Logits[:N*V], a.LnF[:N*C], N)
 		if targets == nil {
 			return 0
 		}
@@ -220,19 +255,54 @@ func (m *Model) Forward(a *Acts, inputs, targets []int, mask []float32, b, t int
 		}
 	} else {
 		M := 0
-		for i, tg := range targets {
-			if tg >= 0 {
-				a.rows[M], a.targets[M], a.mask[M] = i, tg, weight(i)
-				copy(a.lnS[M*C:(M+1)*C], a.LnF[i*C:(i+1)*C])
-				M++
+		for i := range N {
+			if scoredOnly && targets[i] < 0 {
+				continue
 			}
+			r := i + (i/t+1)*pre // token i's row among the NT
+			a.rows[M] = r
+			if targets != nil {
+				a.targets[M], a.mask[M] = targets[i], weight(i)
+			}
+			copy(a.lnS[M*C:(M+1)*C], a.LnF[r*C:(r+1)*C])
+			M++
 		}
 		a.scored = M
-		matmul.Forward(a.Logits[:M*V], a.lnS[:M*C], p.LMHead, nil, M, C, V)
+		m.classify(a.tokensHook(m), p.LMHead, a.Logits[:M*V], a.lnS[:M*C], M)
+		if targets == nil {
+			return 0
+		}
 	}
 	M := a.scored
 	nn.CrossEntropyForward(a.Losses, a.Probs, a.Logits, a.targets[:M], M, V)
 	return nn.MaskedMeanOver(a.Losses[:M], a.mask[:M], a.LossDen)
+}
+
+// tokensHook is the hook at the token rows, or none (plain, or merged).
+func (a *Acts) tokensHook(m *Model) tokensAt {
+	if m.merged {
+		return tokensAt{}
+	}
+	return a.tokens
+}
+
+// embed writes x (N, C) = embed[ids] (the pass's embedding), or what the method acting on the token rows makes of it.
+func (m *Model) embed(at tokensAt, embed, x []float32, ids []int, n int) {
+	if at.h != nil {
+		at.h.Embed(at.ctx, x[:n*m.Config.Dim], embed, ids, n)
+		return
+	}
+	nn.EmbeddingForward(x, embed, ids, n, m.Config.Dim)
+}
+
+// classify computes logits (N, V) = h (N, C) · lmHeadᵀ (the pass's classifier), or what the method acting on the token rows makes of it.
+func (m *Model) classify(at tokensAt, lmHead, logits, h []float32, n int) {
+	C, V := m.Config.Dim, m.Config.VocabSize
+	if at.h != nil {
+		at.h.Classify(at.ctx, logits[:n*V], h[:n*C], lmHead, n)
+		return
+	}
+	matmul.Forward(logits[:n*V], h[:n*C], lmHead, nil, n, C, V)
 }
 
 // linear computes out (N, OC) = in (N, IC) · Wᵀ, or what the method acting on (l, tg) makes of it.
@@ -242,6 +312,123 @@ func (m *Model) linear(a *Acts, l int, tg Target, out, in, w []float32, n, ic, o
 		return
 	}
 	matmul.Forward(out[:n*oc], in[:n*ic], w, nil, n, ic, oc)
+}
+
+// inputRows writes X0 (B, pre+t, C): per sequence, the Input hook's rows
+// (when one is attached), then its t tokens' embeddings (embed).
+func (m *Model) inputRows(a *Acts, embed []float32, inputs []int, b, t int) {
+	C, pl, tokens := m.Config.Dim, &a.places, a.tokensHook(m)
+	if pl.rows == 0 {
+		m.embed(tokens, embed, a.X0, inputs, b*t)
+		return
+	}
+	pre, tt := pl.rows, pl.rows+t
+	pl.input.Forward(pl.inputCtx, a.X0[:pre*C])
+	for s := range b {
+		x := a.X0[s*tt*C : (s+1)*tt*C]
+		copy(x[:pre*C], a.X0[:pre*C])
+		m.embed(tokens, embed, x[pre*C:], inputs[s*t:], t)
+	}
+}
+
+// inputRowsBackward takes the gradient of X0 (dx, (B, pre+t, C)) to the
+// Input hook's rows (summed over the sequences) and to the token rows'
+// hook, or to the embedding when it trains (dembed not nil).
+func (m *Model) inputRowsBackward(a *Acts, dembed, dx []float32, b, t int) {
+	C, pl, tokens := m.Config.Dim, &a.places, a.tokensHook(m)
+	pre, tt := pl.rows, pl.rows+t
+	if pre > 0 {
+		// forward: every sequence's rows 0..pre-1 are the same rows
+		for s := 1; s < b; s++ {
+			nn.ResidualForward(dx[:pre*C], dx[:pre*C], dx[s*tt*C:], pre*C)
+		}
+		pl.input.Backward(pl.inputCtx, dx[:pre*C])
+	}
+	// forward: each sequence's rows pre.. = Embed[inputs] (or the token rows' hook)
+	for s := range b {
+		n, d, ids := t, dx[(s*tt+pre)*C:(s+1)*tt*C], a.inputs[s*t:]
+		if pre == 0 { // the tokens' rows are contiguous: one call for the batch
+			if s > 0 {
+				break
+			}
+			n, d, ids = b*t, dx[:b*t*C], a.inputs[:b*t]
+		}
+		switch {
+		case tokens.h != nil:
+			tokens.h.EmbedBackward(tokens.ctx, dembed, d, ids, n)
+		case dembed != nil:
+			nn.EmbeddingBackward(dembed, d, ids, n, C)
+		}
+	}
+}
+
+// leadKV puts the KV hook's keys and values before each sequence's own in
+// layer l's K and V, which hold the b·tt rows the linear layers wrote: those
+// move to (B, keys+tt, KVD), sequence s's own at rows keys.. of its block.
+func (m *Model) leadKV(a *Acts, l, b, tt int) {
+	pl := &a.places
+	if pl.keys == 0 {
+		return
+	}
+	A, KVD, keys := &a.Layers[l], m.Config.KVDim(), pl.keys
+	tk := keys + tt
+	for _, kv := range [2][]float32{A.K, A.V} {
+		for s := b - 1; s >= 0; s-- { // last first: a block moves up over its own old rows only
+			copy(kv[(s*tk+keys)*KVD:(s+1)*tk*KVD], kv[s*tt*KVD:(s+1)*tt*KVD])
+		}
+	}
+	pl.kv.Forward(pl.kvCtx, l, A.K[:keys*KVD], A.V[:keys*KVD])
+	for s := 1; s < b; s++ {
+		copy(A.K[s*tk*KVD:(s*tk+keys)*KVD], A.K[:keys*KVD])
+		copy(A.V[s*tk*KVD:(s*tk+keys)*KVD], A.V[:keys*KVD])
+	}
+}
+
+// leadKVBackward hands the KV hook the gradients of layer l's leading keys
+// and values, summed over the sequences, and moves each sequence's own
+// gradients (dk, dv: (B, keys+tt, KVD), either may be nil) to the front, (B·tt, KVD).
+func (m *Model) leadKVBackward(a *Acts, l int, dk, dv []float32, b, tt int) {
+	pl, KVD := &a.places, m.Config.KVDim()
+	keys := pl.keys
+	tk := keys + tt
+	// forward: every sequence's leading keys and values are the same ones
+	for s := 1; s < b; s++ {
+		nn.ResidualForward(dk[:keys*KVD], dk[:keys*KVD], dk[s*tk*KVD:], keys*KVD)
+		nn.ResidualForward(dv[:keys*KVD], dv[:keys*KVD], dv[s*tk*KVD:], keys*KVD)
+	}
+	pl.kv.Backward(pl.kvCtx, l, dk[:keys*KVD], dv[:keys*KVD])
+	for _, d := range [2][]float32{dk, dv} {
+		for s := range b { // first first: a block moves down over its own old rows only
+			copy(d[s*tt*KVD:(s+1)*tt*KVD], d[(s*tk+keys)*KVD:(s+1)*tk*KVD])
+		}
+	}
+}
+
+// sublayer applies the hook at layer l's sublayer output k to h (n, C), if any.
+func (m *Model) sublayer(a *Acts, l, k int, h []float32, n int) {
+	if a.places.sub == nil {
+		return
+	}
+	if at := a.places.sub[l][k]; at.h != nil {
+		at.h.Forward(at.ctx, h[:n*m.Config.Dim], n)
+	}
+}
+
+// sublayerBackward returns the gradient of layer l's sublayer output k
+// before its hook: dout itself when no method transforms it.
+func (m *Model) sublayerBackward(a *Acts, l, k int, dout []float32, n int) []float32 {
+	if a.places.sub == nil {
+		return dout
+	}
+	at := a.places.sub[l][k]
+	if at.h == nil {
+		return dout
+	}
+	C := m.Config.Dim
+	dh := a.dsub[:n*C]
+	clear(dh)
+	at.h.Backward(at.ctx, dh, dout[:n*C], n)
+	return dh
 }
 
 // linearBackward accumulates din += dout·W (when din is not nil) and dw +=
@@ -263,7 +450,7 @@ func (m *Model) linearBackward(a *Acts, l int, tg Target, din, dw, dout, in, w [
 // or a base weight with a gradient (-1: the embedding; NLayers: nothing
 // below the final norm). Below it no gradient is needed at all.
 func (m *Model) lowestTrained(a *Acts, grads *Params) int {
-	if grads != nil && grads.Embed != nil {
+	if (grads != nil && grads.Embed != nil) || a.tokensHook(m).h != nil || a.places.input != nil {
 		return -1
 	}
 	for l := range m.Config.NLayers {
@@ -271,6 +458,12 @@ func (m *Model) lowestTrained(a *Acts, grads *Params) int {
 			if a.linearHook(m, l, Target(tg)).h != nil {
 				return l
 			}
+		}
+		if a.places.kv != nil {
+			return l
+		}
+		if a.places.sub != nil && (a.places.sub[l][SubAttention].h != nil || a.places.sub[l][SubMLP].h != nil) {
+			return l
 		}
 		if grads != nil {
 			G := &grads.Layers[l]
@@ -296,9 +489,19 @@ func (m *Model) Backward(a *Acts, grads *Params) {
 	}
 	c := m.Config
 	b, t := a.B, a.T
-	N, C, KVD, H, V := b*t, c.Dim, c.KVDim(), c.HiddenDim, c.VocabSize
+	C, KVD, H, V := c.Dim, c.KVDim(), c.HiddenDim, c.VocabSize
 	NH, NKV, HS := c.NHeads, c.NKVHeads, c.HeadSize()
-	p := m.Params
+	p := m.weightsOf(a.passes)
+	if wg := weightGradsOf(a.passes); wg != nil {
+		if grads != nil {
+			panic("model: Backward with base gradients while a method supplies the weights")
+		}
+		grads = wg
+	}
+	defer endPasses(a.passes)
+	pre, keys := a.places.rows, a.places.keys
+	tt := pre + t
+	N := b * tt // the rows the blocks computed (b·t without an Input hook)
 	g := func(f func(*Params) []float32) []float32 {
 		if grads == nil {
 			return nil
@@ -316,11 +519,19 @@ func (m *Model) Backward(a *Acts, grads *Params) {
 	// forward: logits = LnF · LMHeadᵀ (on the packed scored rows of LnF when packed)
 	dln := zero(a.dln[:N*C])
 	dLMHead := g(func(p *Params) []float32 { return p.LMHead })
+	tokens := a.tokensHook(m)
+	classifyBackward := func(dh, h []float32, n int) {
+		if tokens.h != nil {
+			tokens.h.ClassifyBackward(tokens.ctx, dh, dLMHead, dlogits, h, p.LMHead, n)
+			return
+		}
+		matmul.Backward(dh, dLMHead, nil, dlogits, h, p.LMHead, n, C, V)
+	}
 	if !a.packed {
-		matmul.Backward(dln, dLMHead, nil, dlogits, a.LnF[:N*C], p.LMHead, N, C, V)
+		classifyBackward(dln, a.LnF[:N*C], N)
 	} else {
 		dh := zero(a.dlnS[:M*C])
-		matmul.Backward(dh, dLMHead, nil, dlogits, a.lnS[:M*C], p.LMHead, M, C, V)
+		classifyBackward(dh, a.lnS[:M*C], M)
 		for k, i := range a.rows[:M] {
 			copy(dln[i*C:(i+1)*C], dh[k*C:(k+1)*C])
 		}
@@ -350,9 +561,10 @@ func (m *Model) Backward(a *Acts, grads *Params) {
 		if l > 0 {
 			x = a.Layers[l-1].XOut
 		}
-		// dres holds dL/dXOut. forward: XOut = XMid + down(Hd)
+		// dres holds dL/dXOut. forward: XOut = XMid + f(down(Hd)), f the MLP's sublayer hook or none
 		dh := zero(a.dh[:N*H])
-		m.linearBackward(a, l, TargetDown, dh, gw(func(L *Layer) []float32 { return L.Wdown }), dres, A.Hd, L.Wdown, N, H, C)
+		dout := m.sublayerBackward(a, l, SubMLP, dres, N)
+		m.linearBackward(a, l, TargetDown, dh, gw(func(L *Layer) []float32 { return L.Wdown }), dout, A.Hd, L.Wdown, N, H, C)
 		// forward: Hd = silu(G) * U
 		dg, du := zero(a.dg[:N*H]), zero(a.du[:N*H])
 		nn.SwiGLUBackward(dg, du, dh, A.G, A.U, A.Sig, N*H)
@@ -362,9 +574,10 @@ func (m *Model) Backward(a *Acts, grads *Params) {
 		m.linearBackward(a, l, TargetUp, dln, gw(func(L *Layer) []float32 { return L.Wup }), du, A.Ln2, L.Wup, N, C, H)
 		// forward: Ln2 = RMSNorm(XMid); the residual adds dL/dXOut, already in dres
 		nn.RMSNormBackward(dres, gw(func(L *Layer) []float32 { return L.MLPNorm }), dln, A.XMid, L.MLPNorm, A.Rstd2, N, C)
-		// dres holds dL/dXMid. forward: XMid = x + o(AttY)
+		// dres holds dL/dXMid. forward: XMid = x + f(o(AttY)), f the attention's sublayer hook or none
 		dattY := zero(a.dattY[:N*C])
-		m.linearBackward(a, l, TargetO, dattY, gw(func(L *Layer) []float32 { return L.Wo }), dres, A.AttY, L.Wo, N, C, C)
+		dout = m.sublayerBackward(a, l, SubAttention, dres, N)
+		m.linearBackward(a, l, TargetO, dattY, gw(func(L *Layer) []float32 { return L.Wo }), dout, A.AttY, L.Wo, N, C, C)
 		// forward: AttY = Attention(Q, K, V)
 		// dL/dx of the block's input is needed only when something below
 		// trains; the lowest trained block computes only the gradients of q,
@@ -375,40 +588,45 @@ func (m *Model) Backward(a *Acts, grads *Params) {
 			return needLn1 || a.linearHook(m, l, tg).h != nil || gw(func(L *Layer) []float32 { return L.Weight(tg) }) != nil
 		}
 		var dq, dk, dv, dqPre, dkPre []float32
+		NK := b * (keys + tt) // keys and values: the KV hook's leading ones, then each sequence's own
+		needK, needV := need(TargetK), need(TargetV)
 		if need(TargetQ) {
 			dq, dqPre = zero(a.dq[:N*C]), zero(a.dqPre[:N*C])
 		}
-		if need(TargetK) {
-			dk, dkPre = zero(a.dk[:N*KVD]), zero(a.dkPre[:N*KVD])
+		if needK || keys > 0 {
+			dk, dkPre = zero(a.dk[:NK*KVD]), zero(a.dkPre[:N*KVD])
 		}
-		if need(TargetV) {
-			dv = zero(a.dv[:N*KVD])
+		if needV || keys > 0 {
+			dv = zero(a.dv[:NK*KVD])
 		}
-		nn.AttentionBackward(dq, dk, dv, a.datt, dattY, A.Q, A.K, A.V, A.Att, b, t, NH, NKV, HS)
+		nn.AttentionBackwardLead(dq, dk, dv, a.datt, dattY, A.Q, A.K, A.V, A.Att, b, tt, keys, NH, NKV, HS)
+		if keys > 0 {
+			m.leadKVBackward(a, l, dk, dv, b, tt) // dk, dv now hold each sequence's own rows: (N, KVD)
+		}
 		// forward: Q = RoPE(Ln1 · Wqᵀ); K = RoPE(Ln1 · Wkᵀ)
 		dln = nil
 		if needLn1 {
 			dln = zero(a.dln[:N*C])
 		}
 		if dq != nil {
-			m.rope.Backward(dqPre, dq, b, t, NH, HS, 0)
+			m.rope.Backward(dqPre, dq, b, tt, NH, HS, keys)
 			m.linearBackward(a, l, TargetQ, dln, gw(func(L *Layer) []float32 { return L.Wq }), dqPre, A.Ln1, L.Wq, N, C, C)
 		}
-		if dk != nil {
-			m.rope.Backward(dkPre, dk, b, t, NKV, HS, 0)
+		if needK {
+			m.rope.Backward(dkPre, dk, b, tt, NKV, HS, keys)
 			m.linearBackward(a, l, TargetK, dln, gw(func(L *Layer) []float32 { return L.Wk }), dkPre, A.Ln1, L.Wk, N, C, KVD)
 		}
-		if dv != nil {
+		if needV {
 			m.linearBackward(a, l, TargetV, dln, gw(func(L *Layer) []float32 { return L.Wv }), dv, A.Ln1, L.Wv, N, C, KVD)
 		}
 		if !needLn1 {
-			return
+			break
 		}
 		// forward: Ln1 = RMSNorm(x); the residual adds dL/dXMid, already in dres
 		nn.RMSNormBackward(dres, gw(func(L *Layer) []float32 { return L.AttnNorm }), dln, x, L.AttnNorm, A.Rstd1, N, C)
 	}
-	// forward: X0 = Embed[inputs]
-	if grads != nil && grads.Embed != nil {
-		nn.EmbeddingBackward(grads.Embed, dres, a.inputs[:N], N, C)
+	// forward: X0 = [the Input hook's rows; Embed[inputs]] per sequence
+	if low < 0 {
+		m.inputRowsBackward(a, g(func(p *Params) []float32 { return p.Embed }), dres, b, t)
 	}
 }

@@ -31,6 +31,9 @@ type Decoder struct {
 	ids            []int                  // (B*prefillChunk) Prefill's tokens, one chunk
 	passes         []*pass                // each attached method's hooks, saving nothing for a backward pass
 	hooks          [][NumTargets]linearAt // (L) the hook computing each linear layer; nil h: plain
+	tokens         tokensAt               // the hook at the token rows; nil h: plain
+	places         places                 // the hooks at the input, the keys and values, the sublayer outputs
+	lead           []float32              // (rows, C) an Input hook's rows
 }
 
 // prefillChunk is how many positions Prefill feeds per pass: the decoder's
@@ -55,8 +58,15 @@ func (m *Model) NewDecoder(b int) *Decoder {
 		d.vcache[l] = f(b * c.SeqLen * c.KVDim())
 	}
 	d.passes, d.hooks = m.newPasses(rows)
+	d.tokens = tokensOf(d.passes)
+	d.places = placesOf(d.passes, c.NLayers)
+	d.lead = f(d.places.rows * c.Dim)
 	return d
 }
+
+// Context is the number of token positions each row may hold: SeqLen less
+// the positions the methods place before the tokens (Model.Context).
+func (d *Decoder) Context() int { return d.m.Config.SeqLen - d.places.rows - d.places.keys }
 
 // Rows is the number of sequences the decoder runs side by side.
 func (d *Decoder) Rows() int { return d.b }
@@ -64,7 +74,8 @@ func (d *Decoder) Rows() int { return d.b }
 // Reset starts new sequences.
 func (d *Decoder) Reset() { d.pos = 0 }
 
-// Pos is the number of positions fed since Reset.
+// Pos is the number of token positions fed since Reset (the positions the
+// methods place before the tokens not counted).
 func (d *Decoder) Pos() int { return d.pos }
 
 // Next feeds one token per row at the next position and returns the logits
@@ -106,7 +117,11 @@ func (d *Decoder) Prefill(tokens []int, n int) error {
 func (d *Decoder) feed(tokens []int, n int, logits bool) error {
 	m, c := d.m, d.m.Config
 	B := d.b
-	if d.pos+n > c.SeqLen {
+	if d.pos+n > d.Context() {
+		if d.Context() < c.SeqLen {
+			return fmt.Errorf("model: context of %d tokens is full (%d of its %d positions hold the methods' leading rows, keys and values)",
+				d.Context(), c.SeqLen-d.Context(), c.SeqLen)
+		}
 		return fmt.Errorf("model: context of %d tokens is full", c.SeqLen)
 	}
 	for _, tok := range tokens {
@@ -114,21 +129,78 @@ func (d *Decoder) feed(tokens []int, n int, logits bool) error {
 			return fmt.Errorf("model: token %d outside the vocabulary (0..%d)", tok, c.VocabSize-1)
 		}
 	}
-	C, KVD, H, V, S := c.Dim, c.KVDim(), c.HiddenDim, c.VocabSize, c.SeqLen
-	NH, NKV, HS := c.NHeads, c.NKVHeads, c.HeadSize()
-	p := m.Params
-	pos, R := d.pos, B*n // row r*n+j is sequence r at position pos+j
-	if pos == 0 && !m.merged {
+	C := c.Dim
+	p := m.weightsOf(d.passes)
+	if d.pos == 0 && !m.merged {
 		// New sequences: the methods start from their current parameters
-		// (folding them into the weights they adapt, as Forward does).
+		// (folding them into the weights they adapt, as Forward does), and
+		// what they place before the tokens goes into the caches.
 		for _, p := range d.passes {
 			p.ctx = Ctx{NoGrad: true}
 			if p.hooks.Begin != nil {
 				p.hooks.Begin(&p.ctx)
 			}
 		}
+		d.fillLead()
 	}
-	nn.EmbeddingForward(d.x, p.Embed, tokens, R, C)
+	m.embed(d.tokensHook(), p.Embed, d.x, tokens, B*n)
+	d.blocks(n, d.places.keys+d.places.rows+d.pos)
+	d.pos += n
+	if !logits {
+		return nil
+	}
+	// The logits of each row's last position (row r*n+n-1): with n = 1, every row.
+	last := d.x
+	if n > 1 {
+		last = d.xb2
+		for r := range B {
+			copy(last[r*C:(r+1)*C], d.x[(r*n+n-1)*C:(r*n+n)*C])
+		}
+	}
+	nn.RMSNormForward(d.xb, d.rstd, last, p.Norm, B, C, c.NormEps)
+	m.classify(d.tokensHook(), p.LMHead, d.Logits, d.xb, B)
+	return nil
+}
+
+// fillLead puts what the methods place before the tokens into every row's
+// caches: a KV hook's keys and values at positions 0..keys-1, then an Input
+// hook's rows, run through the blocks at the positions after them.
+func (d *Decoder) fillLead() {
+	c, pl, B := d.m.Config, &d.places, d.b
+	KVD, S := c.KVDim(), c.SeqLen
+	if pl.keys > 0 {
+		n := pl.keys * KVD
+		for l := range c.NLayers {
+			k, v := d.kcache[l], d.vcache[l]
+			pl.kv.Forward(pl.kvCtx, l, k[:n], v[:n])
+			for r := 1; r < B; r++ {
+				copy(k[r*S*KVD:r*S*KVD+n], k[:n])
+				copy(v[r*S*KVD:r*S*KVD+n], v[:n])
+			}
+		}
+	}
+	if pl.rows > 0 {
+		C := c.Dim
+		pl.input.Forward(pl.inputCtx, d.lead)
+		for j0 := 0; j0 < pl.rows; j0 += prefillChunk {
+			k := min(prefillChunk, pl.rows-j0)
+			for r := range B {
+				copy(d.x[r*k*C:(r+1)*k*C], d.lead[j0*C:(j0+k)*C])
+			}
+			d.blocks(k, pl.keys+j0)
+		}
+	}
+}
+
+// blocks runs the n rows per sequence in d.x ((B, n, C), row r*n+j is
+// sequence r at cache position pos+j) through every block, filling the caches.
+func (d *Decoder) blocks(n, pos int) {
+	m, c := d.m, d.m.Config
+	B := d.b
+	C, KVD, H, S := c.Dim, c.KVDim(), c.HiddenDim, c.SeqLen
+	NH, NKV, HS := c.NHeads, c.NKVHeads, c.HeadSize()
+	p := m.weightsOf(d.passes)
+	R := B * n
 	for l := range c.NLayers {
 		L := &p.Layers[l]
 		nn.RMSNormForward(d.xb, d.rstd, d.x, L.AttnNorm, R, C, c.NormEps)
@@ -151,29 +223,34 @@ func (d *Decoder) feed(tokens []int, n int, logits bool) error {
 			}
 		}
 		d.linear(l, TargetO, d.xb2, d.attY, L.Wo, R, C, C)
+		d.sublayer(l, SubAttention, d.xb2, R)
 		nn.ResidualForward(d.x, d.x, d.xb2, R*C)
 		nn.RMSNormForward(d.xb, d.rstd, d.x, L.MLPNorm, R, C, c.NormEps)
 		d.linear(l, TargetGate, d.hb, d.xb, L.Wgate, R, C, H)
 		d.linear(l, TargetUp, d.hb2, d.xb, L.Wup, R, C, H)
 		nn.SwiGLUForward(d.hb, nil, d.hb, d.hb2, R*H)
 		d.linear(l, TargetDown, d.xb2, d.hb, L.Wdown, R, H, C)
+		d.sublayer(l, SubMLP, d.xb2, R)
 		nn.ResidualForward(d.x, d.x, d.xb2, R*C)
 	}
-	d.pos += n
-	if !logits {
-		return nil
+}
+
+// sublayer applies the hook at layer l's sublayer output k to h (rows, C), if any.
+func (d *Decoder) sublayer(l, k int, h []float32, rows int) {
+	if d.places.sub == nil || d.m.merged {
+		return
 	}
-	// The logits of each row's last position (row r*n+n-1): with n = 1, every row.
-	last := d.x
-	if n > 1 {
-		last = d.xb2
-		for r := range B {
-			copy(last[r*C:(r+1)*C], d.x[(r*n+n-1)*C:(r*n+n)*C])
-		}
+	if at := d.places.sub[l][k]; at.h != nil {
+		at.h.Forward(at.ctx, h[:rows*d.m.Config.Dim], rows)
 	}
-	nn.RMSNormForward(d.xb, d.rstd, last, p.Norm, B, C, c.NormEps)
-	matmul.Forward(d.Logits, d.xb, p.LMHead, nil, B, C, V)
-	return nil
+}
+
+// tokensHook is the hook at the token rows, or none (plain, or merged).
+func (d *Decoder) tokensHook() tokensAt {
+	if d.m.merged {
+		return tokensAt{}
+	}
+	return d.tokens
 }
 
 // linear computes out = in · Wᵀ, or what the method acting on (l, tg) makes of it.
@@ -260,8 +337,8 @@ func (m *Model) Generate(d *Decoder, prompt []int, maxNew int, stop []int, s Sam
 	if len(prompt) == 0 {
 		return nil, fmt.Errorf("model: Generate needs at least one prompt token")
 	}
-	if len(prompt) > m.Config.SeqLen {
-		return nil, fmt.Errorf("model: prompt of %d tokens exceeds the context of %d", len(prompt), m.Config.SeqLen)
+	if len(prompt) > d.Context() {
+		return nil, fmt.Errorf("model: prompt of %d tokens exceeds the context of %d", len(prompt), d.Context())
 	}
 	if d.b != 1 {
 		return nil, fmt.Errorf("model: Generate needs a one-row decoder, got %d rows", d.b)
@@ -283,7 +360,7 @@ func (m *Model) Generate(d *Decoder, prompt []int, maxNew int, stop []int, s Sam
 				return out, nil
 			}
 		}
-		if d.pos >= m.Config.SeqLen {
+		if d.pos >= d.Context() {
 			break
 		}
 		if logits, err = d.Next(next); err != nil {

@@ -71,6 +71,18 @@ func Load(r io.Reader, name string) (*Model, map[string]string, error) {
 		return nil, nil, fmt.Errorf("model %s: metadata %q: %w", name, metaConfig, err)
 	}
 	cfg := Config{cj.Dim, cj.HiddenDim, cj.NLayers, cj.NHeads, cj.NKVHeads, cj.VocabSize, cj.SeqLen, cj.Tied, cj.NormEps, cj.RopeBase}
+	if err := cfg.Validate(); err != nil {
+		return nil, nil, fmt.Errorf("model %s: %w", name, err)
+	}
+	// The metadata is outside input: allocate for its config only when the file holds that many weights (a few bytes
+	// claiming 1,024 layers of width 65,536 would otherwise run out of memory before any check).
+	held := 0
+	for _, t := range tensors {
+		held += len(t.Data)
+	}
+	if need := cfg.NumParams(); need != held {
+		return nil, nil, fmt.Errorf("model %s: its config (metadata %q) needs %d weights, the file holds %d", name, metaConfig, need, held)
+	}
 	m, err := FromTensors(meta[metaName], cfg, tensors)
 	if err != nil {
 		return nil, nil, fmt.Errorf("model %s: %w", name, err)

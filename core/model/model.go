@@ -25,6 +25,7 @@ type Model struct {
 
 	methods []Method // attached (Attach), in order
 	hooked  []bool   // per method: it acts at some place (else it trains base weights only)
+	lead    leads    // positions the methods place before the tokens
 	merged  bool     // the methods are folded into Params (inference only)
 	rope    *nn.RoPE
 }

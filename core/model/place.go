@@ -16,7 +16,18 @@ import (
 //   - a linear layer's weight or output (Pass.Linear): the method computes
 //     the layer, out = f(in, W0), and its backward (LoRA, DoRA, IA³, BitFit's biases);
 //   - which base weights train (TrainsBase): their gradients are computed,
-//     every other weight-gradient product is skipped (full, top, BitFit's gains).
+//     every other weight-gradient product is skipped (full, top, BitFit's gains);
+//   - the weights themselves (Pass.Weights): the method supplies every base
+//     weight a pass computes with, receives their gradient, and maps it onto
+//     its own parameters (intrinsic: θ = θ0 + P z, so dL/dz = Pᵀ dL/dθ);
+//   - the token rows (Pass.Tokens): the embedding lookup that starts the
+//     residual stream and the classifier that ends it (trainable token rows);
+//   - the input embeddings (Pass.Input): rows placed before every sequence's
+//     tokens (prompt tuning);
+//   - the attention's keys and values (Pass.KV): leading keys and values
+//     every query attends to (prefix tuning);
+//   - a block's sublayer outputs (Pass.Sublayer): a transform of the
+//     attention's and the MLP's output before each residual add (adapters).
 type Method interface {
 	// Name is the method's name as the CLI and the files spell it (lora, full, ...).
 	Name() string
@@ -51,6 +62,86 @@ type Pass struct {
 	// Linear holds, per layer (L) and target, the hook that computes that
 	// linear layer in place of out = in · W0ᵀ.
 	Linear [][NumTargets]Linear
+	// Weights, when not nil, are the base weights the pass computes with in
+	// place of the model's own (laid out as Params; the method writes them
+	// in Begin). WeightGrads, when not nil, receives dL/dWeights in every
+	// Backward (every tensor; the model zeroes it first), and End, called at
+	// the end of every Backward, maps it onto the method's own gradients in
+	// ctx.Grads. One method at most supplies them, and no other method then
+	// trains base weights. Any method may set End (never called in
+	// decoding): prefix tuning's MLP, whose output Begin computes, takes its
+	// gradient back to the MLP's parameters there.
+	Weights     *Params
+	WeightGrads *Params
+	End         func(ctx *Ctx)
+	// Tokens, when set, computes the embedding lookup and the classifier.
+	Tokens Tokens
+	// Input, when not nil, places rows before every sequence's tokens.
+	Input Input
+	// KV, when not nil, gives every layer's attention leading keys and values.
+	KV KV
+	// Sublayer holds, per layer (L), the transforms of the attention's and
+	// the MLP's output before each residual add (nil where none).
+	Sublayer [][NumSublayers]Sublayer
+}
+
+// Input is a method's work at the input embeddings: Len rows, the same for
+// every sequence, placed before its tokens, as Hugging Face PEFT's prompt
+// tuning concatenates its prompt before the input embeddings. Positions: the
+// rows sit at positions 0..Len-1 (after the leading keys and values of a KV
+// hook, if any), so the first token is at position Len, as a Llama model
+// counts positions over its whole input. Mask: causal as any position, so
+// every token attends to all the rows and the rows to each other (earlier
+// ones) only. They count against the context (Model.Context), and no logits
+// are computed at them: Acts.Logits holds the tokens' rows alone.
+type Input interface {
+	Len() int
+	// Forward writes the rows (Len, C).
+	Forward(ctx *Ctx, rows []float32)
+	// Backward accumulates the method's gradients into ctx.Grads from drows
+	// (Len, C): the rows' gradient summed over the batch's sequences.
+	Backward(ctx *Ctx, drows []float32)
+}
+
+// KV is a method's work at the attention's keys and values: Len leading keys
+// and values in every layer, the same for every sequence, which every query
+// attends to, as Hugging Face PEFT's prefix tuning hands a Llama model its
+// past key values. The keys are read as they are, with no rotary embedding
+// applied (a Llama cache holds keys after their rotation). They take
+// positions 0..Len-1, so the sequence's own rows start at position Len, as a
+// Llama model counts a cache of Len past positions. They count against the
+// context (Model.Context).
+type KV interface {
+	Len() int
+	// Forward writes layer l's leading keys and values, (Len, KVD) each.
+	Forward(ctx *Ctx, l int, k, v []float32)
+	// Backward accumulates the method's gradients from dk and dv (Len,
+	// KVD): layer l's leading keys' and values' gradients summed over the
+	// batch's sequences.
+	Backward(ctx *Ctx, l int, dk, dv []float32)
+}
+
+// The two sublayer outputs of a block, in the order the block computes them.
+const (
+	SubAttention = iota // the attention's output (after o_proj), before x + it
+	SubMLP              // the MLP's output (after down_proj), before x + it
+	NumSublayers
+)
+
+// Sublayer is a method's work at one of a block's sublayer outputs: h (N, C)
+// becomes f(h) before the residual add, x + f(h).
+type Sublayer interface {
+	// Forward transforms h in place, saving what Backward needs unless ctx.NoGrad.
+	Forward(ctx *Ctx, h []float32, n int)
+	// Backward accumulates dh += dL/dh from dout = dL/df(h) (N, C), and the
+	// method's gradients into ctx.Grads.
+	Backward(ctx *Ctx, dh, dout []float32, n int)
+}
+
+// Unmergeable is a method that cannot be folded into a Llama checkpoint's
+// weights and says why: Model.Merge's error quotes it.
+type Unmergeable interface {
+	WhyNotMerged() string
 }
 
 // Linear is a method's work at one linear layer with base weight w (Out, In).
@@ -62,6 +153,23 @@ type Linear interface {
 	// it), dw += dL/dW0 (nil when the base weight is frozen) and the method's
 	// own gradients into ctx.Grads, from dout (N, Out).
 	Backward(ctx *Ctx, din, dw, dout, in, w []float32, n int)
+}
+
+// Tokens is a method's work at the token rows: the embedding lookup that
+// starts the residual stream and the classifier that ends it (one matrix,
+// Params.Embed, when the model is tied). With C the model's width and V its
+// vocabulary:
+type Tokens interface {
+	// Embed writes x (N, C), row i the embedding of ids[i], from embed (V, C).
+	Embed(ctx *Ctx, x, embed []float32, ids []int, n int)
+	// EmbedBackward accumulates the method's gradients into ctx.Grads (and
+	// dembed (V, C), when it is not nil: the base embedding trains) from dx (N, C).
+	EmbedBackward(ctx *Ctx, dembed, dx []float32, ids []int, n int)
+	// Classify computes logits (N, V) from h (N, C) in place of h · headᵀ.
+	Classify(ctx *Ctx, logits, h, head []float32, n int)
+	// ClassifyBackward accumulates dh += dL/dh, dhead += dL/dhead (nil when
+	// the classifier is frozen) and the method's gradients, from dlogits (N, V).
+	ClassifyBackward(ctx *Ctx, dh, dhead, dlogits, h, head []float32, n int)
 }
 
 // Ctx is what a pass tells a method's hooks: the same for every place of the
@@ -92,8 +200,71 @@ func (m *Model) Attach(meth Method) error {
 	if err != nil {
 		return err
 	}
-	m.methods, m.hooked = ms, hooked
+	lead, err := m.checkLead(ms)
+	if err != nil {
+		return err
+	}
+	m.methods, m.hooked, m.lead = ms, hooked, lead
 	return nil
+}
+
+// Context is the number of token positions a sequence may hold: SeqLen less
+// the positions the attached methods place before the tokens (an Input
+// hook's rows, a KV hook's keys and values).
+func (m *Model) Context() int { return m.Config.SeqLen - m.lead.rows - m.lead.kv }
+
+// leads is how many positions the attached methods place before the tokens.
+type leads struct {
+	rows int // an Input hook's rows: positions the blocks compute
+	kv   int // a KV hook's keys and values: positions attention only reads
+}
+
+// checkLead refuses two methods at the input embeddings or at the keys and
+// values, sublayer hooks for the wrong number of layers or two at one
+// sublayer output, and leading positions that leave no room for a token.
+func (m *Model) checkLead(ms []Method) (leads, error) {
+	var ld leads
+	var input, kv string
+	var sub [][NumSublayers]string
+	for _, meth := range ms {
+		p := meth.NewPass(1)
+		if p.Input != nil {
+			if input != "" {
+				return ld, fmt.Errorf("model: %s and %s both act on the input embeddings", input, meth.Name())
+			}
+			input, ld.rows = meth.Name(), p.Input.Len()
+		}
+		if p.KV != nil {
+			if kv != "" {
+				return ld, fmt.Errorf("model: %s and %s both act on the attention's keys and values", kv, meth.Name())
+			}
+			kv, ld.kv = meth.Name(), p.KV.Len()
+		}
+		if p.Sublayer == nil {
+			continue
+		}
+		if len(p.Sublayer) != m.Config.NLayers {
+			return ld, fmt.Errorf("model: method %s has sublayer hooks for %d layers, the model has %d", meth.Name(), len(p.Sublayer), m.Config.NLayers)
+		}
+		if sub == nil {
+			sub = make([][NumSublayers]string, m.Config.NLayers)
+		}
+		for l := range p.Sublayer {
+			for k, h := range p.Sublayer[l] {
+				if h == nil {
+					continue
+				}
+				if prev := sub[l][k]; prev != "" {
+					return ld, fmt.Errorf("model: %s and %s both act on layer %d's %s output", prev, meth.Name(), l, [...]string{"attention", "MLP"}[k])
+				}
+				sub[l][k] = meth.Name()
+			}
+		}
+	}
+	if ld.rows < 0 || ld.kv < 0 || ld.rows+ld.kv >= m.Config.SeqLen {
+		return ld, fmt.Errorf("model: the methods place %d positions before the tokens, the context is %d: no room left for a token", ld.rows+ld.kv, m.Config.SeqLen)
+	}
+	return ld, nil
 }
 
 // Methods lists the attached methods in the order they were attached.
@@ -104,12 +275,24 @@ func (m *Model) Methods() []Method { return m.methods }
 func (m *Model) checkPlaces(ms []Method) ([]bool, error) {
 	var at [][NumTargets]string
 	var hooked []bool
+	tokens := "" // the method acting on the token rows
 	for _, meth := range ms {
 		p := meth.NewPass(1)
 		if p.Linear != nil && len(p.Linear) != m.Config.NLayers {
 			return nil, fmt.Errorf("model: method %s has linear hooks for %d layers, the model has %d", meth.Name(), len(p.Linear), m.Config.NLayers)
 		}
-		hooked = append(hooked, p.Linear != nil)
+		hooked = append(hooked, p.Linear != nil || p.Tokens != nil || p.Weights != nil || p.Input != nil || p.KV != nil || p.Sublayer != nil)
+		if p.Tokens != nil {
+			if tokens != "" {
+				return nil, fmt.Errorf("model: %s and %s both act on the token rows", tokens, meth.Name())
+			}
+			tokens = meth.Name()
+		}
+		if p.Weights != nil {
+			if err := m.checkWeightsPlace(ms, meth); err != nil {
+				return nil, err
+			}
+		}
 		if at == nil {
 			at = make([][NumTargets]string, m.Config.NLayers)
 		}
@@ -125,7 +308,74 @@ func (m *Model) checkPlaces(ms []Method) ([]bool, error) {
 			}
 		}
 	}
+	if tokens != "" {
+		rows := []string{"model.embed_tokens.weight"}
+		if !m.Config.Tied {
+			rows = append(rows, "lm_head.weight")
+		}
+		for _, meth := range ms {
+			for _, name := range rows {
+				if meth.TrainsBase(name) {
+					return nil, fmt.Errorf("model: %s trains %s, whose rows %s replaces", meth.Name(), name, tokens)
+				}
+			}
+		}
+	}
 	return hooked, nil
+}
+
+// checkWeightsPlace refuses a second method supplying the weights, or one
+// training base weights beside meth, which supplies them: the model would
+// not know which weights to compute with or where their gradient goes.
+func (m *Model) checkWeightsPlace(ms []Method, meth Method) error {
+	for _, other := range ms {
+		if other == meth {
+			continue
+		}
+		if other.NewPass(1).Weights != nil {
+			return fmt.Errorf("model: %s and %s both supply the base weights", other.Name(), meth.Name())
+		}
+		for _, ti := range m.Config.Tensors() {
+			if other.TrainsBase(ti.Name) {
+				return fmt.Errorf("model: %s trains %s while %s supplies the base weights", other.Name(), ti.Name, meth.Name())
+			}
+		}
+	}
+	return nil
+}
+
+// weightsOf returns the base weights passes compute with: those a method
+// supplies (Pass.Weights), else the model's own (and those when merged).
+func (m *Model) weightsOf(passes []*pass) *Params {
+	if !m.merged {
+		for _, p := range passes {
+			if p.hooks.Weights != nil {
+				return p.hooks.Weights
+			}
+		}
+	}
+	return m.Params
+}
+
+// weightGradsOf returns the zeroed buffer a method supplying the weights
+// receives their gradient in (Pass.WeightGrads), or nil.
+func weightGradsOf(passes []*pass) *Params {
+	for _, p := range passes {
+		if g := p.hooks.WeightGrads; g != nil {
+			clear(g.Data)
+			return g
+		}
+	}
+	return nil
+}
+
+// endPasses calls every method's End at the end of a Backward.
+func endPasses(passes []*pass) {
+	for _, p := range passes {
+		if p.hooks.End != nil {
+			p.hooks.End(&p.ctx)
+		}
+	}
 }
 
 // pass is one attached method's hooks and context within one Acts or Decoder.
@@ -166,6 +416,64 @@ func (m *Model) newPasses(rows int) ([]*pass, [][NumTargets]linearAt) {
 	return ps, lin
 }
 
+// places is the hooks at the input embeddings, the keys and values and the
+// sublayer outputs within one Acts or Decoder, each with its method's context.
+type places struct {
+	input      Input
+	inputCtx   *Ctx
+	kv         KV
+	kvCtx      *Ctx
+	sub        [][NumSublayers]subAt // (L), nil when no method transforms a sublayer output
+	rows, keys int                   // leading positions: the Input's rows, the KV's keys and values
+}
+
+// subAt is the hook at one sublayer output and its method's context.
+type subAt struct {
+	h   Sublayer
+	ctx *Ctx
+}
+
+// placesOf collects the passes' hooks at the input, the keys and values and the sublayer outputs.
+func placesOf(ps []*pass, layers int) places {
+	var pl places
+	for _, p := range ps {
+		h := p.hooks
+		if h.Input != nil {
+			pl.input, pl.inputCtx, pl.rows = h.Input, &p.ctx, h.Input.Len()
+		}
+		if h.KV != nil {
+			pl.kv, pl.kvCtx, pl.keys = h.KV, &p.ctx, h.KV.Len()
+		}
+		for l := range h.Sublayer {
+			if pl.sub == nil {
+				pl.sub = make([][NumSublayers]subAt, layers)
+			}
+			for k, s := range h.Sublayer[l] {
+				if s != nil {
+					pl.sub[l][k] = subAt{h: s, ctx: &p.ctx}
+				}
+			}
+		}
+	}
+	return pl
+}
+
+// tokensAt is the hook at the token rows and its method's context.
+type tokensAt struct {
+	h   Tokens
+	ctx *Ctx
+}
+
+// tokensOf finds the hook at the token rows among a pass's methods (checkPlaces allows one).
+func tokensOf(ps []*pass) tokensAt {
+	for _, p := range ps {
+		if p.hooks.Tokens != nil {
+			return tokensAt{h: p.hooks.Tokens, ctx: &p.ctx}
+		}
+	}
+	return tokensAt{}
+}
+
 // Merged reports whether the attached methods are folded into the base weights.
 func (m *Model) Merged() bool { return m.merged }
 
@@ -182,6 +490,9 @@ func (m *Model) Merge() error {
 		}
 		mg, ok := meth.(Merger)
 		if !ok {
+			if u, ok := meth.(Unmergeable); ok {
+				return fmt.Errorf("model: method %s cannot be merged into the base weights: %s", meth.Name(), u.WhyNotMerged())
+			}
 			return fmt.Errorf("model: method %s cannot be merged into the base weights", meth.Name())
 		}
 		ms = append(ms, mg)

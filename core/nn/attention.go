@@ -89,33 +89,45 @@ func attendRow(out, probs, q, k, v []float32, stride, hs int, scale float32) {
 // head): every output is written by one goroutine, so results do not
 // depend on GOMAXPROCS.
 func AttentionForward(out, att, q, k, v []float32, b, t, nh, nkv, hs int) {
+	AttentionForwardLead(out, att, q, k, v, b, t, 0, nh, nkv, hs)
+}
+
+// AttentionForwardLead is AttentionForward with p leading keys and values
+// before each sequence's own, which every query attends to (prefix tuning's
+// keys and values): k and v are (B, P+T, NKV*HS), sequence b's own key i at
+// row P+i, and query i attends to keys 0..P+i. att is (B, NH, T, P+T). With
+// p = 0 it is AttentionForward, operation for operation.
+func AttentionForwardLead(out, att, q, k, v []float32, b, t, p, nh, nkv, hs int) {
 	checkHeads("AttentionForward", nh, nkv, hs)
-	qd, kvd := nh*hs, nkv*hs
+	if p < 0 {
+		panic(fmt.Sprintf("nn: AttentionForward: negative number of leading keys %d", p))
+	}
+	qd, kvd, tk := nh*hs, nkv*hs, p+t
 	checkLen("AttentionForward out", out, b*t*qd)
-	checkLen("AttentionForward att", att, b*nh*t*t)
+	checkLen("AttentionForward att", att, b*nh*t*tk)
 	checkLen("AttentionForward q", q, b*t*qd)
-	checkLen("AttentionForward k", k, b*t*kvd)
-	checkLen("AttentionForward v", v, b*t*kvd)
+	checkLen("AttentionForward k", k, b*tk*kvd)
+	checkLen("AttentionForward v", v, b*tk*kvd)
 	group := nh / nkv
 	scale := 1 / mathf.Sqrt(float32(hs))
-	forEachGroup(b, nkv, t, hs, func(bi, g int, sc *attScratch) {
-		kvo := bi*t*kvd + g*hs
-		sc.x.Pack(k[kvo:], kvd, true, hs, t)  // Kᵀ (HS, T)
-		sc.y.Pack(v[kvo:], kvd, false, t, hs) // V (T, HS)
+	forEachGroup(b, nkv, t*tk, hs, func(bi, g int, sc *attScratch) {
+		kvo := bi*tk*kvd + g*hs
+		sc.x.Pack(k[kvo:], kvd, true, hs, tk)  // Kᵀ (HS, P+T)
+		sc.y.Pack(v[kvo:], kvd, false, tk, hs) // V (P+T, HS)
 		for h := g * group; h < (g+1)*group; h++ {
 			qo := bi*t*qd + h*hs
-			p := att[(bi*nh+h)*t*t : (bi*nh+h+1)*t*t]
+			pr := att[(bi*nh+h)*t*tk : (bi*nh+h+1)*t*tk]
 			for i0 := 0; i0 < t; i0 += attBlock {
 				i1 := min(i0+attBlock, t)
-				rows := i1 - i0
-				pb := p[i0*t:]
-				matmul.MulPacked(pb, t, q[qo+i0*qd:], qd, &sc.x, rows, hs, i1, false) // S (rows, i1) = Q·Kᵀ
+				rows, live := i1-i0, p+i1 // the block's rows see keys [0, P+i1)
+				pb := pr[i0*tk:]
+				matmul.MulPacked(pb, tk, q[qo+i0*qd:], qd, &sc.x, rows, hs, live, false) // S (rows, P+i1) = Q·Kᵀ
 				for r := range rows {
-					row := pb[r*t : (r+1)*t]
-					softmaxCausal(row[:i1], i0+r, scale)
-					clear(row[i1:])
+					row := pb[r*tk : (r+1)*tk]
+					softmaxCausal(row[:live], p+i0+r, scale)
+					clear(row[live:])
 				}
-				matmul.MulPacked(out[qo+i0*qd:], qd, pb, t, &sc.y, rows, i1, hs, false) // O (rows, HS) = P·V
+				matmul.MulPacked(out[qo+i0*qd:], qd, pb, tk, &sc.y, rows, live, hs, false) // O (rows, HS) = P·V
 			}
 		}
 	})
@@ -146,67 +158,77 @@ func softmaxCausal(row []float32, ti int, scale float32) {
 // the gradients its adapters read): its products are skipped, and the others
 // are unchanged; datt is then left undefined when both dq and dk are nil.
 func AttentionBackward(dq, dk, dv, datt, dout, q, k, v, att []float32, b, t, nh, nkv, hs int) {
+	AttentionBackwardLead(dq, dk, dv, datt, dout, q, k, v, att, b, t, 0, nh, nkv, hs)
+}
+
+// AttentionBackwardLead is the backward pass of AttentionForwardLead: dk and
+// dv are (B, P+T, NKV*HS) like k and v (the leading rows get the gradients
+// of the leading keys and values, per sequence), datt is (B, NH, T, P+T).
+func AttentionBackwardLead(dq, dk, dv, datt, dout, q, k, v, att []float32, b, t, p, nh, nkv, hs int) {
 	checkHeads("AttentionBackward", nh, nkv, hs)
-	qd, kvd := nh*hs, nkv*hs
+	if p < 0 {
+		panic(fmt.Sprintf("nn: AttentionBackward: negative number of leading keys %d", p))
+	}
+	qd, kvd, tk := nh*hs, nkv*hs, p+t
 	if dq != nil {
 		checkLen("AttentionBackward dq", dq, b*t*qd)
 	}
 	if dk != nil {
-		checkLen("AttentionBackward dk", dk, b*t*kvd)
+		checkLen("AttentionBackward dk", dk, b*tk*kvd)
 	}
 	if dv != nil {
-		checkLen("AttentionBackward dv", dv, b*t*kvd)
+		checkLen("AttentionBackward dv", dv, b*tk*kvd)
 	}
 	needS := dq != nil || dk != nil // the scores' gradient
 	if !needS && dv == nil {
 		return
 	}
-	checkLen("AttentionBackward datt", datt, b*nh*t*t)
+	checkLen("AttentionBackward datt", datt, b*nh*t*tk)
 	checkLen("AttentionBackward dout", dout, b*t*qd)
 	checkLen("AttentionBackward q", q, b*t*qd)
-	checkLen("AttentionBackward k", k, b*t*kvd)
-	checkLen("AttentionBackward v", v, b*t*kvd)
-	checkLen("AttentionBackward att", att, b*nh*t*t)
+	checkLen("AttentionBackward k", k, b*tk*kvd)
+	checkLen("AttentionBackward v", v, b*tk*kvd)
+	checkLen("AttentionBackward att", att, b*nh*t*tk)
 	group := nh / nkv
 	scale := 1 / mathf.Sqrt(float32(hs))
-	forEachGroup(b, nkv, t, hs, func(bi, g int, sc *attScratch) {
-		kvo := bi*t*kvd + g*hs
+	forEachGroup(b, nkv, t*tk, hs, func(bi, g int, sc *attScratch) {
+		kvo := bi*tk*kvd + g*hs
 		if needS {
-			sc.x.Pack(v[kvo:], kvd, true, hs, t) // Vᵀ (HS, T)
+			sc.x.Pack(v[kvo:], kvd, true, hs, tk) // Vᵀ (HS, P+T)
 		}
 		if dq != nil {
-			sc.y.Pack(k[kvo:], kvd, false, t, hs) // K (T, HS)
+			sc.y.Pack(k[kvo:], kvd, false, tk, hs) // K (P+T, HS)
 		}
 		for h := g * group; h < (g+1)*group; h++ {
 			qo := bi*t*qd + h*hs
-			p := att[(bi*nh+h)*t*t : (bi*nh+h+1)*t*t]
-			dp := datt[(bi*nh+h)*t*t : (bi*nh+h+1)*t*t]
+			pr := att[(bi*nh+h)*t*tk : (bi*nh+h+1)*t*tk]
+			dp := datt[(bi*nh+h)*t*tk : (bi*nh+h+1)*t*tk]
 			for i0 := 0; i0 < t; i0 += attBlock {
 				i1 := min(i0+attBlock, t)
-				rows := i1 - i0
-				pb, db := p[i0*t:], dp[i0*t:]
+				rows, live := i1-i0, p+i1
+				pb, db := pr[i0*tk:], dp[i0*tk:]
 				dO := dout[qo+i0*qd:]
 				// forward: O = P·V
 				if dv != nil {
-					matmul.Mul(dv[kvo:], kvd, pb, t, true, dO, qd, false, i1, rows, hs, true) // dV (i1, HS) += Pᵀ·dO
+					matmul.Mul(dv[kvo:], kvd, pb, tk, true, dO, qd, false, live, rows, hs, true) // dV (P+i1, HS) += Pᵀ·dO
 				}
 				if !needS {
 					continue
 				}
-				matmul.MulPacked(db, t, dO, qd, &sc.x, rows, hs, i1, false) // dP (rows, i1) = dO·Vᵀ
+				matmul.MulPacked(db, tk, dO, qd, &sc.x, rows, hs, live, false) // dP (rows, P+i1) = dO·Vᵀ
 				// forward: P = softmax(scale * S) row by row, causal
 				for r := range rows {
-					ti := i0 + r
-					pr, dr := pb[r*t:r*t+ti+1], db[r*t:(r+1)*t]
-					softmaxGrad(dr, pr, float32(dot64(pr, dr)), scale)
+					ti := p + i0 + r
+					prr, dr := pb[r*tk:r*tk+ti+1], db[r*tk:(r+1)*tk]
+					softmaxGrad(dr, prr, float32(dot64(prr, dr)), scale)
 					clear(dr[ti+1:])
 				}
 				// forward: S = Q·Kᵀ
 				if dq != nil {
-					matmul.MulPacked(dq[qo+i0*qd:], qd, db, t, &sc.y, rows, i1, hs, true) // dQ (rows, HS) += dS·K
+					matmul.MulPacked(dq[qo+i0*qd:], qd, db, tk, &sc.y, rows, live, hs, true) // dQ (rows, HS) += dS·K
 				}
 				if dk != nil {
-					matmul.Mul(dk[kvo:], kvd, db, t, true, q[qo+i0*qd:], qd, false, i1, rows, hs, true) // dK (i1, HS) += dSᵀ·Q
+					matmul.Mul(dk[kvo:], kvd, db, tk, true, q[qo+i0*qd:], qd, false, live, rows, hs, true) // dK (P+i1, HS) += dSᵀ·Q
 				}
 			}
 		}
@@ -221,10 +243,11 @@ var attPool = sync.Pool{New: func() any { return new(attScratch) }}
 
 // forEachGroup calls f for every (sequence, kv head) pair, spread over up to
 // par.Workers() goroutines; each pair's outputs are disjoint from every other's.
-func forEachGroup(b, nkv, t, hs int, f func(bi, g int, sc *attScratch)) {
+// area is the size of one head's score matrix (T·(P+T)).
+func forEachGroup(b, nkv, area, hs int, f func(bi, g int, sc *attScratch)) {
 	units := b * nkv
 	workers := min(units, par.Workers())
-	if t*t*hs < 1<<12 {
+	if area*hs < 1<<12 {
 		workers = 1 // tiny problems: goroutines cost more than they save
 	}
 	var next atomic.Int64

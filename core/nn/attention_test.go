@@ -170,3 +170,93 @@ func TestAttentionBackwardSkips(t *testing.T) {
 		}
 	}
 }
+
+// TestAttentionLeadGrad checks the backward pass of attention with leading
+// keys and values (prefix tuning's) by finite differences, and that each
+// row's probabilities spread over the leading keys and its own past only.
+func TestAttentionLeadGrad(t *testing.T) {
+	for _, s := range []struct{ b, t, p, nh, nkv, hs int }{
+		{1, 1, 1, 1, 1, 2},
+		{2, 5, 3, 4, 2, 3},
+		{1, 40, 2, 2, 1, 3}, // two blocks of query rows
+	} {
+		t.Run(fmt.Sprintf("b%d_t%d_p%d_nh%d_nkv%d", s.b, s.t, s.p, s.nh, s.nkv), func(t *testing.T) {
+			r := rng.New(uint64(s.t*100 + s.p))
+			tk := s.p + s.t
+			q, k, v := randn(r, s.b*s.t*s.nh*s.hs, 1), randn(r, s.b*tk*s.nkv*s.hs, 1), randn(r, s.b*tk*s.nkv*s.hs, 1)
+			dq, dk, dv := floats(len(q)), floats(len(k)), floats(len(v))
+			out, att, datt := nans(len(q)), nans(s.b*s.nh*s.t*tk), nans(s.b*s.nh*s.t*tk)
+			w := randn(r, len(out), 1)
+			fwd := func() []float32 {
+				AttentionForwardLead(out, att, q, k, v, s.b, s.t, s.p, s.nh, s.nkv, s.hs)
+				return out
+			}
+			bwd := func() {
+				AttentionBackwardLead(dq, dk, dv, datt, w, q, k, v, att, s.b, s.t, s.p, s.nh, s.nkv, s.hs)
+			}
+			e := gradCheck(t, "AttentionBackwardLead", fwd, bwd, []param{{"q", q, dq}, {"k", k, dk}, {"v", v, dv}}, w, 2e-2, 1e-2, 5e-3)
+			t.Logf("worst gradient error %.3g", e)
+			fwd()
+			for row := range s.b * s.nh * s.t {
+				ti := row % s.t
+				var sum float64
+				for j, pr := range att[row*tk : (row+1)*tk] {
+					if j > s.p+ti {
+						assert.Zero(t, pr, "row %d key %d is in the future", row, j)
+					}
+					sum += float64(pr)
+				}
+				assert.InDelta(t, 1, sum, 1e-6, "row %d sums to 1", row)
+			}
+		})
+	}
+}
+
+// TestAttentionLeadIsTheLastRows: P leading keys and values with T queries
+// give the last T rows of attention over all P+T positions (whatever the
+// first P queries), bit for bit, and so do their gradients of q, k and v
+// when only those rows have an output gradient; the KV-cache step agrees too.
+func TestAttentionLeadIsTheLastRows(t *testing.T) {
+	const B, T, P, NH, NKV, HS = 2, 37, 5, 4, 2, 3
+	qd, kvd, tk := NH*HS, NKV*HS, P+T
+	r := rng.New(11)
+	qAll, k, v := randn(r, B*tk*qd, 1), randn(r, B*tk*kvd, 1), randn(r, B*tk*kvd, 1)
+	dAll := randn(r, B*tk*qd, 1)
+	q, dout := floats(B*T*qd), floats(B*T*qd)
+	for b := range B {
+		for i := range P {
+			clear(dAll[(b*tk+i)*qd : (b*tk+i+1)*qd]) // the leading rows' outputs are not read
+		}
+		copy(q[b*T*qd:(b+1)*T*qd], qAll[(b*tk+P)*qd:(b+1)*tk*qd])
+		copy(dout[b*T*qd:(b+1)*T*qd], dAll[(b*tk+P)*qd:(b+1)*tk*qd])
+	}
+	full, attFull := floats(len(qAll)), floats(B*NH*tk*tk)
+	AttentionForward(full, attFull, qAll, k, v, B, tk, NH, NKV, HS)
+	out, att := floats(len(q)), floats(B*NH*T*tk)
+	AttentionForwardLead(out, att, q, k, v, B, T, P, NH, NKV, HS)
+	dqAll, dkAll, dvAll := floats(len(qAll)), floats(len(k)), floats(len(v))
+	AttentionBackward(dqAll, dkAll, dvAll, floats(B*NH*tk*tk), dAll, qAll, k, v, attFull, B, tk, NH, NKV, HS)
+	dq, dk, dv := floats(len(q)), floats(len(k)), floats(len(v))
+	AttentionBackwardLead(dq, dk, dv, floats(B*NH*T*tk), dout, q, k, v, att, B, T, P, NH, NKV, HS)
+	same := func(what string, want, got []float32) {
+		t.Helper()
+		for i := range want {
+			if math.Float32bits(want[i]) != math.Float32bits(got[i]) {
+				t.Fatalf("%s[%d] = %v, the full attention's %v", what, i, got[i], want[i])
+			}
+		}
+	}
+	for b := range B {
+		same("out", full[(b*tk+P)*qd:(b+1)*tk*qd], out[b*T*qd:(b+1)*T*qd])
+		same("dq", dqAll[(b*tk+P)*qd:(b+1)*tk*qd], dq[b*T*qd:(b+1)*T*qd])
+	}
+	assert.InDeltaSlice(t, dkAll, dk, 1e-5, "dk")
+	assert.InDeltaSlice(t, dvAll, dv, 1e-5, "dv")
+	scores, step := floats(tk), floats(qd)
+	for b := range B {
+		for i := range T {
+			AttentionStep(step, scores, q[(b*T+i)*qd:(b*T+i+1)*qd], k[b*tk*kvd:], v[b*tk*kvd:], P+i, NH, NKV, HS)
+			assert.InDeltaSlice(t, out[(b*T+i)*qd:(b*T+i+1)*qd], step, 1e-5, "step of sequence %d, query %d", b, i)
+		}
+	}
+}

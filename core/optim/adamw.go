@@ -17,6 +17,7 @@ type AdamW struct {
 
 	m, v       []float32 // moments (len(params))
 	noDecay    []bool    // parameters exempt from weight decay (nil: none)
+	lrScale    []float32 // per parameter: its learning rate over the step's (nil: 1 for all)
 	step       int       // updates taken so far
 	pow1, pow2 float64   // Beta1^step and Beta2^step, tracked by multiplication (same on every platform)
 }
@@ -40,6 +41,30 @@ func (o *AdamW) SkipDecay(spans ...[2]int) {
 		}
 		for i := sp[0]; i < sp[1]; i++ {
 			o.noDecay[i] = true
+		}
+	}
+}
+
+// ScaleLR gives the parameters in [lo, hi) of each span a learning rate of
+// scale times the step's (LoRA+ trains lora_B at ratio x lora_A's rate, as
+// torch does with a second parameter group): their update and their decoupled
+// weight decay both use it.
+func (o *AdamW) ScaleLR(scale float32, spans ...[2]int) {
+	if !(scale > 0) {
+		panic(fmt.Sprintf("optim: ScaleLR by %g", scale))
+	}
+	if o.lrScale == nil {
+		o.lrScale = make([]float32, len(o.m))
+		for i := range o.lrScale {
+			o.lrScale[i] = 1
+		}
+	}
+	for _, sp := range spans {
+		if sp[0] < 0 || sp[1] > len(o.m) || sp[0] > sp[1] {
+			panic(fmt.Sprintf("optim: ScaleLR span %v outside 0..%d", sp, len(o.m)))
+		}
+		for i := sp[0]; i < sp[1]; i++ {
+			o.lrScale[i] = scale
 		}
 	}
 }
@@ -109,14 +134,19 @@ func (o *AdamW) StepParts(params [][]float32, grads []float32, lr float32) {
 		for j, p := range part {
 			i := off + j
 			g := grads[i]
+			step, dec := stepSize, decay
+			if o.lrScale != nil && o.lrScale[i] != 1 {
+				lri := lr * o.lrScale[i]
+				step, dec = float32(float64(lri)/(1-o.pow1)), 1-lri*o.WeightDecay
+			}
 			if o.noDecay == nil || !o.noDecay[i] {
-				p *= decay
+				p *= dec
 			}
 			m := b1*o.m[i] + (1-b1)*g
 			v := b2*o.v[i] + (1-b2)*(g*g)
 			o.m[i], o.v[i] = m, v
 			denom := mathf.Sqrt(v)/bc2Sqrt + o.Eps
-			part[j] = p - stepSize*(m/denom)
+			part[j] = p - step*(m/denom)
 		}
 		off += len(part)
 	}

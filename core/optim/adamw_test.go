@@ -249,3 +249,45 @@ func TestSkipDecay(t *testing.T) {
 	assert.Equal(t, []float32{0.95, 1, 1, 0.95}, params)
 	assert.Panics(t, func() { o.SkipDecay([2]int{3, 5}) })
 }
+
+// TestScaleLR: the scaled span takes exactly the steps of an optimizer run at
+// lr x scale (update and decoupled decay), the rest those of one at lr, and
+// with equal gradients and no decay the scaled span's step is scale x the
+// other's (LoRA+: lora_B's step is ratio x lora_A's).
+func TestScaleLR(t *testing.T) {
+	const n, ratio, lr = 6, float32(16), float32(3e-3)
+	for _, wd := range []float32{0, 0.1} {
+		o := NewAdamW(2*n, wd)
+		o.ScaleLR(ratio, [2]int{n, 2 * n})
+		plain, fast := NewAdamW(n, wd), NewAdamW(n, wd)
+		params := make([]float32, 2*n)
+		for i := range params {
+			params[i] = float32(i%n+1) / 10
+		}
+		a, b := append([]float32(nil), params[:n]...), append([]float32(nil), params[n:]...)
+		for step := range 5 {
+			g := make([]float32, 2*n)
+			for i := range n {
+				g[i] = float32((i+step)%3) - 0.7
+				g[n+i] = g[i] // the same gradient on both halves
+			}
+			before := append([]float32(nil), params...)
+			o.Step(params, g, lr)
+			plain.Step(a, g[:n], lr)
+			fast.Step(b, g[n:], lr*ratio)
+			require.Equal(t, a, params[:n], "wd %g step %d: the unscaled span is a plain AdamW at lr", wd, step)
+			require.Equal(t, b, params[n:], "wd %g step %d: the scaled span is a plain AdamW at lr x %g", wd, step, ratio)
+			if wd == 0 {
+				for i := range n {
+					// Steps read off float32 weights near 1 carry their rounding (2^-24 each), which ratio multiplies
+					// in A's: 4e-6 is that bound; a ratio 1/16 off misses by 1e-3 and more.
+					dA, dB := params[i]-before[i], params[n+i]-before[n+i]
+					assert.InDelta(t, float64(ratio*dA), float64(dB), 4e-6,
+						"step %d index %d: B's step is %g x A's", step, i, ratio)
+				}
+			}
+		}
+	}
+	assert.Panics(t, func() { NewAdamW(2, 0).ScaleLR(2, [2]int{1, 3}) })
+	assert.Panics(t, func() { NewAdamW(2, 0).ScaleLR(0, [2]int{0, 1}) })
+}

@@ -232,10 +232,17 @@ func TestReadAdapterRejects(t *testing.T) {
 			[]string{qA, "holds +Inf at index 0"}},
 		{"rank mismatch", weights, editConfig(t, config, map[string]any{"r": 4}),
 			[]string{"shape [2 16], expected [4 16]", "r = 4 from adapter_config.json"}},
-		{"wrong peft_type", weights, editConfig(t, config, map[string]any{"peft_type": "PREFIX_TUNING"}),
-			[]string{"adapter_config.json", `peft_type "PREFIX_TUNING" is not LORA`}},
-		{"use_dora", weights, editConfig(t, config, map[string]any{"use_dora": true}),
-			[]string{"adapter_config.json", "use_dora"}},
+		{"wrong peft_type", weights, editConfig(t, config, map[string]any{"peft_type": "LOHA"}),
+			[]string{"adapter_config.json", `peft_type "LOHA"`, "golora applies"}},
+		{"LoRA tensors under a prefix config", weights, editConfig(t, config, map[string]any{"peft_type": "PREFIX_TUNING",
+			"num_virtual_tokens": 2, "token_dim": 8, "num_layers": 2, "num_attention_heads": 2}),
+			[]string{"adapter_model.safetensors", "holds \"prompt_embeddings\" only"}},
+		{"use_dora without magnitudes", weights, editConfig(t, config, map[string]any{"use_dora": true}),
+			[]string{"adapter_config.json", "use_dora", "lora_magnitude_vector", "missing"}},
+		{"pissa, not converted", weights, editConfig(t, config, map[string]any{"init_lora_weights": "pissa"}),
+			[]string{"adapter_config.json", "pissa", "residual", "path_initial_model_for_weight_conversion"}},
+		{"modules_to_save", weights, editConfig(t, config, map[string]any{"modules_to_save": []string{"lm_head"}}),
+			[]string{"modules_to_save"}},
 		{"rank_pattern", weights, editConfig(t, config, map[string]any{"rank_pattern": map[string]any{"q_proj": 4}}),
 			[]string{"rank_pattern"}},
 		{"unknown target module", weights, editConfig(t, config, map[string]any{"target_modules": []string{"q_proj", "c_attn"}}),
@@ -276,7 +283,7 @@ func TestExportAdapterRefuses(t *testing.T) {
 	full, err := train.New(base, data.NewByteTokenizer(), cfg)
 	require.NoError(t, err)
 	_, _, err = full.ExportAdapter("tiny")
-	assert.ErrorContains(t, err, "no LoRA adapters", "ExportAdapter of full fine-tuning")
+	assert.ErrorContains(t, err, "whole model", "ExportAdapter of full fine-tuning")
 }
 
 // TestContinueImportedAdapter: train.New on a base carrying an imported
@@ -330,13 +337,26 @@ func FuzzReadAdapter(f *testing.F) {
 	f.Add(weights[:len(weights)/2], config)
 	f.Add(weights, editConfig(f, config, map[string]any{"r": 3}))
 	f.Add(weights, editConfig(f, config, map[string]any{"target_modules": []string{"q_proj"}}))
+	for _, method := range []string{train.MethodIA3, train.MethodBitFit, train.MethodDoRA} { // the other formats
+		c := tinyConfig("q", "v")
+		c.Method = method
+		s, err := train.New(base, data.NewByteTokenizer(), c)
+		if err != nil {
+			f.Fatal(err)
+		}
+		w, cf, err := s.ExportAdapter("tiny")
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(w, cf)
+	}
 	before := append([]float32(nil), base.Params.Data...)
 	f.Fuzz(func(t *testing.T, w, c []byte) {
 		m, err := readAdapter(base, w, c)
-		if err == nil && (m == nil || peft.LoRAOf(m) == nil) {
-			t.Fatalf("ReadAdapter returned no error and no adapter")
+		if err == nil && m == nil {
+			t.Fatalf("ReadAdapter returned no error and no model")
 		}
-		if peft.LoRAOf(base) != nil {
+		if len(base.Methods()) != 0 {
 			t.Fatalf("ReadAdapter attached adapters to the base")
 		}
 		for i, v := range before {

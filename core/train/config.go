@@ -31,13 +31,27 @@ type Config struct {
 	CustomTest []data.Example
 
 	// How to learn it.
-	Method  string   // MethodLoRA, MethodFull or MethodFrozen
-	Rank    int      // LoRA r
+	Method  string   // one of Methods() (methods.go): lora, dora, full, frozen, top, bitfit, ia3, ...
+	Rank    int      // LoRA (and DoRA) r
 	Alpha   float32  // LoRA alpha; scaling = Alpha/Rank (or Alpha/sqrt(Rank) with RSLoRA)
 	RSLoRA  bool     // rank-stabilised scaling
 	Targets []string // adapted matrices: some of q k v o gate up down
-	Init    string   // A's init: "kaiming" (loralib) or "gaussian" (the paper)
+	Init    string   // A's init: "kaiming" (loralib), "gaussian" (the paper) or "pissa" (A and B from W0's SVD)
 	Dropout float32  // LoRA dropout on the adapter input
+	// The other methods' size knobs and LoRA+ (omitted from the fingerprint's JSON when zero: forFingerprint).
+	Layers     int     `json:",omitempty"` // top: how many of the last blocks train (k)
+	Bottleneck int     `json:",omitempty"` // adapter-h, adapter-l: the bottleneck width
+	PrefixLen  int     `json:",omitempty"` // prefix-embed, prefix-layer: l_p, the trained positions
+	LRRatioB   float32 `json:",omitempty"` // LoRA+: lora_B's learning rate over A's (PEFT's loraplus_lr_ratio; 0 = off)
+	// IntrinsicDim is intrinsic's d: the dimension of the random subspace θ0 + P z it trains in (z's length).
+	IntrinsicDim int `json:",omitempty"`
+	// PrefixProjection trains prefix-layer's prefix through an MLP (Li & Liang's reparametrisation, PEFT's prefix_projection).
+	PrefixProjection bool `json:",omitempty"`
+	// TrainTokens trains embedding rows beside the adapters (peft.Tokens, PEFT's trainable_token_indices):
+	// "" or "none", "auto", "all-in-data", "chars:CHARACTERS" or "ids:ID,ID,..." (ChooseTokens).
+	TrainTokens string `json:",omitempty"` // omitted when empty, so that the fingerprints of older runs stay valid
+	// TokensLR is the token rows' peak learning rate (0: the run's LR); the schedule scales it as it scales LR.
+	TokensLR float32 `json:",omitempty"`
 
 	// Optimisation.
 	LR          float32 // peak learning rate
@@ -63,7 +77,7 @@ type Config struct {
 
 // DefaultConfig is the run the README and the page start with: e2e, LoRA r=4 on q,v.
 func DefaultConfig() Config {
-	return Config{
+	c := Config{
 		Task:      "e2e",
 		TaskSeed:  1,
 		Method:    MethodLoRA,
@@ -80,15 +94,13 @@ func DefaultConfig() Config {
 		Shards:    2, // the page trains on two workers
 		EvalEvery: 100,
 	}
-}
+	// The other methods' size knobs, at the middle of their ladders (methods.go).
+	c.Layers = 2     // top: the paper's FT-Top2
+	c.Bottleneck = 8 // adapter-h, adapter-l
+	c.PrefixLen = 4  // prefix-embed, prefix-layer
 
-// DefaultLR is a learning rate that works for each method on the shipped base:
-// adapters start at zero and need a larger step than full fine-tuning.
-func DefaultLR(method string) float32 {
-	if method == MethodFull {
-		return 1e-3
-	}
-	return 2e-2
+	c.IntrinsicDim = 10000 // intrinsic: d where it reached 99.5% on e2e (LoRA r=8 on q,v trains 10,752)
+	return c
 }
 
 // MaxScaling bounds LoRA's scaling alpha/r (alpha/sqrt(r) with rsLoRA): an
@@ -158,50 +170,24 @@ func (c Config) Validate(m *model.Model) error {
 	if c.Facts < 0 {
 		bad("facts", "must be positive, got %d", c.Facts)
 	}
-	switch c.Method {
-	case MethodLoRA:
-		targets, err := model.ParseTargets(c.Targets)
-		if err != nil {
-			bad("targets", "%v", err)
+	c.validateMethod(m, bad) // the method and the settings it reads (methods.go)
+	if err := CheckTokensSpec(c.TrainTokens); err != nil {
+		bad("train_tokens", "%v", err)
+	} else if c.TrainTokens != "" && c.TrainTokens != TokensNone && (c.Method == MethodFull || c.Method == MethodFrozen) {
+		why := "full fine-tuning trains every row already"
+		if c.Method == MethodFrozen {
+			why = "a frozen run trains nothing"
 		}
-		maxRank := 0
-		for _, t := range targets {
-			in, out := m.Config.Shape(t)
-			if r := min(in, out); maxRank == 0 || r < maxRank {
-				maxRank = r
-			}
-		}
-		if maxRank == 0 {
-			maxRank = min(m.Config.Dim, m.Config.KVDim())
-		}
-		if c.Rank < 1 || c.Rank > maxRank {
-			bad("rank", "must be between 1 and %d (the smaller side of the adapted matrices), got %d", maxRank, c.Rank)
-		}
-		if !finite(c.Alpha) || c.Alpha <= 0 {
-			bad("alpha", "must be a positive number, got %g", c.Alpha)
-		} else if s := peft.Scaling(c.Alpha, max(c.Rank, 1), c.RSLoRA); s > MaxScaling {
-			div := "r"
-			if c.RSLoRA {
-				div = "sqrt(r)"
-			}
-			bad("alpha", "%g gives a scaling alpha/%s of %g, more than %d: every update of B would jump the weights "+
-				"(alpha = r to 4r is usual)", c.Alpha, div, s, MaxScaling)
-		}
-		if !finite(c.Dropout) || c.Dropout < 0 || c.Dropout >= 1 {
-			bad("dropout", "must be in [0, 1), got %g", c.Dropout)
-		}
-		if c.Init != string(peft.InitKaiming) && c.Init != string(peft.InitGaussian) && c.Init != "" {
-			bad("init", "must be kaiming or gaussian, got %q", c.Init)
-		}
-	case MethodFull, MethodFrozen:
-	default:
-		bad("method", "must be lora, full or frozen, got %q", c.Method)
+		bad("train_tokens", "%q with method %s: %s (token rows go beside LoRA)", c.TrainTokens, c.Method, why)
+	}
+	if !finite(c.TokensLR) || c.TokensLR < 0 || c.TokensLR > 1 {
+		bad("tokens_lr", "must be between 0 (the run's lr) and 1, got %g", c.TokensLR)
 	}
 	if c.Method != MethodFrozen {
 		if !finite(c.LR) || c.LR <= 0 {
 			bad("lr", "must be a positive number, got %g", c.LR)
 		} else if c.LR > 1 {
-			bad("lr", "%g is far too large (training would diverge); try 1e-2 for LoRA, 1e-3 for full", c.LR)
+			bad("lr", "%g is far too large (training would diverge); %s's default is %g", c.LR, c.Method, DefaultLR(c.Method))
 		}
 		if c.Steps < 1 || c.Steps > 1_000_000 {
 			bad("steps", "must be between 1 and 1000000, got %d", c.Steps)

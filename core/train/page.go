@@ -26,9 +26,12 @@ type PageFile struct {
 func pageKeys(c *Config) map[string]any {
 	return map[string]any{
 		"task": &c.Task, "difficulty": &c.Difficulty, "facts": &c.Facts, "method": &c.Method, "rank": &c.Rank,
-		"alpha": &c.Alpha, "rslora": &c.RSLoRA, "targets": &c.Targets, "init": &c.Init, "dropout": &c.Dropout,
+		"alpha": &c.Alpha, "rslora": &c.RSLoRA, "targets": &c.Targets, "init": &c.Init, "dropout": &c.Dropout, "intrinsicDim": &c.IntrinsicDim,
 		"lr": &c.LR, "steps": &c.Steps, "batch": &c.Batch, "warmup": &c.Warmup, "weightDecay": &c.WeightDecay,
 		"clip": &c.Clip, "seed": &c.Seed, "shards": &c.Shards, "evalEvery": &c.EvalEvery, "evalLimit": &c.EvalLimit,
+		"layers": &c.Layers, "bottleneck": &c.Bottleneck, "prefixLen": &c.PrefixLen, "lrRatioB": &c.LRRatioB,
+		"prefixProjection": &c.PrefixProjection,
+		"trainTokens":      &c.TrainTokens,
 	}
 }
 

@@ -49,16 +49,20 @@ type Eval struct {
 
 // Info describes what a run trains and what that costs in memory.
 type Info struct {
-	Method          string   `json:"method"`
-	Rank            int      `json:"rank,omitempty"`
-	Targets         []string `json:"targets,omitempty"`
-	TrainableParams int      `json:"trainable_params"`
-	TotalParams     int      `json:"total_params"`    // base parameters
-	TrainableBytes  int64    `json:"trainable_bytes"` // trainable weights + their gradients + AdamW's two moments
-	FullBytes       int64    `json:"full_bytes"`      // the same for full fine-tuning of this base
-	TrainExamples   int      `json:"train_examples"`
-	ValExamples     int      `json:"val_examples"`
-	TestExamples    int      `json:"test_examples"`
+	Method string `json:"method"`
+	MethodSettings
+	TrainableParams int   `json:"trainable_params"`
+	TotalParams     int   `json:"total_params"`    // base parameters
+	TrainableBytes  int64 `json:"trainable_bytes"` // trainable weights + their gradients + AdamW's two moments
+	FullBytes       int64 `json:"full_bytes"`      // the same for full fine-tuning of this base
+	TrainExamples   int   `json:"train_examples"`
+	ValExamples     int   `json:"val_examples"`
+	TestExamples    int   `json:"test_examples"`
+
+	// The token rows the run trains beside its adapters (counted in TrainableParams and TrainableBytes).
+	TrainTokens string `json:"train_tokens,omitempty"` // Config.TrainTokens
+	TokenIDs    []int  `json:"token_ids,omitempty"`    // the tokens whose rows train (ChooseTokens)
+	TokenRows   int    `json:"token_rows,omitempty"`   // how many
 }
 
 // bytesPerTrainable: a float32 weight, its gradient, and AdamW's m and v.
@@ -80,6 +84,9 @@ type Session struct {
 	loop       *loop
 
 	start *model.Model // the base as given (never modified): what a stopped run is compared with (finite.go)
+
+	pissaInit []float32   // a PiSSA run: its adapters' initial values, for exporting it as a plain LoRA on the base
+	tokens    TokenChoice // the token rows the run trains (Config.TrainTokens)
 }
 
 // New prepares a run of cfg on a copy of base (base itself is never modified).
@@ -95,17 +102,23 @@ func New(base *model.Model, tok data.Tokenizer, cfg Config) (*Session, error) {
 	if base.Merged() {
 		return nil, fmt.Errorf("train: the base model's adapters are merged; load the adapter unmerged to continue training")
 	}
-	imported := peft.LoRAOf(base)
-	if imported != nil {
-		// An imported adapter: continue training it (or evaluate it, frozen).
-		if cfg.Method == MethodFull {
-			return nil, &FieldError{Field: "method", Reason: "the base carries a LoRA adapter; full fine-tuning needs a plain base (merge it first)"}
+	importedTokens := peft.TokensOf(base)
+	if importedTokens != nil {
+		// An imported adapter's token rows go on with it: its ids are the run's.
+		if cfg.TrainTokens != "" && cfg.TrainTokens != TokensNone {
+			return nil, &FieldError{Field: "train_tokens", Reason: fmt.Sprintf("the adapter carries the rows of %d tokens already", importedTokens.K)}
 		}
-		cfg.Rank, cfg.Alpha, cfg.RSLoRA, cfg.Dropout = imported.Rank, imported.Alpha, imported.RSLoRA, imported.Dropout
-		cfg.Init = string(imported.Init)
-		cfg.Targets = nil
-		for _, t := range imported.Targets {
-			cfg.Targets = append(cfg.Targets, t.String())
+		if cfg.Method != MethodFrozen { // evaluated as they are, else trained on
+			cfg.TrainTokens = TokensIDs + strings.Trim(strings.Join(strings.Fields(fmt.Sprint(importedTokens.IDs)), ","), "[]")
+		}
+	}
+	imported, err := importedMethod(base)
+	if err != nil {
+		return nil, err
+	}
+	if imported != nil { // an adapter read from files: continue training it, or evaluate it (frozen)
+		if cfg, err = cfg.withImported(imported); err != nil {
+			return nil, err
 		}
 	}
 	if cfg.Init == "" {
@@ -130,36 +143,43 @@ func New(base *model.Model, tok data.Tokenizer, cfg Config) (*Session, error) {
 		s.baseSum = weightsSum(base.Params.Data)
 	}
 	if imported != nil {
-		lr, err := peft.AddLoRA(s.model, imported.LoRAConfig, nil)
-		if err != nil {
+		if err := reattach(s.model, imported); err != nil {
 			return nil, err
 		}
-		copy(lr.Params(), imported.Params())
 	}
-	ctx := base.Config.SeqLen
+	if importedTokens != nil && imported == nil {
+		return nil, fmt.Errorf("train: the base carries token rows without a LoRA adapter; merge them first")
+	}
+	if spec, _ := LookupMethod(cfg.Method); imported == nil && spec.attach != nil {
+		meth, err := spec.attach(s.model, cfg, rng.New(cfg.Seed))
+		if err != nil {
+			return nil, &FieldError{Field: spec.sizeField(), Reason: err.Error()}
+		}
+		if cfg.Init == string(peft.InitPiSSA) && usesLoRA(cfg.Method) {
+			s.pissaInit = append([]float32(nil), meth.Params()...)
+		}
+	}
+	// The examples must fit the context the methods leave (a prefix takes l_p of its positions).
+	ctx := s.model.Context()
+	fit := func(err error) error {
+		if ctx < base.Config.SeqLen {
+			return &FieldError{Field: "task", Reason: fmt.Sprintf("%v (%d of the base's %d positions go to %s's prefix)",
+				err, base.Config.SeqLen-ctx, base.Config.SeqLen, cfg.Method)}
+		}
+		return &FieldError{Field: "task", Reason: err.Error()}
+	}
 	if s.train, err = data.EncodeExamples(tok, task.Train, ctx, task.Name+" train"); err != nil {
-		return nil, &FieldError{Field: "task", Reason: err.Error()}
+		return nil, fit(err)
 	}
 	if s.val, err = data.EncodeExamples(tok, task.Val, ctx, task.Name+" validation"); err != nil {
-		return nil, &FieldError{Field: "task", Reason: err.Error()}
+		return nil, fit(err)
 	}
 	if _, err = data.EncodeExamples(tok, task.Test, ctx, task.Name+" test"); err != nil {
-		return nil, &FieldError{Field: "task", Reason: err.Error()}
+		return nil, fit(err)
 	}
 	s.batcher = data.NewBatcher(s.train, cfg.Batch, cfg.Seed)
-	r := rng.New(cfg.Seed)
-	switch {
-	case cfg.Method == MethodLoRA && imported == nil:
-		targets, _ := model.ParseTargets(cfg.Targets) // validated above
-		lc := peft.LoRAConfig{Rank: cfg.Rank, Alpha: cfg.Alpha, RSLoRA: cfg.RSLoRA, Init: peft.LoRAInit(cfg.Init),
-			Dropout: cfg.Dropout, Targets: targets}
-		if _, err := peft.AddLoRA(s.model, lc, r); err != nil {
-			return nil, &FieldError{Field: "rank", Reason: err.Error()}
-		}
-	case cfg.Method == MethodFull:
-		if err := s.model.Attach(peft.Full{}); err != nil {
-			return nil, err
-		}
+	if err := s.addTokens(base, importedTokens); err != nil {
+		return nil, err
 	}
 	var tr model.Trainable // a frozen run trains nothing, an imported adapter included
 	if cfg.Method != MethodFrozen {
@@ -169,6 +189,12 @@ func New(base *model.Model, tok data.Tokenizer, cfg Config) (*Session, error) {
 	s.acts.ScoredOnly = true // only the completion's positions are scored: skip the prompt's logits
 	sched := optim.Schedule{Max: cfg.LR, Min: cfg.LR / 10, Warmup: cfg.Warmup, Total: cfg.Steps}
 	s.loop = newLoop(s.model, s.acts, tr, sched, cfg.WeightDecay, cfg.Clip, cfg.Shards, cfg.Seed^0x5eed)
+	if cfg.LRRatioB > 0 && tr.Len > 0 { // LoRA+
+		s.loop.opt.ScaleLR(cfg.LRRatioB, loraPlusSpans(s.model, tr)...)
+	}
+	if span, ok := tokensSpan(s.model, tr); ok && cfg.TokensLR > 0 {
+		s.loop.opt.ScaleLR(cfg.TokensLR/cfg.LR, span)
+	}
 	return s, nil
 }
 
@@ -236,16 +262,10 @@ func (s *Session) Done() bool { return s.cfg.Method == MethodFrozen || s.loop.st
 func (s *Session) Info() Info {
 	n := s.model.NumParams()
 	trained := s.loop.opt.Len()
-	info := Info{Method: s.cfg.Method, TotalParams: n, TrainableParams: trained,
+	return Info{Method: s.cfg.Method, MethodSettings: s.cfg.settings(), TotalParams: n, TrainableParams: trained,
 		TrainableBytes: int64(trained) * bytesPerTrainable, FullBytes: int64(n) * bytesPerTrainable,
-		TrainExamples: len(s.task.Train), ValExamples: len(s.task.Val), TestExamples: len(s.task.Test)}
-	if lr := peft.LoRAOf(s.model); s.cfg.Method == MethodLoRA && lr != nil {
-		info.Rank = lr.Rank
-		for _, t := range lr.Targets {
-			info.Targets = append(info.Targets, t.String())
-		}
-	}
-	return info
+		TrainExamples: len(s.task.Train), ValExamples: len(s.task.Val), TestExamples: len(s.task.Test),
+		TrainTokens: s.cfg.TrainTokens, TokenIDs: s.tokens.IDs, TokenRows: len(s.tokens.IDs)}
 }
 
 // Examples returns up to n examples of a split ("train", "val" or "test").
@@ -470,7 +490,7 @@ func (s *Session) Complete(prompts []string) ([]string, error) {
 // is then the text so far, still not a match.
 func (s *Session) complete(prompts, wants []string) ([]string, error) {
 	out := make([]string, len(prompts))
-	end, ctx := s.tok.End(), s.model.Config.SeqLen
+	end, ctx := s.tok.End(), s.model.Context()
 	var d *model.Decoder
 	// Batches of near-equal size (never a last batch of a few rows that costs a full decode).
 	batches := max(1, (len(prompts)+decodeRows-1)/decodeRows)
@@ -557,8 +577,8 @@ func (s *Session) Generate(prompt string, maxTokens int, temperature float32, se
 		return "", fmt.Errorf("train: maxTokens must be positive, got %d", maxTokens)
 	}
 	ids := data.EncodePrompt(s.tok, prompt)
-	if len(ids) >= s.model.Config.SeqLen {
-		return "", fmt.Errorf("train: the prompt is %d tokens, the context is %d", len(ids), s.model.Config.SeqLen)
+	if len(ids) >= s.model.Context() {
+		return "", fmt.Errorf("train: the prompt is %d tokens, the context is %d", len(ids), s.model.Context())
 	}
 	sampler := model.Sampler{Temperature: temperature, TopP: 0.9, RNG: rng.New(seed)}
 	out, err := s.model.Generate(s.model.NewDecoder(1), ids, maxTokens, []int{s.tok.End()}, sampler)
@@ -575,11 +595,16 @@ func (s *Session) Generate(prompt string, maxTokens int, temperature float32, se
 // |logit| difference between the merged and the unmerged model on a
 // validation batch. Training after Merge unmerges first.
 func (s *Session) Merge() (float32, error) {
-	if peft.LoRAOf(s.model) == nil {
-		return 0, fmt.Errorf("train: only a LoRA run has adapters to merge")
+	if len(s.model.Methods()) == 0 {
+		return 0, fmt.Errorf("train: a %s run has no method attached to merge", s.cfg.Method)
 	}
 	if s.model.Merged() {
 		return 0, fmt.Errorf("train: the adapters are already merged")
+	}
+	for _, meth := range s.model.Methods() {
+		if _, ok := meth.(model.Merger); !ok {
+			return 0, fmt.Errorf("train: %s cannot be merged: %s", meth.Name(), MergeWhyNot(meth.Name()))
+		}
 	}
 	var bt data.Batch
 	data.FillBatch(&bt, s.val[:min(len(s.val), s.cfg.Batch)])

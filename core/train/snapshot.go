@@ -166,9 +166,10 @@ func weightsSum(w []float32) uint64 {
 }
 
 // fingerprint identifies the settings that decide a run's numbers (all of
-// them, custom examples included), for matching a snapshot to its run.
+// them, custom examples included; not the size knobs of other methods), for
+// matching a snapshot to its run.
 func (c Config) fingerprint() (uint64, error) {
-	j, err := json.Marshal(c)
+	j, err := json.Marshal(c.forFingerprint())
 	if err != nil {
 		return 0, fmt.Errorf("train: fingerprint of the config: %w", err)
 	}

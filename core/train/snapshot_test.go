@@ -18,12 +18,15 @@ func TestSnapshotResumes(t *testing.T) {
 		name   string
 		method string
 		shards int
-	}{{"lora", MethodLoRA, 2}, {"lora-1part", MethodLoRA, 1}, {"full", MethodFull, 2}} {
+	}{{"lora", MethodLoRA, 2}, {"lora-1part", MethodLoRA, 1}, {"full", MethodFull, 2}, {"lora+tokens", MethodLoRA, 2}} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := tinyConfig(tc.method)
 			cfg.Shards, cfg.Steps = tc.shards, 12
 			if tc.method == MethodLoRA {
 				cfg.Dropout = 0.1
+			}
+			if tc.name == "lora+tokens" {
+				cfg.TrainTokens = TokensAllInData // the rows and their AdamW moments are in the snapshot
 			}
 			whole := losses(t, base, cfg, 12)
 

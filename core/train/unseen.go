@@ -57,6 +57,9 @@ type UnseenReport struct {
 	// as one text.
 	Remedies []string `json:"remedies,omitempty"`
 	Advice   string   `json:"advice,omitempty"`
+	// TrainTokens is the first remedy as a Config.TrainTokens value ("auto" when Chars is not empty): the page
+	// applies it with one click.
+	TrainTokens string `json:"train_tokens,omitempty"`
 }
 
 // UnseenChars reports the characters of up to maxExamples of ex (prompt and
@@ -102,9 +105,11 @@ func UnseenChars(m *model.Model, tok data.Tokenizer, ex []data.Example, maxExamp
 		return strings.Compare(a.Char, b.Char)
 	})
 	if len(rep.Chars) > 0 {
+		rep.TrainTokens = TokensAuto
 		rep.Remedies = []string{
-			"use full fine-tuning (-method full), which trains the embedding rows of these characters",
-			"train LoRA on more targets (all seven: q,k,v,o,gate,up,down), which helps when they are few",
+			fmt.Sprintf("train their embedding rows beside LoRA (-train-tokens auto: %d values per token)", m.Config.Dim),
+			"use full fine-tuning (-method full), which trains every embedding row",
+			"train LoRA on more targets (all seven: q,k,v,o,gate,up,down)",
 			"or use a base that knows them",
 		}
 		rep.Advice = "the base can hardly produce these: LoRA on q,v alone will likely not learn them. " +
@@ -152,7 +157,7 @@ func capFirst(s string) string {
 // one it never saw orders of magnitude lower.
 func WrittenRates(m *model.Model, tok data.Tokenizer, rows int, seed uint64) ([256]float64, error) {
 	var rates [256]float64
-	V, T := m.Config.VocabSize, m.Config.SeqLen
+	V, T := m.Config.VocabSize, m.Context() // a prefix method takes some of the context
 	var ids [256]int
 	for c := range 256 {
 		ids[c] = tok.Encode(string([]byte{byte(c)}))[0]

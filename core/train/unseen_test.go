@@ -52,7 +52,8 @@ func TestUnseenChars(t *testing.T) {
 	assert.Len(t, flagged, 11, "the digits and é, nothing else: %s", rep)
 	t.Logf("previous base: %s", rep)
 	assert.Contains(t, rep.String(), "full fine-tuning")
-	assert.Len(t, rep.Remedies, 3)
+	assert.Len(t, rep.Remedies, 4)
+	assert.Equal(t, TokensAuto, rep.TrainTokens, "the first remedy, as a setting")
 
 	rep, err = UnseenChars(shipped, tok, ex, 100)
 	require.NoError(t, err)

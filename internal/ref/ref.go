@@ -4,8 +4,9 @@
 // divided by the step is far below any error of a float32 gradient, where the
 // float32 loss's rounding (about 1e-7) divided by the step drowned errors of
 // a percent. A fine-tuning method's checks put their own float64 version of
-// the method at the model's places (Linear). It imports nothing of golora, so
-// core/model's own tests can use it.
+// the method at the model's places (Linear, Input, KV, Sublayer), with the
+// position and mask rules core/model documents for them. It imports nothing
+// of golora, so core/model's own tests can use it.
 package ref
 
 import (
@@ -57,6 +58,24 @@ type Model struct {
 	W      map[string][]float64 // views of Params by tensor name
 	// Linear holds, per layer and target, the method's version of that layer (nil: y = x·Wᵀ).
 	Linear [][NumTargets]LinearFunc
+	// Input, when set, returns the rows (P, C) placed before every
+	// sequence's tokens: they take positions 0..P-1 (after KV's), the tokens
+	// follow, and no loss is computed at them.
+	Input func() []float64
+	// KV, when set, returns layer l's leading keys and values (P, KVD) each,
+	// which every query attends to, read without rotation; the sequence's
+	// own positions start at P.
+	KV func(l int) (k, v []float64)
+	// Sublayer holds, per layer, the transforms of the attention's output
+	// ([0]) and the MLP's ([1]) before each residual add, h = f(h) in place
+	// over n rows (nil: none).
+	Sublayer [][2]func(h []float64, n int)
+	// EmbedRow and HeadRow, when set, give a token's embedding row and a
+	// vocabulary entry's classifier row (C) in place of the base's: the token
+	// rows' place (a method training some rows puts its own there).
+	EmbedRow func(tok int) []float64
+	HeadRow  func(v int) []float64
+
 	embed  []float64
 	layers []refLayer
 	norm   []float64 // (C)
@@ -79,7 +98,7 @@ type refLayer struct {
 // New copies weights (in the order of names, each of shapes' size) into a reference.
 func New(c Config, names []string, shapes [][]int, weights []float32) *Model {
 	r := &Model{cfg: c, Params: make([]float64, len(weights)), W: map[string][]float64{},
-		Linear: make([][NumTargets]LinearFunc, c.NLayers)}
+		Linear: make([][NumTargets]LinearFunc, c.NLayers), Sublayer: make([][2]func([]float64, int), c.NLayers)}
 	for i, v := range weights {
 		r.Params[i] = float64(v)
 	}
@@ -158,12 +177,13 @@ func (r *Model) rmsnorm(y, x, w []float64, n int) {
 	}
 }
 
-// rope rotates each pair (2i, 2i+1) of every head of x (B, T, heads·HS) by pos·base^(-2i/HS).
-func (r *Model) rope(x []float64, b, t, heads int) {
+// rope rotates each pair (2i, 2i+1) of every head of x (B, T, heads·HS) by
+// pos·base^(-2i/HS), row t of a sequence at position pos0+t.
+func (r *Model) rope(x []float64, b, t, heads, pos0 int) {
 	HS := r.cfg.headSize()
 	half := HS / 2
 	for bt := range b * t {
-		pos := bt % t
+		pos := pos0 + bt%t
 		for h := range heads {
 			for i := range half {
 				c, s := r.cos[pos*half+i], r.sin[pos*half+i]
@@ -174,11 +194,14 @@ func (r *Model) rope(x []float64, b, t, heads int) {
 	}
 }
 
-// attention sets y to causal softmax(q·kᵀ/sqrt(HS))·v; query head h reads kv head h/(NH/NKV).
-func (r *Model) attention(y, q, k, v []float64, b, t int) {
+// attention sets y to causal softmax(q·kᵀ/sqrt(HS))·v; query head h reads
+// kv head h/(NH/NKV). k and v hold pk leading keys and values before each
+// sequence's t own ((B, pk+t, KVD)), and query i attends to keys 0..pk+i.
+func (r *Model) attention(y, q, k, v []float64, b, t, pk int) {
 	c := r.cfg
 	NH, NKV, HS := c.NHeads, c.NKVHeads, c.headSize()
 	C, KVD := c.Dim, c.kvDim()
+	tk := pk + t
 	clear(y[:b*t*C])
 	p := r.p
 	for s := range b {
@@ -187,8 +210,8 @@ func (r *Model) attention(y, q, k, v []float64, b, t int) {
 			for i := range t {
 				qi := q[(s*t+i)*C+h*HS : (s*t+i)*C+(h+1)*HS]
 				top := math.Inf(-1)
-				for j := 0; j <= i; j++ {
-					kj := k[(s*t+j)*KVD+kh*HS : (s*t+j)*KVD+(kh+1)*HS]
+				for j := 0; j <= pk+i; j++ {
+					kj := k[(s*tk+j)*KVD+kh*HS : (s*tk+j)*KVD+(kh+1)*HS]
 					var d float64
 					for e, qe := range qi {
 						d += qe * kj[e]
@@ -197,13 +220,13 @@ func (r *Model) attention(y, q, k, v []float64, b, t int) {
 					top = math.Max(top, p[j])
 				}
 				var z float64
-				for j := 0; j <= i; j++ {
+				for j := 0; j <= pk+i; j++ {
 					p[j] = math.Exp(p[j] - top)
 					z += p[j]
 				}
 				yi := y[(s*t+i)*C+h*HS : (s*t+i)*C+(h+1)*HS]
-				for j := 0; j <= i; j++ {
-					vj := v[(s*t+j)*KVD+kh*HS : (s*t+j)*KVD+(kh+1)*HS]
+				for j := 0; j <= pk+i; j++ {
+					vj := v[(s*tk+j)*KVD+kh*HS : (s*tk+j)*KVD+(kh+1)*HS]
 					for e, ve := range vj {
 						yi[e] += p[j] / z * ve
 					}
@@ -217,20 +240,52 @@ func (r *Model) attention(y, q, k, v []float64, b, t int) {
 // target, weighted by mask (nil: weight 1).
 func (r *Model) Loss(inputs, targets []int, mask []float32, b, t int) float64 {
 	c := r.cfg
-	N, C, KVD, H, V := b*t, c.Dim, c.kvDim(), c.HiddenDim, c.VocabSize
-	if len(r.x) < N*C {
+	C, KVD, H, V := c.Dim, c.kvDim(), c.HiddenDim, c.VocabSize
+	var rows []float64
+	if r.Input != nil {
+		rows = r.Input()
+	}
+	pre, pk := len(rows)/C, 0 // rows before the tokens; leading keys and values
+	if r.KV != nil {
+		k0, _ := r.KV(0)
+		pk = len(k0) / KVD
+	}
+	tt := pre + t // rows per sequence
+	N := b * tt
+	if len(r.x) < N*C || len(r.k) < b*(pk+tt)*KVD || len(r.p) < pk+tt {
 		f := func(n int) []float64 { return make([]float64, n) }
 		r.x, r.ln, r.q, r.y, r.o = f(N*C), f(N*C), f(N*C), f(N*C), f(N*C)
-		r.k, r.v, r.g, r.u = f(N*KVD), f(N*KVD), f(N*H), f(N*H)
-		r.p, r.logits = f(t), f(V)
+		r.k, r.v, r.g, r.u = f(b*(pk+tt)*KVD), f(b*(pk+tt)*KVD), f(N*H), f(N*H)
+		r.p, r.logits = f(pk+tt), f(V)
 	}
 	x, ln, o := r.x[:N*C], r.ln[:N*C], r.o[:N*C]
-	for i, tok := range inputs {
-		copy(x[i*C:(i+1)*C], r.embed[tok*C:(tok+1)*C])
+	for s := range b {
+		copy(x[s*tt*C:(s*tt+pre)*C], rows)
+		for i, tok := range inputs[s*t : (s+1)*t] {
+			at := s*tt + pre + i
+			row := r.embed[tok*C : (tok+1)*C]
+			if r.EmbedRow != nil {
+				row = r.EmbedRow(tok)
+			}
+			copy(x[at*C:(at+1)*C], row)
+		}
 	}
 	add := func(a, b []float64) {
 		for i := range a {
 			a[i] += b[i]
+		}
+	}
+	// spread puts layer l's leading keys and values before each sequence's own.
+	spread := func(kv []float64, lead []float64) {
+		tk := pk + tt
+		for s := b - 1; s >= 0; s-- {
+			copy(kv[(s*tk+pk)*KVD:(s+1)*tk*KVD], kv[s*tt*KVD:(s+1)*tt*KVD])
+			copy(kv[s*tk*KVD:(s*tk+pk)*KVD], lead)
+		}
+	}
+	sub := func(l, k int, h []float64) {
+		if f := r.Sublayer[l][k]; f != nil {
+			f(h, N)
 		}
 	}
 	for l := range r.layers {
@@ -239,10 +294,16 @@ func (r *Model) Loss(inputs, targets []int, mask []float32, b, t int) float64 {
 		r.linear(r.q, ln, l, TargetQ, N, C, C)
 		r.linear(r.k, ln, l, TargetK, N, C, KVD)
 		r.linear(r.v, ln, l, TargetV, N, C, KVD)
-		r.rope(r.q, b, t, c.NHeads)
-		r.rope(r.k, b, t, c.NKVHeads)
-		r.attention(r.y, r.q, r.k, r.v, b, t)
+		r.rope(r.q, b, tt, c.NHeads, pk)
+		r.rope(r.k, b, tt, c.NKVHeads, pk)
+		if pk > 0 {
+			lk, lv := r.KV(l)
+			spread(r.k, lk)
+			spread(r.v, lv)
+		}
+		r.attention(r.y, r.q, r.k, r.v, b, tt, pk)
 		r.linear(o, r.y, l, TargetO, N, C, C)
+		sub(l, 0, o)
 		add(x, o)
 		r.rmsnorm(ln, x, L.mlpNorm, N)
 		r.linear(r.g, ln, l, TargetGate, N, C, H)
@@ -251,25 +312,30 @@ func (r *Model) Loss(inputs, targets []int, mask []float32, b, t int) float64 {
 			r.g[i] = gi / (1 + math.Exp(-gi)) * r.u[i] // silu(g)·u
 		}
 		r.linear(o, r.g, l, TargetDown, N, H, C)
+		sub(l, 1, o)
 		add(x, o)
 	}
 	r.rmsnorm(ln, x, r.norm, N)
 	var num, den float64
 	logits := r.logits
-	for i, tg := range targets {
+	for j, tg := range targets {
 		if tg < 0 {
 			continue
 		}
+		i := j + (j/t+1)*pre // token j's row
 		w := 1.0
 		if mask != nil {
-			w = float64(mask[i])
+			w = float64(mask[j])
 		}
 		top := math.Inf(-1)
 		for o := range V {
 			ho := r.head[o*C : (o+1)*C]
+			if r.HeadRow != nil {
+				ho = r.HeadRow(o)
+			}
 			var s float64
-			for j, v := range ln[i*C : (i+1)*C] {
-				s += v * ho[j]
+			for e, v := range ln[i*C : (i+1)*C] {
+				s += v * ho[e]
 			}
 			logits[o] = s
 			top = math.Max(top, s)

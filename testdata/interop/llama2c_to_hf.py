@@ -154,11 +154,29 @@ def check(model, tokenizer, golden, steps=200):
 def convert_adapter(src, dst, cfg):
     from safetensors.torch import load_file, save_file
     sd = load_file(os.path.join(src, "adapter_model.safetensors"))
+    with open(os.path.join(src, "adapter_config.json")) as f:
+        peft_type = json.load(f).get("peft_type")
     for key, w in sd.items():
-        if key.endswith("q_proj.lora_B.weight"):
-            sd[key] = permute(w, cfg["num_attention_heads"]).contiguous()
-        elif key.endswith("k_proj.lora_B.weight"):
-            sd[key] = permute(w, cfg["num_key_value_heads"]).contiguous()
+        if key == "prompt_embeddings" and peft_type == "PREFIX_TUNING":
+            # (l_p, L*2*KVD): [k_0, v_0, k_1, v_1, ...] per virtual token; each key (NKV, HS) meets the permuted queries
+            n_kv, layers = cfg["num_key_value_heads"], cfg["num_hidden_layers"]
+            kv = w.reshape(w.shape[0], layers, 2, -1).clone()
+            for t in range(kv.shape[0]):
+                for l in range(layers):
+                    kv[t, l, 0] = permute(kv[t, l, 0].reshape(-1, 1), n_kv).reshape(-1)
+            sd[key] = kv.reshape(w.shape).contiguous()
+            continue
+        heads = None
+        if ".q_proj." in key:
+            heads = cfg["num_attention_heads"]
+        elif ".k_proj." in key:
+            heads = cfg["num_key_value_heads"]
+        if heads is None:
+            continue
+        if key.endswith("lora_B.weight") or key.endswith("ia3_l") and w.shape[-1] == 1:  # (out, r), (out, 1): rows
+            sd[key] = permute(w, heads).contiguous()
+        elif key.endswith("lora_magnitude_vector"):  # DoRA (out): one value per row
+            sd[key] = permute(w.reshape(-1, 1), heads).reshape(-1).contiguous()
     os.makedirs(dst, exist_ok=True)
     save_file(sd, os.path.join(dst, "adapter_model.safetensors"), metadata={"format": "pt"})
     with open(os.path.join(src, "adapter_config.json")) as f:

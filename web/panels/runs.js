@@ -1,0 +1,104 @@
+// panels/runs.js is the "Results" panel: every finished run, newest first, kept in IndexedDB across reloads, with
+// its adapter (a zip of PEFT's two files) and its metrics (JSON) to download.
+import { downloadAdapter, downloadMetrics } from "../downloads.js";
+import { $, el, keyed } from "../dom.js";
+import { fmtDuration, fmtInt, fmtLoss, fmtPct, fmtWhen, taskDetail, taskName } from "../format.js";
+import * as store from "../store.js";
+
+let ctx;
+
+export function init(c) {
+  ctx = c;
+  const { state } = ctx;
+  ctx.listen("runEnded", ({ run, status, done }) => {
+    if (status === "done") save(record(run, done));
+    // A learning-rate sweep's rate that diverged is one of its results: kept, with why it stopped.
+    else if (status === "error" && run.stopped && run.sweepKind === "lrs") save({ ...record(run, {}), valLoss: null, accuracy: null,
+      correct: null, diverged: run.errorText });
+  });
+  $("clear-runs").addEventListener("click", () => {
+    if (!ctx.running()) state.sweep = null;
+    clear();
+  });
+  load();
+}
+
+async function load() {
+  try {
+    ctx.state.runs = await store.loadRuns();
+  } catch (err) {
+    ctx.showError(`Could not read saved results: ${err.message}`);
+  }
+  ctx.invalidate();
+}
+
+async function save(rec) {
+  ctx.state.runs.unshift(rec);
+  ctx.invalidate();
+  try {
+    await store.saveRun(rec);
+  } catch (err) {
+    ctx.showError(`Could not save the result: ${err.message}`);
+  }
+}
+
+async function clear() {
+  ctx.state.runs = [];
+  ctx.invalidate();
+  try { await store.clearRuns(); } catch (err) { ctx.showError(`Could not clear results: ${err.message}`); }
+}
+
+// record is what the table keeps of finished run r, from the worker's done message p.
+export function record(r, p) {
+  const { state } = ctx;
+  const c = r.config;
+  const last = p.final || r.evals[r.evals.length - 1] || {};
+  const taskInfo = r.task || { name: c.task, difficulty: c.difficulty, facts: c.facts,
+    file: c.task === "custom" && state.custom ? state.custom.name : "" };
+  return {
+    id: r.id, time: Date.now(), sweepId: r.sweepId, sweepKind: r.sweepKind, config: c, task: c.task, taskInfo,
+    method: c.method, rank: c.method === "lora" ? c.rank : null, targets: c.method === "lora" ? c.targets : [],
+    trainableParams: r.info ? r.info.trainableParams : 0, info: r.info,
+    valLoss: last.valLoss, accuracy: last.accuracy, correct: last.correct, total: last.total,
+    tokensPerSec: r.tokensPerSec, seconds: r.seconds, model: state.model, engine: ctx.engineName(r.workers),
+    losses: Float32Array.from(r.losses), evals: r.evals, samples: p.final ? p.final.samples : r.after,
+    adapter: p.adapter || null, adapterConfig: p.adapterConfig || "",
+    fineTuned: p.fineTuned || null, // a full or intrinsic run's weights (the Analyse panel's ΔW = W_ft - W0)
+  };
+}
+
+export function render() {
+  const { state } = ctx;
+  keyed($("runs").tBodies[0], state.runs.map((r) => r.id).join(","), () => {
+    const rows = state.runs.map((rec) => {
+      const cell = (text, cls) => el("td", { class: cls, text });
+      const detail = rec.taskInfo ? taskDetail(rec.taskInfo) : rec.taskDetail; // records before the engine named it
+      const dl = el("td", { class: "dl" });
+      if (rec.adapter) {
+        dl.append(el("button", { type: "button", class: "link", text: "adapter", onclick: () => downloadAdapter(rec),
+          title: "adapter_model.safetensors + adapter_config.json (PEFT), zipped" }));
+      }
+      dl.append(el("button", { type: "button", class: "link", text: "metrics", onclick: () => downloadMetrics(rec),
+        title: "settings, loss curve, evaluations and samples as JSON" }));
+      return el("tr", {}, cell(fmtWhen(rec.time), "muted"),
+        cell(taskName(rec.task) + (detail ? ` (${detail})` : "")),
+        cell(rec.method === "lora" ? (rec.config.rslora ? "rsLoRA" : "LoRA") : rec.method === "intrinsic" ?
+          `intrinsic d=${fmtInt(rec.config.intrinsicDim)}` : rec.method),
+        cell(rec.rank == null ? "–" : String(rec.rank), "num"),
+        cell(rec.targets.length ? rec.targets.join(" ") : "all"),
+        cell(fmtInt(rec.trainableParams), "num"),
+        cell(fmtLoss(rec.valLoss), "num"),
+        rec.diverged ? el("td", { class: "num bad", text: "diverged", title: rec.diverged }) : cell(fmtPct(rec.accuracy), "num strong"),
+        cell(fmtInt(rec.tokensPerSec), "num"),
+        cell(fmtDuration(rec.seconds), "num"),
+        dl);
+    });
+    rows.forEach((tr, i) => { tr.dataset.id = state.runs[i].id; });
+    if (!rows.length) {
+      rows.push(el("tr", { class: "empty" },
+        el("td", { colSpan: 11, text: "Finished runs are listed here and kept across reloads." })));
+    }
+    return rows;
+  });
+  $("clear-runs").disabled = state.runs.length === 0;
+}

@@ -1,0 +1,193 @@
+// panels/sweep.js is the "Rank sweep" panel: the form's settings run once per LoRA rank (and once with full
+// fine-tuning), one run after another through the run panel, and two charts of the newest sweep's results: accuracy
+// against rank, and against the number of trainable parameters.
+//
+// It also runs every other kind of sweep (state.sweep.kind: "lrs" and "dims" from panels/lrdim.js): beginSweep starts
+// one from its runs' settings, each run goes through the run panel (so it is resumable after a reload), and the next
+// starts when one ends. sweepRuns(kind) gives the newest sweep's kept runs of a kind.
+import { Chart, COLORS } from "../charts.js";
+import { $, setText } from "../dom.js";
+import { fmtCompact, fmtInt, fmtPct } from "../format.js";
+import * as run from "./run.js";
+import { customFile } from "./settings.js";
+
+let ctx;
+let rankChart;
+let paramsChart;
+let shown = { lora: [], full: null }; // the runs the charts show
+let checking = 0; // the id of the sweep being checked
+
+export function init(c) {
+  ctx = c;
+  const { state } = ctx;
+  ctx.on("sweepChecked", (p) => {
+    if (p.id !== checking) return;
+    checking = 0;
+    if (!p.ok) {
+      state.sweepError = p.error; // the whole message: which run, which setting
+      ctx.invalidate();
+      return;
+    }
+    beginSweep("ranks", p.configs);
+  });
+  ctx.listen("runEnded", ({ run: r, status }) => {
+    const s = state.sweep;
+    if (!s || s.status !== "running" || r.sweepId !== s.id) return;
+    // A learning-rate sweep looks for the rates that are too high: a run stopped by a non-finite loss is a result
+    // there (kept as diverged), and the sweep goes on.
+    const diverged = status === "error" && s.kind === "lrs" && r.stopped;
+    if (status !== "done" && !diverged) { s.status = status === "error" ? "error" : "stopped"; return; }
+    s.done++;
+    if (s.done >= s.total) { s.status = "done"; return; }
+    nextRun();
+  });
+  $("sweep-start").addEventListener("click", () => { if (ctx.canStart()) start(); });
+  $("sweep-ranks").addEventListener("input", () => { state.sweepError = ""; ctx.invalidate(); });
+  $("sweep-full").addEventListener("change", () => { state.sweepError = ""; ctx.invalidate(); });
+
+  const pct = (v) => `${Math.round(v * 100)}%`;
+  rankChart = new Chart($("rank-chart"), {
+    x: { label: "rank r (log scale)", fmt: String, log: 2, splits: () => rankTicks() },
+    y: { fmt: pct, splits: () => [0, 0.25, 0.5, 0.75, 1] },
+    series: [{ name: "LoRA", color: COLORS.accent, points: true }],
+    tip: (i) => loraTip(shown.lora[i]),
+  });
+  paramsChart = new Chart($("params-chart"), {
+    x: { label: "trainable parameters (log scale)", fmt: fmtCompact, log: 10, splits: () => decades() },
+    y: { fmt: pct, splits: () => [0, 0.25, 0.5, 0.75, 1] },
+    series: [{ name: "LoRA", color: COLORS.accent, points: true },
+      { name: "full", color: COLORS.ink, points: true, line: false }],
+    tip: (i) => {
+      const x = paramsChart.u.data[0][i];
+      const f = shown.full;
+      if (f && f.trainableParams === x) {
+        return ["full fine-tuning", `accuracy ${fmtPct(f.accuracy)}`, `${fmtInt(f.trainableParams)} trainable`];
+      }
+      return loraTip(shown.lora.find((r) => r.trainableParams === x));
+    },
+  });
+}
+
+function loraTip(r) {
+  return r ? [`rank ${r.rank}`, `accuracy ${fmtPct(r.accuracy)}`, `${fmtInt(r.trainableParams)} trainable`] : null;
+}
+
+function parseRanks(text) {
+  const ranks = [];
+  for (const part of text.split(/[\s,]+/).filter(Boolean)) {
+    const r = Number(part);
+    if (!Number.isInteger(r) || r < 1) return { error: `"${part}" is not a rank (a whole number from 1)` };
+    if (!ranks.includes(r)) ranks.push(r);
+  }
+  if (ranks.length === 0) return { error: "list at least one rank" };
+  return { ranks: ranks.sort((a, b) => a - b) };
+}
+
+// start checks the whole sweep with the engine (every run's settings, as the CLI does) before its first run starts;
+// "sweepChecked" then starts it, or shows what is wrong under the ranks.
+function start() {
+  const { state } = ctx;
+  const parsed = parseRanks($("sweep-ranks").value);
+  if (parsed.error) {
+    state.sweepError = parsed.error;
+    ctx.invalidate();
+    return;
+  }
+  state.sweepError = "";
+  checking = Date.now();
+  ctx.send("validateSweep", { id: checking, config: state.config, custom: customFile(), ranks: parsed.ranks,
+    full: $("sweep-full").checked });
+  ctx.invalidate();
+}
+
+// beginSweep runs configs (each run's settings, as the engine's validateSweep gives them) one after another as a
+// sweep of kind ("ranks", "lrs", "dims").
+export function beginSweep(kind, configs) {
+  ctx.state.sweep = { id: `sweep-${Date.now().toString(36)}`, kind, queue: configs, done: 0, total: configs.length,
+    status: "running" };
+  nextRun();
+}
+
+function nextRun() {
+  const s = ctx.state.sweep;
+  run.startRun(s.queue[s.done], { id: s.id, kind: s.kind, index: s.done + 1, total: s.total });
+}
+
+// kindOf is a sweep's (or a kept run's) kind: sweeps from before kinds were rank sweeps.
+export function kindOf(x) { return x.kind || x.sweepKind || "ranks"; }
+
+// sweepRuns returns the finished runs of the newest sweep of kind (default "ranks"), from the results table (so they
+// survive a reload).
+export function sweepRuns(kind = "ranks") {
+  const { state } = ctx;
+  const s = state.sweep && kindOf(state.sweep) === kind ? state.sweep : null;
+  const id = s ? s.id : (state.runs.find((r) => r.sweepId && kindOf(r) === kind) || {}).sweepId;
+  if (!id) return [];
+  return state.runs.filter((r) => r.sweepId === id);
+}
+
+function rankTicks() {
+  const rmax = Math.max(16, ...shown.lora.map((r) => r.rank));
+  const ticks = [];
+  for (let r = 1; r <= rmax; r *= 2) ticks.push(r);
+  return ticks;
+}
+
+function paramRange() {
+  const all = shown.lora.map((r) => r.trainableParams).concat(shown.full ? [shown.full.trainableParams] : [])
+    .filter((v) => v > 0);
+  if (!all.length) return [1e2, 1e6];
+  return [10 ** Math.floor(Math.log10(Math.min(...all))), 10 ** Math.ceil(Math.log10(Math.max(...all)))];
+}
+
+function decades() {
+  const [lo, hi] = paramRange();
+  const out = [];
+  for (let v = lo; v <= hi * 1.0001; v *= 10) out.push(v);
+  return out;
+}
+
+export function render() {
+  const { state } = ctx;
+  const s = state.sweep && kindOf(state.sweep) === "ranks" ? state.sweep : null;
+  let text = "";
+  if (s) {
+    const label = (it) => it.method === "full" ? "full fine-tuning" : `r=${it.rank}`;
+    if (s.status === "running") {
+      text = `Sweep: run ${s.done + 1} of ${s.total} (${label(s.queue[s.done])}) · ` +
+        `done: ${s.queue.slice(0, s.done).map(label).join(", ") || "none yet"}`;
+    } else if (s.status === "done") {
+      text = `Sweep finished: ${s.total} runs.`;
+    } else {
+      text = `Sweep ${s.status} after ${s.done} of ${s.total} runs.`;
+    }
+  } else if (sweepRuns().length) {
+    text = "Showing the last sweep from the results below.";
+  }
+  setText("sweep-progress", text);
+  const err = state.sweepError || "";
+  setText(document.querySelector('.err[data-for="sweep-ranks"]'), err);
+  $("sweep-ranks").closest(".field").classList.toggle("invalid", !!err);
+  $("sweep-start").disabled = !ctx.canStart() || !!checking;
+  drawCharts();
+}
+
+function drawCharts() {
+  const runs = sweepRuns();
+  const lora = runs.filter((r) => r.method === "lora").sort((a, b) => a.rank - b.rank);
+  const full = runs.find((r) => r.method === "full") || null;
+  shown = { lora, full };
+  const refs = full ? [{ y: full.accuracy, label: `full fine-tuning ${fmtPct(full.accuracy)}` }] : [];
+  const empty = runs.length ? "" : "Run a sweep to see accuracy against rank";
+  const ticks = rankTicks();
+  rankChart.update({
+    data: [lora.map((r) => r.rank), lora.map((r) => r.accuracy)],
+    x: [1, ticks.at(-1)], y: [0, 1], refs, empty,
+  });
+  const xs = [...new Set(lora.map((r) => r.trainableParams).concat(full ? [full.trainableParams] : []))]
+    .sort((a, b) => a - b);
+  const acc = (list) => xs.map((x) => { const r = list.find((q) => q.trainableParams === x); return r ? r.accuracy : null; });
+  paramsChart.update({
+    data: [xs, acc(lora), acc(full ? [full] : [])], x: paramRange(), y: [0, 1], refs, empty,
+  });
+}
