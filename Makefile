@@ -7,7 +7,7 @@ WASM_EXEC := $(GOROOT)/lib/wasm/go_js_wasm_exec
 ADDR      ?= 127.0.0.1:8080
 SIMD      := GOEXPERIMENT=simd
 
-.PHONY: all test vet test-native test-wasm test-e2e chromium bench bench-wasm wasm serve build fuzz clean base bench-data bench-methods e2e-default e2e-analyse-cost vendor
+.PHONY: all test vet test-native test-wasm test-e2e chromium bench bench-wasm wasm serve build fuzz clean base bench-data bench-methods e2e-default e2e-methods e2e-analyse-cost vendor
 
 all: build wasm
 
@@ -105,6 +105,10 @@ serve: wasm
 e2e-default:
 	GOLORA_E2E_REQUIRE=1 GOLORA_E2E_DEFAULT=1 $(GO) test -count=1 -timeout 30m -run TestBrowserDefaultRun -v ./e2e/...
 
+## e2e-methods: time the page's methods sweep (every method at its smallest size, on e2e) in headless Chromium (an
+## hour or more; not part of make test).
+e2e-methods:
+	GOLORA_E2E_REQUIRE=1 GOLORA_E2E_METHODS=1 $(GO) test -count=1 -timeout 5h -run TestBrowserMethodsSweep -v ./e2e/...
 ## e2e-analyse-cost: time the Analyse panel's SVDs in the tab against native Go (a few minutes; not part of make test).
 e2e-analyse-cost:
 	GOLORA_E2E_REQUIRE=1 GOLORA_E2E_ANALYSE_COST=1 $(GO) test -count=1 -timeout 30m -run TestBrowserAnalyseCost -v ./e2e/...
@@ -134,7 +138,7 @@ bench-data: build
 METHODS := lora,dora,full,top,bitfit,ia3,adapter-h,adapter-l,prefix-embed,prefix-layer
 bench-methods: build
 	mkdir -p .scratch docs/figures
-	bin/golora sweep -task e2e -methods $(METHODS) -size prefix-embed=1,4,8 -size prefix-layer=1,4,8 -eval-every 0 -json \
+	bin/golora sweep -task e2e -methods $(METHODS) -size prefix-embed=1,2,4,7 -size prefix-layer=1,2,4,7 -eval-every 0 -json \
 		-png docs/figures/methods-e2e.png > .scratch/methods-e2e.jsonl
 	bin/golora sweep -task facts -methods $(METHODS) -eval-every 0 -json -png docs/figures/methods-facts.png > .scratch/methods-facts.jsonl
 	bin/golora sweep -data testdata/owndata/field.jsonl -methods $(METHODS) -eval-every 0 -json \

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
@@ -72,6 +73,8 @@ func TestBrowserAnalyse(t *testing.T) {
 	waitFor(t, ctx, "page ready", pageReady, 60*time.Second)
 	require.Equal(t, "ok", eval[string](t, ctx, `document.getElementById("status").dataset.kind`),
 		"the engine loads: %s", eval[string](t, ctx, `document.getElementById("error-text").textContent`))
+	assert.Empty(t, eval[[]string](t, ctx, `Array.from(document.querySelectorAll(".panel .panel")).map((p) => p.id)`),
+		"no panel inside another (a missing </section> nests the ones after it)")
 
 	// Two short LoRA runs at ranks 2 and 4 (the paper's Figure 3 compares two ranks), and a short full fine-tuning.
 	start := time.Now()
@@ -103,6 +106,8 @@ func TestBrowserAnalyse(t *testing.T) {
 	module := eval[string](t, ctx, `document.getElementById("analyse-module").value`)
 	maps := eval[[]heatmap](t, ctx, heatmapsJS)
 	require.Len(t, maps, 4)
+	assert.True(t, eval[bool](t, ctx, `Array.from(document.querySelectorAll("#analyse-heatmaps canvas")).every((c) =>
+		c.getBoundingClientRect().width > 0 && c.getBoundingClientRect().height > 0)`), "the heatmaps are drawn where they can be seen")
 
 	// The same analysis natively, on the adapters the page kept: the φ grids agree to the 4 decimals the page writes.
 	base := loadBase(t, root)
@@ -144,6 +149,14 @@ func TestBrowserAnalyse(t *testing.T) {
 	// φ(i, j) with min(i, j) = 2 directions of a 2-dimensional span inside 96 dimensions: the adapters' spans overlap
 	// far more than random ones (the paper's finding; here they share their first training steps' gradients).
 	t.Logf("φ on A, %s: %v; random control: %v", module, maps[0].Values, maps[1].Values)
+	var phi11, random11 float64 // summed, then divided, as the page does
+	for _, m := range rep.Modules {
+		phi11 += m.Compare.A[0][0]
+		random11 += m.Compare.RandomA[0][0]
+	}
+	phi11, random11 = phi11/float64(len(rep.Modules)), random11/float64(len(rep.Modules))
+	assert.Contains(t, eval[string](t, ctx, `document.getElementById("analyse-phi-summary").textContent`),
+		fmt.Sprintf("%.2f on A (random %.2f)", phi11, random11), "φ(1, 1) over the modules, as native Go computes it")
 	shot(t, ctx, "7-analyse-two-runs")
 
 	// One run alone: its spectrum (r non-zero singular values, as native Go finds them) and a figure per layer and
@@ -200,14 +213,28 @@ func TestBrowserAnalyse(t *testing.T) {
 	require.NoError(t, chromedp.Do(ctx, chromedp.EmulateViewport(1440, 1000)))
 
 	// A learning-rate sweep from the page: LoRA at two rates (full fine-tuning left out to stay short); its curve is
-	// drawn with each rate's accuracy, and the best rate is marked.
+	// drawn with each rate's accuracy, and the best rate is marked. The higher rate diverges: a NaN loss is injected in
+	// the lead worker (through the debugger) at its first step, since clipping keeps a real divergence minutes away.
+	// That rate is kept as "diverged", without an error banner, and the sweep goes on.
 	setField := func(id, v string) {
 		require.NoError(t, chromedp.Do(ctx, chromedp.SetValue("#"+id, v), chromedp.Evaluate[chromedp.Void](
 			`document.getElementById("`+id+`").dispatchEvent(new Event("input")); undefined`)))
 	}
 	require.NoError(t, chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](`location.hash = "#task=e2e&method=lora&rank=2&targets=q,v&steps=3&batch=4&warmup=1&evalEvery=0&evalLimit=2"; undefined`)))
 	waitFor(t, ctx, "settings from the hash", `app.state.config.steps === 3 && !document.getElementById("lrdim-start").disabled`, 10*time.Second)
-	setField("lrdim-values", "1e-2, 1e-1")
+	_, err = chromedp.Run(leadWorker(t, ctx), chromedp.Evaluate[bool](`(() => { const realCall = call; let lr = 0;
+		self.call = (method, args, bulk) => {
+			if (method === "start") lr = args.config.lr;
+			if ((method === "applyShards" || method === "step") && lr === 0.1) {
+				const e = new Error("train: step 1: loss is NaN; stopped (injected)");
+				e.stopped = true;
+				throw e;
+			}
+			return realCall(method, args, bulk);
+		};
+		return true; })()`))
+	require.NoError(t, err, "inject the divergence")
+	setField("lrdim-values", "1e-1, 1e-2") // sorted by the page: 1e-2 runs first
 	require.NoError(t, chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](`document.getElementById("lrdim-full").checked = false; undefined`),
 		chromedp.Click("#lrdim-start")))
 	waitFor(t, ctx, "learning-rate sweep finished", `app.state.sweep && app.state.sweep.kind === "lrs" && app.state.sweep.status !== "running"`, 3*time.Minute)
@@ -220,21 +247,50 @@ func TestBrowserAnalyse(t *testing.T) {
 	}
 	require.NoError(t, json.Unmarshal([]byte(eval[string](t, ctx, `document.getElementById("lr-acc-chart").dataset.values`)), &curve))
 	assert.InDeltaSlice(t, []float64{1e-2, 1e-1}, curve.LRs, 1e-9)
-	for i, a := range curve.Lora {
-		require.NotNil(t, a, "accuracy at lr %g", curve.LRs[i])
-		assert.True(t, *a >= 0 && *a <= 1 && !math.IsNaN(*a))
-	}
-	waitFor(t, ctx, "best rate", `document.getElementById("lrdim-summary").textContent.includes("LoRA's best rate")`, 10*time.Second)
+	require.Len(t, curve.Lora, 2)
+	require.NotNil(t, curve.Lora[0], "accuracy at lr 1e-2")
+	assert.True(t, *curve.Lora[0] >= 0 && *curve.Lora[0] <= 1 && !math.IsNaN(*curve.Lora[0]))
+	assert.Nil(t, curve.Lora[1], "the diverged rate has no accuracy on the curve")
+	waitFor(t, ctx, "best rate", `document.getElementById("lrdim-summary").textContent.includes("LoRA's best rate: 1e-2")`, 10*time.Second)
+	assert.Contains(t, eval[string](t, ctx, `document.getElementById("lrdim-summary").textContent`), "diverged: LoRA at 1e-1")
+	assert.Equal(t, "diverged", eval[string](t, ctx, `document.querySelector("#runs tbody tr[data-id] td.bad").textContent`),
+		"the diverged rate is a result in the table")
+	assert.True(t, eval[bool](t, ctx, `document.getElementById("error").hidden`), "no error banner for a diverged rate")
 	t.Logf("learning-rate sweep: %s", eval[string](t, ctx, `document.getElementById("lrdim-summary").textContent`))
 	require.NoError(t, chromedp.Do(ctx, chromedp.ScrollIntoView("#lrdim-panel")))
 	shot(t, ctx, "7-lr-sweep")
+
+	// An intrinsic-dimension sweep at two d (full fine-tuning and the LoRA run left out to stay short): its curve, with
+	// the newest LoRA run on the task as the reference (its accuracy and trainable count).
+	sweepStart := time.Now()
+	require.NoError(t, chromedp.Do(ctx, chromedp.Click(`input[name="lrdim-kind"][value="dims"]`)))
+	waitFor(t, ctx, "dimensions field", `document.getElementById("lrdim-values-label").textContent === "Dimensions d"`, 5*time.Second)
+	setField("lrdim-values", "10, 1000")
+	require.NoError(t, chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](`document.getElementById("lrdim-full").checked = false;
+		document.getElementById("lrdim-lora").checked = false; undefined`), chromedp.Click("#lrdim-start")))
+	waitFor(t, ctx, "intrinsic sweep finished", `app.state.sweep && app.state.sweep.kind === "dims" && app.state.sweep.status !== "running"`, 5*time.Minute)
+	require.Equal(t, "done", eval[string](t, ctx, `app.state.sweep.status`))
+	waitFor(t, ctx, "intrinsic curve", `(() => { const v = JSON.parse(document.getElementById("dim-chart").dataset.values || "{}");
+		return v.d && v.d.length === 2; })()`, 10*time.Second)
+	var dims struct {
+		D        []int
+		Accuracy []float64
+	}
+	require.NoError(t, json.Unmarshal([]byte(eval[string](t, ctx, `document.getElementById("dim-chart").dataset.values`)), &dims))
+	assert.Equal(t, []int{10, 1000}, dims.D)
+	assert.Len(t, dims.Accuracy, 2)
+	assert.Contains(t, eval[string](t, ctx, `document.querySelector("#dim-chart .legend").textContent`), "LoRA's 2,688 trainable",
+		"the newest LoRA run on the task is the reference: r=2 on q,v")
+	t.Logf("intrinsic-dimension sweep at d = 10, 1000 (2 steps each): %.1f s", time.Since(sweepStart).Seconds())
+	shot(t, ctx, "7-dim-sweep")
 	assert.Empty(t, exceptions(), "the page threw no exception")
 }
 
 // TestBrowserAnalyseCost measures what the Analyse panel costs in the tab, opt-in (GOLORA_E2E_ANALYSE_COST=1, `make
 // e2e-analyse-cost`): the engine's analyse call in the lead worker (gonum's SVDs compiled to wasm, the JSON both
 // ways), on runs of a few steps (an SVD's cost does not depend on how far a run trained), each case timed five times
-// alternating with the same analysis natively (train.Analyse on the same kept files), the fastest of each.
+// alternating with the same call natively (train.Engine's analyse on the same kept files, its JSON reply included),
+// the fastest of each.
 func TestBrowserAnalyseCost(t *testing.T) {
 	if os.Getenv("GOLORA_E2E_ANALYSE_COST") != "1" {
 		t.Skip("set GOLORA_E2E_ANALYSE_COST=1 (or run `make e2e-analyse-cost`) to time the analyses in a tab")
@@ -271,7 +327,11 @@ func TestBrowserAnalyseCost(t *testing.T) {
 		require.NoError(t, json.Unmarshal([]byte(text), &w))
 		return train.RunWeights{Name: runs[i], AdapterWeights: w.Adapter, AdapterConfig: []byte(w.Config), Model: w.FineTuned}
 	}
-	base := loadBase(t, root)
+	baseFile, err := os.ReadFile(filepath.Join(root, "models/base.safetensors"))
+	require.NoError(t, err)
+	engine := train.NewEngine()
+	reply, _ := engine.Call("load", []byte(`{"name": "base"}`), train.Bulk{Bytes: map[string][]byte{"model": baseFile}})
+	require.NotContains(t, string(reply), `"error"`)
 	for _, c := range []struct {
 		name string
 		a, b int // b < 0: one run
@@ -294,11 +354,19 @@ func TestBrowserAnalyseCost(t *testing.T) {
 			client.on("analysed", (p) => { if (p.id === id) resolve(p.error ? -1 : p.ms); });
 			client.send("analyse", {id, a: r(%d), b: %d >= 0 ? r(%d) : null});
 		}))`, len(runs)-1-c.a, b, b)
-		wa := kept(c.a)
-		var wb *train.RunWeights
+		bulk := map[string][]byte{}
+		slot := func(name string, w train.RunWeights) {
+			if len(w.Model) > 0 {
+				bulk[name+".model"] = w.Model
+				return
+			}
+			bulk[name+".adapter"], bulk[name+".adapterConfig"] = w.AdapterWeights, w.AdapterConfig
+		}
+		slot("a", kept(c.a))
+		args := `{"a": {"name": "a"}}`
 		if c.b >= 0 {
-			w := kept(c.b)
-			wb = &w
+			slot("b", kept(c.b))
+			args = `{"a": {"name": "a"}, "b": {"name": "b"}}`
 		}
 		tab, native := math.Inf(1), math.Inf(1)
 		for range 5 {
@@ -307,10 +375,21 @@ func TestBrowserAnalyseCost(t *testing.T) {
 			require.GreaterOrEqual(t, ms, 0.0, "%s: the analysis failed in the tab", c.name)
 			tab = min(tab, ms)
 			t0 := time.Now()
-			_, err = train.Analyse(base, wa, wb, analysis.DefaultOptions())
-			require.NoError(t, err)
+			reply, _ := engine.Call("analyse", []byte(args), train.Bulk{Bytes: bulk})
 			native = min(native, float64(time.Since(t0).Microseconds())/1000)
+			require.NotContains(t, string(reply[:min(len(reply), 100)]), `"error"`, "%s natively", c.name)
 		}
-		t.Logf("%s: %.0f ms in the tab, %.0f ms natively (one core of Go with assembly): %.1fx", c.name, tab, native, tab/native)
+		t.Logf("%s: %.0f ms in the tab, %.0f ms natively (the same engine call): %.1fx", c.name, tab, native, tab/native)
+	}
+	// The panel on r=8 against r=48 (the paper's Figure 3 at the largest rank q,v allow), at both widths.
+	for _, sel := range [][2]string{{"analyse-a", "1"}, {"analyse-b", "2"}} {
+		require.NoError(t, chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`(() => { const s = document.getElementById(%q);
+			s.value = app.state.runs[%d].id; s.dispatchEvent(new Event("change")); })()`, sel[0], len(runs)-1-int(sel[1][0]-'0')))))
+	}
+	waitFor(t, ctx, "φ heatmaps", `document.querySelectorAll("#analyse-heatmaps figure.heatmap").length === 4`, time.Minute)
+	for _, w := range []int64{1400, 390} {
+		require.NoError(t, chromedp.Do(ctx, chromedp.EmulateViewport(w, 900)))
+		time.Sleep(400 * time.Millisecond)
+		shot(t, ctx, fmt.Sprintf("7-analyse-r8-r48-%d", w))
 	}
 }

@@ -1,7 +1,7 @@
 //go:build !js
 
 // e2e_test.go drives the browser app in headless Chromium against `golora serve`: a short LoRA run, a rank sweep,
-// a reload, with screenshots saved under e2e/screenshots/.
+// a reload, a methods sweep, with screenshots saved under e2e/screenshots/.
 
 // Package e2e holds golora's end-to-end test of the browser app in a real browser.
 package e2e
@@ -651,7 +651,11 @@ func TestBrowserApp(t *testing.T) {
 	assert.Equal(t, rows, eval[int](t, ctx, runRows), "a stopped run is not a result")
 
 	// Full fine-tuning from the form: the LoRA settings are disabled, and the result has no adapter to download.
-	require.NoError(t, chromedp.Do(ctx, chromedp.Click(`input[name="method"][value="full"]`)))
+	setMethod := func(name string) {
+		require.NoError(t, chromedp.Do(ctx, chromedp.SetValue("#method", name), chromedp.Evaluate[chromedp.Void](
+			`document.getElementById("method").dispatchEvent(new Event("change")); undefined`)))
+	}
+	setMethod("full")
 	setField("steps", "3")
 	waitFor(t, ctx, "full settings valid", settled, 10*time.Second)
 	assert.True(t, eval[bool](t, ctx, `document.getElementById("rank").disabled`), "LoRA's rank is off for full fine-tuning")
@@ -662,9 +666,170 @@ func TestBrowserApp(t *testing.T) {
 	require.Equal(t, "done", eval[string](t, ctx, `app.state.run.status`), "full run: %s", eval[string](t, ctx, `app.state.run.errorText || ""`))
 	waitFor(t, ctx, "the full run in #runs", fmt.Sprintf("%s === %d", runRows, rows+1), 10*time.Second)
 	assert.Equal(t, "full", eval[string](t, ctx, `document.querySelector("#runs tbody tr[data-id]").children[2].textContent`))
-	assert.Equal(t, []string{"metrics"}, eval[[]string](t, ctx, `Array.from(document.querySelectorAll("#runs tbody tr[data-id]")[0].querySelectorAll("td.dl button")).map((b) => b.textContent)`),
-		"full fine-tuning has no adapter")
+	assert.Equal(t, []string{"model", "metrics"}, eval[[]string](t, ctx, `Array.from(document.querySelectorAll("#runs tbody tr[data-id]")[0].querySelectorAll("td.dl button")).map((b) => b.textContent)`),
+		"full fine-tuning has no adapter: its result is the model")
+	// Its download is the whole fine-tuned model, which loads as a base of the same shape.
+	modelPath := download(t, ctx, dl, `document.querySelector("#runs tbody tr[data-id] td.dl button")`, "-full-"+
+		strings.Split(eval[string](t, ctx, `app.state.runs[0].id`), "-")[1]+"-model.safetensors")
+	mf, err := os.Open(modelPath)
+	require.NoError(t, err)
+	ft, _, err := model.Load(mf, "fine-tuned")
+	mf.Close()
+	require.NoError(t, err, "the full run's download loads as a model")
+	assert.Equal(t, loadBase(t, root).Config, ft.Config, "of the base's shape")
 	assert.True(t, eval[bool](t, ctx, `document.getElementById("merge").disabled`), "nothing to merge")
+
+	// 7b. The method choice: a method shows its own size knob and its one line (LoRA's settings go), a bad size is
+	// refused next to its field, and the URL keeps both. A method named in the URL without a rate gets its own.
+	require.NoError(t, chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](`location.hash = "#method=ia3"; undefined`)))
+	waitFor(t, ctx, "(IA)³ from the URL at its own rate", `app.state.config.method === "ia3" &&
+		Math.abs(app.state.config.lr / app.state.lrs.ia3 - 1) < 1e-6 && document.getElementById("method").value === "ia3"`, 10*time.Second)
+	setMethod("top")
+	waitFor(t, ctx, "top's size knob", `!document.getElementById("layers").closest(".field").hidden &&
+		document.getElementById("rank").closest(".field").hidden`, 5*time.Second)
+	assert.Contains(t, eval[string](t, ctx, `document.getElementById("method-line").textContent`), "last k blocks")
+	setField("layers", "9")
+	waitFor(t, ctx, "layers refused", `document.querySelector('.err[data-for="layers"]').textContent.length > 0`, 10*time.Second)
+	assert.Contains(t, eval[string](t, ctx, `document.querySelector('.err[data-for="layers"]').textContent`), "must be between 1 and 4")
+	assert.True(t, eval[bool](t, ctx, `document.getElementById("start").disabled`), "Start is off while k is invalid")
+	assert.Contains(t, eval[string](t, ctx, `location.hash`), "method=top")
+	assert.Contains(t, eval[string](t, ctx, `location.hash`), "layers=9")
+	setField("layers", "1")
+
+	// 7c. A methods sweep, the LoRA paper's Figure 2 live: (IA)³, top and full fine-tuning at their smallest sizes on
+	// short e2e runs, resumed after a reload. One point per run in the figure (accuracy against trainable parameters, step time relative to
+	// full fine-tuning's), each method and size in the results table, and the non-LoRA downloads in their own formats.
+	rows = eval[int](t, ctx, runRows)
+	require.NoError(t, chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](
+		`location.hash = "#task=e2e&steps=12&batch=4&warmup=1&evalEvery=6&evalLimit=8"; undefined`)))
+	waitFor(t, ctx, "the sweep's settings", `app.state.config.task === "e2e" && app.state.config.steps === 12 &&
+		!app.state.validating && !document.getElementById("methods-start").disabled`, 10*time.Second)
+	require.NoError(t, chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](`(() => {
+		for (const r of document.querySelectorAll(".mpick")) r.querySelector("input[type=checkbox]").checked =
+			["ia3", "top", "full"].includes(r.dataset.method);
+		document.getElementById("methods-quick").checked = true; })(); undefined`)))
+	sweepStart := time.Now()
+	require.NoError(t, chromedp.Do(ctx, chromedp.Click("#methods-start")))
+	waitFor(t, ctx, "methods sweep started", `app.state.sweep && app.state.sweep.kind === "methods"`, 10*time.Second)
+	require.Equal(t, []string{"full", "top", "ia3"}, eval[[]string](t, ctx, `app.state.sweep.queue.map((c) => c.method)`),
+		"the methods in the table's order")
+	// A reload in its first run: the sweep resumes that run from its snapshot (step 6), then goes on with the others.
+	_, err = chromedp.Run(ctx, chromedp.Poll[bool](inflight+`.then((s) => s > 0)`, chromedp.WithPollingInterval(100*time.Millisecond),
+		chromedp.WithPollingTimeout(2*time.Minute)))
+	require.NoError(t, err, "the methods sweep's first run is saved")
+	require.NoError(t, chromedp.Do(ctx, chromedp.Click("#pause")))
+	waitFor(t, ctx, "methods sweep paused before the reload", `app.state.run.status === "paused"`, time.Minute)
+	require.Equal(t, "full", eval[string](t, ctx, `app.state.run.config.method`), "the reload lands in the sweep's first run")
+	require.NoError(t, chromedp.Do(ctx, chromedp.Reload()))
+	waitFor(t, ctx, "page ready after interrupting the methods sweep", pageReady, 60*time.Second)
+	waitFor(t, ctx, "methods sweep resume offered", `!document.getElementById("resume").hidden`, 10*time.Second)
+	assert.Contains(t, eval[string](t, ctx, `document.getElementById("resume-text").textContent`), "full fine-tuning, part of a sweep")
+	require.NoError(t, chromedp.Do(ctx, chromedp.Click("#resume-run")))
+	waitFor(t, ctx, "methods sweep finished", `app.state.sweep && app.state.sweep.status !== "running"`, 8*time.Minute)
+	assert.Equal(t, "methods", eval[string](t, ctx, `app.state.sweep.kind`), "the resumed sweep is still a methods sweep")
+	require.Equal(t, "done", eval[string](t, ctx, `app.state.sweep.status`), "methods sweep: %s",
+		eval[string](t, ctx, `document.getElementById("error-text").textContent`))
+	waitFor(t, ctx, "the methods sweep's runs in #runs", fmt.Sprintf("%s === %d", runRows, rows+3), 10*time.Second)
+	table := eval[[][]string](t, ctx, `Array.from(document.querySelectorAll("#runs tbody tr[data-id]")).slice(0, 3).map((tr) =>
+		[2, 3, 5].map((i) => tr.children[i].textContent))`)
+	type sweepRec struct {
+		ID, Method     string
+		Params         int
+		Accuracy, Step float64
+	}
+	recs := eval[[]sweepRec](t, ctx, `app.methods && app.state.runs.slice(0, 3).map((r) => ({ID: r.id, Method: r.method,
+		Params: r.trainableParams, Accuracy: r.accuracy, Step: r.stepMs}))`)
+	require.Len(t, recs, 3)
+	byMethod := map[string]sweepRec{}
+	for i, r := range recs {
+		byMethod[r.Method] = r
+		assert.Equal(t, strconv.Itoa(r.Params), strings.ReplaceAll(table[i][2], ",", ""), "%s: trainable", r.Method)
+	}
+	assert.Equal(t, []string{"(IA)³", "–"}, table[0][:2], "the newest row: (IA)³, which has no size knob")
+	assert.Equal(t, []string{"top", "k=1"}, table[1][:2], "top and its k")
+	assert.Equal(t, []string{"full", "–"}, table[2][:2], "full fine-tuning")
+	// The figure: one point per run, where the run's numbers put it, and full fine-tuning's accuracy as a line.
+	points := func(id string) [][]float64 {
+		return eval[[][]float64](t, ctx, `(() => { const u = document.getElementById("`+id+`").chart.u; const out = [];
+			u.series.forEach((s, i) => { if (i > 0 && s.show) u.data[i].forEach((y, j) => { if (y != null) out.push([u.data[0][j], y]); }); });
+			return out.sort((a, b) => a[0] - b[0]); })()`)
+	}
+	acc := points("methods-acc-chart")
+	times := points("methods-time-chart")
+	require.Len(t, acc, 3, "one accuracy point per run")
+	require.Len(t, times, 3, "one step-time point per run")
+	full := byMethod["full"]
+	for i, m := range []string{"ia3", "top", "full"} { // by trainable parameters: 1,408 < 101,664 < 431,136
+		r := byMethod[m]
+		assert.Equal(t, []float64{float64(r.Params), r.Accuracy}, acc[i], "%s: its point", m)
+		assert.True(t, acc[i][1] >= 0 && acc[i][1] <= 1, "%s: accuracy %v in [0, 1]", m, acc[i][1])
+		assert.InDelta(t, r.Step/full.Step, times[i][1], 1e-9, "%s: step time relative to full fine-tuning's", m)
+		assert.True(t, times[i][1] > 0 && times[i][1] < 100, "%s: relative step time %v", m, times[i][1])
+	}
+	assert.Equal(t, 1.0, times[2][1], "full fine-tuning's own step is 1")
+	assert.Equal(t, full.Accuracy, eval[float64](t, ctx, `document.getElementById("methods-acc-chart").chart.refs[0].y`),
+		"full fine-tuning's accuracy as a line across the figure")
+	t.Logf("methods sweep of 3 runs, reload included, in %.1f s: %v (trainable, accuracy); step time vs full: %v",
+		time.Since(sweepStart).Seconds(), acc, times)
+	// Hovering a point shows its run's settings.
+	xy = eval[[]float64](t, ctx, fmt.Sprintf(`(() => { const c = document.getElementById("methods-acc-chart");
+		c.scrollIntoView({block: "center"}); return c.chart.pos(%d, 0.5); })()`, byMethod["top"].Params)) // the nearest x's runs
+	require.NoError(t, chromedp.Do(ctx, chromedp.MouseEvent(input.DispatchMouseEventTypeMouseMoved, xy[0], xy[1])))
+	waitFor(t, ctx, "methods hover", `document.getElementById("methods-acc-chart").dataset.tip.startsWith("Top k blocks k=1")`, 5*time.Second)
+	t.Logf("hover on top: %s", eval[string](t, ctx, `document.getElementById("methods-acc-chart").dataset.tip`))
+	shot(t, ctx, "7-methods")
+	// (IA)³'s download is PEFT's IA3 pair; top's is the changed tensors with golora_adapter.json. Both read back.
+	// A file's name ends with its method, size and run: golora-e2e-ia3-<run>-adapter.zip, golora-e2e-top-k1-<run>-...
+	runPart := func(m string) string { return strings.Split(byMethod[m].ID, "-")[1] }
+	ia3Zip := download(t, ctx, dl, `document.querySelector('#runs tbody tr[data-id="`+byMethod["ia3"].ID+`"] td.dl button')`,
+		"-ia3-"+runPart("ia3")+"-adapter.zip")
+	assert.Contains(t, filepath.Base(ia3Zip), "-ia3-", "the file names the method")
+	zipFiles := readZip(t, ia3Zip)
+	require.ElementsMatch(t, []string{"adapter_model.safetensors", "adapter_config.json"}, slices.Collect(maps.Keys(zipFiles)))
+	ia3Cfg, err := checkpoint.ReadIA3Config(bytes.NewReader(zipFiles["adapter_config.json"]), "adapter_config.json")
+	require.NoError(t, err, "PEFT's IA3 config")
+	assert.Equal(t, []string{"k_proj", "v_proj", "down_proj"}, ia3Cfg.TargetModules)
+	assert.Equal(t, []string{"down_proj"}, ia3Cfg.FeedforwardModules)
+	tensors, _, err := checkpoint.ReadSafetensors(bytes.NewReader(zipFiles["adapter_model.safetensors"]), "adapter_model.safetensors")
+	require.NoError(t, err)
+	base := loadBase(t, root)
+	wantShapes := map[string][]int{}
+	for l := range base.Config.NLayers {
+		_, kOut := base.Config.Shape(model.TargetK)
+		_, vOut := base.Config.Shape(model.TargetV)
+		dIn, _ := base.Config.Shape(model.TargetDown)
+		wantShapes[checkpoint.PEFTIA3Key(model.TargetK.Module(l))] = []int{kOut, 1}
+		wantShapes[checkpoint.PEFTIA3Key(model.TargetV.Module(l))] = []int{vOut, 1}
+		wantShapes[checkpoint.PEFTIA3Key(model.TargetDown.Module(l))] = []int{1, dIn}
+	}
+	gotShapes := map[string][]int{}
+	moved := false
+	for _, tn := range tensors {
+		gotShapes[tn.Name] = tn.Shape
+		for _, v := range tn.Data {
+			moved = moved || v != 1
+		}
+	}
+	assert.Equal(t, wantShapes, gotShapes, "(IA)³'s vectors: k and v scale outputs, down_proj its input")
+	assert.True(t, moved, "the trained scales moved from 1")
+	_, err = train.ReadAdapter(base, bytes.NewReader(zipFiles["adapter_config.json"]), "adapter_config.json",
+		bytes.NewReader(zipFiles["adapter_model.safetensors"]), "adapter_model.safetensors")
+	assert.NoError(t, err, "the (IA)³ download reads back onto the base")
+	topZip := download(t, ctx, dl, `document.querySelector('#runs tbody tr[data-id="`+byMethod["top"].ID+`"] td.dl button')`,
+		"-top-k1-"+runPart("top")+"-adapter.zip")
+	assert.Contains(t, filepath.Base(topZip), "-top-k1-", "the file names the method and its size")
+	zipFiles = readZip(t, topZip)
+	require.ElementsMatch(t, []string{"adapter_model.safetensors", "golora_adapter.json"}, slices.Collect(maps.Keys(zipFiles)))
+	var gcfg checkpoint.GoloraAdapter
+	require.NoError(t, json.Unmarshal(zipFiles["golora_adapter.json"], &gcfg))
+	assert.Equal(t, "top", gcfg.Method)
+	assert.Equal(t, 1, gcfg.Layers)
+	assert.NotEmpty(t, gcfg.Replaces, "top's file replaces the last block's tensors")
+	_, err = train.ReadAdapter(base, bytes.NewReader(zipFiles["golora_adapter.json"]), "golora_adapter.json",
+		bytes.NewReader(zipFiles["adapter_model.safetensors"]), "adapter_model.safetensors")
+	assert.NoError(t, err, "top's download reads back onto the base")
+	t.Logf("downloads: %s (%d tensors of (IA)³), %s (top, replaces %d tensors)", filepath.Base(ia3Zip), len(tensors),
+		filepath.Base(topZip), len(gcfg.Replaces))
 
 	// 8. The page at a phone's width (390 px) and on a desktop (1400 px): nothing runs off the screen sideways (the
 	// results table scrolls inside its panel, the generations fold into cards), the header stacks.
@@ -683,6 +848,21 @@ func TestBrowserApp(t *testing.T) {
 		}
 		shot(t, ctx, fmt.Sprintf("6-width-%d", w))
 	}
+
+	// A methods sweep skips a prefix that leaves the task's examples no room (l_p = 16 on e2e, whose longest example
+	// takes 122 of the 128 positions), saying why, as the CLI's sweep does; the form refuses it next to l_p.
+	rows = eval[int](t, ctx, runRows)
+	require.NoError(t, chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](`(() => {
+		for (const r of document.querySelectorAll(".mpick")) r.querySelector("input[type=checkbox]").checked = r.dataset.method === "prefix-embed";
+		document.querySelector('.mpick[data-method="prefix-embed"] input.sizes').value = "16"; })(); undefined`),
+		chromedp.Click("#methods-start")))
+	waitFor(t, ctx, "the too long prefix skipped", `app.state.sweep && app.state.sweep.kind === "methods" &&
+		app.state.sweep.status === "done" && /Skipped prefix-embed l_p=16: .*prefix/.test(document.getElementById("methods-progress").textContent)`, time.Minute)
+	assert.True(t, eval[bool](t, ctx, `document.getElementById("error").hidden`), "a skipped size is no error")
+	assert.Equal(t, rows, eval[int](t, ctx, runRows), "and no result")
+	setMethod("prefix-embed")
+	setField("prefixLen", "16")
+	waitFor(t, ctx, "l_p refused", `document.querySelector('.err[data-for="prefixLen"]').textContent.startsWith("at most 6, got 16")`, 10*time.Second)
 
 	// An interrupted run can be discarded instead of resumed: the offer goes, also after a reload.
 	_, err = chromedp.Run(ctx, chromedp.Evaluate[bool](`app.store.saveInflight({runId: "run-x-1", config: app.state.config,
@@ -734,6 +914,24 @@ func download(t *testing.T, ctx context.Context, dir, expr, suffix string) strin
 	}
 	t.Fatalf("no file *%s downloaded into %s", suffix, dir)
 	return ""
+}
+
+// readZip opens a downloaded zip and returns its files by name (reading each checks its CRC).
+func readZip(t *testing.T, path string) map[string][]byte {
+	t.Helper()
+	zr, err := zip.OpenReader(path)
+	require.NoError(t, err, "the download is a zip")
+	defer zr.Close()
+	files := map[string][]byte{}
+	for _, f := range zr.File {
+		rc, err := f.Open()
+		require.NoError(t, err)
+		b, err := io.ReadAll(rc)
+		require.NoError(t, err, "%s: read (its CRC is checked)", f.Name)
+		rc.Close()
+		files[f.Name] = b
+	}
+	return files
 }
 
 // checkAdapterZip opens a downloaded adapter zip: exactly PEFT's two files, a config that parses with the run's rank
@@ -888,4 +1086,56 @@ func TestBrowserDefaultRun(t *testing.T) {
 	t.Logf("of which %.1f s in training steps, %.1f s in the %d evaluations and start-up; trained by %d workers",
 		trainMs/1000, took.Seconds()-trainMs/1000, len(r.Evals), eval[int](t, ctx, `app.state.run.workers`))
 	assert.GreaterOrEqual(t, r.Accuracy, 0.9, "the default run reaches 90%% exact match on e2e")
+}
+
+// TestBrowserMethodsSweep is the issue's measurement of the methods sweep in a tab, opt-in (GOLORA_E2E_METHODS=1,
+// `make e2e-methods`): the page's methods sweep at the smallest size of every method it ticks by default (all but the
+// frozen base and intrinsic), every other setting at its default (e2e, 400 steps of 16, evaluated every 100 steps on
+// all 200 test prompts), timed from the click to the last run's final evaluation. It logs each run's method, size,
+// trainable parameters, accuracy and step time relative to full fine-tuning's, and the load average around it.
+func TestBrowserMethodsSweep(t *testing.T) {
+	if os.Getenv("GOLORA_E2E_METHODS") != "1" {
+		t.Skip("set GOLORA_E2E_METHODS=1 (or run `make e2e-methods`) to time the methods sweep in a tab")
+	}
+	root := repoRoot(t)
+	ctx := newBrowser(t, chromium(t))
+	url := startServer(t, root, appRoot(t, root))
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(url)))
+	waitFor(t, ctx, "page ready", pageReady, 60*time.Second)
+	t.Logf("engine: %s; load average before: %s", eval[string](t, ctx, `document.getElementById("status").textContent`), loadAvg())
+	require.NoError(t, chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](
+		`document.getElementById("methods-quick").checked = true; undefined`)))
+	waitFor(t, ctx, "the sweep can start", `!document.getElementById("methods-start").disabled`, 30*time.Second)
+	start := time.Now()
+	require.NoError(t, chromedp.Do(ctx, chromedp.Click("#methods-start")))
+	waitFor(t, ctx, "methods sweep started", `app.state.sweep && app.state.sweep.kind === "methods"`, 30*time.Second)
+	t.Logf("runs: %v", eval[[]string](t, ctx, `app.state.sweep.queue.map((c) => c.method)`))
+	waitFor(t, ctx, "methods sweep finished", `app.state.sweep.status !== "running"`, 4*time.Hour)
+	took := time.Since(start)
+	require.Equal(t, "done", eval[string](t, ctx, `app.state.sweep.status`), "methods sweep: %s",
+		eval[string](t, ctx, `document.getElementById("error-text").textContent`))
+	shot(t, ctx, "methods-sweep")
+	type run struct {
+		Method, Size                    string
+		Params, Correct, Total          int
+		Accuracy, StepMs, Seconds, Rate float64
+	}
+	runs := eval[[]run](t, ctx, `app.methods && app.methods.sweepTable()`)
+	require.NotEmpty(t, runs)
+	t.Logf("methods sweep on e2e in the tab: %d runs in %s from the click to the last evaluation; load average after: %s",
+		len(runs), took.Round(time.Second), loadAvg())
+	t.Logf("| method | size | trainable | test exact match | step time vs full | step ms | run time |")
+	for _, r := range runs {
+		t.Logf("| %s | %s | %d | %.1f%% (%d/%d) | %.2fx | %.0f | %.0f s |", r.Method, r.Size, r.Params, 100*r.Accuracy,
+			r.Correct, r.Total, r.Rate, r.StepMs, r.Seconds)
+	}
+}
+
+// loadAvg is the machine's load average (1, 5, 15 minutes), for the timings' caveat.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	return strings.Join(strings.Fields(string(b))[:3], " ")
 }

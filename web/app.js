@@ -12,13 +12,14 @@ import * as model from "./panels/model.js";
 import * as settings from "./panels/settings.js";
 import * as run from "./panels/run.js";
 import * as sweep from "./panels/sweep.js";
+import * as methods from "./panels/methods.js";
 import * as runs from "./panels/runs.js";
 import * as lrdim from "./panels/lrdim.js";
 import * as analyse from "./panels/analyse.js";
 import * as store from "./store.js";
 
-// runs records a finished run before sweep starts the next (of any sweep: lrdim's too)
-const panels = [model, settings, run, runs, sweep, lrdim, analyse];
+// runs records a finished run before sweep starts the next (of any sweep: lrdim's and methods' too)
+const panels = [model, settings, run, runs, sweep, lrdim, methods, analyse];
 
 const MODEL_URL = "models/base.safetensors";
 
@@ -115,7 +116,7 @@ function renderStatus() {
 
 function main() {
   // For the console and the browser test: the state, the store, and a panel's helpers.
-  window.app = { state, store, sweep, runs };
+  window.app = { state, store, sweep, runs, methods };
   client.on("ready", (p) => {
     state.ready = true;
     state.engine = p;
@@ -127,6 +128,8 @@ function main() {
   });
   client.on("error", (p) => {
     if (p.fatal) state.loadError = p.message;
+    // A rate that diverges is one of a learning-rate sweep's results (the sweep goes on), not an error to announce.
+    if (p.stopped && state.sweep && state.sweep.kind === "lrs" && state.sweep.status === "running") return;
     showError(p.message);
   });
   for (const p of panels) p.init(ctx);

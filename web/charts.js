@@ -80,10 +80,11 @@ export class Chart {
   // update draws data = [xs, ys of each series] (null where a series has no value) on the ranges given:
   // {data, x: [min, max], y: [min, max], refs: [{y, label}], empty: "note shown while there is nothing to draw"}.
   // A reference line is horizontal at y, or vertical at x ({x, label}); color overrides the grey. shown: whether each
-  // series is listed in the legend (a series with nothing to draw need not be).
-  update({ data, x, y, refs = [], empty = "", shown = null }) {
+  // series is listed in the legend (a series with nothing to draw need not be). key: what identifies the data when its
+  // length and last values do not (it is redrawn when they or key change).
+  update({ data, x, y, refs = [], empty = "", shown = null, key = "" }) {
     if (shown) this.legendItems.forEach((it, i) => { if (it) it.hidden = !shown[i]; });
-    const sig = JSON.stringify([x, y, refs, data.map((d) => [d.length, d.at(-1)])]);
+    const sig = JSON.stringify([x, y, refs, key, data.map((d) => [d.length, d.at(-1)])]);
     this.empty.textContent = empty;
     this.empty.hidden = !empty;
     if (sig === this.sig) return;

@@ -1,5 +1,6 @@
-// downloads.js saves a finished run to the user's disk: its adapter as a zip of PEFT's two files (fflate writes the
-// zip), and its settings, curves and samples as JSON.
+// downloads.js saves a finished run to the user's disk: its adapter as a zip of its two files in the method's own
+// format (PEFT's pair, or the tensors and golora_adapter.json; fflate writes the zip), and its settings, curves and
+// samples as JSON. The files' names say the task, the method and its size.
 import { zipSync, strToU8 } from "./vendor/fflate.js";
 
 // download hands blob to the browser as a file called name.
@@ -13,17 +14,19 @@ export function download(blob, name) {
   setTimeout(() => URL.revokeObjectURL(a.href), 10000);
 }
 
-function runBaseName(rec) {
-  const what = rec.method === "lora" ? `lora-r${rec.rank}-${rec.targets.join("")}` : rec.method;
+// runBaseName names a run's files: golora-e2e-lora-r4-qv-<id>, golora-e2e-top-k2-<id>, golora-e2e-ia3-<id>.
+export function runBaseName(rec) {
+  const size = (rec.sizeText || (rec.rank != null ? `r=${rec.rank}` : "")).replace("=", "").replace("_", "");
+  const what = [rec.method, size, (rec.targets || []).join("")].filter(Boolean).join("-");
   return `golora-${rec.task}-${what}-${rec.id.split("-")[1]}`;
 }
 
-// adapterZip is the zip of rec's PEFT pair: adapter_model.safetensors (stored: float32 noise barely deflates) and
-// adapter_config.json.
+// adapterZip is the zip of rec's two files: adapter_model.safetensors (stored: float32 noise barely deflates) and its
+// config, adapter_config.json (PEFT) or golora_adapter.json.
 export function adapterZip(rec) {
   return zipSync({
     "adapter_model.safetensors": [rec.adapter, { level: 0 }],
-    "adapter_config.json": strToU8(rec.adapterConfig),
+    [rec.adapterConfigName || "adapter_config.json"]: strToU8(rec.adapterConfig),
   }, { level: 6 });
 }
 
@@ -31,12 +34,18 @@ export function downloadAdapter(rec) {
   download(new Blob([adapterZip(rec)], { type: "application/zip" }), `${runBaseName(rec)}-adapter.zip`);
 }
 
+// downloadModel saves a full or intrinsic run's fine-tuned model (model.safetensors: its method's own result, every
+// weight; the CLI reads it as a base: golora generate -base FILE).
+export function downloadModel(rec) {
+  download(new Blob([rec.fineTuned], { type: "application/octet-stream" }), `${runBaseName(rec)}-model.safetensors`);
+}
+
 export function downloadMetrics(rec) {
   const out = {
     id: rec.id, time: new Date(rec.time).toISOString(), model: rec.model, engine: rec.engine, config: rec.config,
     task: rec.taskInfo, info: rec.info,
     final: { valLoss: rec.valLoss, accuracy: rec.accuracy, correct: rec.correct, total: rec.total },
-    tokensPerSec: rec.tokensPerSec, seconds: rec.seconds, trainLoss: Array.from(rec.losses), evals: rec.evals,
+    tokensPerSec: rec.tokensPerSec, stepMs: rec.stepMs, seconds: rec.seconds, trainLoss: Array.from(rec.losses), evals: rec.evals,
     samples: rec.samples,
   };
   download(new Blob([JSON.stringify(out, null, 1)], { type: "application/json" }), `${runBaseName(rec)}-metrics.json`);

@@ -52,12 +52,8 @@ export function taskDetail(task) {
   return "";
 }
 
-// methodLabel describes a run's method and its settings in a few words.
-export function methodLabel(c) {
-  if (c.method === "intrinsic") return `intrinsic d=${fmtInt(c.intrinsicDim)}`;
-  if (c.method !== "lora") return "full fine-tuning";
-  return `LoRA r=${c.rank}, α=${c.alpha}${c.rslora ? " (rsLoRA)" : ""} on ${c.targets.join(", ")}`;
-}
+// methodLabel describes a run's method and its settings in a few words (methods.js, beside the methods' names).
+export { methodLabel } from "./methods.js";
 
 // smooth is an exponential moving average of ys, de-biased at the start (as TensorBoard draws it).
 export function smooth(ys, a) {

@@ -6,13 +6,14 @@
 //
 // page -> worker                                   worker -> page
 //   init     {modelURL, modelName}                   ready     {model, simd, wasmURL, wasmBytes, wasmEncodedBytes,
-//                                                                modelBytes, loadMs, defaults, lrs}
+//                                                                modelBytes, loadMs, defaults, lrs, methods}
 //   validate {id, config, custom}                    validated {id, ok, error?, field?, fields?}
 //   preview  {id, config, custom, n}                 preview   {id, examples, error?, field?}
 //            custom: the user's file {name, data: Uint8Array} for the task "custom", else null
 //   generate {id, prompt, maxTokens, temperature,    generated {id, text, error?}
 //             seed}
 //   validateSweep {id, config, custom, ranks, full}  sweepChecked {id, ok, configs?, error?, field?, fields?}
+//            or {id, config, custom, methods, sizes}   (a methods sweep: sizes {method: [n, ...]} where not the ladder)
 //            or {..., kind: "lrs" | "dims", values, full, lora} for the learning-rate or intrinsic-dimension sweep
 //   sweepSummary {id, kind, results, targets}        sweepSummary {id, lrs?, intrinsic?, loraSizes?, error?}
 //   analyse  {id, a: run, b?: run, options?}         analysed  {id, report?, error?, ms}
@@ -29,6 +30,7 @@
 //                                                              for resuming it after a reload (golora.snapshot)
 //   stop     {runId}                                 done      {runId, status: "done" | "stopped", info, final,
 //                                                               adapter: Uint8Array | null, adapterConfig,
+//                                                               adapterConfigName, adapterError?,
 //                                                               fineTuned: Uint8Array | null, seconds}
 //   merge    {runId}                                 merged    {runId, maxAbsLogitDiff, error?}
 //                                                    error     {runId?, message, field?, fields?, fatal?,
@@ -66,6 +68,7 @@ let g = null;        // the golora object that the wasm instance registers
 let job = null;      // the run in progress: {runId, paused, stopped, wake}
 let sessionRun = ""; // the runId whose session the instance holds ("" for a preview session)
 let helper = null;   // the lead's helper: {worker, queue: [{resolve, reject}], ready: Promise<boolean>}
+let methodFiles = {}; // what each method's run writes (train.MethodSpec.Files): "peft", "golora", "model" or ""
 const isHelper = self.name === "golora-helper";
 
 function post(type, payload, transfer) {
@@ -122,13 +125,14 @@ async function init({ modelURL, modelName, forceScalar }) {
   if (!mres.ok) throw new Error(`could not fetch the base model ${modelURL}: HTTP ${mres.status}`);
   const bytes = new Uint8Array(await mres.arrayBuffer());
   const { model } = call("load", { name: modelName }, { model: bytes });
-  const { config, lrs } = call("defaults");
+  const { config, lrs, methods } = call("defaults");
+  methodFiles = Object.fromEntries(methods.map((m) => [m.name, m.files]));
 
   if (!isHelper) startHelper({ modelURL, modelName, forceScalar: !simd });
   if (isHelper) return;
   const entry = performance.getEntriesByType("resource").find((e) => e.name.endsWith(wasmURL));
   post("ready", {
-    model, simd, wasmURL, defaults: config, lrs,
+    model, simd, wasmURL, defaults: config, lrs, methods,
     wasmBytes: entry ? entry.decodedBodySize : 0,
     wasmEncodedBytes: entry ? entry.encodedBodySize : 0,
     modelBytes: bytes.length,
@@ -365,16 +369,26 @@ async function run({ runId, config, custom, snapshot }) {
     }
     const final = await evaluate(steps);
     post("eval", { runId, ...final });
+    // The adapter's files in the method's own format (PEFT's, or golora_adapter.json where PEFT has none); a run that
+    // cannot be written (full fine-tuning's result is the whole model) is still a result, without a download.
     let adapter = null;
     let adapterConfig = "";
-    if (config.method === "lora") {
-      const ex = call("exportAdapter");
-      adapter = ex.safetensors;
-      adapterConfig = ex.config;
+    let adapterConfigName = "";
+    let adapterError = "";
+    if (["peft", "golora"].includes(methodFiles[config.method])) {
+      try {
+        const ex = call("exportAdapter");
+        adapter = ex.safetensors;
+        adapterConfig = ex.config;
+        adapterConfigName = ex.configName;
+      } catch (err) {
+        adapterError = err.message;
+      }
     }
     const fineTuned = MODEL_METHODS.includes(config.method) ? call("exportModel").safetensors : null;
     post("done", {
-      runId, status: "done", final, info: call("info").info, adapter, adapterConfig, fineTuned,
+      runId, status: "done", final, info: call("info").info, adapter, adapterConfig, adapterConfigName, adapterError,
+      fineTuned,
       seconds: (performance.now() - t0) / 1000,
     }, [adapter, fineTuned].filter(Boolean).map((b) => b.buffer));
   } catch (err) {

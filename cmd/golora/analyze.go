@@ -268,7 +268,7 @@ func plotSimilarity(path string, out analyzeOutput, layer int) error {
 	bar.Add(&plotter.ColorBar{ColorMap: cmap})
 	found := "The paper (GPT-3, layer 48, Figure 3): the top direction of r=8 and r=64 overlaps (φ > 0.5), the rest look like noise."
 	if r1 == r2 {
-		found = "The paper (GPT-3, two seeds at r=64, Figure 4): a few top directions are shared, more for ΔWq than for ΔWv; random matrices share none."
+		found = "The paper (GPT-3, two seeds at r=64, Figure 4): a few top directions are shared, more for ΔWq than for ΔWv."
 	}
 	rows[len(mods)] = []*plot.Plot{bar, textPlot("φ = 1: the top-i directions of one adapter lie in the span of the other's top j; 0: orthogonal."),
 		textPlot(found)}
@@ -289,7 +289,7 @@ func plotSimilarity(path string, out analyzeOutput, layer int) error {
 // textPlot is a plot cell holding one sentence as its title, with no axes.
 func textPlot(s string) *plot.Plot {
 	p := plot.New()
-	p.Title.Text = wrapText(s, 60)
+	p.Title.Text = wrapText(s, 54)
 	p.HideAxes()
 	return p
 }

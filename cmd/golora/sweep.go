@@ -9,7 +9,6 @@ import (
 	"image/color"
 	"io"
 	"maps"
-	"math"
 	"os"
 	"slices"
 	"strconv"
@@ -187,12 +186,23 @@ func runSweep(args []string) error {
 		"(-png: the loss against the rate)")
 	logPath := fs.String("log", "", "write one JSON line per step and per evaluation of every run (and each result) to this file")
 	from := fs.String("from", "", "train nothing: read the JSON lines that methods sweeps printed (-json) from these files\n"+
-		"(comma-separated) and print their table, or draw them with -png (one figure from sweeps run in parts)")
+		"(comma-separated) and print their table, or draw them with -png (one figure from sweeps run in parts);\n"+
+		"with -method intrinsic or -lrs, the one file of such a sweep (its table, d90 or best rates, and chart); for\n"+
+		"methods sweeps, a run given twice keeps its first figures and a -time-only sweep's timings replace the runs' own")
+	timeOnly := fs.Bool("time-only", false, "with -methods: train nothing; time every run's step against full fine-tuning's and\n"+
+		"its decoding against the base's, interleaved in one pass (CPU time), and print those: a sweep run in parts\n"+
+		"gets its step times from one pass this way (sweep -from PARTS,TIMES)")
 	if err := parseFlags(fs, args, sweepHints); err != nil {
 		return err
 	}
 	if *from != "" {
+		if sf.method == train.MethodIntrinsic || sf.lrs != "" {
+			return replotSweep(*from, sf, &tf, &bf, *png)
+		}
 		return replotSweeps(strings.Split(*from, ","), *png, *asJSON)
+	}
+	if *timeOnly && sf.methods == "" {
+		return fmt.Errorf("-time-only times the runs of a methods sweep: give -methods")
 	}
 	runs, err := sf.configs(&tf)
 	if err != nil {
@@ -244,6 +254,17 @@ func runSweep(args []string) error {
 			label += " tokens=" + c.TrainTokens
 		}
 		s, err := train.New(base, tok, c)
+		if err == nil && *timeOnly { // nothing trained: the run as it starts, timed below
+			info := s.Info()
+			run := sweepRun{Result: train.Result{Task: s.Task().Name, Method: c.Method, MethodSettings: info.MethodSettings,
+				TrainableParams: info.TrainableParams, TrainableBytes: info.TrainableBytes, StateBytes: info.TrainableBytes, LR: c.LR}}
+			if c.Method != train.MethodFrozen {
+				run.DecodeMS, run.DecodeVsBase = decodeCost(s.Model(), base, decodeTimeOnlyRounds)
+			}
+			fmt.Fprintf(os.Stderr, "%s: decoding timed\n", label)
+			results, runsOut = append(results, run.Result), append(runsOut, run)
+			continue
+		}
 		if why, ok := tooLong(c, err); ok && methodsSweep { // a prefix longer than the task leaves room for
 			fmt.Fprintf(os.Stderr, "%s: skipped: %s\n", label, why)
 			runsOut = append(runsOut, sweepRun{Result: train.Result{Task: c.Task, Method: c.Method, LR: c.LR}, Skipped: why})
@@ -269,13 +290,17 @@ func runSweep(args []string) error {
 		results = append(results, res)
 		run := sweepRun{Result: res}
 		if methodsSweep && c.Method != train.MethodFrozen {
-			run.DecodeMS, run.DecodeVsBase = decodeCost(s.Model(), base)
+			run.DecodeMS, run.DecodeVsBase = decodeCost(s.Model(), base, decodeRounds)
 		}
 		runsOut = append(runsOut, run)
 	}
 	if methodsSweep {
-		fmt.Fprintf(os.Stderr, "sweep: timing each method's step against full fine-tuning's, interleaved (%d rounds)...\n", timingRounds)
-		if err := timeSteps(base, tok, runs, runsOut); err != nil {
+		rounds := timingRounds
+		if *timeOnly {
+			rounds = timeOnlyRounds
+		}
+		fmt.Fprintf(os.Stderr, "sweep: timing each method's step against full fine-tuning's, interleaved (%d rounds)...\n", rounds)
+		if err := timeSteps(base, tok, runs, runsOut, rounds); err != nil {
 			return err
 		}
 	}
@@ -351,9 +376,12 @@ func runSweep(args []string) error {
 }
 
 // replotSweeps reads the runs that methods sweeps printed with -json from files, and prints their table (or their
-// JSON lines again, with -json) and draws them into png (when given). Runs are kept in the files' order.
+// JSON lines again, with -json) and draws them into png (when given). Runs are kept in the files' order; a run given
+// twice (full fine-tuning, run in each part of a sweep) keeps its first figures; a -time-only sweep's timings
+// replace those of the runs of the same settings.
 func replotSweeps(files []string, png string, asJSON bool) error {
 	var runs []sweepRun
+	byKey := map[string]int{} // a run's method and settings: its index in runs
 	task := ""
 	for _, path := range files {
 		f, err := os.Open(path)
@@ -378,7 +406,20 @@ func replotSweeps(files []string, png string, asJSON bool) error {
 				f.Close()
 				return fmt.Errorf("-from %s: run %d is of task %s, the first of %s: one figure is one task", path, n, r.Task, task)
 			}
-			runs = append(runs, r)
+			key := fmt.Sprint(r.Method, " ", r.Size, " ", r.Alpha, " ", r.Targets)
+			i, seen := byKey[key]
+			switch {
+			case r.Steps == 0 && r.Skipped == "" && r.Method != train.MethodFrozen: // a -time-only sweep's timings
+				if !seen {
+					fmt.Fprintf(os.Stderr, "sweep: -from %s: the timings of %s %s=%d match no trained run; left out\n", path, r.Method, r.SizeName, r.Size)
+					continue
+				}
+				runs[i].StepTimedMS, runs[i].StepVsFull, runs[i].DecodeMS, runs[i].DecodeVsBase = r.StepTimedMS, r.StepVsFull, r.DecodeMS, r.DecodeVsBase
+			case seen: // given twice (full fine-tuning in each part of a sweep): the first
+			default:
+				byKey[key] = len(runs)
+				runs = append(runs, r)
+			}
 		}
 		f.Close()
 	}
@@ -427,23 +468,39 @@ func sizeName(method string) string {
 type sweepRun struct {
 	Skipped string `json:"skipped,omitempty"` // why the run could not run (a prefix that leaves the examples no room)
 	train.Result
-	StepTimedMS  float64 `json:"step_timed_ms,omitempty"`       // a step on the sweep's first batch, fastest of the interleaved timing rounds
+	StepTimedMS  float64 `json:"step_timed_ms,omitempty"`       // a step on the sweep's first batch in the timing pass (CPU time)
 	StepVsFull   float64 `json:"step_vs_full,omitempty"`        // step_timed_ms over full fine-tuning's, from the same rounds
-	DecodeMS     float64 `json:"decode_ms_per_token,omitempty"` // greedy decoding of one row, per token, as trained (unmerged)
+	DecodeMS     float64 `json:"decode_ms_per_token,omitempty"` // decoding one row, per token, as trained (unmerged; CPU time)
 	DecodeVsBase float64 `json:"decode_vs_base,omitempty"`      // the same over the plain base's, measured alternately with it
 }
 
-// timingRounds is how many rounds timeSteps interleaves, and timingSteps the steps each method takes per round.
+// timingRounds is how many rounds timeSteps interleaves after a sweep (timeOnlyRounds in a -time-only pass, which
+// has the time), and timingSteps the steps each method takes per round.
 const (
-	timingRounds = 5
-	timingSteps  = 2
+	timingRounds   = 5
+	timeOnlyRounds = 15
+	timingSteps    = 2
 )
 
-// timeSteps sets each run's step_vs_full from a timing pass after the sweep: a fresh session of every run's settings
-// takes timingSteps steps on the same batch (the sweep's first, identical for every run) in each of timingRounds
-// rounds, the runs interleaved within a round, so that a machine whose load changes slows them alike; each run's
-// figure is its fastest round, over full fine-tuning's. A sweep without a full run has no ratio.
-func timeSteps(base *model.Model, tok data.Tokenizer, cfgs []train.Config, runs []sweepRun) error {
+// measure runs f and returns how long it took: the process's CPU time where it can be read (on a shared machine the
+// time this process ran, whatever else ran beside it), else the wall clock; and which of the two it was.
+func measure(f func() error) (time.Duration, bool, error) {
+	if c0, ok := cpuNow(); ok {
+		err := f()
+		c1, _ := cpuNow()
+		return c1 - c0, true, err
+	}
+	start := time.Now()
+	err := f()
+	return time.Since(start), false, err
+}
+
+// timeSteps sets each run's step_timed_ms and step_vs_full from a timing pass after the sweep: a fresh session of
+// every run's settings takes timingSteps steps on the same batch (the sweep's first, identical for every run) in
+// each of timingRounds rounds, the runs interleaved within a round. Each figure is the process's CPU time per step
+// over all rounds (on the wall clock, where CPU time cannot be read, the fastest round), over full fine-tuning's.
+// A sweep without a full run has no ratio.
+func timeSteps(base *model.Model, tok data.Tokenizer, cfgs []train.Config, runs []sweepRun, rounds int) error {
 	full := -1
 	for i, c := range cfgs {
 		if c.Method == train.MethodFull && runs[i].Skipped == "" {
@@ -468,61 +525,95 @@ func timeSteps(base *model.Model, tok data.Tokenizer, cfgs []train.Config, runs 
 		}
 		sessions[i] = s
 	}
-	best := make([]float64, len(cfgs))
-	for i := range best {
-		best[i] = math.Inf(1)
-	}
-	for range timingRounds {
+	total, best := make([]time.Duration, len(cfgs)), make([]time.Duration, len(cfgs))
+	cpu := true
+	for range rounds {
 		for i, s := range sessions {
 			if s == nil {
 				continue
 			}
-			start := time.Now()
-			for range timingSteps {
-				if _, err := s.StepBatch(&batch); err != nil {
-					return fmt.Errorf("timing run %d: %w", i+1, err)
+			d, onCPU, err := measure(func() error {
+				for range timingSteps {
+					if _, err := s.StepBatch(&batch); err != nil {
+						return err
+					}
 				}
+				return nil
+			})
+			if err != nil {
+				return fmt.Errorf("timing run %d: %w", i+1, err)
 			}
-			best[i] = min(best[i], float64(time.Since(start))/float64(time.Millisecond)/timingSteps)
+			cpu = cpu && onCPU
+			total[i] += d
+			if best[i] == 0 || d < best[i] {
+				best[i] = d
+			}
 		}
+	}
+	per := func(i int) float64 {
+		if cpu {
+			return float64(total[i]) / float64(time.Millisecond) / float64(rounds*timingSteps)
+		}
+		return float64(best[i]) / float64(time.Millisecond) / timingSteps
 	}
 	for i := range runs {
 		if sessions[i] != nil {
-			runs[i].StepTimedMS, runs[i].StepVsFull = best[i], best[i]/best[full]
+			runs[i].StepTimedMS, runs[i].StepVsFull = per(i), per(i)/per(full)
 		}
 	}
 	return nil
 }
 
 // decodeTokens is how many positions decodeCost decodes per pass, and decodeRounds how many alternating passes of
-// the method's model and the base it takes the fastest of.
+// the method's model and the base it takes after each run of a sweep (decodeTimeOnlyRounds in a -time-only pass).
 const (
-	decodeTokens = 128
-	decodeRounds = 9
+	decodeTokens         = 128
+	decodeRounds         = 9
+	decodeTimeOnlyRounds = 30
 )
 
 // decodeCost measures the inference cost of m as trained (its method unmerged, as a deployment that keeps the
-// adapter separate runs it): milliseconds per token of one row decoded position by position, the fastest of
-// decodeRounds passes, alternating with the same passes on base; and the ratio of the two.
-func decodeCost(m, base *model.Model) (msPerToken, vsBase float64) {
-	tokens := min(decodeTokens, m.Config.SeqLen)
-	pass := func(d *model.Decoder) float64 {
-		d.Reset()
-		start := time.Now()
-		for pos := range tokens {
-			if _, err := d.Next(2 + pos%(m.Config.VocabSize-2)); err != nil {
-				return math.Inf(1)
+// adapter separate runs it): milliseconds per token of one row decoded position by position, in decodeRounds passes
+// alternating with the same passes on base, and the ratio of the two: CPU time over all passes where it can be read,
+// else the fastest pass of each on the wall clock.
+func decodeCost(m, base *model.Model, rounds int) (msPerToken, vsBase float64) {
+	tokens := min(decodeTokens, m.Context()) // a prefix takes some of the context: both decode as many tokens
+	pass := func(d *model.Decoder) (time.Duration, bool, error) {
+		return measure(func() error {
+			d.Reset()
+			for pos := range tokens {
+				if _, err := d.Next(2 + pos%(m.Config.VocabSize-2)); err != nil {
+					return err
+				}
 			}
-		}
-		return float64(time.Since(start)) / float64(time.Millisecond) / float64(tokens)
+			return nil
+		})
 	}
 	dm, db := m.NewDecoder(1), base.NewDecoder(1)
-	best, bestBase := math.Inf(1), math.Inf(1)
-	for range decodeRounds {
-		best = min(best, pass(dm))
-		bestBase = min(bestBase, pass(db))
+	var sum, sumBase, best, bestBase time.Duration
+	cpu := true
+	for range rounds {
+		t, onCPU, err := pass(dm)
+		tb, _, errb := pass(db)
+		if err != nil || errb != nil {
+			return 0, 0 // not measured (omitted from the JSON)
+		}
+		cpu = cpu && onCPU
+		sum, sumBase = sum+t, sumBase+tb
+		if best == 0 || t < best {
+			best = t
+		}
+		if bestBase == 0 || tb < bestBase {
+			bestBase = tb
+		}
 	}
-	return best, best / bestBase
+	if !cpu {
+		sum, sumBase = best*time.Duration(rounds), bestBase*time.Duration(rounds)
+	}
+	if sumBase <= 0 {
+		return 0, 0
+	}
+	return float64(sum) / float64(time.Millisecond) / float64(rounds*tokens), float64(sum) / float64(sumBase)
 }
 
 // methodConfigs expands a methods sweep (or, with -lrs, a learning-rate sweep of the methods).

@@ -2,8 +2,11 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"image/color"
+	"os"
 	"strconv"
 	"strings"
 
@@ -207,9 +210,59 @@ func plotIntrinsic(path, task string, results []train.Result, s intrinsicSummary
 	}
 	p.Add(sc, labels)
 	p.Legend.Add("LoRA's size on "+s.LoRA[0].Targets+" at rank r", sc)
-	p.Legend.Top, p.Legend.Left = true, true
-	p.Legend.XOffs, p.Legend.YOffs = vg.Points(10), -vg.Points(30)
+	// Bottom right, above the marks of LoRA's sizes: the lines of full fine-tuning and 90% of it run along the top.
+	p.Legend.Top, p.Legend.Left = false, false
+	p.Legend.XOffs, p.Legend.YOffs = -vg.Points(10), vg.Points(40)
 	img := vgimg.New(9*vg.Inch, 5*vg.Inch)
 	p.Draw(draw.New(img))
 	return savePNG(img, path)
+}
+
+// replotSweep prints the table and draws the chart of an earlier learning-rate or intrinsic sweep from its -json lines
+// (the results; the summary lines are recomputed), without training: a chart redrawn from the figures measured.
+func replotSweep(path string, sf sweepFlags, tf *trainFlags, bf *baseFlags, png string) error {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("-from: %w", err)
+	}
+	var results []train.Result
+	for i, line := range bytes.Split(raw, []byte("\n")) {
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
+		var r train.Result
+		if err := json.Unmarshal(line, &r); err != nil {
+			return fmt.Errorf("-from %s: line %d: %w", path, i+1, err)
+		}
+		if r.Method != "" { // the summary lines have no method
+			results = append(results, r)
+		}
+	}
+	if len(results) == 0 {
+		return fmt.Errorf("-from %s: no results (want the lines of sweep -json)", path)
+	}
+	task := results[0].Task
+	switch {
+	case sf.lrs != "":
+		printLRTable(results, lrSummaryOf(results))
+		if png != "" {
+			return plotLRSweep(png, task, results)
+		}
+	default: // -method intrinsic
+		base, _, err := bf.load()
+		if err != nil {
+			return err
+		}
+		cfg, err := tf.config()
+		if err != nil {
+			return err
+		}
+		isum := summarizeIntrinsic(base, []train.Config{cfg}, results)
+		printTable(results)
+		printIntrinsic(isum)
+		if png != "" {
+			return plotIntrinsic(png, task, results, isum)
+		}
+	}
+	return nil
 }

@@ -39,7 +39,9 @@ func TestSweepIntrinsicCLI(t *testing.T) {
 	sc := bufio.NewScanner(r)
 	var results []train.Result
 	var summary intrinsicSummary
+	var out []byte
 	for sc.Scan() {
+		out = append(append(out, sc.Bytes()...), '\n')
 		if len(results) == 4 {
 			require.NoError(t, json.Unmarshal(sc.Bytes(), &summary))
 			break
@@ -61,6 +63,19 @@ func TestSweepIntrinsicCLI(t *testing.T) {
 	assert.Equal(t, results[0].TrainableParams, summary.LoRA[0].Trainable, "LoRA r=1's size, computed and trained")
 	_, err = os.Stat(filepath.Join(dir, "d.png"))
 	assert.NoError(t, err, "the accuracy-vs-size chart")
+
+	// -from redraws the chart from those lines without training.
+	saved := filepath.Join(dir, "sweep.jsonl")
+	require.NoError(t, os.WriteFile(saved, out, 0o644))
+	require.NoError(t, os.Remove(filepath.Join(dir, "d.png")))
+	_, _, err = capture(t, func() error {
+		return runSweep([]string{"-base", basePath, "-method", "intrinsic", "-from", saved, "-png", filepath.Join(dir, "d.png")})
+	})
+	require.NoError(t, err)
+	_, err = os.Stat(filepath.Join(dir, "d.png"))
+	assert.NoError(t, err, "the chart redrawn")
+	err = runSweep([]string{"-base", basePath, "-from", filepath.Join(dir, "missing.jsonl")})
+	assert.ErrorContains(t, err, "-from")
 
 	err = runSweep(append(args, "-lrs", "1e-3"))
 	assert.ErrorContains(t, err, "leave out -method intrinsic")

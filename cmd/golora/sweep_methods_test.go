@@ -22,7 +22,8 @@ func TestSweepMethodsCLI(t *testing.T) {
 	args = append(args, "-steps", "3", "-batch", "4", "-warmup", "1", "-eval-every", "0", "-eval-limit", "4")
 	png := filepath.Join(dir, "methods.png")
 	stdout, stderr, err := capture(t, func() error {
-		return runSweep(append(args, "-methods", "lora,full,top,ia3", "-size", "lora=1,2", "-json", "-png", png))
+		return runSweep(append(args, "-methods", "lora,full,top,ia3,prefix-layer", "-size", "lora=1,2", "-size", "prefix-layer=2",
+			"-json", "-png", png))
 	})
 	require.NoError(t, err, stderr)
 	var runs []map[string]any
@@ -32,11 +33,11 @@ func TestSweepMethodsCLI(t *testing.T) {
 		require.NoError(t, json.Unmarshal(sc.Bytes(), &r))
 		runs = append(runs, r)
 	}
-	require.Len(t, runs, 2+1+2+1, "lora at 1 and 2, full, top at its ladder 1,2, ia3")
+	require.Len(t, runs, 2+1+2+1+1, "lora at 1 and 2, full, top at its ladder 1,2, ia3, prefix-layer at 2")
 	want := []struct {
 		method string
 		size   float64
-	}{{"lora", 1}, {"lora", 2}, {"full", 0}, {"top", 1}, {"top", 2}, {"ia3", 0}}
+	}{{"lora", 1}, {"lora", 2}, {"full", 0}, {"top", 1}, {"top", 2}, {"ia3", 0}, {"prefix-layer", 2}}
 	for i, r := range runs {
 		assert.Equal(t, want[i].method, r["method"], "run %d", i)
 		assert.Equal(t, want[i].size, r["size"], "run %d", i)
@@ -64,8 +65,42 @@ func TestSweepMethodsCLI(t *testing.T) {
 	png2 := filepath.Join(dir, "again.png")
 	table, _, err := capture(t, func() error { return runSweep([]string{"-from", part + "," + part, "-png", png2}) })
 	require.NoError(t, err)
-	assert.Equal(t, 2*6+1, strings.Count(table, "\n"), "a header and each run of both files")
+	assert.Equal(t, 7+1, strings.Count(table, "\n"), "a header and each run once (a run given twice keeps its first)")
 	assert.FileExists(t, png2)
+
+	// -time-only times the same runs without training; -from takes those timings over the runs' own.
+	times, stderr, err := capture(t, func() error {
+		return runSweep(append(args, "-methods", "lora,full,top,ia3,prefix-layer", "-size", "lora=1,2", "-size", "prefix-layer=2",
+			"-time-only", "-json"))
+	})
+	require.NoError(t, err, stderr)
+	timesPath := filepath.Join(dir, "times.jsonl")
+	require.NoError(t, os.WriteFile(timesPath, []byte(times), 0o644))
+	var timed []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(times), "\n") {
+		var r map[string]any
+		require.NoError(t, json.Unmarshal([]byte(line), &r))
+		timed = append(timed, r)
+		assert.Zero(t, r["steps"], "-time-only trains nothing")
+		assert.Contains(t, r, "step_vs_full")
+		assert.Contains(t, r, "decode_vs_base")
+	}
+	require.Len(t, timed, 7)
+	merged, _, err := capture(t, func() error { return runSweep([]string{"-from", part + "," + timesPath, "-json"}) })
+	require.NoError(t, err)
+	var got []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(merged), "\n") {
+		var r map[string]any
+		require.NoError(t, json.Unmarshal([]byte(line), &r))
+		got = append(got, r)
+	}
+	require.Len(t, got, 7)
+	for i := range got {
+		assert.Equal(t, timed[i]["step_vs_full"], got[i]["step_vs_full"], "run %d: the timing pass's ratio", i)
+		assert.Equal(t, runs[i]["accuracy"], got[i]["accuracy"], "run %d: the trained run's accuracy", i)
+	}
+	_, _, err = capture(t, func() error { return runSweep(append(args, "-time-only")) })
+	assert.ErrorContains(t, err, "give -methods")
 	_, _, err = capture(t, func() error { return runSweep([]string{"-from", filepath.Join(dir, "none.jsonl")}) })
 	assert.ErrorContains(t, err, "-from")
 

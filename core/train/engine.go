@@ -14,6 +14,7 @@ import (
 
 	"golora/core/data"
 	"golora/core/model"
+	"golora/core/peft"
 )
 
 // Bulk holds the arrays that cross beside a call's JSON, by name: bytes (a Uint8Array in the page) and float32s (a
@@ -296,8 +297,10 @@ func (e *Engine) load(args []byte, in Bulk) (any, Bulk, error) {
 		Layers: c.NLayers, Heads: c.NHeads, KVHeads: c.NKVHeads, Vocab: c.VocabSize, SeqLen: c.SeqLen}}, Bulk{}, nil
 }
 
-// defaults {} -> {config, lrs}: DefaultConfig as the page spells it (EncodePageConfig), and each method's default
-// learning rate by name (the page moves the rate along when the method changes).
+// defaults {} -> {config, lrs, methods}: DefaultConfig as the page spells it (EncodePageConfig), each method's default
+// learning rate by name (the page moves the rate along when the method changes), and the methods table (Methods: each
+// method's size knob, ladder, rate, whether it merges and what files it writes), which the page's method choice and
+// methods sweep are built from.
 func (e *Engine) defaults(args []byte, _ Bulk) (any, Bulk, error) {
 	if err := decodeArgs(args, &struct{}{}); err != nil {
 		return nil, Bulk{}, err
@@ -307,7 +310,7 @@ func (e *Engine) defaults(args []byte, _ Bulk) (any, Bulk, error) {
 	for _, name := range MethodNames() {
 		lrs[name] = DefaultLR(name)
 	}
-	return map[string]any{"config": json.RawMessage(text), "lrs": lrs}, Bulk{}, err
+	return map[string]any{"config": json.RawMessage(text), "lrs": lrs, "methods": Methods()}, Bulk{}, err
 }
 
 // validate {config, fileName?} (+ "file") -> {ok: true}, or every invalid field.
@@ -326,18 +329,49 @@ func (e *Engine) validate(args []byte, in Bulk) (any, Bulk, error) {
 	if err := c.Validate(e.base); err != nil {
 		return nil, Bulk{}, err
 	}
+	if err := prefixFits(c, e.base, e.tok); err != nil {
+		return nil, Bulk{}, err
+	}
 	return map[string]any{"ok": true}, Bulk{}, nil
+}
+
+// prefixFits refuses, under its own field, a prefix that leaves the task's longest example no room in the context
+// (New would refuse the run under "task" once started): the page marks l_p while it is typed. It builds the task,
+// a few milliseconds for the generated ones, and only for the prefix methods.
+func prefixFits(c Config, base *model.Model, tok data.Tokenizer) error {
+	if spec, _ := LookupMethod(c.Method); spec.Size != SizePrefixLen {
+		return nil
+	}
+	task, err := buildTask(c)
+	if err != nil {
+		return nil // New reports it, under "task"
+	}
+	longest := 0
+	for _, set := range [][]data.Example{task.Train, task.Val, task.Test} {
+		for _, ex := range set {
+			longest = max(longest, 1+len(tok.Encode(ex.Prompt))+len(tok.Encode(ex.Completion))+1) // BOS, End
+		}
+	}
+	if room := base.Config.SeqLen - c.PrefixLen; longest > room {
+		return &FieldError{Field: SizePrefixLen, Reason: fmt.Sprintf("at most %d, got %d: %s's longest example takes %d of "+
+			"the context's %d positions", max(base.Config.SeqLen-longest, 0), c.PrefixLen, task.Name, longest, base.Config.SeqLen)}
+	}
+	return nil
 }
 
 // validateSweep {config, fileName?, ranks, full} (+ "file") -> {configs}: the sweep's runs (SweepConfigs: LoRA at each
 // rank with the config's alpha, then full fine-tuning at its default learning rate when full is set), each checked
-// (ValidateSweep) before the first starts, as the page's settings to start them with. With kind "lrs" or "dims" and
-// values instead of ranks, the learning-rate or intrinsic-dimension sweep (pageSweepConfigs).
+// (ValidateSweep) before the first starts, as the page's settings to start them with. With methods instead of ranks,
+// a methods sweep (MethodSweepConfigs): each method at each of its sizes (sizes[method], else its ladder) and at its
+// own default rate, a rank method's alpha keeping the config's alpha/r. With kind "lrs" or "dims" and values instead
+// of ranks, the learning-rate or intrinsic-dimension sweep (pageSweepConfigs).
 func (e *Engine) validateSweep(args []byte, in Bulk) (any, Bulk, error) {
 	var a struct {
 		configArgs
-		Ranks []int `json:"ranks"`
-		Full  bool  `json:"full"`
+		Ranks   []int            `json:"ranks"`
+		Full    bool             `json:"full"`
+		Methods []string         `json:"methods"`
+		Sizes   map[string][]int `json:"sizes"`
 		pageSweepArgs
 	}
 	if err := decodeArgs(args, &a); err != nil {
@@ -350,12 +384,31 @@ func (e *Engine) validateSweep(args []byte, in Bulk) (any, Bulk, error) {
 	if err != nil {
 		return nil, Bulk{}, err
 	}
-	var fullLR float32
-	if a.Full {
-		fullLR = DefaultLR(MethodFull)
+	var cfgs []Config
+	if a.Methods != nil {
+		if a.Ranks != nil || a.Full {
+			return nil, Bulk{}, errors.New("validateSweep: a methods sweep takes methods and sizes, not ranks or full (list full among the methods)")
+		}
+		if cfgs, err = MethodSweepConfigs(c, a.Methods, a.Sizes, true); err != nil {
+			return nil, Bulk{}, err
+		}
+		for i := range cfgs {
+			cfgs[i] = ownOptions(cfgs[i])
+		}
+	} else {
+		if a.Sizes != nil {
+			return nil, Bulk{}, errors.New("validateSweep: sizes belong to a methods sweep: give methods too")
+		}
+		var fullLR float32
+		if a.Full {
+			fullLR = DefaultLR(MethodFull)
+		}
+		cfgs = SweepConfigs(c, a.Ranks, false, fullLR)
 	}
-	cfgs := SweepConfigs(c, a.Ranks, false, fullLR)
 	if a.Kind != "" {
+		if a.Methods != nil {
+			return nil, Bulk{}, errors.New("validateSweep: a methods sweep has no kind")
+		}
 		if cfgs, err = a.configs(c, a.Full); err != nil {
 			return nil, Bulk{}, err
 		}
@@ -370,6 +423,22 @@ func (e *Engine) validateSweep(args []byte, in Bulk) (any, Bulk, error) {
 		}
 	}
 	return map[string]any{"configs": out}, Bulk{}, nil
+}
+
+// ownOptions drops the options of c that its method does not read, for a methods sweep built from the form of
+// another method: LoRA+, token rows (LoRA and DoRA), PiSSA (LoRA), the prefix's MLP (prefix-layer). Each method then
+// runs as it would by default, instead of being refused for an option the form set for another.
+func ownOptions(c Config) Config {
+	if !usesLoRA(c.Method) {
+		c.LRRatioB, c.TrainTokens, c.TokensLR = 0, "", 0
+	}
+	if c.Method != MethodLoRA && c.Init == string(peft.InitPiSSA) {
+		c.Init = string(peft.InitKaiming)
+	}
+	if c.Method != MethodPrefixLayer {
+		c.PrefixProjection = false
+	}
+	return c
 }
 
 // start {config, fileName?} (+ "file") -> {info, shards, task}: a new session on the loaded base (the old one is
@@ -633,15 +702,18 @@ func (e *Engine) merge(args []byte, _ Bulk) (any, Bulk, error) {
 	return map[string]any{"maxAbsLogitDiff": d}, Bulk{}, err
 }
 
-// exportAdapter {} -> {config: adapter_config.json's text} and the bulk bytes "safetensors": the PEFT pair.
+// exportAdapter {} -> {config, configName} and the bulk bytes "safetensors": the run's adapter files (ExportFiles): the
+// tensors, and the config's text and file name, PEFT's adapter_config.json for lora, dora, ia3 and the prefixes,
+// golora_adapter.json for top, bitfit and the adapters. Full fine-tuning's result is the whole model (exportModel).
 func (e *Engine) exportAdapter(args []byte, _ Bulk) (any, Bulk, error) {
 	s, err := e.noArgs(args)
 	if err != nil {
 		return nil, Bulk{}, err
 	}
-	st, cfg, err := s.ExportAdapter(e.base.Name)
+	f, err := s.ExportFiles(e.base.Name)
 	if err != nil {
 		return nil, Bulk{}, err
 	}
-	return map[string]any{"config": string(cfg)}, Bulk{Bytes: map[string][]byte{"safetensors": st}}, nil
+	return map[string]any{"config": string(f.Config), "configName": f.ConfigName},
+		Bulk{Bytes: map[string][]byte{"safetensors": f.Weights}}, nil
 }

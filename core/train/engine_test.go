@@ -3,6 +3,7 @@ package train
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -235,6 +236,102 @@ func TestEngineSweepConfigs(t *testing.T) {
 	assert.Equal(t, []string{MethodLoRA, MethodLoRA, MethodFull}, []string{cfgs[0].Method, cfgs[1].Method, cfgs[2].Method})
 	assert.Equal(t, DefaultLR(MethodFull), cfgs[2].LR, "full fine-tuning at its own learning rate")
 	assert.Equal(t, DefaultLR(MethodLoRA), cfgs[0].LR)
+}
+
+// TestEngineMethodsSweep: defaults carries the methods table; validateSweep with methods returns each method at each of
+// its sizes (its ladder unless sizes says otherwise) at its own rate, with only the options it reads, and refuses a bad
+// size naming the run; exportAdapter names the config file of each method's own format.
+func TestEngineMethodsSweep(t *testing.T) {
+	e := loadedEngine(t)
+	v, _ := engineCall(t, e, "defaults", map[string]any{}, Bulk{})
+	var specs []MethodSpec
+	text, err := json.Marshal(v["methods"])
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(text, &specs))
+	require.Len(t, specs, len(Methods()))
+	for i, s := range Methods() {
+		assert.Equal(t, s.Name, specs[i].Name)
+		assert.Equal(t, s.Size, specs[i].Size, s.Name)
+		assert.Equal(t, s.Ladder, specs[i].Ladder, s.Name)
+		assert.Equal(t, s.Files, specs[i].Files, s.Name)
+	}
+
+	// The form is a LoRA run with PiSSA and LoRA+, and prefix-layer's MLP on: each applies only where it is read.
+	form := map[string]any{"rank": 4, "alpha": 8, "init": "pissa", "lrRatioB": 4, "prefixProjection": true}
+	v, _ = engineCall(t, e, "validateSweep", map[string]any{"config": form,
+		"methods": []string{MethodLoRA, MethodDoRA, MethodTop, MethodIA3, MethodFull}, "sizes": map[string][]int{MethodLoRA: {1, 2}}}, Bulk{})
+	var cfgs []Config
+	for _, raw := range v["configs"].([]any) {
+		text, err := json.Marshal(raw)
+		require.NoError(t, err)
+		c, err := ParsePageConfig(text, nil)
+		require.NoError(t, err)
+		cfgs = append(cfgs, c)
+	}
+	var labels []string
+	for _, c := range cfgs {
+		labels = append(labels, c.Label())
+		assert.Equal(t, DefaultLR(c.Method), c.LR, "%s at its own rate", c.Label())
+		assert.False(t, c.PrefixProjection, c.Label())
+	}
+	assert.Equal(t, []string{"lora r=1", "lora r=2", "dora r=1", "dora r=4", "dora r=16", "top k=1", "top k=2", "ia3", "full"}, labels)
+	assert.Equal(t, []float32{2, 4, 2, 8, 32}, []float32{cfgs[0].Alpha, cfgs[1].Alpha, cfgs[2].Alpha, cfgs[3].Alpha, cfgs[4].Alpha},
+		"alpha keeps the form's alpha/r")
+	assert.Equal(t, "pissa", cfgs[0].Init)
+	assert.Equal(t, float32(4), cfgs[0].LRRatioB)
+	assert.Equal(t, "kaiming", cfgs[2].Init, "DoRA has no PiSSA init")
+	assert.Equal(t, float32(4), cfgs[2].LRRatioB, "LoRA+ applies to DoRA's B")
+	assert.Zero(t, cfgs[5].LRRatioB, "top has no B")
+
+	msg, field, _ := engineError(t, e, "validateSweep", `{"config": {}, "methods": ["lora", "top"], "sizes": {"top": [1, 9]}}`, Bulk{})
+	assert.Contains(t, msg, "(top k=9): layers: must be between 1 and 2")
+	assert.Equal(t, "layers", field)
+	_, field, _ = engineError(t, e, "validateSweep", `{"config": {}, "methods": ["lora", "nope"]}`, Bulk{})
+	assert.Equal(t, "methods", field)
+	_, field, _ = engineError(t, e, "validateSweep", `{"config": {}, "methods": []}`, Bulk{})
+	assert.Equal(t, "methods", field)
+	msg, _, _ = engineError(t, e, "validateSweep", `{"config": {}, "methods": ["lora"], "ranks": [1]}`, Bulk{})
+	assert.Contains(t, msg, "not ranks or full")
+
+	// A prefix too long for the task is refused under l_p, with the most that fits: exactly where New starts refusing it.
+	pre := tinyConfig(MethodPrefixEmbed)
+	pre.PrefixLen = 120
+	text, err = EncodePageConfig(pre)
+	require.NoError(t, err)
+	msg, field, _ = engineError(t, e, "validate", `{"config": `+string(text)+`}`, Bulk{})
+	assert.Equal(t, "prefixLen", field)
+	var most int
+	_, err = fmt.Sscanf(msg[strings.Index(msg, "at most "):], "at most %d", &most)
+	require.NoError(t, err, msg)
+	require.Greater(t, most, 0, msg)
+	pre.PrefixLen = most
+	text, err = EncodePageConfig(pre)
+	require.NoError(t, err)
+	engineCall(t, e, "validate", map[string]any{"config": json.RawMessage(text)}, Bulk{})
+	engineCall(t, e, "start", map[string]any{"config": json.RawMessage(text)}, Bulk{})
+	pre.PrefixLen = most + 1
+	text, err = EncodePageConfig(pre)
+	require.NoError(t, err)
+	_, field, _ = engineError(t, e, "start", `{"config": `+string(text)+`}`, Bulk{})
+	assert.Equal(t, "task", field, "New refuses one position more")
+
+	for _, c := range []struct{ method, name string }{{MethodLoRA, PEFTConfigName}, {MethodIA3, PEFTConfigName},
+		{MethodTop, GoloraConfigName}, {MethodAdapterL, GoloraConfigName}} {
+		cfg := tinyConfig(c.method)
+		cfg.Steps, cfg.Layers, cfg.Bottleneck = 2, 1, 2
+		text, err := EncodePageConfig(cfg)
+		require.NoError(t, err)
+		engineCall(t, e, "start", map[string]any{"config": json.RawMessage(text)}, Bulk{})
+		engineCall(t, e, "step", map[string]any{"n": 2}, Bulk{})
+		v, ad := engineCall(t, e, "exportAdapter", map[string]any{}, Bulk{})
+		assert.Equal(t, c.name, v["configName"], c.method)
+		m, err := ReadAdapter(tinyBase(t), strings.NewReader(v["config"].(string)), c.name,
+			bytes.NewReader(ad.Bytes["safetensors"]), AdapterWeightsName)
+		require.NoError(t, err, "%s: the exported files read back", c.method)
+		if c.method != MethodTop { // top's files replace base tensors; the others attach a method
+			assert.Len(t, m.Methods(), 1, c.method)
+		}
+	}
 }
 
 // FuzzEngineCall: whatever the page (or anything posing as it) sends, Call answers with one JSON object, never with a

@@ -90,7 +90,7 @@ var methodSpecs = []MethodSpec{
 			return peft.AddTop(m, peft.TopConfig{Layers: c.Layers})
 		}},
 	{Name: MethodBitFit, Files: FilesGolora, Summary: "the norm gains and a new bias on each of the seven linear layers",
-		LR: 2e-2,
+		LR: 1e-1,
 		attach: func(m *model.Model, _ Config, _ *rng.RNG) (model.Method, error) {
 			return peft.AddBitFit(m, peft.BitFitConfig{Targets: model.AllTargets()})
 		}},
@@ -103,22 +103,22 @@ var methodSpecs = []MethodSpec{
 			return peft.AddIntrinsic(m, peft.IntrinsicConfig{Dim: c.IntrinsicDim, Seed: c.Seed})
 		}},
 	{Name: MethodAdapterH, Files: FilesGolora, Summary: "a small bottleneck layer after the attention and after the MLP (and the norms)",
-		Size: SizeBottleneck, Ladder: []int{2, 8, 32}, LR: 2e-2, validate: validateBottleneck,
+		Size: SizeBottleneck, Ladder: []int{2, 8, 32}, LR: 3e-2, validate: validateBottleneck,
 		attach: func(m *model.Model, c Config, r *rng.RNG) (model.Method, error) {
 			return peft.AddAdapterH(m, peft.AdapterHConfig{Width: c.Bottleneck}, r)
 		}},
 	{Name: MethodAdapterL, Files: FilesGolora, Summary: "a small bottleneck layer with its own norm after the MLP",
-		Size: SizeBottleneck, Ladder: []int{2, 8, 32}, LR: 2e-2, validate: validateBottleneck,
+		Size: SizeBottleneck, Ladder: []int{2, 8, 32}, LR: 3e-2, validate: validateBottleneck,
 		attach: func(m *model.Model, c Config, r *rng.RNG) (model.Method, error) {
 			return peft.AddAdapterL(m, peft.AdapterLConfig{Width: c.Bottleneck}, r)
 		}},
 	{Name: MethodPrefixEmbed, Files: FilesPEFT, Summary: "l_p learned embeddings read before the input (they take l_p positions)",
-		Size: SizePrefixLen, Ladder: []int{1, 4, 16}, LR: 2e-2, validate: validatePrefix,
+		Size: SizePrefixLen, Ladder: []int{1, 4, 16}, LR: 3e-1, validate: validatePrefix,
 		attach: func(m *model.Model, c Config, r *rng.RNG) (model.Method, error) {
 			return peft.AddPrefixEmbed(m, peft.PrefixEmbedConfig{Len: c.PrefixLen}, r)
 		}},
 	{Name: MethodPrefixLayer, Files: FilesPEFT, Summary: "l_p learned keys and values in every layer, attended to before the input",
-		Size: SizePrefixLen, Ladder: []int{1, 4, 16}, LR: 2e-2, validate: validatePrefix,
+		Size: SizePrefixLen, Ladder: []int{1, 4, 16}, LR: 1e-1, validate: validatePrefix,
 		attach: func(m *model.Model, c Config, r *rng.RNG) (model.Method, error) {
 			return peft.AddPrefixLayer(m, peft.PrefixLayerConfig{Len: c.PrefixLen, Projection: c.PrefixProjection}, r)
 		}},

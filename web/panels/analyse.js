@@ -336,18 +336,33 @@ function drawHeatmaps(rep, mod, a, b) {
     ];
     return [...maps.map(([kind, title, grid]) => heatmap(kind, title, grid, colW)), colorBar(Math.min(width - 24, 360))];
   });
+  setText("analyse-phi-summary", phiSummary(rep));
   setText("analyse-phi-caption", CAPTIONS.phi);
 }
 
-// heatmap draws grid (rows i, columns j) on a canvas of at most width CSS pixels, its values in data-values.
+// phiSummary is φ(1, 1), whether the two runs' top directions coincide, averaged over every module both adapt, beside
+// its random control: the figure the paper reads off Figures 3 and 4, for the whole model at once.
+function phiSummary(rep) {
+  const cs = rep.modules.filter((m) => m.compare).map((m) => m.compare);
+  if (!cs.length) return "";
+  const mean = (f) => (cs.reduce((s, c) => s + f(c)[0][0], 0) / cs.length).toFixed(2);
+  return `φ(1, 1) over the ${cs.length} modules both runs adapt: ${mean((c) => c.phi_a)} on A (random ` +
+    `${mean((c) => c.random_a)}), ${mean((c) => c.phi_delta_w)} on ΔW (random ${mean((c) => c.random_delta_w)}).`;
+}
+
+// heatmap draws grid (rows i, columns j) on a canvas of at most width CSS pixels, its values in data-values. Cells are
+// as wide as the columns allow (at most 28 px) and at least 14 px tall while the map stays under 320 px, so that a map
+// of 8 rows against 48 columns stays readable, as the paper's wide Figure 3 does.
 function heatmap(kind, title, grid, width) {
   const rows = grid.length;
   const cols = rows ? grid[0].length : 0;
   const left = 26;
+  const top = 6; // room for the first row's label
   const bottom = 18;
-  const cell = Math.max(3, Math.min(28, Math.floor((width - left - 4) / Math.max(cols, 1))));
-  const w = left + cell * cols + 4;
-  const h = cell * rows + bottom;
+  const cw = Math.max(3, Math.min(28, Math.floor((width - left - 4) / Math.max(cols, 1))));
+  const ch = Math.max(cw, Math.min(14, Math.floor(320 / Math.max(rows, 1))));
+  const w = left + cw * cols + 4;
+  const h = top + ch * rows + bottom;
   const canvas = el("canvas", {});
   const dpr = window.devicePixelRatio || 1;
   canvas.width = Math.round(w * dpr);
@@ -359,19 +374,19 @@ function heatmap(kind, title, grid, width) {
   for (let i = 0; i < rows; i++) {
     for (let j = 0; j < cols; j++) {
       g.fillStyle = colorOf(grid[i][j]);
-      g.fillRect(left + j * cell, i * cell, cell, cell);
+      g.fillRect(left + j * cw, top + i * ch, cw, ch);
     }
   }
   g.fillStyle = COLORS.muted;
   g.font = "11px system-ui, sans-serif";
   g.textAlign = "right";
   g.textBaseline = "middle";
-  const si = Math.max(1, Math.ceil(14 / cell)); // a label every si rows, so that labels do not overlap
-  for (let i = 0; i < rows; i += si) g.fillText(String(i + 1), left - 4, i * cell + cell / 2);
+  const si = Math.max(1, Math.ceil(13 / ch)); // a label every si rows, so that labels do not overlap
+  for (let i = 0; i < rows; i += si) g.fillText(String(i + 1), left - 4, top + i * ch + ch / 2);
   g.textAlign = "center";
   g.textBaseline = "top";
-  const sj = Math.max(1, Math.ceil(22 / cell));
-  for (let j = 0; j < cols; j += sj) g.fillText(String(j + 1), left + j * cell + cell / 2, rows * cell + 3);
+  const sj = Math.max(1, Math.ceil(22 / cw));
+  for (let j = 0; j < cols; j += sj) g.fillText(String(j + 1), left + j * cw + cw / 2, top + rows * ch + 3);
   const tip = el("div", { class: "tip", hidden: true });
   const fig = el("figure", { class: "heatmap" }, el("figcaption", { text: title }),
     el("div", { class: "canvas-wrap" }, canvas, tip));
@@ -381,8 +396,8 @@ function heatmap(kind, title, grid, width) {
   fig.dataset.values = JSON.stringify(grid.map((r) => r.map((v) => +v.toFixed(4))));
   canvas.addEventListener("mousemove", (e) => {
     const r = canvas.getBoundingClientRect();
-    const j = Math.floor((e.clientX - r.left - left) / cell);
-    const i = Math.floor((e.clientY - r.top) / cell);
+    const j = Math.floor((e.clientX - r.left - left) / cw);
+    const i = Math.floor((e.clientY - r.top - top) / ch);
     const inside = i >= 0 && i < rows && j >= 0 && j < cols;
     tip.hidden = !inside;
     if (!inside) return;

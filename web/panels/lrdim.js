@@ -25,6 +25,8 @@ const summaries = new Map(); // signature of a sweep's runs -> {pending} | the e
 const asked = new Map(); // request id -> signature
 let nextId = 1;
 
+const INTRINSIC = "#7b3fb5"; // intrinsic's colour, apart from LoRA's (the accent) and full fine-tuning's (ink)
+
 const DEFAULTS = { lrs: "1e-4, 1e-3, 1e-2, 1e-1", dims: "10, 100, 1000, 10000" };
 const values = { ...DEFAULTS }; // what the field holds, per kind
 
@@ -90,7 +92,7 @@ export function init(c) {
   dimChart = new Chart($("dim-chart"), {
     x: { label: "trained values d (log scale)", fmt: fmtCompact, log: 10, splits: () => decades(dimRange()) },
     y: { fmt: pct, splits: () => [0, 0.25, 0.5, 0.75, 1] },
-    series: [{ name: "intrinsic (θ0 + P z)", color: COLORS.accent, points: true }],
+    series: [{ name: "intrinsic (θ0 + P z)", color: INTRINSIC, points: true }],
     tip: (i) => {
       const r = dimRuns().find((x) => x.config.intrinsicDim === dimChart.u.data[0][i]);
       return r ? [`d = ${fmtInt(r.config.intrinsicDim)}`, `accuracy ${fmtPct(r.accuracy)}`, `lr ${fmtRate(r.config.lr)}`] : null;
@@ -200,7 +202,7 @@ function summary(k, runs, targets) {
 
 export function render() {
   const { state } = ctx;
-  for (const node of document.querySelectorAll("#lrdim-panel [data-kind]")) node.hidden = node.dataset.kind !== kind;
+  for (const node of document.querySelectorAll("#lrdim-panel [data-lrdim]")) node.hidden = node.dataset.lrdim !== kind;
   setText("lrdim-values-label", kind === "lrs" ? "Learning rates" : "Dimensions d");
   setText("lrdim-full-label", kind === "lrs" ? "plus full fine-tuning at each rate" : "plus full fine-tuning (for d90)");
   setText("lrdim-about", ABOUT[kind]);
@@ -281,7 +283,7 @@ function drawDims() {
     refs.push({ y: lora.accuracy, label: `LoRA r=${lora.rank} ${fmtPct(lora.accuracy)}`, color: COLORS.accent });
     refs.push({ x: lora.trainableParams, label: `LoRA's ${fmtInt(lora.trainableParams)} trainable`, color: COLORS.accent });
   }
-  if (d90 && d90.d90) refs.push({ x: d90.d90, label: `d90 = ${fmtInt(d90.d90)}`, color: "#1d7a4a" });
+  if (d90 && d90.d90) refs.push({ x: d90.d90, label: `d90 = ${fmtInt(d90.d90)}`, color: INTRINSIC });
   dimChart.update({
     data: [runs.map((r) => r.config.intrinsicDim), runs.map((r) => r.accuracy)], x: dimRange(), y: [0, 1], refs,
     empty: runs.length ? "" : "Run an intrinsic-dimension sweep to see accuracy against d",

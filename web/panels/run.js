@@ -9,6 +9,7 @@ import { fmtBytes, fmtDuration, fmtInt, fmtLoss, fmtPct, methodLabel, smooth, ta
 import * as store from "../store.js";
 import { customFile, fillForm } from "./settings.js";
 import { writeHash } from "../hash.js";
+import { methodName, methodShort, spec } from "../methods.js";
 
 let ctx;
 let nextId = 1;
@@ -121,7 +122,7 @@ export function init(c) {
     r.evaluating = null;
     clearInflight(); // a failed run (NaN loss, bad settings) would fail again
     store.dropRunLock();
-    ctx.emit("runEnded", { run: r, status: "error" });
+    ctx.emit("runEnded", { run: r, status: "error", error: p });
   });
 
   $("merge").addEventListener("click", () => {
@@ -304,7 +305,10 @@ export function render() {
   setText("memory", info ? fmtBytes(info.trainableBytes) : "–");
   renderMemory(info);
   renderSamples(r);
-  $("merge").disabled = !(r.status === "done" && r.config.method === "lora" && !r.merged);
+  const merges = !!(spec(r.config.method) || {}).merges; // LoRA, DoRA, (IA)³ fold into the weights; adapters cannot
+  $("merge").disabled = !(r.status === "done" && merges && !r.merged);
+  setText("merge", r.config.method === "lora" || !merges ? "Merge adapter into the base" :
+    `Merge ${methodName(r.config.method)} into the base`);
   setText("merge-out", r.merge || "");
 }
 
@@ -316,7 +320,7 @@ function renderResume() {
   if (box.hidden) return;
   const c = rec.config;
   setText("resume-text", `A run was interrupted at step ${fmtInt(rec.step)} of ${fmtInt(rec.steps || c.steps)} ` +
-    `(${taskName(c.task)} · ${c.method === "lora" ? `LoRA r=${c.rank} on ${c.targets.join(", ")}` : "full fine-tuning"}` +
+    `(${taskName(c.task)} · ${methodLabel(c)}` +
     `${rec.sweepId ? ", part of a sweep" : ""}). Resume it from there, or discard it.`);
   $("resume-run").disabled = !state.ready;
 }
@@ -334,7 +338,7 @@ function renderMemory(info) {
     };
     const pct = info.totalParams ? (100 * info.trainableParams / info.totalParams) : 0;
     return [
-      line(info.method === "full" ? "This run (full)" : "This run (LoRA)", info.trainableBytes,
+      line(`This run (${methodShort(info.method)})`, info.trainableBytes,
         info.fullBytes ? info.trainableBytes / info.fullBytes : 0, "accent"),
       line("Full fine-tuning", info.fullBytes, 1, "grey"),
       el("p", { class: "note", text: `Weights, gradients and AdamW moments of the trainable parameters ` +

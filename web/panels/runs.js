@@ -1,8 +1,9 @@
-// panels/runs.js is the "Results" panel: every finished run, newest first, kept in IndexedDB across reloads, with
-// its adapter (a zip of PEFT's two files) and its metrics (JSON) to download.
-import { downloadAdapter, downloadMetrics } from "../downloads.js";
+// panels/runs.js is the "Results" panel: every finished run, newest first, kept in IndexedDB across reloads, with its
+// method and size, its adapter (a zip of its two files in the method's own format) and its metrics (JSON) to download.
+import { downloadAdapter, downloadMetrics, downloadModel } from "../downloads.js";
 import { $, el, keyed } from "../dom.js";
 import { fmtDuration, fmtInt, fmtLoss, fmtPct, fmtWhen, taskDetail, taskName } from "../format.js";
+import { methodShort, sizeOf, sizeText, usesLoRA } from "../methods.js";
 import * as store from "../store.js";
 
 let ctx;
@@ -56,13 +57,16 @@ export function record(r, p) {
   const taskInfo = r.task || { name: c.task, difficulty: c.difficulty, facts: c.facts,
     file: c.task === "custom" && state.custom ? state.custom.name : "" };
   return {
-    id: r.id, time: Date.now(), sweepId: r.sweepId, sweepKind: r.sweepKind, config: c, task: c.task, taskInfo,
-    method: c.method, rank: c.method === "lora" ? c.rank : null, targets: c.method === "lora" ? c.targets : [],
+    id: r.id, time: Date.now(), sweepId: r.sweepId, sweepKind: r.sweepKind || "", config: c, task: c.task, taskInfo,
+    method: c.method, rank: c.method === "lora" ? c.rank : null, targets: usesLoRA(c.method) ? c.targets : [],
+    size: sizeOf(c) ? sizeOf(c).n : null, sizeText: sizeText(c),
+    stepMs: r.step ? r.ms / r.step : null, // the mean time of a training step in this tab (both workers' exchange included)
     trainableParams: r.info ? r.info.trainableParams : 0, info: r.info,
     valLoss: last.valLoss, accuracy: last.accuracy, correct: last.correct, total: last.total,
     tokensPerSec: r.tokensPerSec, seconds: r.seconds, model: state.model, engine: ctx.engineName(r.workers),
     losses: Float32Array.from(r.losses), evals: r.evals, samples: p.final ? p.final.samples : r.after,
     adapter: p.adapter || null, adapterConfig: p.adapterConfig || "",
+    adapterConfigName: p.adapter ? p.adapterConfigName || "adapter_config.json" : "", adapterError: p.adapterError || "",
     fineTuned: p.fineTuned || null, // a full or intrinsic run's weights (the Analyse panel's ΔW = W_ft - W0)
   };
 }
@@ -75,17 +79,21 @@ export function render() {
       const detail = rec.taskInfo ? taskDetail(rec.taskInfo) : rec.taskDetail; // records before the engine named it
       const dl = el("td", { class: "dl" });
       if (rec.adapter) {
+        const name = rec.adapterConfigName || "adapter_config.json";
         dl.append(el("button", { type: "button", class: "link", text: "adapter", onclick: () => downloadAdapter(rec),
-          title: "adapter_model.safetensors + adapter_config.json (PEFT), zipped" }));
+          title: `adapter_model.safetensors + ${name} (${name === "adapter_config.json" ? "PEFT" : "golora's own format"}), zipped` }));
+      }
+      if (rec.fineTuned) {
+        dl.append(el("button", { type: "button", class: "link", text: "model", onclick: () => downloadModel(rec),
+          title: "model.safetensors: the fine-tuned model, every weight (full fine-tuning's result is the model itself)" }));
       }
       dl.append(el("button", { type: "button", class: "link", text: "metrics", onclick: () => downloadMetrics(rec),
         title: "settings, loss curve, evaluations and samples as JSON" }));
       return el("tr", {}, cell(fmtWhen(rec.time), "muted"),
         cell(taskName(rec.task) + (detail ? ` (${detail})` : "")),
-        cell(rec.method === "lora" ? (rec.config.rslora ? "rsLoRA" : "LoRA") : rec.method === "intrinsic" ?
-          `intrinsic d=${fmtInt(rec.config.intrinsicDim)}` : rec.method),
-        cell(rec.rank == null ? "–" : String(rec.rank), "num"),
-        cell(rec.targets.length ? rec.targets.join(" ") : "all"),
+        cell(rec.method === "lora" && rec.config.rslora ? "rsLoRA" : methodShort(rec.method)),
+        cell(rec.sizeText || (rec.rank == null ? "–" : `r=${rec.rank}`), "num"), // records before sizeText: rank only
+        cell(rec.targets.length ? rec.targets.join(" ") : rec.method === "full" ? "all" : "–"),
         cell(fmtInt(rec.trainableParams), "num"),
         cell(fmtLoss(rec.valLoss), "num"),
         rec.diverged ? el("td", { class: "num bad", text: "diverged", title: rec.diverged }) : cell(fmtPct(rec.accuracy), "num strong"),

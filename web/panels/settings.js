@@ -1,13 +1,15 @@
 // panels/settings.js holds the run's settings: the task panel (dataset, its options, the user's JSON Lines file, the
-// first examples) and the fine-tuning panel (method, LoRA and optimiser settings, Start / Pause / Stop). The form,
-// state.config and the URL hash hold the same settings; the engine's Validate is the authority on them, and its
-// errors show next to their fields.
+// first examples) and the fine-tuning panel (the method, with its one line and its own settings, the optimiser
+// settings, Start / Pause / Stop). The form, state.config and the URL hash hold the same settings; the engine's
+// Validate is the authority on them, and its errors show next to their fields.
 //
 // Any input with data-key="name" is the setting "name": it is read by the type of the engine's default for it (a
-// number, true/false, text), whole numbers where its step is 1. A new setting needs only its input in index.html.
+// number, true/false, text), whole numbers where its step is 1. A new setting needs only its input in index.html; a
+// field with data-methods="m1 m2" shows only for those methods (the method's size knob, LoRA's settings).
 import { $, el, keyed, setText } from "../dom.js";
 import { fmtInt } from "../format.js";
 import { readHash, writeHash } from "../hash.js";
+import { methodLine, methodName, methods, setTable, usesLoRA } from "../methods.js";
 import * as run from "./run.js";
 
 let ctx;
@@ -17,9 +19,11 @@ let previewKey = "";
 export function init(c) {
   ctx = c;
   const { state, on } = ctx;
-  on("ready", () => {
+  on("ready", (p) => {
+    setTable(p.methods);
+    $("method").replaceChildren(...methods().map((m) => el("option", { value: m.name, text: methodName(m.name) })));
     const h = readHash(state.defaults);
-    state.config = { ...state.defaults, ...h.config };
+    state.config = hashConfig(h.config);
     state.autostart = h.autostart;
     fillForm();
     configChanged();
@@ -47,6 +51,15 @@ export function init(c) {
   wire();
 }
 
+// hashConfig is the settings a URL hash gives: the defaults, with the hash's values over them; a method named without a
+// learning rate runs at its own default rate (#method=full is full fine-tuning at 1e-3, not at LoRA's rate).
+function hashConfig(given) {
+  const { state } = ctx;
+  const c = { ...state.defaults, ...given };
+  if (given.lr === undefined && c.method in state.lrs) c.lr = +state.lrs[c.method].toPrecision(7);
+  return c;
+}
+
 // fieldErrors turns an engine error {error, field, fields} into form errors; one of no known field goes under the
 // buttons ("_").
 export function fieldErrors(p) {
@@ -68,13 +81,23 @@ export function fillForm() {
   for (const box of $("targets").querySelectorAll("input")) box.checked = (c.targets || []).includes(box.value);
 }
 
-// readForm parses the form into state.config; values that do not parse are refused here with a reason.
+// appliesTo reports whether the input or field e belongs to method's settings: a field with data-methods lists its
+// methods, one of class lora-only is LoRA's and DoRA's, any other field applies to every method.
+function appliesTo(e, method) {
+  const f = e.closest("[data-methods], .lora-only");
+  if (!f) return true;
+  return f.dataset.methods ? f.dataset.methods.split(" ").includes(method) : usesLoRA(method);
+}
+
+// readForm parses the form into state.config; values that do not parse are refused here with a reason. The settings
+// of other methods than the chosen one keep their values unread (hidden, they cannot be corrected).
 function readForm() {
   const { state } = ctx;
-  const c = { ...state.config };
+  const c = { ...state.config, method: $("method").value };
   const errs = {};
   for (const e of document.querySelectorAll("[data-key]")) {
     const k = e.dataset.key;
+    if (!appliesTo(e, c.method)) continue;
     const d = state.defaults[k];
     if (e.type === "radio") { if (e.checked) c[k] = e.value; continue; }
     if (typeof d === "boolean") { c[k] = e.value === "true"; continue; }
@@ -87,7 +110,7 @@ function readForm() {
     else c[k] = v;
   }
   c.targets = [...$("targets").querySelectorAll("input:checked")].map((b) => b.value);
-  if (c.method === "lora" && c.targets.length === 0) errs.targets = { msg: "choose at least one matrix", local: true };
+  if (usesLoRA(c.method) && c.targets.length === 0) errs.targets = { msg: "choose at least one matrix", local: true };
   state.config = c;
   state.fieldErrors = errs;
 }
@@ -122,6 +145,7 @@ export function configChanged() {
     // Start waits for the engine's verdict: disabled now, not at the next frame, so that a quick click finds it so.
     $("start").disabled = true;
     $("sweep-start").disabled = true;
+    $("methods-start").disabled = true;
     ctx.send("validate", { id: state.validating, config: state.config, custom: customFile() });
   } else if (state.autostart) {
     state.autostart = false;
@@ -189,7 +213,7 @@ function wire() {
   window.addEventListener("hashchange", () => {
     if (!state.ready || ctx.running()) return;
     const h = readHash(state.defaults);
-    state.config = { ...state.defaults, ...h.config };
+    state.config = hashConfig(h.config);
     state.autostart = h.autostart;
     fillForm();
     readForm();
@@ -201,12 +225,15 @@ export function render() {
   const { state } = ctx;
   const c = state.config;
   const locked = !state.ready || ctx.running();
+  const applies = (e) => !c || appliesTo(e, c.method);
   for (const e of document.querySelectorAll("#task-panel select, #task-panel input, #settings-panel input, " +
     "#settings-panel select, #sweep-ranks, #sweep-full")) {
-    const loraOnly = e.closest(".lora-only") && c && c.method !== "lora";
-    e.disabled = locked || !!loraOnly;
+    e.disabled = locked || !applies(e);
   }
-  for (const f of document.querySelectorAll(".lora-only")) f.classList.toggle("off", !!c && c.method !== "lora");
+  for (const f of document.querySelectorAll("#settings-panel [data-methods], #settings-panel .lora-only")) {
+    f.hidden = !applies(f);
+  }
+  setText("method-line", c ? methodLine(c.method) : "");
   for (const f of document.querySelectorAll("[data-show]")) f.hidden = !c || c.task !== f.dataset.show;
   for (const span of document.querySelectorAll("#task-panel .err, #settings-panel .err")) {
     const e = state.fieldErrors[span.dataset.for];

@@ -2,9 +2,10 @@
 // fine-tuning), one run after another through the run panel, and two charts of the newest sweep's results: accuracy
 // against rank, and against the number of trainable parameters.
 //
-// It also runs every other kind of sweep (state.sweep.kind: "lrs" and "dims" from panels/lrdim.js): beginSweep starts
-// one from its runs' settings, each run goes through the run panel (so it is resumable after a reload), and the next
-// starts when one ends. sweepRuns(kind) gives the newest sweep's kept runs of a kind.
+// It also runs every other kind of sweep (state.sweep.kind: "lrs" and "dims" from panels/lrdim.js, "methods" from
+// panels/methods.js): beginSweep starts one from its runs' settings, each run goes through the run panel (so it is
+// resumable after a reload: state.sweep, with its queue, is saved with the run in progress), and the next starts when
+// one ends. sweepRuns(kind) gives the newest sweep's kept runs of a kind.
 import { Chart, COLORS } from "../charts.js";
 import { $, setText } from "../dom.js";
 import { fmtCompact, fmtInt, fmtPct } from "../format.js";
@@ -30,13 +31,19 @@ export function init(c) {
     }
     beginSweep("ranks", p.configs);
   });
-  ctx.listen("runEnded", ({ run: r, status }) => {
+  ctx.listen("runEnded", ({ run: r, status, error }) => {
     const s = state.sweep;
     if (!s || s.status !== "running" || r.sweepId !== s.id) return;
     // A learning-rate sweep looks for the rates that are too high: a run stopped by a non-finite loss is a result
-    // there (kept as diverged), and the sweep goes on.
+    // there (kept as diverged), and the sweep goes on. A methods sweep skips a prefix that leaves the task's examples
+    // no room in the context, as the CLI's sweep skips it, and goes on.
     const diverged = status === "error" && s.kind === "lrs" && r.stopped;
-    if (status !== "done" && !diverged) { s.status = status === "error" ? "error" : "stopped"; return; }
+    const skipped = status === "error" && tooLong(s, r, error);
+    if (skipped) {
+      s.skipped = [...(s.skipped || []), { config: r.config, why: error.fields.task }];
+      state.error = "";
+    }
+    if (status !== "done" && !diverged && !skipped) { s.status = status === "error" ? "error" : "stopped"; return; }
     s.done++;
     if (s.done >= s.total) { s.status = "done"; return; }
     nextRun();
@@ -101,11 +108,18 @@ function start() {
 }
 
 // beginSweep runs configs (each run's settings, as the engine's validateSweep gives them) one after another as a
-// sweep of kind ("ranks", "lrs", "dims").
+// sweep of kind ("ranks", "lrs", "dims", "methods").
 export function beginSweep(kind, configs) {
   ctx.state.sweep = { id: `sweep-${Date.now().toString(36)}`, kind, queue: configs, done: 0, total: configs.length,
-    status: "running" };
+    status: "running", skipped: [] };
   nextRun();
+}
+
+// tooLong reports whether a methods sweep's run r failed because its prefix leaves the task's examples no room (the
+// engine's start refuses it under the field "task") before training a step.
+function tooLong(s, r, error) {
+  return s.kind === "methods" && r.step === 0 && ["prefix-embed", "prefix-layer"].includes(r.config.method) &&
+    !!(error && error.fields && error.fields.task);
 }
 
 function nextRun() {
