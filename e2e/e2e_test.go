@@ -665,7 +665,7 @@ func TestBrowserApp(t *testing.T) {
 	waitFor(t, ctx, "full run finished", runFinished+` && app.state.run.config.method === "full"`, 3*time.Minute)
 	require.Equal(t, "done", eval[string](t, ctx, `app.state.run.status`), "full run: %s", eval[string](t, ctx, `app.state.run.errorText || ""`))
 	waitFor(t, ctx, "the full run in #runs", fmt.Sprintf("%s === %d", runRows, rows+1), 10*time.Second)
-	assert.Equal(t, "full", eval[string](t, ctx, `document.querySelector("#runs tbody tr[data-id]").children[2].textContent`))
+	assert.Equal(t, "full", eval[string](t, ctx, `document.querySelector("#runs tbody tr[data-id]").children[3].textContent`))
 	assert.Equal(t, []string{"model", "metrics"}, eval[[]string](t, ctx, `Array.from(document.querySelectorAll("#runs tbody tr[data-id]")[0].querySelectorAll("td.dl button")).map((b) => b.textContent)`),
 		"full fine-tuning has no adapter: its result is the model")
 	// Its download is the whole fine-tuned model, which loads as a base of the same shape.
@@ -731,7 +731,7 @@ func TestBrowserApp(t *testing.T) {
 		eval[string](t, ctx, `document.getElementById("error-text").textContent`))
 	waitFor(t, ctx, "the methods sweep's runs in #runs", fmt.Sprintf("%s === %d", runRows, rows+3), 10*time.Second)
 	table := eval[[][]string](t, ctx, `Array.from(document.querySelectorAll("#runs tbody tr[data-id]")).slice(0, 3).map((tr) =>
-		[2, 3, 5].map((i) => tr.children[i].textContent))`)
+		[3, 4, 6].map((i) => tr.children[i].textContent))`)
 	type sweepRec struct {
 		ID, Method     string
 		Params         int
@@ -1138,4 +1138,246 @@ func loadAvg() string {
 		return "unknown"
 	}
 	return strings.Join(strings.Fields(string(b))[:3], " ")
+}
+
+// stories260K returns the paths of llama2.c's stories260K checkpoint and its tokenizer in ../shared/models (never
+// committed), or skips the test saying so; `make test` (GOLORA_E2E_REQUIRE=1) turns the skip into a failure.
+func stories260K(t *testing.T, root string) (model, tokenizer string) {
+	t.Helper()
+	dir := filepath.Join(root, "..", "shared", "models", "stories260K")
+	model, tokenizer = filepath.Join(dir, "stories260K.bin"), filepath.Join(dir, "tok512.bin")
+	for _, p := range []string{model, tokenizer} {
+		if _, err := os.Stat(p); err != nil {
+			unavailable(t, fmt.Sprintf("%s is missing (llama2.c's stories260K, which the project never commits): %v", p, err))
+		}
+	}
+	return model, tokenizer
+}
+
+// TestBrowserBase chooses the base in the page: llama2.c's stories260K with its tokenizer through the file control,
+// trains on it and downloads its adapter (named after it), refuses a damaged and a too-large file next to the control
+// while keeping the base, resumes a run on it after a reload (the page loads its files back from IndexedDB) with the
+// uninterrupted run's losses, and asks for the files of a base it no longer keeps. Then base-v1 (golora's
+// safetensors, whose corpus held no digit) with a file of dates: the page reports the digits as never seen before
+// anything trains, one click turns on token rows (auto), the examples panel lists the rows that will train, a run
+// counts and exports them, and a sweep compares a rank without and with them.
+func TestBrowserBase(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the browser test needs a few minutes; run it without -short")
+	}
+	root := repoRoot(t)
+	storiesBin, tokBin := stories260K(t, root)
+	ctx := newBrowser(t, chromium(t))
+	url := startServer(t, root, appRoot(t, root))
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(url)))
+	waitFor(t, ctx, "page ready", pageReady, 60*time.Second)
+	shipped := eval[string](t, ctx, `app.state.model.fingerprint`)
+	assert.Equal(t, "base.safetensors", eval[string](t, ctx, `app.state.model.file`))
+	setField := func(id, v string) {
+		require.NoError(t, chromedp.Do(ctx, chromedp.SetValue("#"+id, v), chromedp.Evaluate[chromedp.Void](
+			`document.getElementById("`+id+`").dispatchEvent(new Event("input")); undefined`)))
+	}
+	files := t.TempDir()
+	baseMsg := `document.getElementById("base-msg").textContent`
+	choose := func(what string, paths ...string) {
+		tries := eval[int](t, ctx, `app.state.baseTries`)
+		require.NoError(t, chromedp.Do(ctx, chromedp.SetUploadFiles("#base-file", paths)))
+		waitFor(t, ctx, what, fmt.Sprintf(`app.state.baseTries > %d && !app.state.baseBusy &&
+			document.getElementById("base-msg").textContent === app.state.baseMsg`, tries), 60*time.Second) // drawn
+	}
+
+	// 1. stories260K through the file control: the checkpoint and its tokenizer, chosen together.
+	choose("stories260K loaded", storiesBin, tokBin)
+	require.False(t, eval[bool](t, ctx, `app.state.baseBad`), "stories260K refused: %s", eval[string](t, ctx, baseMsg))
+	stories := eval[string](t, ctx, `app.state.model.fingerprint`)
+	assert.NotEqual(t, shipped, stories)
+	assert.Equal(t, "tok512.bin (BPE, llama2.c)", eval[string](t, ctx, `document.getElementById("model-tokenizer").textContent`))
+	assert.Equal(t, "512", eval[string](t, ctx, `app.state.model.vocab + ""`))
+	waitFor(t, ctx, "stories260K kept in this browser", `app.state.kept.some((b) => b.fingerprint === app.state.model.fingerprint) &&
+		document.getElementById("base-select").selectedOptions[0].textContent.includes("stories260K.bin + tok512.bin")`, 10*time.Second)
+
+	// A damaged checkpoint and one over the page's limit are refused next to the control; stories260K stays.
+	raw, err := os.ReadFile(storiesBin)
+	require.NoError(t, err)
+	damaged := filepath.Join(files, "damaged.bin")
+	require.NoError(t, os.WriteFile(damaged, raw[:len(raw)-4096], 0o644))
+	choose("damaged file refused", damaged, tokBin)
+	assert.Contains(t, eval[string](t, ctx, baseMsg), "damaged.bin: size: expected 1056540 bytes")
+	assert.Equal(t, stories, eval[string](t, ctx, `app.state.model.fingerprint`), "the base stays after a refusal")
+	assert.True(t, eval[bool](t, ctx, `document.getElementById("base-msg").classList.contains("bad")`))
+	t.Logf("damaged.bin refused: %s", eval[string](t, ctx, baseMsg))
+	big := filepath.Join(files, "big.bin")
+	f, err := os.Create(big)
+	require.NoError(t, err)
+	require.NoError(t, f.Truncate(train.MaxPageBaseBytes+1)) // sparse: no disk written, and never read
+	require.NoError(t, f.Close())
+	choose("too large a file refused", big, tokBin)
+	assert.Contains(t, eval[string](t, ctx, baseMsg), "big.bin is 128.0 MiB: the page takes bases up to 128 MiB")
+	assert.Equal(t, stories, eval[string](t, ctx, `app.state.model.fingerprint`), "the base stays after a refusal")
+	shot(t, ctx, "base-1-refused")
+
+	// 2. A short LoRA run on stories260K: the table and the downloads name the base.
+	waitFor(t, ctx, "e2e examples on stories260K", `document.querySelectorAll("#examples li").length > 0`, 30*time.Second)
+	const steps = 12
+	for id, v := range map[string]string{"steps": strconv.Itoa(steps), "batch": "4", "warmup": "2", "evalEvery": "6", "evalLimit": "2"} {
+		setField(id, v)
+	}
+	waitFor(t, ctx, "settings valid on stories260K", settled, 20*time.Second)
+	require.NoError(t, chromedp.Do(ctx, chromedp.Click("#start")))
+	waitFor(t, ctx, "run on stories260K finished", runFinished, 3*time.Minute)
+	require.Equal(t, "done", eval[string](t, ctx, `app.state.run.status`), "run on stories260K: %s", eval[string](t, ctx, `app.state.run.errorText || ""`))
+	losses := eval[[]float64](t, ctx, `Array.from(app.state.run.losses)`)
+	require.Len(t, losses, steps)
+	assert.Contains(t, eval[string](t, ctx, `document.getElementById("run-title").textContent`), "on stories260K.bin + tok512.bin")
+	waitFor(t, ctx, "the run in #runs", runRows+` === 1`, 10*time.Second)
+	assert.Equal(t, "stories260K", eval[string](t, ctx, `document.querySelector("#runs tbody tr[data-id] td.base").textContent`))
+	assert.Contains(t, eval[string](t, ctx, `document.querySelector("#runs tbody tr[data-id] td.base").title`), "stories260K.bin + tok512.bin")
+	dl := t.TempDir()
+	_, err = chromedp.CallBrowser(ctx, browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{
+		Behavior: browser.SetDownloadBehaviorBehaviorAllow, DownloadPath: dl})
+	require.NoError(t, err, "allow downloads")
+	zipPath := download(t, ctx, dl, `document.querySelector("#runs tbody tr[data-id] td.dl button")`, "-adapter.zip")
+	assert.Contains(t, filepath.Base(zipPath), "golora-stories260K-e2e-lora-r4-qv", "the download's name says the base")
+	cfgJSON := zipFile(t, zipPath, "adapter_config.json")
+	var ac struct {
+		Base string `json:"base_model_name_or_path"`
+	}
+	require.NoError(t, json.Unmarshal(cfgJSON, &ac))
+	assert.Equal(t, "stories260K.bin", ac.Base, "the adapter names the base it was trained on")
+	metricsPath := download(t, ctx, dl, `document.querySelectorAll("#runs tbody tr[data-id] td.dl button")[1]`, "-metrics.json")
+	var metrics struct {
+		Base struct{ File, TokenizerFile, Fingerprint string }
+	}
+	rawMetrics, err := os.ReadFile(metricsPath)
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(rawMetrics, &metrics))
+	assert.Equal(t, "stories260K.bin", metrics.Base.File)
+	assert.Equal(t, "tok512.bin", metrics.Base.TokenizerFile)
+	assert.Equal(t, stories, metrics.Base.Fingerprint)
+
+	// 3. The same run, interrupted by a reload: the page comes back on the shipped base, and resuming loads
+	// stories260K's files from IndexedDB; the run ends with the uninterrupted run's losses.
+	require.NoError(t, chromedp.Do(ctx, chromedp.Click("#start")))
+	inflight := `(async () => { const r = await app.store.loadInflight(); return r ? r.step : 0; })()`
+	_, err = chromedp.Run(ctx, chromedp.Poll[bool](inflight+`.then((s) => s > 0)`, chromedp.WithPollingInterval(100*time.Millisecond),
+		chromedp.WithPollingTimeout(2*time.Minute)))
+	require.NoError(t, err, "the run in progress is saved")
+	require.NoError(t, chromedp.Do(ctx, chromedp.Click("#pause")))
+	waitFor(t, ctx, "paused before the reload", `app.state.run.status === "paused" || `+runFinished, time.Minute)
+	require.Equal(t, "paused", eval[string](t, ctx, `app.state.run.status`), "the run is held mid-way")
+	require.NoError(t, chromedp.Do(ctx, chromedp.Reload()))
+	waitFor(t, ctx, "page ready after the reload", pageReady, 60*time.Second)
+	assert.Equal(t, shipped, eval[string](t, ctx, `app.state.model.fingerprint`), "the page starts on the shipped base")
+	waitFor(t, ctx, "resume offered", `!document.getElementById("resume").hidden`, 10*time.Second)
+	assert.Contains(t, eval[string](t, ctx, `document.getElementById("resume-text").textContent`), "on stories260K.bin + tok512.bin")
+	require.NoError(t, chromedp.Do(ctx, chromedp.Click("#resume-run")))
+	waitFor(t, ctx, "resumed run finished", runFinished, 3*time.Minute)
+	require.Equal(t, "done", eval[string](t, ctx, `app.state.run.status`), "resumed: %s", eval[string](t, ctx, `app.state.run.errorText || ""`))
+	assert.Equal(t, stories, eval[string](t, ctx, `app.state.model.fingerprint`), "the resumed run got its base back")
+	assert.Equal(t, losses, eval[[]float64](t, ctx, `Array.from(app.state.run.losses)`), "the resumed run's losses equal the uninterrupted run's")
+
+	// A run whose base this browser no longer keeps: the page asks for its files instead of resuming on another base.
+	_, err = chromedp.Run(ctx, chromedp.Evaluate[bool](`app.store.saveInflight({runId: "run-x-1", config: app.state.config,
+		step: 2, steps: 6, snapshot: new Uint8Array(8), losses: new Float32Array(2), evals: [],
+		base: {file: "gone.bin", tokenizerFile: "tok512.bin", fingerprint: "00000000deadbeef"}}).then(() => true)`, chromedp.EvalAwaitPromise))
+	require.NoError(t, err)
+	require.NoError(t, chromedp.Do(ctx, chromedp.Reload()))
+	waitFor(t, ctx, "page ready with a run on a base not kept", pageReady, 60*time.Second)
+	waitFor(t, ctx, "resume offered", `!document.getElementById("resume").hidden`, 10*time.Second)
+	require.NoError(t, chromedp.Do(ctx, chromedp.Click("#resume-run")))
+	waitFor(t, ctx, "the page asks for the files", `document.getElementById("resume-text").textContent.includes("no longer keeps")`, 10*time.Second)
+	assert.Contains(t, eval[string](t, ctx, `document.getElementById("resume-text").textContent`), "gone.bin + tok512.bin")
+	assert.Nil(t, eval[any](t, ctx, `app.state.run`), "nothing resumed on another base")
+	require.NoError(t, chromedp.Do(ctx, chromedp.Click("#discard-run")))
+
+	// 4. base-v1, golora's safetensors whose corpus held no digit, and a file of dates: before anything trains, the
+	// page lists the digits as never seen, next to the file, and one click turns on token rows (auto).
+	choose("base-v1 loaded", filepath.Join(root, "models/base-v1.safetensors"))
+	require.False(t, eval[bool](t, ctx, `app.state.baseBad`), "base-v1 refused: %s", eval[string](t, ctx, baseMsg))
+	dates, err := os.ReadFile(filepath.Join(root, "testdata/tokens/dates.jsonl"))
+	require.NoError(t, err)
+	lines := bytes.SplitAfter(dates, []byte("\n"))
+	datesPath := filepath.Join(files, "dates.jsonl")
+	require.NoError(t, os.WriteFile(datesPath, bytes.Join(lines[:60], nil), 0o644))
+	require.NoError(t, chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](`document.getElementById("task").value = "custom";
+		document.getElementById("task").dispatchEvent(new Event("change")); undefined`), chromedp.SetUploadFiles("#file", []string{datesPath})))
+	waitFor(t, ctx, "the unseen report", `!!(app.state.unseen && !app.state.unseen.busy && document.querySelector("#unseen button[data-tokens]"))`, time.Minute)
+	report := eval[string](t, ctx, `document.getElementById("unseen").textContent`)
+	assert.Regexp(t, `never seen \d+ of the characters in your data`, report)
+	for d := '0'; d <= '9'; d++ {
+		assert.Contains(t, report, "'"+string(d)+"'", "base-v1 never saw the digits")
+	}
+	t.Logf("unseen report: %s", report)
+	shot(t, ctx, "base-2-unseen")
+	require.NoError(t, chromedp.Do(ctx, chromedp.Click("#unseen button[data-tokens]")))
+	waitFor(t, ctx, "token rows on", `app.state.config.trainTokens === "auto" && document.getElementById("train-tokens-mode").value === "auto"`, 5*time.Second)
+	assert.Contains(t, eval[string](t, ctx, `location.hash`), "trainTokens=auto", "the setting is kept in the URL")
+	waitFor(t, ctx, "the rows that will train", `/Token rows that train \(auto\): .*'0' '1' '2'/.test(document.getElementById("token-rows").textContent)`, time.Minute)
+	t.Logf("examples panel: %s", eval[string](t, ctx, `document.getElementById("token-rows").textContent`))
+	// Their own learning rate, checked by the engine like any setting.
+	setField("tokensLr", "2")
+	waitFor(t, ctx, "tokensLr refused", `document.querySelector('.err[data-for="tokensLr"]').textContent.length > 0`, 10*time.Second)
+	setField("tokensLr", "0")
+	for id, v := range map[string]string{"steps": "2", "batch": "4", "warmup": "0", "evalEvery": "0", "evalLimit": "2"} {
+		setField(id, v)
+	}
+	waitFor(t, ctx, "settings valid on base-v1", settled, 20*time.Second)
+	require.NoError(t, chromedp.Do(ctx, chromedp.Click("#start")))
+	waitFor(t, ctx, "run with token rows finished", runFinished, 3*time.Minute)
+	require.Equal(t, "done", eval[string](t, ctx, `app.state.run.status`), "run with rows: %s", eval[string](t, ctx, `app.state.run.errorText || ""`))
+	rowIDs := eval[int](t, ctx, `app.state.run.info.tokenIds.length`)
+	assert.GreaterOrEqual(t, rowIDs, 10, "the digits' rows at least")
+	assert.Equal(t, strconv.Itoa(5376+96*rowIDs), strings.ReplaceAll(eval[string](t, ctx, `document.getElementById("trainable").textContent`), ",", ""),
+		"trainable parameters count the rows")
+	waitFor(t, ctx, "the run with rows in #runs", `document.querySelector("#runs tbody tr[data-id]") &&
+		document.querySelector("#runs tbody tr[data-id]").children[3].textContent === "LoRA + `+strconv.Itoa(rowIDs)+` rows"`, 10*time.Second)
+	assert.Equal(t, "base-v1", eval[string](t, ctx, `document.querySelector("#runs tbody tr[data-id] td.base").textContent`))
+	zipPath = download(t, ctx, dl, `document.querySelector("#runs tbody tr[data-id] td.dl button")`, "-rows"+strconv.Itoa(rowIDs)+"-"+
+		eval[string](t, ctx, `app.state.runs[0].id.split("-")[1]`)+"-adapter.zip")
+	var withRows struct {
+		Indices []int `json:"trainable_token_indices"`
+	}
+	require.NoError(t, json.Unmarshal(zipFile(t, zipPath, "adapter_config.json"), &withRows))
+	assert.Len(t, withRows.Indices, rowIDs, "the PEFT download carries the rows")
+
+	// A sweep of one rank without and with the rows: two runs, drawn as two series.
+	require.NoError(t, chromedp.Do(ctx, chromedp.SetValue("#sweep-ranks", "2"),
+		chromedp.Evaluate[chromedp.Void](`document.getElementById("sweep-full").checked = false;
+			document.getElementById("sweep-tokens").checked = true; undefined`),
+		chromedp.Click("#sweep-start")))
+	waitFor(t, ctx, "sweep with and without rows finished", `app.state.sweep && app.state.sweep.status !== "running"`, 5*time.Minute)
+	require.Equal(t, "done", eval[string](t, ctx, `app.state.sweep.status`))
+	assert.Equal(t, []int{0, rowIDs}, eval[[]int](t, ctx, `app.sweep.sweepRuns().map((r) => (r.info.tokenIds || []).length).sort((a, b) => a - b)`),
+		"rank 2 once without rows and once with them")
+	waitFor(t, ctx, "two series on the rank chart", `document.getElementById("rank-chart").chart.u.data[1][0] != null &&
+		document.getElementById("rank-chart").chart.u.data[2][0] != null`, 5*time.Second)
+	shot(t, ctx, "base-3-rows-sweep")
+	for _, w := range []int64{390, 1400} {
+		require.NoError(t, chromedp.Do(ctx, chromedp.EmulateViewport(w, 900)))
+		time.Sleep(300 * time.Millisecond)
+		over := eval[[]string](t, ctx, `Array.from(document.querySelectorAll("body *")).filter((e) =>
+			e.getBoundingClientRect().right > innerWidth + 0.5 && !e.closest(".table-wrap")).map((e) => e.tagName + "#" + e.id + "." + e.className)`)
+		assert.Empty(t, over, "at %d px, these elements run past the right edge", w)
+		shot(t, ctx, fmt.Sprintf("base-4-width-%d", w))
+	}
+}
+
+// zipFile returns the bytes of the file called name in the zip at path.
+func zipFile(t *testing.T, path, name string) []byte {
+	t.Helper()
+	zr, err := zip.OpenReader(path)
+	require.NoError(t, err)
+	defer zr.Close()
+	for _, f := range zr.File {
+		if f.Name == name {
+			rc, err := f.Open()
+			require.NoError(t, err)
+			defer rc.Close()
+			b, err := io.ReadAll(rc)
+			require.NoError(t, err)
+			return b
+		}
+	}
+	t.Fatalf("%s holds no %s", path, name)
+	return nil
 }

@@ -9,6 +9,8 @@ import * as client from "./client.js";
 import { $, setText } from "./dom.js";
 import { fmtBytes } from "./format.js";
 import * as model from "./panels/model.js";
+import * as base from "./panels/base.js";
+import * as tokens from "./panels/tokens.js";
 import * as settings from "./panels/settings.js";
 import * as run from "./panels/run.js";
 import * as sweep from "./panels/sweep.js";
@@ -19,15 +21,16 @@ import * as analyse from "./panels/analyse.js";
 import * as store from "./store.js";
 
 // runs records a finished run before sweep starts the next (of any sweep: lrdim's and methods' too)
-const panels = [model, settings, run, runs, sweep, lrdim, methods, analyse];
+const panels = [model, base, settings, tokens, run, runs, sweep, lrdim, methods, analyse];
 
 const MODEL_URL = "models/base.safetensors";
+const MODEL_FILE = "base.safetensors"; // the name adapters record as base_model_name_or_path, as the CLI's
 
 const state = {
   ready: false,
   loadError: "",
   engine: null,       // {simd, wasmURL, wasmBytes, wasmEncodedBytes, modelBytes, loadMs}
-  model: null,        // {name, params, dim, hiddenDim, layers, heads, kvHeads, vocab, seqLen}
+  model: null,        // the base (train.PageModel): {name, file, format, tokenizer, fingerprint, params, dim, ...}
   defaults: null,     // the engine's default settings (train.DefaultConfig as the page spells it)
   lrs: {},            // each method's default learning rate, by name
   config: null,       // the settings in the form
@@ -62,7 +65,7 @@ function running() {
 }
 
 function canStart() {
-  return state.ready && !running() && Object.keys(state.fieldErrors).length === 0 && !state.validating &&
+  return state.ready && !running() && !state.baseBusy && Object.keys(state.fieldErrors).length === 0 && !state.validating &&
     !(state.config.task === "custom" && !state.custom);
 }
 
@@ -116,7 +119,7 @@ function renderStatus() {
 
 function main() {
   // For the console and the browser test: the state, the store, and a panel's helpers.
-  window.app = { state, store, sweep, runs, methods };
+  window.app = { state, store, sweep, runs, methods, base };
   client.on("ready", (p) => {
     state.ready = true;
     state.engine = p;
@@ -142,7 +145,7 @@ function main() {
   const fail = (msg) => { state.loadError = msg; showError(msg); };
   // ?engine=scalar loads the scalar build even where WebAssembly SIMD works (to compare, or to test the fallback).
   const forceScalar = new URLSearchParams(location.search).get("engine") === "scalar";
-  client.start({ modelURL: MODEL_URL, modelName: "base", forceScalar }, fail);
+  client.start({ modelURL: MODEL_URL, modelName: MODEL_FILE, forceScalar }, fail);
   invalidate();
 }
 

@@ -14,11 +14,15 @@ export function download(blob, name) {
   setTimeout(() => URL.revokeObjectURL(a.href), 10000);
 }
 
-// runBaseName names a run's files: golora-e2e-lora-r4-qv-<id>, golora-e2e-top-k2-<id>, golora-e2e-ia3-<id>.
+// runBaseName names a run's files: the base it trained on, its task, method, size, targets and token rows, and its id:
+// golora-base-e2e-lora-r4-qv-<id>, golora-stories260K-e2e-top-k2-<id>, golora-base-v1-custom-lora-r4-qv-rows10-<id>.
 export function runBaseName(rec) {
   const size = (rec.sizeText || (rec.rank != null ? `r=${rec.rank}` : "")).replace("=", "").replace("_", "");
-  const what = [rec.method, size, (rec.targets || []).join("")].filter(Boolean).join("-");
-  return `golora-${rec.task}-${what}-${rec.id.split("-")[1]}`;
+  const rows = rec.info && rec.info.tokenIds && rec.info.tokenIds.length && rec.method !== "tokens" ?
+    `rows${rec.info.tokenIds.length}` : "";
+  const what = [rec.method, size, (rec.targets || []).join(""), rows].filter(Boolean).join("-");
+  const base = rec.base ? rec.base.file.replace(/\.(safetensors|bin)$/i, "").replace(/[^A-Za-z0-9_.-]+/g, "_") : "base";
+  return `golora-${base}-${rec.task}-${what}-${rec.id.split("-")[1]}`;
 }
 
 // adapterZip is the zip of rec's two files: adapter_model.safetensors (stored: float32 noise barely deflates) and its
@@ -42,7 +46,8 @@ export function downloadModel(rec) {
 
 export function downloadMetrics(rec) {
   const out = {
-    id: rec.id, time: new Date(rec.time).toISOString(), model: rec.model, engine: rec.engine, config: rec.config,
+    id: rec.id, time: new Date(rec.time).toISOString(), base: rec.base || null, model: rec.model, engine: rec.engine,
+    config: rec.config,
     task: rec.taskInfo, info: rec.info,
     final: { valLoss: rec.valLoss, accuracy: rec.accuracy, correct: rec.correct, total: rec.total },
     tokensPerSec: rec.tokensPerSec, stepMs: rec.stepMs, seconds: rec.seconds, trainLoss: Array.from(rec.losses), evals: rec.evals,

@@ -26,6 +26,8 @@ const TEXT = {
     "were words; they take l_p positions of the context."],
   "prefix-layer": ["Prefix tuning", "Trains l_p keys and values in every layer, which every token attends to before " +
     "the input; they take l_p positions of the context."],
+  tokens: ["Token rows", "Trains copies of chosen rows of the embedding (which tokens: the Token rows setting, auto " +
+    "by default) and nothing else: a base that never learned some characters can tell them apart again."],
   intrinsic: ["Intrinsic dimension", "Trains only d numbers z that move all the weights along a fixed random " +
     "d-dimensional subspace (θ0 + P·z): how few numbers does the task need?"],
 };
@@ -54,7 +56,7 @@ export function methodName(name) { return (TEXT[name] || [name])[0]; }
 // methodShort is a method's name where space is short (a table cell, a legend): LoRA, DoRA, BitFit, (IA)³, else the
 // engine's name (top, adapter-h, prefix-embed, ...).
 export function methodShort(name) {
-  return { lora: "LoRA", dora: "DoRA", full: "full", bitfit: "BitFit", ia3: "(IA)³" }[name] || name;
+  return { lora: "LoRA", dora: "DoRA", full: "full", bitfit: "BitFit", ia3: "(IA)³", tokens: "token rows" }[name] || name;
 }
 
 // methodLine is the method's one line: what it trains.

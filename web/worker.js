@@ -6,13 +6,19 @@
 //
 // page -> worker                                   worker -> page
 //   init     {modelURL, modelName}                   ready     {model, simd, wasmURL, wasmBytes, wasmEncodedBytes,
-//                                                                modelBytes, loadMs, defaults, lrs, methods}
+//                                                                modelBytes, loadMs, defaults, lrs, methods,
+//                                                                maxBaseBytes}
+//   loadBase {id, shipped?, name, model: Blob,       baseLoaded {id, model?, error?}   the engine's base from now on
+//             tokenizerName?, tokenizer?: Blob}                  (a refused file leaves the base as it was)
+//   unseen   {id, config, custom}                    unseen    {id, unseen, tokens, error?}   (train.UnseenChars)
+//   chooseTokens {id, config, custom}                tokensChosen {id, spec, tokens, params, error?, field?}
 //   validate {id, config, custom}                    validated {id, ok, error?, field?, fields?}
 //   preview  {id, config, custom, n}                 preview   {id, examples, error?, field?}
 //            custom: the user's file {name, data: Uint8Array} for the task "custom", else null
 //   generate {id, prompt, maxTokens, temperature,    generated {id, text, error?}
 //             seed}
-//   validateSweep {id, config, custom, ranks, full}  sweepChecked {id, ok, configs?, error?, field?, fields?}
+//   validateSweep {id, config, custom, ranks, full,  sweepChecked {id, ok, configs?, error?, field?, fields?}
+//                  trainTokens?}
 //            or {id, config, custom, methods, sizes}   (a methods sweep: sizes {method: [n, ...]} where not the ladder)
 //            or {..., kind: "lrs" | "dims", values, full, lora} for the learning-rate or intrinsic-dimension sweep
 //   sweepSummary {id, kind, results, targets}        sweepSummary {id, lrs?, intrinsic?, loraSizes?, error?}
@@ -45,6 +51,8 @@
 //
 // lead -> helper                                   helper -> lead (exactly one reply per message, in order)
 //   init  {modelURL, modelName, forceScalar}         ready   {} | error {message}
+//   load  {name, model: Uint8Array, tokenizerName,   loaded  {} | error        (the lead's new base)
+//          tokenizer?: Uint8Array}
 //   start {config, custom, snapshot?}                started {} | error {message}
 //   shard {part}                                     shard   {part, loss, grad: Float32Array} | error
 //   put   {part, loss, grad}                         applied {step, loss} | error      (put the lead's part, apply)
@@ -68,6 +76,7 @@ let g = null;        // the golora object that the wasm instance registers
 let job = null;      // the run in progress: {runId, paused, stopped, wake}
 let sessionRun = ""; // the runId whose session the instance holds ("" for a preview session)
 let helper = null;   // the lead's helper: {worker, queue: [{resolve, reject}], ready: Promise<boolean>}
+let shipped = null;  // the shipped base: {modelURL, modelName}
 let methodFiles = {}; // what each method's run writes (train.MethodSpec.Files): "peft", "golora", "model" or ""
 const isHelper = self.name === "golora-helper";
 
@@ -121,10 +130,9 @@ async function init({ modelURL, modelName, forceScalar }) {
   g = self.golora;
   if (!g) throw new Error("the wasm module did not register golora");
 
-  const mres = await fetch(modelURL);
-  if (!mres.ok) throw new Error(`could not fetch the base model ${modelURL}: HTTP ${mres.status}`);
-  const bytes = new Uint8Array(await mres.arrayBuffer());
-  const { model } = call("load", { name: modelName }, { model: bytes });
+  shipped = { modelURL, modelName };
+  const bytes = await fetchModel(modelURL);
+  const { model, maxBaseBytes } = call("load", { name: modelName }, { model: bytes });
   const { config, lrs, methods } = call("defaults");
   methodFiles = Object.fromEntries(methods.map((m) => [m.name, m.files]));
 
@@ -132,12 +140,43 @@ async function init({ modelURL, modelName, forceScalar }) {
   if (isHelper) return;
   const entry = performance.getEntriesByType("resource").find((e) => e.name.endsWith(wasmURL));
   post("ready", {
-    model, simd, wasmURL, defaults: config, lrs, methods,
+    model, simd, wasmURL, defaults: config, lrs, methods, maxBaseBytes,
     wasmBytes: entry ? entry.decodedBodySize : 0,
     wasmEncodedBytes: entry ? entry.encodedBodySize : 0,
     modelBytes: bytes.length,
     loadMs: performance.now() - t0,
   });
+}
+
+async function fetchModel(url) {
+  const res = await fetch(url);
+  if (!res.ok) throw new Error(`could not fetch the base model ${url}: HTTP ${res.status}`);
+  return new Uint8Array(await res.arrayBuffer());
+}
+
+// loadBase makes the shipped base or the user's file (a Blob, with its tokenizer's for a llama2.c checkpoint) the
+// engine's base, in this worker and in the helper. The engine refuses a file too large before it is read, and a
+// refused file leaves the base as it was.
+async function loadBase({ shipped: wantShipped, name, model, tokenizerName, tokenizer }) {
+  let bytes;
+  let tok = null;
+  if (wantShipped) {
+    name = shipped.modelName;
+    bytes = await fetchModel(shipped.modelURL);
+  } else {
+    call("checkBase", { name, bytes: model.size });
+    bytes = new Uint8Array(await model.arrayBuffer());
+    if (tokenizer) tok = new Uint8Array(await tokenizer.arrayBuffer());
+  }
+  const args = { name, tokenizerName: tok ? tokenizerName : "" };
+  const r = call("load", args, tok ? { model: bytes, tokenizer: tok } : { model: bytes });
+  sessionRun = "";
+  if (helper) {
+    // The helper loads the same base after whatever it is doing; one that cannot is dropped (the lead trains alone).
+    const payload = { ...args, model: bytes, tokenizer: tok };
+    ask("load", payload, tok ? [bytes.buffer, tok.buffer] : [bytes.buffer]).catch((err) => { if (helper) dropHelper(err); });
+  }
+  return r.model;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -250,6 +289,10 @@ async function parallelEval() {
 
 const helperHandlers = {
   async init(p) { await init(p); return ["ready", {}]; },
+  load({ name, model, tokenizerName, tokenizer }) {
+    call("load", { name, tokenizerName }, tokenizer ? { model, tokenizer } : { model });
+    return ["loaded", {}];
+  },
   start({ config, custom, snapshot }) {
     call("start", ...withConfig(config, custom));
     if (snapshot) call("restore", {}, { snapshot });
@@ -269,7 +312,8 @@ const helperHandlers = {
 
 // frozenSession makes a session that only reads the data and generates, for previews while no run is active.
 function frozenSession(config, custom) {
-  call("start", ...withConfig({ ...config, method: "frozen" }, custom));
+  // One row of activations: a preview never trains, and a base with a large vocabulary would need a batch's worth.
+  call("start", ...withConfig({ ...config, method: "frozen", batch: 1 }, custom));
   sessionRun = "";
 }
 
@@ -433,6 +477,37 @@ const handlers = {
       post("preview", { id, examples: [], error: err.message, field: err.field, fields: err.fields });
     }
   },
+  async loadBase(p) {
+    if (job) {
+      post("baseLoaded", { id: p.id, error: "the worker is training: wait for the run to finish or stop it" });
+      return;
+    }
+    try {
+      post("baseLoaded", { id: p.id, model: await loadBase(p) });
+    } catch (err) {
+      post("baseLoaded", { id: p.id, error: err.message });
+    }
+  },
+  // unseen reports the characters of the user's data that the base has (almost) never seen (train.UnseenChars).
+  unseen({ id, config, custom }) {
+    if (busy("unseen", id)) return;
+    try {
+      const r = call("unseen", ...withConfig(config, custom));
+      post("unseen", { id, unseen: r.unseen, tokens: r.tokens });
+    } catch (err) {
+      post("unseen", { id, error: err.message });
+    }
+  },
+  // chooseTokens says which token rows a run of these settings trains (train.ChooseTokens).
+  chooseTokens({ id, config, custom }) {
+    if (busy("chooseTokens", id)) return;
+    try {
+      const r = call("chooseTokens", ...withConfig(config, custom));
+      post("tokensChosen", { id, spec: r.spec, tokens: r.tokens, params: r.params });
+    } catch (err) {
+      post("tokensChosen", { id, error: err.message, field: err.field });
+    }
+  },
   generate({ id, prompt, maxTokens, temperature, seed, config, custom }) {
     if (busy("generate", id)) return;
     try {
@@ -497,17 +572,23 @@ const handlers = {
   },
 };
 
+// helperTurn chains the helper's messages: each is handled once the one before is answered (init awaits the wasm and
+// the base; a base the lead loads meanwhile must wait for it), so that the replies come in the messages' order.
+let helperTurn = Promise.resolve();
+
 self.onmessage = async (e) => {
   const { type, payload } = e.data || {};
   if (isHelper) {
-    try {
-      const h = helperHandlers[type];
-      if (!h) throw new Error(`unknown message type ${JSON.stringify(type)}`);
-      const [rtype, rpayload, transfer] = await h(payload || {});
-      post(rtype, rpayload, transfer);
-    } catch (err) {
-      post("error", { message: err.message });
-    }
+    helperTurn = helperTurn.then(async () => {
+      try {
+        const h = helperHandlers[type];
+        if (!h) throw new Error(`unknown message type ${JSON.stringify(type)}`);
+        const [rtype, rpayload, transfer] = await h(payload || {});
+        post(rtype, rpayload, transfer);
+      } catch (err) {
+        post("error", { message: err.message });
+      }
+    });
     return;
   }
   const h = handlers[type];

@@ -265,7 +265,11 @@ func runSweep(args []string) error {
 			results, runsOut = append(results, run.Result), append(runsOut, run)
 			continue
 		}
-		if why, ok := tooLong(c, err); ok && methodsSweep { // a prefix longer than the task leaves room for
+		why, ok := tooLong(c, err)
+		if !ok {
+			why, ok = train.NothingToTrain(c, err) // token rows alone, on a base that knows every token of the task
+		}
+		if ok && methodsSweep { // a prefix longer than the task leaves room for
 			fmt.Fprintf(os.Stderr, "%s: skipped: %s\n", label, why)
 			runsOut = append(runsOut, sweepRun{Result: train.Result{Task: c.Task, Method: c.Method, LR: c.LR}, Skipped: why})
 			runsOut[len(runsOut)-1].MethodSettings = train.MethodSettings{Size: c.Size(), SizeName: sizeName(c.Method)}
@@ -466,7 +470,7 @@ func sizeName(method string) string {
 
 // sweepRun is one run of a methods sweep as -json prints it: the run's Result and what the sweep measured beside it.
 type sweepRun struct {
-	Skipped string `json:"skipped,omitempty"` // why the run could not run (a prefix that leaves the examples no room)
+	Skipped string `json:"skipped,omitempty"` // why the run could not run (a prefix that leaves the examples no room, no token rows)
 	train.Result
 	StepTimedMS  float64 `json:"step_timed_ms,omitempty"`       // a step on the sweep's first batch in the timing pass (CPU time)
 	StepVsFull   float64 `json:"step_vs_full,omitempty"`        // step_timed_ms over full fine-tuning's, from the same rounds

@@ -139,6 +139,9 @@ func WriteAdapter(m *model.Model, baseName string, weights, config io.Writer) er
 		cfg := checkpoint.NewPromptConfig(checkpoint.PEFTTypePrefix, baseName, meth.Len, c.KVDim(), c.NKVHeads, c.NLayers)
 		writeConfig = func() error { return checkpoint.WritePromptConfig(config, cfg) }
 	case nil:
+		if tk := peft.TokensOf(m); tk != nil { // token rows alone: PEFT's TRAINABLE_TOKENS
+			return writeTrainableTokens(tk, baseName, weights, config)
+		}
 		return fmt.Errorf("adapter: the model has no LoRA adapters (nor any other method to write)")
 	default:
 		return fmt.Errorf("adapter: %s has no PEFT format (golora writes it as %s)", attached(m).Name(), GoloraConfigName)
@@ -253,9 +256,11 @@ func ReadAdapter(base *model.Model, config io.Reader, configName string, weights
 		return readIA3(base, raw, configName, weights, weightsName)
 	case peftType == checkpoint.PEFTTypePrompt || peftType == checkpoint.PEFTTypePrefix:
 		return readPrompt(base, raw, configName, weights, weightsName)
+	case peftType == checkpoint.PEFTTypeTrainableTokens:
+		return readTrainableTokens(base, raw, configName, weights, weightsName)
 	}
-	return nil, fmt.Errorf("adapter %s: peft_type %q: golora applies LORA (with or without use_dora), IA3, PROMPT_TUNING and "+
-		"PREFIX_TUNING adapters", configName, peftType)
+	return nil, fmt.Errorf("adapter %s: peft_type %q: golora applies LORA (with or without use_dora), IA3, PROMPT_TUNING, "+
+		"PREFIX_TUNING and TRAINABLE_TOKENS adapters", configName, peftType)
 }
 
 // readTensors reads the adapter's safetensors file, refusing non-finite values, by name.

@@ -337,7 +337,7 @@ func FuzzReadAdapter(f *testing.F) {
 	f.Add(weights[:len(weights)/2], config)
 	f.Add(weights, editConfig(f, config, map[string]any{"r": 3}))
 	f.Add(weights, editConfig(f, config, map[string]any{"target_modules": []string{"q_proj"}}))
-	for _, method := range []string{train.MethodIA3, train.MethodBitFit, train.MethodDoRA} { // the other formats
+	for _, method := range []string{train.MethodIA3, train.MethodBitFit, train.MethodDoRA, train.MethodTokens} { // the other formats
 		c := tinyConfig("q", "v")
 		c.Method = method
 		s, err := train.New(base, data.NewByteTokenizer(), c)

@@ -27,12 +27,15 @@ type Bulk struct {
 // Engine holds one base model and at most one session: the page's worker runs one thing at a time, and more runs at
 // once mean more workers, each with its own Engine.
 type Engine struct {
-	base    *model.Model
-	session *Session
-	tok     data.Tokenizer
+	base     *model.Model
+	baseFile string // the base's file name, as the page gave it (the adapter files' base_model_name_or_path)
+	session  *Session
+	tok      data.Tokenizer
 
 	sweeper   *Sweeper // a sweep run by sweepStep (engine_analyse.go)
 	sweepKind string
+
+	longestCache map[string]int // a task's longest example in tokens (engine_base.go: checkRunMemory)
 }
 
 // NewEngine is an engine with no base model yet (the call "load" gives it one). Its tokenizer is the shipped base's:
@@ -68,6 +71,9 @@ var engineMethods = map[string]engineMethod{
 	"analyse":       (*Engine).analyse,
 	"sweepStart":    (*Engine).sweepStart,
 	"sweepStep":     (*Engine).sweepStep,
+	"unseen":        (*Engine).unseen,
+	"chooseTokens":  (*Engine).chooseTokens,
+	"checkBase":     (*Engine).checkBase,
 	"sweepSummary":  (*Engine).sweepSummary,
 }
 
@@ -157,15 +163,23 @@ func (e *Engine) needSession() (*Session, error) {
 
 // PageModel describes the loaded base.
 type PageModel struct {
-	Name      string `json:"name"`
-	Params    int    `json:"params"`
-	Dim       int    `json:"dim"`
-	HiddenDim int    `json:"hiddenDim"`
-	Layers    int    `json:"layers"`
-	Heads     int    `json:"heads"`
-	KVHeads   int    `json:"kvHeads"`
-	Vocab     int    `json:"vocab"`
-	SeqLen    int    `json:"seqLen"`
+	Name           string `json:"name"`                     // the model's own name (a safetensors file's, else the file's)
+	File           string `json:"file"`                     // the file it was read from
+	Format         string `json:"format"`                   // "safetensors" or "llama2c"
+	Tokenizer      string `json:"tokenizer"`                // "byte", or "bpe:" and the tokenizer file
+	TokenizerFile  string `json:"tokenizerFile,omitempty"`  // the tokenizer.bin given with it
+	Bytes          int    `json:"bytes"`                    // the file's size
+	TokenizerBytes int    `json:"tokenizerBytes,omitempty"` // the tokenizer file's size
+	Fingerprint    string `json:"fingerprint"`              // BaseFingerprint: what a run's snapshot checks on resume
+	Tied           bool   `json:"tied"`                     // the classifier is the embedding
+	Params         int    `json:"params"`
+	Dim            int    `json:"dim"`
+	HiddenDim      int    `json:"hiddenDim"`
+	Layers         int    `json:"layers"`
+	Heads          int    `json:"heads"`
+	KVHeads        int    `json:"kvHeads"`
+	Vocab          int    `json:"vocab"`
+	SeqLen         int    `json:"seqLen"`
 }
 
 // PageInfo is what a run trains and what that costs (Info).
@@ -175,6 +189,10 @@ type PageInfo struct {
 	TotalParams     int    `json:"totalParams"`
 	TrainableBytes  int64  `json:"trainableBytes"`
 	FullBytes       int64  `json:"fullBytes"`
+	// The token rows the run trains (counted above): its train_tokens, and the tokens chosen, as ids and quoted.
+	TrainTokens string   `json:"trainTokens,omitempty"`
+	TokenIDs    []int    `json:"tokenIds,omitempty"`
+	Tokens      []string `json:"tokens,omitempty"`
 }
 
 // PageTask is the task a run's session built, with the values a 0 ("the task's default") stood for.
@@ -212,7 +230,16 @@ type PageEval struct {
 
 func pageInfo(i Info) PageInfo {
 	return PageInfo{Method: i.Method, TrainableParams: i.TrainableParams, TotalParams: i.TotalParams,
-		TrainableBytes: i.TrainableBytes, FullBytes: i.FullBytes}
+		TrainableBytes: i.TrainableBytes, FullBytes: i.FullBytes, TrainTokens: i.TrainTokens, TokenIDs: i.TokenIDs}
+}
+
+// sessionInfo is s's Info for the page, the token rows quoted by the engine's tokenizer.
+func (e *Engine) sessionInfo(s *Session) PageInfo {
+	pi := pageInfo(s.Info())
+	if len(pi.TokenIDs) > 0 {
+		pi.Tokens = tokenTexts(e.tok, pi.TokenIDs)
+	}
+	return pi
 }
 
 func pageMetrics(m Metrics) PageMetrics {
@@ -275,28 +302,6 @@ func (a configArgs) config(in Bulk) (Config, error) {
 	return ParsePageConfig(a.Config, file)
 }
 
-// load {name} with the bulk bytes "model" (a safetensors base) -> {model}. It drops any session.
-func (e *Engine) load(args []byte, in Bulk) (any, Bulk, error) {
-	var a struct {
-		Name string `json:"name"`
-	}
-	if err := decodeArgs(args, &a); err != nil {
-		return nil, Bulk{}, err
-	}
-	buf, ok := in.Bytes["model"]
-	if !ok {
-		return nil, Bulk{}, errors.New("load: the model file goes in the bulk bytes \"model\"")
-	}
-	m, _, err := model.Load(bytes.NewReader(buf), a.Name)
-	if err != nil {
-		return nil, Bulk{}, fmt.Errorf("load %s: %w", a.Name, err)
-	}
-	e.base, e.session, e.sweeper = m, nil, nil
-	c := m.Config
-	return map[string]any{"model": PageModel{Name: m.Name, Params: m.NumParams(), Dim: c.Dim, HiddenDim: c.HiddenDim,
-		Layers: c.NLayers, Heads: c.NHeads, KVHeads: c.NKVHeads, Vocab: c.VocabSize, SeqLen: c.SeqLen}}, Bulk{}, nil
-}
-
 // defaults {} -> {config, lrs, methods}: DefaultConfig as the page spells it (EncodePageConfig), each method's default
 // learning rate by name (the page moves the rate along when the method changes), and the methods table (Methods: each
 // method's size knob, ladder, rate, whether it merges and what files it writes), which the page's method choice and
@@ -332,6 +337,9 @@ func (e *Engine) validate(args []byte, in Bulk) (any, Bulk, error) {
 	if err := prefixFits(c, e.base, e.tok); err != nil {
 		return nil, Bulk{}, err
 	}
+	if err := e.checkRunMemory(c); err != nil {
+		return nil, Bulk{}, err
+	}
 	return map[string]any{"ok": true}, Bulk{}, nil
 }
 
@@ -359,12 +367,13 @@ func prefixFits(c Config, base *model.Model, tok data.Tokenizer) error {
 	return nil
 }
 
-// validateSweep {config, fileName?, ranks, full} (+ "file") -> {configs}: the sweep's runs (SweepConfigs: LoRA at each
-// rank with the config's alpha, then full fine-tuning at its default learning rate when full is set), each checked
-// (ValidateSweep) before the first starts, as the page's settings to start them with. With methods instead of ranks,
-// a methods sweep (MethodSweepConfigs): each method at each of its sizes (sizes[method], else its ladder) and at its
-// own default rate, a rank method's alpha keeping the config's alpha/r. With kind "lrs" or "dims" and values instead
-// of ranks, the learning-rate or intrinsic-dimension sweep (pageSweepConfigs).
+// validateSweep {config, fileName?, ranks, full, trainTokens?} (+ "file") -> {configs}: the sweep's runs (SweepConfigs:
+// LoRA at each rank with the config's alpha, each once per trainTokens value when given (TokenSweepConfigs), then full
+// fine-tuning at its default learning rate when full is set), each checked (ValidateSweep) before the first starts, as
+// the page's settings to start them with. With methods instead of ranks, a methods sweep (MethodSweepConfigs): each
+// method at each of its sizes (sizes[method], else its ladder) and at its own default rate, a rank method's alpha
+// keeping the config's alpha/r. With kind "lrs" or "dims" and values instead of ranks, the learning-rate or
+// intrinsic-dimension sweep (pageSweepConfigs).
 func (e *Engine) validateSweep(args []byte, in Bulk) (any, Bulk, error) {
 	var a struct {
 		configArgs
@@ -372,6 +381,8 @@ func (e *Engine) validateSweep(args []byte, in Bulk) (any, Bulk, error) {
 		Full    bool             `json:"full"`
 		Methods []string         `json:"methods"`
 		Sizes   map[string][]int `json:"sizes"`
+		// TrainTokens runs each rank once per value ("none": without rows), as sweep -train-tokens does.
+		TrainTokens []string `json:"trainTokens"`
 		pageSweepArgs
 	}
 	if err := decodeArgs(args, &a); err != nil {
@@ -404,6 +415,9 @@ func (e *Engine) validateSweep(args []byte, in Bulk) (any, Bulk, error) {
 			fullLR = DefaultLR(MethodFull)
 		}
 		cfgs = SweepConfigs(c, a.Ranks, false, fullLR)
+		if len(a.TrainTokens) > 0 && a.Kind == "" {
+			cfgs = TokenSweepConfigs(cfgs, a.TrainTokens)
+		}
 	}
 	if a.Kind != "" {
 		if a.Methods != nil {
@@ -415,6 +429,11 @@ func (e *Engine) validateSweep(args []byte, in Bulk) (any, Bulk, error) {
 	}
 	if err := ValidateSweep(e.base, cfgs); err != nil {
 		return nil, Bulk{}, err
+	}
+	for i, c := range cfgs {
+		if err := e.checkRunMemory(c); err != nil {
+			return nil, Bulk{}, fmt.Errorf("sweep run %d (%s): %w", i+1, c.Label(), err)
+		}
 	}
 	out := make([]json.RawMessage, len(cfgs))
 	for i, c := range cfgs {
@@ -458,13 +477,16 @@ func (e *Engine) start(args []byte, in Bulk) (any, Bulk, error) {
 	if err := c.Validate(e.base); err != nil {
 		return nil, Bulk{}, err
 	}
+	if err := e.checkRunMemory(c); err != nil {
+		return nil, Bulk{}, err
+	}
 	e.session, e.sweeper = nil, nil
 	s, err := New(e.base, e.tok, c)
 	if err != nil {
 		return nil, Bulk{}, err
 	}
 	e.session = s
-	return map[string]any{"info": pageInfo(s.Info()), "shards": s.Config().Shards,
+	return map[string]any{"info": e.sessionInfo(s), "shards": s.Config().Shards,
 		"task": pageTask(s.Config(), a.FileName, s.Info())}, Bulk{}, nil
 }
 
@@ -482,7 +504,7 @@ func (e *Engine) info(args []byte, _ Bulk) (any, Bulk, error) {
 	if err != nil {
 		return nil, Bulk{}, err
 	}
-	return map[string]any{"info": pageInfo(s.Info())}, Bulk{}, nil
+	return map[string]any{"info": e.sessionInfo(s)}, Bulk{}, nil
 }
 
 // examples {split, n} -> {examples: [{prompt, completion}]}.
@@ -710,7 +732,7 @@ func (e *Engine) exportAdapter(args []byte, _ Bulk) (any, Bulk, error) {
 	if err != nil {
 		return nil, Bulk{}, err
 	}
-	f, err := s.ExportFiles(e.base.Name)
+	f, err := s.ExportFiles(e.baseFile)
 	if err != nil {
 		return nil, Bulk{}, err
 	}

@@ -82,7 +82,7 @@ func (e *Engine) exportModel(args []byte, _ Bulk) (any, Bulk, error) {
 	if err != nil {
 		return nil, Bulk{}, err
 	}
-	b, err := s.ExportModel(map[string]string{"golora.base": e.base.Name})
+	b, err := s.ExportModel(map[string]string{"golora.base": e.base.Name, "golora.tokenizer": e.tok.Name()})
 	if err != nil {
 		return nil, Bulk{}, err
 	}

@@ -172,7 +172,7 @@ func TestEngineErrors(t *testing.T) {
 	msg, _, _ = engineError(t, e, "load", `{"name": "x"}`, Bulk{})
 	assert.Contains(t, msg, `bulk bytes "model"`)
 	msg, _, _ = engineError(t, e, "load", `{"name": "x"}`, Bulk{Bytes: map[string][]byte{"model": []byte("nonsense")}})
-	assert.Contains(t, msg, "load x:")
+	assert.Contains(t, msg, "checkpoint x: truncated")
 
 	e = loadedEngine(t)
 	v, _ := engineCall(t, e, "defaults", map[string]any{}, Bulk{})
@@ -359,7 +359,7 @@ func FuzzEngineCall(f *testing.F) {
 		e := NewEngine()
 		e.Call("load", []byte(`{"name": "tiny"}`), Bulk{Bytes: map[string][]byte{"model": model}})
 		e.Call("start", start, Bulk{})
-		in := Bulk{Bytes: map[string][]byte{"file": blob, "snapshot": blob, "model": blob}, Floats: map[string][]float32{}}
+		in := Bulk{Bytes: map[string][]byte{"file": blob, "snapshot": blob, "model": blob, "tokenizer": blob}, Floats: map[string][]float32{}}
 		fl := make([]float32, len(floats)/4)
 		for i := range fl {
 			fl[i] = float32(int8(floats[4*i])) / 8

@@ -28,6 +28,9 @@ const (
 	MethodAdapterL    = "adapter-l"    // Lin et al.'s adapter after the MLP, with its own norm
 	MethodPrefixEmbed = "prefix-embed" // prompt tuning: l_p trained embeddings before the input
 	MethodPrefixLayer = "prefix-layer" // prefix tuning: l_p trained keys and values in every layer
+	// MethodTokens trains token rows alone, no adapter beside them (PEFT's TRAINABLE_TOKENS; Config.TrainTokens
+	// chooses them, auto when empty)
+	MethodTokens = "tokens"
 )
 
 // The size knobs, by the field name Validate, the CLI (with - for _) and the JSON use.
@@ -122,6 +125,8 @@ var methodSpecs = []MethodSpec{
 		attach: func(m *model.Model, c Config, r *rng.RNG) (model.Method, error) {
 			return peft.AddPrefixLayer(m, peft.PrefixLayerConfig{Len: c.PrefixLen, Projection: c.PrefixProjection}, r)
 		}},
+	{Name: MethodTokens, Files: FilesPEFT, Summary: "trainable copies of chosen embedding rows (the tied classifier's too) and nothing else: train_tokens chooses them",
+		LR: 2e-2, Merges: true, validate: validateTokens}, // attached by Session.addTokens, as beside any method
 }
 
 // Methods lists every method a run can use, with its size knob, ladder and default learning rate.
@@ -299,6 +304,14 @@ func validateBottleneck(c Config, m *model.Model, bad func(field, format string,
 func validatePrefix(c Config, m *model.Model, bad func(field, format string, args ...any)) {
 	if c.PrefixLen < 1 || c.PrefixLen >= m.Config.SeqLen {
 		bad("prefix_len", "must be between 1 and %d (the context, %d, less one token), got %d", m.Config.SeqLen-1, m.Config.SeqLen, c.PrefixLen)
+	}
+}
+
+// validateTokens checks that a tokens run has rows to train (an empty train_tokens means auto: New sets it).
+func validateTokens(c Config, _ *model.Model, bad func(field, format string, args ...any)) {
+	if c.TrainTokens == TokensNone {
+		bad("train_tokens", "none with method %s, which trains token rows alone: choose them (auto, all-in-data, "+
+			"chars:CHARACTERS or ids:ID,...), or leave it empty for auto", MethodTokens)
 	}
 }
 

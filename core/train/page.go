@@ -32,6 +32,7 @@ func pageKeys(c *Config) map[string]any {
 		"layers": &c.Layers, "bottleneck": &c.Bottleneck, "prefixLen": &c.PrefixLen, "lrRatioB": &c.LRRatioB,
 		"prefixProjection": &c.PrefixProjection,
 		"trainTokens":      &c.TrainTokens,
+		"tokensLr":         &c.TokensLR, // Validate's tokens_lr (PageField)
 	}
 }
 

@@ -112,6 +112,9 @@ func New(base *model.Model, tok data.Tokenizer, cfg Config) (*Session, error) {
 			cfg.TrainTokens = TokensIDs + strings.Trim(strings.Join(strings.Fields(fmt.Sprint(importedTokens.IDs)), ","), "[]")
 		}
 	}
+	if cfg.Method == MethodTokens && cfg.TrainTokens == "" {
+		cfg.TrainTokens = TokensAuto // rows alone: the ones the base cannot tell apart or never produces
+	}
 	imported, err := importedMethod(base)
 	if err != nil {
 		return nil, err
@@ -147,8 +150,9 @@ func New(base *model.Model, tok data.Tokenizer, cfg Config) (*Session, error) {
 			return nil, err
 		}
 	}
-	if importedTokens != nil && imported == nil {
-		return nil, fmt.Errorf("train: the base carries token rows without a LoRA adapter; merge them first")
+	if importedTokens != nil && imported == nil && cfg.Method != MethodTokens && cfg.Method != MethodFrozen {
+		return nil, &FieldError{Field: "method", Reason: fmt.Sprintf("the base carries token rows alone: continue training "+
+			"them with method %s, evaluate them with frozen, or merge them first", MethodTokens)}
 	}
 	if spec, _ := LookupMethod(cfg.Method); imported == nil && spec.attach != nil {
 		meth, err := spec.attach(s.model, cfg, rng.New(cfg.Seed))

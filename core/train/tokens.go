@@ -193,10 +193,16 @@ func MeasureTokens(m *model.Model, tok data.Tokenizer, ex []data.Example, maxExa
 			}
 		}
 	}
-	cos, twin := maxCosines(m.Params.Embed, V, m.Config.Dim)
+	var rows []int // the data's tokens: only their rows are compared (K·V, not V² products: a 32,000-token vocabulary)
+	for id, n := range count {
+		if n > 0 {
+			rows = append(rows, id)
+		}
+	}
+	cos, twin := maxCosines(m.Params.Embed, V, m.Config.Dim, rows)
 	if !m.Config.Tied {
-		c2, t2 := maxCosines(m.Params.LMHead, V, m.Config.Dim)
-		for v := range cos {
+		c2, t2 := maxCosines(m.Params.LMHead, V, m.Config.Dim, rows)
+		for _, v := range rows {
 			if c2[v] > cos[v] {
 				cos[v], twin[v] = c2[v], t2[v]
 			}
@@ -214,8 +220,9 @@ func MeasureTokens(m *model.Model, tok data.Tokenizer, ex []data.Example, maxExa
 	return stats, nil
 }
 
-// maxCosines returns, for each row of w (V, C), its largest cosine with another row and that row.
-func maxCosines(w []float32, V, C int) ([]float32, []int) {
+// maxCosines returns, for each of rows of w (V, C), its largest cosine with another row and that row (the first
+// of equals); the other entries are -1.
+func maxCosines(w []float32, V, C int, rows []int) ([]float32, []int) {
 	norm := make([]float64, V)
 	for v := range V {
 		var s float64
@@ -228,9 +235,12 @@ func maxCosines(w []float32, V, C int) ([]float32, []int) {
 	for v := range cos {
 		cos[v], twin[v] = -1, -1
 	}
-	for a := range V {
+	for _, a := range rows {
 		ra := w[a*C : (a+1)*C]
-		for b := a + 1; b < V; b++ {
+		for b := range V {
+			if b == a {
+				continue
+			}
 			var d float64
 			for j, x := range w[b*C : (b+1)*C] {
 				d += float64(ra[j]) * float64(x)
@@ -241,9 +251,6 @@ func maxCosines(w []float32, V, C int) ([]float32, []int) {
 			}
 			if c > cos[a] {
 				cos[a], twin[a] = c, b
-			}
-			if c > cos[b] {
-				cos[b], twin[b] = c, a
 			}
 		}
 	}
@@ -299,12 +306,33 @@ func (s *Session) addTokens(base *model.Model, imported *peft.Tokens) error {
 	}
 	s.tokens = ch
 	if len(ch.IDs) == 0 {
+		if s.cfg.Method == MethodTokens {
+			return &FieldError{Field: "train_tokens", Reason: fmt.Sprintf("%s %s: the base tells every token "+
+				"of the data apart and produces it, so method %s has nothing to train (use all-in-data or a list)", spec, noTokensChosen, MethodTokens)}
+		}
 		return nil
 	}
 	if _, err := peft.AddTokens(s.model, peft.TokensConfig{IDs: ch.IDs, Output: true}); err != nil {
 		return &FieldError{Field: "train_tokens", Reason: err.Error()}
 	}
 	return nil
+}
+
+// noTokensChosen marks the error of a tokens run whose train_tokens chose no token (NothingToTrain).
+const noTokensChosen = "chose no token"
+
+// NothingToTrain reports whether err (from New) says that a run of c has nothing to train: method tokens, whose
+// train_tokens (auto) chose no token of the data. A methods sweep skips such a run, saying why.
+func NothingToTrain(c Config, err error) (string, bool) {
+	if err == nil || c.Method != MethodTokens {
+		return "", false
+	}
+	for _, fe := range FieldErrors(err) {
+		if fe.Field == "train_tokens" && strings.Contains(fe.Reason, noTokensChosen) {
+			return fe.Reason, true
+		}
+	}
+	return "", false
 }
 
 // Tokens is the run's choice of token rows (empty without Config.TrainTokens).

@@ -129,9 +129,18 @@ function moduleName(name) {
 
 const MATRICES = ["q", "k", "v", "o", "gate", "up", "down"];
 
+// onBase reports whether rec trained on the base the engine holds, on which its analyses read W0 (runs recorded before
+// the page had a choice of base trained on the shipped one).
+function onBase(rec) {
+  const m = ctx.state.model;
+  const s = ctx.state.shippedModel;
+  const fp = rec.base ? rec.base.fingerprint : s && s.fingerprint;
+  return !!m && fp === m.fingerprint;
+}
+
 export function render() {
   const { state } = ctx;
-  const runs = state.runs.filter(analysable);
+  const runs = state.runs.filter((r) => analysable(r) && onBase(r)); // another base's runs: choose it to analyse them
   const byId = new Map(runs.map((r) => [r.id, r]));
   if (!byId.has(sel.a) || !sel.picked) sel.a = runs.length ? runs[0].id : "";
   if (sel.b && !byId.has(sel.b)) sel.b = "";

@@ -11,7 +11,7 @@ export function init(c) {
   const { state, on } = ctx;
   ctx.listen("examples", () => {
     // The task's first example is the first prompt to try.
-    if (state.gen.auto && state.examples.length) {
+    if (state.gen.auto && state.examples.length && !(state.config.task === "custom" && !state.custom)) {
       state.gen.auto = false;
       state.gen.prompt = state.examples[0].prompt;
       generate();
@@ -45,7 +45,7 @@ function generate() {
 export function render() {
   const { state } = ctx;
   const m = state.model;
-  setText("model-name", m ? m.name : "–");
+  setText("model-name", m ? (m.file && m.file !== m.name ? `${m.name} (${m.file})` : m.name) : "–");
   setText("model-params", m ? fmtInt(m.params) : "–");
   setText("model-layers", m ? String(m.layers) : "–");
   setText("model-heads", m ? (m.kvHeads && m.kvHeads !== m.heads ? `${m.heads} (${m.kvHeads} key/value)` : String(m.heads)) : "–");

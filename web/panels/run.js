@@ -9,6 +9,7 @@ import { fmtBytes, fmtDuration, fmtInt, fmtLoss, fmtPct, methodLabel, smooth, ta
 import * as store from "../store.js";
 import { customFile, fillForm } from "./settings.js";
 import { writeHash } from "../hash.js";
+import { baseRecord, describe, useKept } from "./base.js";
 import { methodName, methodShort, spec } from "../methods.js";
 
 let ctx;
@@ -24,7 +25,7 @@ function newRun(runId, config, sweep) {
     sweepTotal: sweep ? sweep.total : 0, status: "starting", info: null, task: null, workers: 1,
     step: 0, steps: config.steps, losses: [], lr: 0, tokens: 0, tokensPerSec: 0, elapsed: 0, ms: 0,
     evals: [], evalSeconds: [], evaluating: null, before: null, after: null, merge: "", mergeDiff: null,
-    startedAt: Date.now(), pausedMs: 0, pausedAt: 0,
+    startedAt: Date.now(), pausedMs: 0, pausedAt: 0, base: baseRecord(ctx.state.model),
   };
 }
 
@@ -177,6 +178,7 @@ async function saveInflight(r, p) {
     runId: r.id, config: r.config, sweepId: r.sweepId, sweepIndex: r.sweepIndex, sweepTotal: r.sweepTotal,
     sweep: r.sweepId ? state.sweep : null, evalSeconds: r.evalSeconds, task: r.task,
     custom: r.config.task === "custom" ? state.custom : null, step: p.step, steps: r.steps, snapshot: p.snapshot,
+    base: r.base, // the base it trains on: a resume loads it again (its files are kept by fingerprint: panels/base.js)
     losses: Float32Array.from(r.losses.slice(0, p.step)), evals: r.evals.filter((e) => e.step <= p.step),
     before: r.before, after: r.after, ms: r.ms, tokens: r.tokens, info: r.info, time: Date.now(),
     seconds: (r.secondsBefore || 0) + (Date.now() - r.startedAt - r.pausedMs) / 1000,
@@ -206,12 +208,24 @@ async function loadInflight() {
   ctx.invalidate();
 }
 
-// resumeRun continues the interrupted run: its settings, curves and samples come back, and the worker restores the
-// snapshot into a new session.
-function resumeRun() {
+// resumeRun continues the interrupted run: its base is loaded again if another is loaded (from the files kept in
+// this browser; without them the page asks for the files), its settings, curves and samples come back, and the
+// worker restores the snapshot into a new session (which refuses a snapshot of another base).
+async function resumeRun() {
   const { state } = ctx;
   const rec = state.interrupted;
-  if (!rec || !state.ready || ctx.running()) return;
+  if (!rec || !state.ready || ctx.running() || state.baseBusy) return;
+  const want = rec.base || (state.shippedModel ? baseRecord(state.shippedModel) : null); // runs saved before bases had one
+  if (want && state.model && want.fingerprint !== state.model.fingerprint) {
+    state.resumeMsg = `Loading ${describe(want)}, the base this run trained on…`;
+    ctx.invalidate();
+    const ok = await useKept(want.fingerprint);
+    state.resumeMsg = ok ? "" : `This run trained on ${describe(want)}, which this browser no longer keeps: choose ` +
+      "those files under Base model, then resume.";
+    ctx.invalidate();
+    if (!ok || state.interrupted !== rec || ctx.running()) return;
+  }
+  state.resumeMsg = "";
   state.interrupted = null;
   state.config = { ...state.defaults, ...rec.config };
   if (rec.custom) state.custom = rec.custom;
@@ -224,6 +238,7 @@ function resumeRun() {
     evalSeconds: rec.evalSeconds || [], task: rec.task || null,
     step: rec.step, losses: Array.from(rec.losses), evals: rec.evals || [], before: rec.before, after: rec.after,
     ms: rec.ms || 0, tokens: rec.tokens || 0, info: rec.info, secondsBefore: rec.seconds || 0,
+    base: want || r.base,
   });
   state.run = r;
   state.error = "";
@@ -291,6 +306,7 @@ export function render() {
   bar.style.width = `${(100 * frac).toFixed(2)}%`;
   bar.dataset.status = r.status === "running" && r.evaluating ? "evaluating" : r.status;
   setText("run-title", `${taskName(r.config.task)} · ${methodLabel(r.config)}` +
+    (r.base && !r.base.shipped ? ` · on ${describe(r.base)}` : "") +
     (r.sweepIndex ? ` · sweep run ${r.sweepIndex} of ${r.sweepTotal}` : ""));
   setText("progress-text", progressText(r, Date.now()));
 
@@ -319,10 +335,12 @@ function renderResume() {
   box.hidden = !rec || ctx.running();
   if (box.hidden) return;
   const c = rec.config;
-  setText("resume-text", `A run was interrupted at step ${fmtInt(rec.step)} of ${fmtInt(rec.steps || c.steps)} ` +
-    `(${taskName(c.task)} · ${methodLabel(c)}` +
+  const stale = rec.base && state.model && rec.base.fingerprint === state.model.fingerprint; // its base is back
+  setText("resume-text", (!stale && state.resumeMsg) || `A run was interrupted at step ${fmtInt(rec.step)} of ` +
+    `${fmtInt(rec.steps || c.steps)} (${taskName(c.task)} · ${methodLabel(c)}` +
+    `${rec.base && !rec.base.shipped ? ` · on ${describe(rec.base)}` : ""}` +
     `${rec.sweepId ? ", part of a sweep" : ""}). Resume it from there, or discard it.`);
-  $("resume-run").disabled = !state.ready;
+  $("resume-run").disabled = !state.ready || !!state.baseBusy;
 }
 
 // renderMemory draws the training state of this run against full fine-tuning's.

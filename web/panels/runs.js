@@ -5,6 +5,7 @@ import { $, el, keyed } from "../dom.js";
 import { fmtDuration, fmtInt, fmtLoss, fmtPct, fmtWhen, taskDetail, taskName } from "../format.js";
 import { methodShort, sizeOf, sizeText, usesLoRA } from "../methods.js";
 import * as store from "../store.js";
+import { describe } from "./base.js";
 
 let ctx;
 
@@ -66,9 +67,25 @@ export function record(r, p) {
     tokensPerSec: r.tokensPerSec, seconds: r.seconds, model: state.model, engine: ctx.engineName(r.workers),
     losses: Float32Array.from(r.losses), evals: r.evals, samples: p.final ? p.final.samples : r.after,
     adapter: p.adapter || null, adapterConfig: p.adapterConfig || "",
+    base: r.base, // the base it trained on (panels/base.js baseRecord)
     adapterConfigName: p.adapter ? p.adapterConfigName || "adapter_config.json" : "", adapterError: p.adapterError || "",
     fineTuned: p.fineTuned || null, // a full or intrinsic run's weights (the Analyse panel's ΔW = W_ft - W0)
   };
+}
+
+// baseCell names the base a run trained on (runs recorded before the page had a choice trained on the shipped one).
+function baseCell(rec) {
+  const b = rec.base;
+  const text = !b || b.shipped ? "shipped" : b.file.replace(/\.(safetensors|bin)$/i, "");
+  return el("td", { class: "base", text, title: b ? `${b.shipped ? `${b.name}, shipped: ` : ""}${describe(b)} · fingerprint ${b.fingerprint}` :
+    "the shipped base" });
+}
+
+// methodCell is a run's method, with the token rows it trained.
+function methodCell(rec) {
+  const m = rec.method === "lora" && rec.config.rslora ? "rsLoRA" : methodShort(rec.method);
+  const ids = rec.info && rec.info.tokenIds ? rec.info.tokenIds.length : 0;
+  return ids && rec.method !== "tokens" ? `${m} + ${ids} row${ids > 1 ? "s" : ""}` : ids ? `${m} (${ids})` : m;
 }
 
 export function render() {
@@ -91,7 +108,8 @@ export function render() {
         title: "settings, loss curve, evaluations and samples as JSON" }));
       return el("tr", {}, cell(fmtWhen(rec.time), "muted"),
         cell(taskName(rec.task) + (detail ? ` (${detail})` : "")),
-        cell(rec.method === "lora" && rec.config.rslora ? "rsLoRA" : methodShort(rec.method)),
+        baseCell(rec),
+        cell(methodCell(rec), "method"),
         cell(rec.sizeText || (rec.rank == null ? "–" : `r=${rec.rank}`), "num"), // records before sizeText: rank only
         cell(rec.targets.length ? rec.targets.join(" ") : rec.method === "full" ? "all" : "–"),
         cell(fmtInt(rec.trainableParams), "num"),
@@ -104,7 +122,7 @@ export function render() {
     rows.forEach((tr, i) => { tr.dataset.id = state.runs[i].id; });
     if (!rows.length) {
       rows.push(el("tr", { class: "empty" },
-        el("td", { colSpan: 11, text: "Finished runs are listed here and kept across reloads." })));
+        el("td", { colSpan: 12, text: "Finished runs are listed here and kept across reloads." })));
     }
     return rows;
   });

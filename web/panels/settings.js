@@ -11,6 +11,7 @@ import { fmtInt } from "../format.js";
 import { readHash, writeHash } from "../hash.js";
 import { methodLine, methodName, methods, setTable, usesLoRA } from "../methods.js";
 import * as run from "./run.js";
+import { isBaseFile } from "./base.js";
 
 let ctx;
 let nextId = 1;
@@ -152,7 +153,8 @@ export function configChanged() {
     ctx.showError("autostart refused: fix the settings marked in red");
   }
   const c = state.config;
-  const key = JSON.stringify([c.task, c.difficulty, c.facts, c.seed, state.custom && state.custom.name]);
+  const key = JSON.stringify([c.task, c.difficulty, c.facts, c.seed, state.custom && state.custom.name,
+    state.model && state.model.fingerprint]);
   if (key !== previewKey && !ctx.running() && !(c.task === "custom" && !state.custom)) {
     previewKey = key;
     ctx.send("preview", { id: nextId++, config: { ...c, method: "frozen" }, custom: customFile(), n: 3 });
@@ -198,7 +200,7 @@ function wire() {
     e.preventDefault();
     $("drop").classList.remove("over");
     const f = e.dataTransfer && e.dataTransfer.files[0];
-    if (f && state.ready && !ctx.running()) loadFile(f);
+    if (f && !isBaseFile(f) && state.ready && !ctx.running()) loadFile(f); // a base file: panels/base.js
   });
   $("start").addEventListener("click", () => { if (ctx.canStart()) { state.sweep = null; run.startRun(); } });
   $("pause").addEventListener("click", () => {

@@ -15,7 +15,7 @@ import { customFile } from "./settings.js";
 let ctx;
 let rankChart;
 let paramsChart;
-let shown = { lora: [], full: null }; // the runs the charts show
+let shown = { lora: [], rows: [], full: null }; // the runs the charts show: LoRA without and with token rows, full
 let checking = 0; // the id of the sweep being checked
 
 export function init(c) {
@@ -51,18 +51,21 @@ export function init(c) {
   $("sweep-start").addEventListener("click", () => { if (ctx.canStart()) start(); });
   $("sweep-ranks").addEventListener("input", () => { state.sweepError = ""; ctx.invalidate(); });
   $("sweep-full").addEventListener("change", () => { state.sweepError = ""; ctx.invalidate(); });
+  $("sweep-tokens").addEventListener("change", () => { state.sweepError = ""; ctx.invalidate(); });
 
   const pct = (v) => `${Math.round(v * 100)}%`;
   rankChart = new Chart($("rank-chart"), {
     x: { label: "rank r (log scale)", fmt: String, log: 2, splits: () => rankTicks() },
     y: { fmt: pct, splits: () => [0, 0.25, 0.5, 0.75, 1] },
-    series: [{ name: "LoRA", color: COLORS.accent, points: true }],
-    tip: (i) => loraTip(shown.lora[i]),
+    series: [{ name: "LoRA", color: COLORS.accent, points: true },
+      { name: "LoRA + token rows", color: ROWS_COLOR, points: true, dash: [6, 3] }],
+    tip: (i) => rankTip(rankChart.u.data[0][i]),
   });
   paramsChart = new Chart($("params-chart"), {
     x: { label: "trainable parameters (log scale)", fmt: fmtCompact, log: 10, splits: () => decades() },
     y: { fmt: pct, splits: () => [0, 0.25, 0.5, 0.75, 1] },
     series: [{ name: "LoRA", color: COLORS.accent, points: true },
+      { name: "LoRA + token rows", color: ROWS_COLOR, points: true, dash: [6, 3] },
       { name: "full", color: COLORS.ink, points: true, line: false }],
     tip: (i) => {
       const x = paramsChart.u.data[0][i];
@@ -70,13 +73,32 @@ export function init(c) {
       if (f && f.trainableParams === x) {
         return ["full fine-tuning", `accuracy ${fmtPct(f.accuracy)}`, `${fmtInt(f.trainableParams)} trainable`];
       }
-      return loraTip(shown.lora.find((r) => r.trainableParams === x));
+      return loraTip([...shown.lora, ...shown.rows].find((r) => r.trainableParams === x));
     },
   });
 }
 
+const ROWS_COLOR = "#1d7a4a";
+
+// hasRows tells a run that trained token rows beside LoRA.
+function hasRows(r) { return !!(r.info && r.info.tokenIds && r.info.tokenIds.length); }
+
+// rowsOn reports whether the settings train token rows beside LoRA: a sweep can then compare with and without them.
+function rowsOn(c) { return !!c && c.method === "lora" && !!c.trainTokens && c.trainTokens !== "none"; }
+
 function loraTip(r) {
-  return r ? [`rank ${r.rank}`, `accuracy ${fmtPct(r.accuracy)}`, `${fmtInt(r.trainableParams)} trainable`] : null;
+  if (!r) return null;
+  const rows = hasRows(r) ? ` + ${r.info.tokenIds.length} token rows` : "";
+  return [`rank ${r.rank}${rows}`, `accuracy ${fmtPct(r.accuracy)}`, `${fmtInt(r.trainableParams)} trainable`];
+}
+
+function rankTip(rank) {
+  const a = shown.lora.find((r) => r.rank === rank);
+  const b = shown.rows.find((r) => r.rank === rank);
+  if (!a && !b) return null;
+  if (!b) return loraTip(a);
+  if (!a) return loraTip(b);
+  return [`rank ${rank}`, `accuracy ${fmtPct(a.accuracy)}, with ${b.info.tokenIds.length} token rows ${fmtPct(b.accuracy)}`];
 }
 
 function parseRanks(text) {
@@ -102,8 +124,10 @@ function start() {
   }
   state.sweepError = "";
   checking = Date.now();
+  // With token rows in the settings, each rank can run without them and with them.
+  const trainTokens = $("sweep-tokens").checked && rowsOn(state.config) ? ["none", state.config.trainTokens] : undefined;
   ctx.send("validateSweep", { id: checking, config: state.config, custom: customFile(), ranks: parsed.ranks,
-    full: $("sweep-full").checked });
+    full: $("sweep-full").checked, trainTokens });
   ctx.invalidate();
 }
 
@@ -141,14 +165,14 @@ export function sweepRuns(kind = "ranks") {
 }
 
 function rankTicks() {
-  const rmax = Math.max(16, ...shown.lora.map((r) => r.rank));
+  const rmax = Math.max(16, ...shown.lora.map((r) => r.rank), ...shown.rows.map((r) => r.rank));
   const ticks = [];
   for (let r = 1; r <= rmax; r *= 2) ticks.push(r);
   return ticks;
 }
 
 function paramRange() {
-  const all = shown.lora.map((r) => r.trainableParams).concat(shown.full ? [shown.full.trainableParams] : [])
+  const all = [...shown.lora, ...shown.rows].map((r) => r.trainableParams).concat(shown.full ? [shown.full.trainableParams] : [])
     .filter((v) => v > 0);
   if (!all.length) return [1e2, 1e6];
   return [10 ** Math.floor(Math.log10(Math.min(...all))), 10 ** Math.ceil(Math.log10(Math.max(...all)))];
@@ -166,7 +190,8 @@ export function render() {
   const s = state.sweep && kindOf(state.sweep) === "ranks" ? state.sweep : null;
   let text = "";
   if (s) {
-    const label = (it) => it.method === "full" ? "full fine-tuning" : `r=${it.rank}`;
+    const label = (it) => it.method === "full" ? "full fine-tuning" :
+      `r=${it.rank}${it.trainTokens && it.trainTokens !== "none" ? ` + rows (${it.trainTokens})` : ""}`;
     if (s.status === "running") {
       text = `Sweep: run ${s.done + 1} of ${s.total} (${label(s.queue[s.done])}) · ` +
         `done: ${s.queue.slice(0, s.done).map(label).join(", ") || "none yet"}`;
@@ -183,25 +208,35 @@ export function render() {
   setText(document.querySelector('.err[data-for="sweep-ranks"]'), err);
   $("sweep-ranks").closest(".field").classList.toggle("invalid", !!err);
   $("sweep-start").disabled = !ctx.canStart() || !!checking;
+  const rows = rowsOn(state.config);
+  $("sweep-tokens").disabled = !ctx.canStart() || !rows;
+  $("sweep-tokens-field").classList.toggle("off", !rows);
+  $("sweep-tokens-field").title = rows ? `each rank once without token rows and once with ${state.config.trainTokens}` :
+    "choose token rows in the settings to compare";
   drawCharts();
 }
 
 function drawCharts() {
   const runs = sweepRuns();
-  const lora = runs.filter((r) => r.method === "lora").sort((a, b) => a.rank - b.rank);
+  const all = runs.filter((r) => r.method === "lora").sort((a, b) => a.rank - b.rank);
+  const lora = all.filter((r) => !hasRows(r));
+  const rows = all.filter(hasRows);
   const full = runs.find((r) => r.method === "full") || null;
-  shown = { lora, full };
+  shown = { lora, rows, full };
   const refs = full ? [{ y: full.accuracy, label: `full fine-tuning ${fmtPct(full.accuracy)}` }] : [];
   const empty = runs.length ? "" : "Run a sweep to see accuracy against rank";
   const ticks = rankTicks();
+  const ranks = [...new Set(all.map((r) => r.rank))].sort((a, b) => a - b);
+  const byRank = (list) => ranks.map((k) => { const r = list.find((q) => q.rank === k); return r ? r.accuracy : null; });
   rankChart.update({
-    data: [lora.map((r) => r.rank), lora.map((r) => r.accuracy)],
-    x: [1, ticks.at(-1)], y: [0, 1], refs, empty,
+    data: [ranks, byRank(lora), byRank(rows)],
+    x: [1, ticks.at(-1)], y: [0, 1], refs, empty, shown: [true, rows.length > 0],
   });
-  const xs = [...new Set(lora.map((r) => r.trainableParams).concat(full ? [full.trainableParams] : []))]
+  const xs = [...new Set(all.map((r) => r.trainableParams).concat(full ? [full.trainableParams] : []))]
     .sort((a, b) => a - b);
   const acc = (list) => xs.map((x) => { const r = list.find((q) => q.trainableParams === x); return r ? r.accuracy : null; });
   paramsChart.update({
-    data: [xs, acc(lora), acc(full ? [full] : [])], x: paramRange(), y: [0, 1], refs, empty,
+    data: [xs, acc(lora), acc(rows), acc(full ? [full] : [])], x: paramRange(), y: [0, 1], refs, empty,
+    shown: [true, rows.length > 0, !!full],
   });
 }
