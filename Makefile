@@ -7,7 +7,7 @@ WASM_EXEC := $(GOROOT)/lib/wasm/go_js_wasm_exec
 ADDR      ?= 127.0.0.1:8080
 SIMD      := GOEXPERIMENT=simd
 
-.PHONY: all test vet test-native test-wasm test-e2e chromium bench bench-wasm wasm serve build fuzz clean base bench-data bench-methods e2e-default e2e-methods e2e-analyse-cost vendor
+.PHONY: all test vet test-native test-wasm test-e2e chromium bench bench-wasm wasm serve build fuzz clean base bench-data bench-heldout bench-methods e2e-default e2e-methods e2e-analyse-cost vendor
 
 all: build wasm
 
@@ -132,6 +132,12 @@ base: build
 OWNDATA := $(wildcard testdata/owndata/*.jsonl)
 bench-data: build
 	@for f in $(OWNDATA); do echo "== $$f"; bin/golora sweep -data $$f -ranks 1,2,4,8,16 -eval-every 0 -json $(SWEEPFLAGS) || exit 1; done
+
+## bench-heldout: the same sweep on the two tasks of testdata/heldout (dates, acronyms), operations the base's
+## pretraining exercises leave out on purpose (models/README.md): does what they taught carry over?
+HELDOUT := $(wildcard testdata/heldout/*.jsonl)
+bench-heldout: build
+	@for f in $(HELDOUT); do echo "== $$f"; bin/golora sweep -data $$f -ranks 1,2,4,8,16 -eval-every 0 -json $(SWEEPFLAGS) || exit 1; done
 
 ## bench-methods: the LoRA paper's Figure 2 at our scale: every method at its ladder of sizes on e2e, facts and the
 ## own-data task field (hours on the shared 2-core machine); JSON lines in .scratch/, figures in docs/figures/.
