@@ -7,7 +7,7 @@ WASM_EXEC := $(GOROOT)/lib/wasm/go_js_wasm_exec
 ADDR      ?= 127.0.0.1:8080
 SIMD      := GOEXPERIMENT=simd
 
-.PHONY: all test vet test-native test-wasm test-e2e chromium bench bench-wasm wasm serve build fuzz clean base bench-data bench-methods e2e-default e2e-methods e2e-analyse-cost vendor
+.PHONY: all test vet test-native test-wasm test-e2e chromium bench bench-wasm wasm serve build fuzz clean base bench-data bench-heldout bench-methods e2e-default e2e-methods e2e-analyse-cost vendor
 
 all: build wasm
 
@@ -113,21 +113,31 @@ e2e-methods:
 e2e-analyse-cost:
 	GOLORA_E2E_REQUIRE=1 GOLORA_E2E_ANALYSE_COST=1 $(GO) test -count=1 -timeout 30m -run TestBrowserAnalyseCost -v ./e2e/...
 
-## base: the shipped base, continued from the previous base (models/base-v1.safetensors) on the new corpus with
-## its prose from Debian's fortunes package (installed here when missing), about 30 minutes on 2 cores (models/README.md).
+## base: the shipped base, continued from the previous base (models/base-v1.safetensors) in two stages: the new corpus
+## with its prose from Debian's fortunes package (installed here when missing), then the same with exercises and
+## copying drills over digits, capitals and punctuation; about 45 + 45 minutes on 2 idle cores (models/README.md).
 FORTUNES := /usr/share/games/fortunes
 STAGES   := .scratch/base-stages
 base: build
 	@test -f $(FORTUNES)/fortunes || { echo "make base: installing Debian's fortunes package for the corpus's prose (apt-get install -y fortunes)"; apt-get install -y fortunes >/dev/null; }
 	mkdir -p $(STAGES)
-	bin/golora pretrain -init models/base-v1.safetensors -prose $(FORTUNES) -copy-mix 0.2 -copy-alphabet 8 -copy-period 30 \
-		-copy-periodic 0.3 -steps 3000 -lr 2e-3 -lr-min 2e-4 -warmup 100 -save-every 500 -out $(STAGES)/base.safetensors
+	bin/golora pretrain -init models/base-v1.safetensors -prose $(FORTUNES) -exercises 0 -copy-mix 0.2 -copy-alphabet 8 -copy-period 30 \
+		-copy-periodic 0.3 -steps 3000 -lr 2e-3 -lr-min 2e-4 -warmup 100 -save-every 500 -out $(STAGES)/base-formats.safetensors
+	bin/golora pretrain -init $(STAGES)/base-formats.safetensors -prose $(FORTUNES) -exercises 160000 -copy-mix 0.25 \
+		-copy-mixed 0.6 -copy-alphabet 8 -copy-period 30 -copy-periodic 0.5 -steps 3000 -lr 2e-3 -lr-min 2e-4 -warmup 100 \
+		-save-every 500 -out $(STAGES)/base.safetensors
 	cp $(STAGES)/base.safetensors models/base.safetensors
 
 ## bench-data: the own-data benchmark: a sweep of LoRA ranks on q,v plus full fine-tuning on each task of testdata/owndata.
 OWNDATA := $(wildcard testdata/owndata/*.jsonl)
 bench-data: build
 	@for f in $(OWNDATA); do echo "== $$f"; bin/golora sweep -data $$f -ranks 1,2,4,8,16 -eval-every 0 -json $(SWEEPFLAGS) || exit 1; done
+
+## bench-heldout: the same sweep on the two tasks of testdata/heldout (dates, acronyms), operations the base's
+## pretraining exercises leave out on purpose (models/README.md): does what they taught carry over?
+HELDOUT := $(wildcard testdata/heldout/*.jsonl)
+bench-heldout: build
+	@for f in $(HELDOUT); do echo "== $$f"; bin/golora sweep -data $$f -ranks 1,2,4,8,16 -eval-every 0 -json $(SWEEPFLAGS) || exit 1; done
 
 ## bench-methods: the LoRA paper's Figure 2 at our scale: every method at its ladder of sizes on e2e, facts and the
 ## own-data task field (hours on the shared 2-core machine); JSON lines in .scratch/, figures in docs/figures/.

@@ -51,6 +51,7 @@ func DefaultPretrainConfig() PretrainConfig {
 		Name:        "golora-base",
 		World:       90000,  // ~6.7M bytes of the small world: the e2e and cipher vocabulary, and copying exercises
 		Formats:     110000, // ~8.6M bytes: numbers, dates, records, CSV/JSON, titles, arithmetic, code
+		Exercises:   160000, // ~10.6M bytes: prompts and the answers computed from them (the last stage; models/README.md)
 		ProseRepeat: 2,      // the fortunes' 2.3M bytes twice: about a quarter of the corpus is real English
 		ValFraction: 0.01,
 		CorpusSeed:  1,

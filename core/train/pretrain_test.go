@@ -12,7 +12,7 @@ import (
 func tinyPretrain(t testing.TB) PretrainConfig {
 	cfg := DefaultPretrainConfig()
 	cfg.Model = tinyBase(t).Config
-	cfg.World, cfg.Formats, cfg.ProseRepeat, cfg.Steps, cfg.Batch, cfg.SeqLen, cfg.Warmup = 200, 200, 0, 30, 4, 64, 5
+	cfg.World, cfg.Formats, cfg.Exercises, cfg.ProseRepeat, cfg.Steps, cfg.Batch, cfg.SeqLen, cfg.Warmup = 200, 200, 200, 0, 30, 4, 64, 5
 	return cfg
 }
 
@@ -36,6 +36,8 @@ func TestPretrainerLearnsAndIsDeterministic(t *testing.T) {
 	assert.EqualValues(t, cfg.Steps*cfg.Batch*cfg.SeqLen, p.TokensSeen())
 	acc := p.CopyAccuracy(data.NewByteTokenizer(), 5)
 	assert.True(t, acc >= 0 && acc <= 1, "copy accuracy %g", acc)
+	acc = p.CopyAccuracyDigits(data.NewByteTokenizer(), 5)
+	assert.True(t, acc >= 0 && acc <= 1, "copy accuracy on numbers %g", acc)
 	_, m2 := run()
 	assert.Equal(t, m.Loss, m2.Loss, "same recipe, same losses")
 }

@@ -18,12 +18,13 @@ import (
 // writing text of its own, writes it (or, for a character of several bytes,
 // one of its bytes) less than once in a million bytes (UnseenRate): how often
 // it writes a byte estimates how often it saw it in pretraining, whatever the
-// user's data. The two shipped bases are six orders of magnitude apart on
+// user's data. A byte a base never saw lies orders of magnitude below one it saw on
 // this scale: base-v1, whose corpus had no digit, writes each of the 35 bytes
-// it never saw about once in 13 million bytes, and the rarest byte it saw
-// (';') once in 80,000; the current base writes its rarest printable byte
-// ('~') once in 60,000, and digits once in 200-300. A threshold of 1 in a
-// million sits a factor of ten or more from both sides.
+// it never saw about once in 12 million bytes, and the rarest byte it saw
+// (';') once in 80,000; the current base's first stage wrote its rarest
+// printable byte ('~') once in 68,000, and the base itself writes every
+// printable byte at least once in 3,600. A threshold of 1 in a million sits
+// a factor of ten or more from both sides.
 //
 // The previous rule read the user's data (a byte under 1 in 3,000 wherever
 // it occurs and under 1 in 100 at every position): it flagged characters
