@@ -60,6 +60,23 @@ func readConfigBytes(r io.Reader, name string) ([]byte, error) {
 	return data, nil
 }
 
+// readConfig reads a PEFT config of type T (within readConfigBytes' limit), decodes its JSON (unknown fields are
+// accepted, since newer PEFT adds some, and dropped) and validates it.
+func readConfig[T interface{ Validate() error }](r io.Reader, name string) (T, error) {
+	var zero, c T
+	data, err := readConfigBytes(r, name)
+	if err != nil {
+		return zero, err
+	}
+	if err := json.Unmarshal(data, &c); err != nil {
+		return zero, fmt.Errorf("checkpoint %s: invalid JSON: %w", name, err)
+	}
+	if err := c.Validate(); err != nil {
+		return zero, fmt.Errorf("checkpoint %s: %w", name, err)
+	}
+	return c, nil
+}
+
 // writeJSON writes v as PEFT writes its configs: sorted keys (the struct's field order), two-space indentation.
 func writeJSON(w io.Writer, v any) error {
 	var buf bytes.Buffer
@@ -373,16 +390,5 @@ func WritePromptConfig(w io.Writer, c PromptConfig) error {
 // ReadPromptConfig reads a PROMPT_TUNING or PREFIX_TUNING adapter_config.json and validates it; unknown fields are
 // accepted (newer PEFT adds some) and dropped.
 func ReadPromptConfig(r io.Reader, name string) (PromptConfig, error) {
-	data, err := readConfigBytes(r, name)
-	if err != nil {
-		return PromptConfig{}, err
-	}
-	var c PromptConfig
-	if err := json.Unmarshal(data, &c); err != nil {
-		return PromptConfig{}, fmt.Errorf("checkpoint %s: invalid JSON: %w", name, err)
-	}
-	if err := c.Validate(); err != nil {
-		return PromptConfig{}, fmt.Errorf("checkpoint %s: %w", name, err)
-	}
-	return c, nil
+	return readConfig[PromptConfig](r, name)
 }

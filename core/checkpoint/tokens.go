@@ -125,16 +125,5 @@ func WriteTrainableTokensConfig(w io.Writer, c TrainableTokensConfig) error {
 // ReadTrainableTokensConfig reads a TRAINABLE_TOKENS adapter_config.json and validates it; unknown fields are accepted
 // (newer PEFT adds some) and dropped.
 func ReadTrainableTokensConfig(r io.Reader, name string) (TrainableTokensConfig, error) {
-	data, err := readConfigBytes(r, name)
-	if err != nil {
-		return TrainableTokensConfig{}, err
-	}
-	var c TrainableTokensConfig
-	if err := json.Unmarshal(data, &c); err != nil {
-		return TrainableTokensConfig{}, fmt.Errorf("checkpoint %s: invalid JSON: %w", name, err)
-	}
-	if err := c.Validate(); err != nil {
-		return TrainableTokensConfig{}, fmt.Errorf("checkpoint %s: %w", name, err)
-	}
-	return c, nil
+	return readConfig[TrainableTokensConfig](r, name)
 }
