@@ -144,7 +144,7 @@ bench-heldout: build
 METHODS := lora,dora,full,top,bitfit,ia3,adapter-h,adapter-l,prefix-embed,prefix-layer
 bench-methods: build
 	mkdir -p .scratch docs/figures
-	bin/golora sweep -task e2e -methods $(METHODS) -size prefix-embed=1,2,4,7 -size prefix-layer=1,2,4,7 -eval-every 0 -json \
+	bin/golora sweep -task e2e -methods $(METHODS) -size prefix-embed=1,2,4,6 -size prefix-layer=1,2,4,6 -eval-every 0 -json \
 		-png docs/figures/methods-e2e.png > .scratch/methods-e2e.jsonl
 	bin/golora sweep -task facts -methods $(METHODS) -eval-every 0 -json -png docs/figures/methods-facts.png > .scratch/methods-facts.jsonl
 	bin/golora sweep -data testdata/owndata/field.jsonl -methods $(METHODS) -eval-every 0 -json \
