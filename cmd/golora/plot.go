@@ -71,6 +71,7 @@ func plotSweep(path, task string, results []train.Result) error {
 			p.Add(fl)
 			p.Legend.Add(fmt.Sprintf("full fine-tuning (%d params)", full.TrainableParams), fl)
 		}
+		widenLogRange(&p.X)
 		// Top left, below the full fine-tuning line's usual place near 100%.
 		p.Legend.Top, p.Legend.Left = true, true
 		p.Legend.XOffs, p.Legend.YOffs = vg.Points(10), -vg.Points(24)
@@ -96,6 +97,15 @@ func plotSweep(path, task string, results []train.Result) error {
 	p1.Draw(canvases[0][0])
 	p2.Draw(canvases[0][1])
 	return savePNG(img, path)
+}
+
+// widenLogRange gives a log axis whose data hold a single value (a sweep of one rank, one rate or one d) a range
+// around it: gonum widens an empty range by 1 on each side, to 0 for a value of 1, which a log scale cannot draw
+// (it panicked).
+func widenLogRange(a *plot.Axis) {
+	if a.Min == a.Max && a.Min > 0 {
+		a.Min, a.Max = a.Min/2, a.Max*2
+	}
 }
 
 func targetsOf(results []train.Result) string {

@@ -38,3 +38,23 @@ func TestPlotSweep(t *testing.T) {
 	require.Greater(t, img.Bounds().Dx(), 1000)
 	require.Error(t, plotSweep(path, "facts", results[3:]), "no LoRA runs to plot")
 }
+
+// A sweep of one rank, or of one rate, draws: its log axis holds a single value (gonum widened it to 0 and panicked).
+func TestPlotSingleValue(t *testing.T) {
+	dir := t.TempDir()
+	one := []train.Result{
+		{Task: "dates.jsonl", Method: train.MethodLoRA, MethodSettings: train.MethodSettings{Rank: 1, Targets: []string{"q", "v"}},
+			TrainableParams: 1344, Accuracy: 0.5, ValLoss: 0.3, LR: 2e-2},
+		{Task: "dates.jsonl", Method: train.MethodFull, TrainableParams: 431136, Accuracy: 1, ValLoss: 0.01, LR: 1e-3},
+	}
+	require.NoError(t, plotSweep(filepath.Join(dir, "rank.png"), "dates.jsonl", one))
+	require.NoError(t, plotSweep(filepath.Join(dir, "lora-only.png"), "dates.jsonl", one[:1]))
+	require.NoError(t, plotLRSweep(filepath.Join(dir, "lr.png"), "dates.jsonl", one[:1]))
+	for _, name := range []string{"rank.png", "lora-only.png", "lr.png"} {
+		f, err := os.Open(filepath.Join(dir, name))
+		require.NoError(t, err)
+		_, err = png.Decode(f)
+		f.Close()
+		require.NoError(t, err, name)
+	}
+}

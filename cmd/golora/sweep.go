@@ -10,6 +10,7 @@ import (
 	"io"
 	"maps"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -347,16 +348,20 @@ func runSweep(args []string) error {
 	}
 	var written []string
 	if *png != "" {
+		title := runs[0].Task
+		if title == "custom" && tf.dataFile != "" { // the user's file by its name, not "custom"
+			title = filepath.Base(tf.dataFile)
+		}
 		var err error
 		switch {
 		case sf.lrs != "":
-			err = plotLRSweep(*png, runs[0].Task, results)
+			err = plotLRSweep(*png, title, results)
 		case methodsSweep:
-			err = plotMethods(*png, runs[0].Task, runsOut)
+			err = plotMethods(*png, title, runsOut)
 		case intrinsic:
-			err = plotIntrinsic(*png, runs[0].Task, results, isum)
+			err = plotIntrinsic(*png, title, results, isum)
 		default:
-			err = plotSweep(*png, runs[0].Task, results)
+			err = plotSweep(*png, title, results)
 		}
 		if err != nil {
 			return err
@@ -880,6 +885,8 @@ func plotLRSweep(path, task string, results []train.Result) error {
 		return fmt.Errorf("-png: every run diverged; nothing to plot")
 	}
 	p.Legend.Top = true
+	widenLogRange(&p.X)
+	widenLogRange(&p.Y)
 	img := vgimg.New(7*vg.Inch, 4.5*vg.Inch)
 	p.Draw(draw.New(img))
 	return savePNG(img, path)

@@ -214,6 +214,7 @@ func plotIntrinsic(path, task string, results []train.Result, s intrinsicSummary
 	p.Legend.Top, p.Legend.Left = false, false
 	p.Legend.XOffs, p.Legend.YOffs = -vg.Points(10), vg.Points(40)
 	img := vgimg.New(9*vg.Inch, 5*vg.Inch)
+	widenLogRange(&p.X)
 	p.Draw(draw.New(img))
 	return savePNG(img, path)
 }
