@@ -855,14 +855,17 @@ func TestBrowserApp(t *testing.T) {
 	}
 
 	// A methods sweep skips a prefix that leaves the task's examples no room (l_p = 16 on e2e, whose longest example
-	// takes 122 of the 128 positions), saying why, as the CLI's sweep does; the form refuses it next to l_p.
+	// takes 122 of the 128 positions), and token rows alone on a task whose every token the base knows (auto chooses
+	// none), saying why, as the CLI's sweep does, and goes on; the form refuses the prefix next to l_p.
 	rows = eval[int](t, ctx, runRows)
 	require.NoError(t, chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](`(() => {
-		for (const r of document.querySelectorAll(".mpick")) r.querySelector("input[type=checkbox]").checked = r.dataset.method === "prefix-embed";
+		for (const r of document.querySelectorAll(".mpick")) r.querySelector("input[type=checkbox]").checked = ["prefix-embed", "tokens"].includes(r.dataset.method);
 		document.querySelector('.mpick[data-method="prefix-embed"] input.sizes').value = "16"; })(); undefined`),
 		chromedp.Click("#methods-start")))
-	waitFor(t, ctx, "the too long prefix skipped", `app.state.sweep && app.state.sweep.kind === "methods" &&
-		app.state.sweep.status === "done" && /Skipped prefix-embed l_p=16: .*prefix/.test(document.getElementById("methods-progress").textContent)`, time.Minute)
+	waitFor(t, ctx, "the too long prefix and the rows with nothing to train skipped", `app.state.sweep && app.state.sweep.kind === "methods" &&
+		app.state.sweep.status === "done" && /Skipped prefix-embed l_p=16: .*prefix/.test(document.getElementById("methods-progress").textContent) &&
+		/Skipped token rows[^:]*: .*chose no token/.test(document.getElementById("methods-progress").textContent)`, time.Minute)
+	t.Logf("methods sweep: %s", eval[string](t, ctx, `document.getElementById("methods-progress").textContent`))
 	assert.True(t, eval[bool](t, ctx, `document.getElementById("error").hidden`), "a skipped size is no error")
 	assert.Equal(t, rows, eval[int](t, ctx, runRows), "and no result")
 	setMethod("prefix-embed")

@@ -40,7 +40,8 @@
 //                                                               fineTuned: Uint8Array | null, seconds}
 //   merge    {runId}                                 merged    {runId, maxAbsLogitDiff, error?}
 //                                                    error     {runId?, message, field?, fields?, fatal?,
-//                                                               stopped? (a non-finite loss or gradient stopped it)}
+//                                                               stopped? (a non-finite loss or gradient stopped it),
+//                                                               skip? (why the run cannot run at its size on its task)}
 //
 // Two workers train one run. This worker (the lead) starts a helper: a second copy of this script, with its own
 // wasm instance, which opens the same session. A training step's batch is split into the session's shards parts
@@ -103,6 +104,7 @@ function call(method, args, bulk) {
     e.field = out.field;
     e.fields = out.fields;
     e.stopped = !!out.stopped;
+    e.skip = out.skip || "";
     throw e;
   }
   return Object.assign(out, r.bulk);
@@ -436,7 +438,7 @@ async function run({ runId, config, custom, snapshot }) {
       seconds: (performance.now() - t0) / 1000,
     }, [adapter, fineTuned].filter(Boolean).map((b) => b.buffer));
   } catch (err) {
-    post("error", { runId, message: err.message, field: err.field, fields: err.fields, stopped: err.stopped });
+    post("error", { runId, message: err.message, field: err.field, fields: err.fields, stopped: err.stopped, skip: err.skip });
   } finally {
     job = null;
   }

@@ -266,11 +266,7 @@ func runSweep(args []string) error {
 			results, runsOut = append(results, run.Result), append(runsOut, run)
 			continue
 		}
-		why, ok := tooLong(c, err)
-		if !ok {
-			why, ok = train.NothingToTrain(c, err) // token rows alone, on a base that knows every token of the task
-		}
-		if ok && methodsSweep { // a prefix longer than the task leaves room for
+		if why, ok := train.Skippable(c, err); ok && methodsSweep { // a prefix too long for the task, or no token rows to train
 			fmt.Fprintf(os.Stderr, "%s: skipped: %s\n", label, why)
 			runsOut = append(runsOut, sweepRun{Result: train.Result{Task: c.Task, Method: c.Method, LR: c.LR}, Skipped: why})
 			runsOut[len(runsOut)-1].MethodSettings = train.MethodSettings{Size: c.Size(), SizeName: sizeName(c.Method)}
@@ -452,19 +448,6 @@ func replotSweeps(files []string, png string, asJSON bool) error {
 		fmt.Fprintf(os.Stderr, "sweep: wrote the chart of %d runs to %s\n", len(runs), png)
 	}
 	return nil
-}
-
-// tooLong reports whether err says that the task's examples do not fit the context a prefix of c leaves, and why.
-func tooLong(c train.Config, err error) (string, bool) {
-	if err == nil || c.PrefixLen == 0 || (c.Method != train.MethodPrefixEmbed && c.Method != train.MethodPrefixLayer) {
-		return "", false
-	}
-	for _, fe := range train.FieldErrors(err) {
-		if fe.Field == "task" {
-			return fe.Reason, true
-		}
-	}
-	return "", false
 }
 
 // sizeName is the size knob of method ("" when it has none).

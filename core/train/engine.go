@@ -108,16 +108,22 @@ func (e *Engine) Call(method string, args []byte, in Bulk) (reply []byte, out Bu
 	return reply, out
 }
 
-// errorReply is {"error", "field"?, "fields"?, "stopped"?} for err; "stopped" marks a run stopped by a non-finite loss
-// or gradient (a StopError), which a learning-rate sweep keeps as a result.
+// errorReply is {"error", "field"?, "fields"?, "stopped"?, "skip"?} for err; "stopped" marks a run stopped by a
+// non-finite loss or gradient (a StopError), which a learning-rate sweep keeps as a result, and "skip" says why a run
+// cannot run at its size on its task (a SkipError), which a methods sweep skips.
 func errorReply(err error) []byte {
 	var stop *StopError
+	var skip *SkipError
 	r := struct {
 		Error   string            `json:"error"`
 		Field   string            `json:"field,omitempty"`
 		Fields  map[string]string `json:"fields,omitempty"`
 		Stopped bool              `json:"stopped,omitempty"`
+		Skip    string            `json:"skip,omitempty"`
 	}{Error: err.Error(), Stopped: errors.As(err, &stop)}
+	if errors.As(err, &skip) {
+		r.Skip = skip.Why
+	}
 	for _, fe := range FieldErrors(err) {
 		name := PageField(fe.Field)
 		if r.Fields == nil {
@@ -484,6 +490,9 @@ func (e *Engine) start(args []byte, in Bulk) (any, Bulk, error) {
 	e.session, e.sweeper = nil, nil
 	s, err := New(e.base, e.tok, c)
 	if err != nil {
+		if why, ok := Skippable(c, err); ok { // a methods sweep skips the run: the reply says why ("skip")
+			err = &SkipError{Why: why, Err: err}
+		}
 		return nil, Bulk{}, err
 	}
 	e.session = s

@@ -376,3 +376,31 @@ func FuzzEngineCall(f *testing.F) {
 		}
 	})
 }
+
+// TestEngineSkip: a run that cannot run at its size on its task (train.SkipError) starts with an error whose reply
+// says why under "skip", which the page's methods sweep skips, as the CLI's does: a prefix that leaves the examples
+// no room; any other refused run has no "skip".
+func TestEngineSkip(t *testing.T) {
+	e := loadedEngine(t)
+	c := tinyConfig(MethodPrefixEmbed)
+	c.Task, c.PrefixLen = "e2e", 100 // e2e's longest example takes 122 of the 128 positions
+	text, err := EncodePageConfig(c)
+	require.NoError(t, err)
+	reply, _ := e.Call("start", []byte(`{"config": `+string(text)+`}`), Bulk{})
+	var r map[string]any
+	require.NoError(t, json.Unmarshal(reply, &r))
+	require.Contains(t, r, "error", "%s", reply)
+	assert.Contains(t, r["skip"], "prefix", "%s", reply)
+	assert.Contains(t, r["fields"], "task", "the field errors stay beside it")
+
+	reply, _ = e.Call("start", []byte(`{"config": {"rank": 0}}`), Bulk{})
+	r = nil
+	require.NoError(t, json.Unmarshal(reply, &r))
+	assert.NotContains(t, r, "skip", "an invalid setting is no skip: %s", reply)
+
+	why, ok := Skippable(Config{Method: MethodTokens}, &FieldError{Field: "train_tokens", Reason: "auto " + noTokensChosen + ": the base knows them"})
+	assert.True(t, ok)
+	assert.Contains(t, why, noTokensChosen)
+	_, ok = Skippable(Config{Method: MethodLoRA}, &FieldError{Field: "task", Reason: "too long"})
+	assert.False(t, ok, "a LoRA run's task error is no skip")
+}

@@ -310,3 +310,30 @@ func (c Config) Label() string {
 	}
 	return c.Method
 }
+
+// SkipError is the error of a run that cannot run on its task at its size, which a methods sweep skips (saying
+// Why) and goes on: a prefix that leaves the task's examples no room in the context, or method tokens whose
+// train_tokens chose nothing to train. A run started alone reports it as the error it wraps.
+type SkipError struct {
+	Why string
+	Err error
+}
+
+func (e *SkipError) Error() string   { return e.Err.Error() }
+func (e *SkipError) Unwrap() []error { return []error{e.Err} } // FieldErrors walks into it
+
+// Skippable reports whether err, from New for a run of c, is one a methods sweep skips (SkipError), and why.
+func Skippable(c Config, err error) (string, bool) {
+	if err == nil {
+		return "", false
+	}
+	if spec, _ := LookupMethod(c.Method); spec.Size == SizePrefixLen && c.PrefixLen > 0 {
+		for _, fe := range FieldErrors(err) {
+			if fe.Field == "task" { // the examples do not fit the context the prefix leaves
+				return fe.Reason, true
+			}
+		}
+		return "", false
+	}
+	return NothingToTrain(c, err)
+}

@@ -35,12 +35,13 @@ export function init(c) {
     const s = state.sweep;
     if (!s || s.status !== "running" || r.sweepId !== s.id) return;
     // A learning-rate sweep looks for the rates that are too high: a run stopped by a non-finite loss is a result
-    // there (kept as diverged), and the sweep goes on. A methods sweep skips a prefix that leaves the task's examples
-    // no room in the context, as the CLI's sweep skips it, and goes on.
+    // there (kept as diverged), and the sweep goes on. A methods sweep skips a run the engine says cannot run at its
+    // size on the task (train.SkipError: a prefix that leaves the examples no room in the context, token rows with
+    // nothing to train), as the CLI's sweep skips it, and goes on.
     const diverged = status === "error" && s.kind === "lrs" && r.stopped;
-    const skipped = status === "error" && tooLong(s, r, error);
+    const skipped = status === "error" && s.kind === "methods" && r.step === 0 && !!(error && error.skip);
     if (skipped) {
-      s.skipped = [...(s.skipped || []), { config: r.config, why: error.fields.task }];
+      s.skipped = [...(s.skipped || []), { config: r.config, why: error.skip }];
       state.error = "";
     }
     if (status !== "done" && !diverged && !skipped) { s.status = status === "error" ? "error" : "stopped"; return; }
@@ -137,13 +138,6 @@ export function beginSweep(kind, configs) {
   ctx.state.sweep = { id: `sweep-${Date.now().toString(36)}`, kind, queue: configs, done: 0, total: configs.length,
     status: "running", skipped: [] };
   nextRun();
-}
-
-// tooLong reports whether a methods sweep's run r failed because its prefix leaves the task's examples no room (the
-// engine's start refuses it under the field "task") before training a step.
-function tooLong(s, r, error) {
-  return s.kind === "methods" && r.step === 0 && ["prefix-embed", "prefix-layer"].includes(r.config.method) &&
-    !!(error && error.fields && error.fields.task);
 }
 
 function nextRun() {
