@@ -66,8 +66,8 @@ func (t *trainFlags) register(fs *flag.FlagSet, which int) {
 		fs.Float64Var(&t.alpha, "alpha", flagFloat(c.Alpha), fmt.Sprintf("LoRA alpha (scaling alpha/r, at most %d)", train.MaxScaling))
 		fs.Float64Var(&t.lr, "lr", 0, "peak learning rate (0 = the method's default: "+defaultLRs()+")")
 	} else {
-		fs.Float64Var(&t.alpha, "alpha", 0, fmt.Sprintf("LoRA alpha of every rank (0 = %g·r, the scaling of the default r=%d, alpha %g)",
-			flagFloat(c.Alpha/float32(c.Rank)), c.Rank, flagFloat(c.Alpha)))
+		fs.Float64Var(&t.alpha, "alpha", flagFloat(c.Alpha), fmt.Sprintf("LoRA alpha of every rank: the scaling alpha/r falls as the rank grows, as in the LoRA paper (0 = %g·r instead: every rank at the default r=%d's scaling, which makes large ranks train hotter)",
+			flagFloat(c.Alpha/float32(c.Rank)), c.Rank))
 		fs.Float64Var(&t.lr, "lr", 0, fmt.Sprintf("peak learning rate of the LoRA runs (0 = %g; the full run takes -full-lr)",
 			flagFloat(train.DefaultLR(train.MethodLoRA))))
 	}
@@ -181,7 +181,7 @@ func (t *trainFlags) config() (train.Config, error) {
 	if t.fs.Lookup("steps") == nil { // evaluate: nothing to train
 		return t.data(c)
 	}
-	if sweep := t.fs.Lookup("rank") == nil; !sweep || t.alpha != 0 { // a sweep's 0 keeps the default scaling
+	if sweep := t.fs.Lookup("rank") == nil; !sweep || t.alpha != 0 { // a sweep's -alpha 0 keeps the default r's scaling
 		c.Alpha = float32(t.alpha)
 	}
 	c.Dropout, c.WeightDecay, c.Clip, c.LRRatioB = float32(t.dropout), float32(t.wd), float32(t.clip), float32(t.ratioB)

@@ -307,8 +307,8 @@ func TestCommandFlags(t *testing.T) {
 	}
 }
 
-// TestSweepConfigs: the sweep's LoRA runs keep LoRA's learning rate (or -lr) and alpha = 4r (or -alpha) whatever
-// the full run's rate; before, -method full gave every LoRA run full fine-tuning's rate.
+// TestSweepConfigs: the sweep's LoRA runs keep LoRA's learning rate (or -lr) and alpha 16 at every rank (or -alpha;
+// -alpha 0: alpha = 4r) whatever the full run's rate; before, -method full gave every LoRA run full fine-tuning's rate.
 func TestSweepConfigs(t *testing.T) {
 	parse := func(args ...string) []train.Config {
 		fs := newFlagSet("sweep")
@@ -326,13 +326,16 @@ func TestSweepConfigs(t *testing.T) {
 		assert.Equal(t, train.MethodLoRA, runs[i].Method)
 		assert.Equal(t, r, runs[i].Rank)
 		assert.Equal(t, train.DefaultLR(train.MethodLoRA), runs[i].LR, "r=%d: LoRA's learning rate", r)
-		assert.Equal(t, float32(4*r), runs[i].Alpha, "r=%d: alpha = 4r", r)
+		assert.Equal(t, float32(16), runs[i].Alpha, "r=%d: alpha fixed across ranks, as in the LoRA paper", r)
 	}
 	assert.Equal(t, train.MethodFull, runs[2].Method)
 	assert.Equal(t, float32(1e-3), runs[2].LR)
 	runs = parse("-lr", "0.01", "-alpha", "8")
 	assert.Equal(t, float32(0.01), runs[1].LR)
 	assert.Equal(t, float32(8), runs[1].Alpha, "-alpha is every rank's alpha")
+	runs = parse("-alpha", "0")
+	assert.Equal(t, float32(4), runs[0].Alpha, "-alpha 0: alpha = 4r")
+	assert.Equal(t, float32(32), runs[1].Alpha, "-alpha 0: alpha = 4r")
 }
 
 // TestEvaluateSaysWhichAdapter: evaluate and finetune name the model and the adapter they used.

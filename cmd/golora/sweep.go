@@ -93,7 +93,7 @@ func (f *sizeFlag) Set(v string) error {
 }
 
 // configs expands the training flags into the sweep's runs: one LoRA run per rank, with -lr (or LoRA's default)
-// and alpha = the default scaling times r unless -alpha is given, then, with -full, a full fine-tuning run at -full-lr.
+// and -alpha at every rank (-alpha 0: the default scaling times r), then, with -full, a full fine-tuning run at -full-lr.
 func (sf sweepFlags) configs(tf *trainFlags) ([]train.Config, error) {
 	cfg, err := tf.config()
 	if err != nil {

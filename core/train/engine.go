@@ -416,7 +416,7 @@ func (e *Engine) validateSweep(args []byte, in Bulk) (any, Bulk, error) {
 		if a.Ranks != nil || a.Full {
 			return nil, Bulk{}, errors.New("validateSweep: a methods sweep takes methods and sizes, not ranks or full (list full among the methods)")
 		}
-		if cfgs, err = MethodSweepConfigs(c, a.Methods, a.Sizes, true); err != nil {
+		if cfgs, err = MethodSweepConfigs(c, a.Methods, a.Sizes, false); err != nil { // alpha fixed, as the rank sweep
 			return nil, Bulk{}, err
 		}
 		for i := range cfgs {

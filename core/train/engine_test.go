@@ -275,8 +275,8 @@ func TestEngineMethodsSweep(t *testing.T) {
 		assert.False(t, c.PrefixProjection, c.Label())
 	}
 	assert.Equal(t, []string{"lora r=1", "lora r=2", "dora r=1", "dora r=4", "dora r=16", "top k=1", "top k=2", "ia3", "full"}, labels)
-	assert.Equal(t, []float32{2, 4, 2, 8, 32}, []float32{cfgs[0].Alpha, cfgs[1].Alpha, cfgs[2].Alpha, cfgs[3].Alpha, cfgs[4].Alpha},
-		"alpha keeps the form's alpha/r")
+	assert.Equal(t, []float32{8, 8, 8, 8, 8}, []float32{cfgs[0].Alpha, cfgs[1].Alpha, cfgs[2].Alpha, cfgs[3].Alpha, cfgs[4].Alpha},
+		"every rank keeps the form's alpha, as the rank sweep does (the LoRA paper fixes alpha across ranks)")
 	assert.Equal(t, "pissa", cfgs[0].Init)
 	assert.Equal(t, float32(4), cfgs[0].LRRatioB)
 	assert.Equal(t, "kaiming", cfgs[2].Init, "DoRA has no PiSSA init")
