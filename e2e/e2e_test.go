@@ -866,6 +866,8 @@ func TestBrowserApp(t *testing.T) {
 		app.state.sweep.status === "done" && /Skipped prefix-embed l_p=16: .*prefix/.test(document.getElementById("methods-progress").textContent) &&
 		/Skipped token rows[^:]*: .*chose no token/.test(document.getElementById("methods-progress").textContent)`, time.Minute)
 	t.Logf("methods sweep: %s", eval[string](t, ctx, `document.getElementById("methods-progress").textContent`))
+	assert.Regexp(t, `^Skipped: .*chose no token`, eval[string](t, ctx, `document.getElementById("progress-text").textContent`),
+		"the run's line says it was skipped, not failed")
 	assert.True(t, eval[bool](t, ctx, `document.getElementById("error").hidden`), "a skipped size is no error")
 	assert.Equal(t, rows, eval[int](t, ctx, runRows), "and no result")
 	setMethod("prefix-embed")

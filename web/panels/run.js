@@ -120,6 +120,7 @@ export function init(c) {
     r.status = "error";
     r.errorText = p.message;
     r.stopped = !!p.stopped; // a non-finite loss or gradient: a learning-rate sweep keeps it as a diverged rate
+    r.skip = p.skip || ""; // cannot run at its size on the task: a methods sweep skips it and goes on
     r.evaluating = null;
     clearInflight(); // a failed run (NaN loss, bad settings) would fail again
     store.dropRunLock();
@@ -288,7 +289,8 @@ export function progressText(r, now) {
     case "paused": return `Paused · ${head}`;
     case "stopped": return `Stopped · ${head}`;
     case "done": return `Finished · ${head} · ${fmtDuration(r.seconds)}`;
-    default: return `Failed: ${r.errorText || ""} · ${head}`;
+    default: return r.skip && r.sweepKind === "methods" ? `Skipped: ${r.skip} · ${head}` :
+      `Failed: ${r.errorText || ""} · ${head}`;
   }
 }
 
