@@ -949,18 +949,7 @@ func readZip(t *testing.T, path string) map[string][]byte {
 // back onto the base (train.ReadAdapter checks every name and shape too).
 func checkAdapterZip(t *testing.T, root, path string, rank int, targets []string) {
 	t.Helper()
-	zr, err := zip.OpenReader(path)
-	require.NoError(t, err, "the download is a zip")
-	defer zr.Close()
-	files := map[string][]byte{}
-	for _, f := range zr.File {
-		rc, err := f.Open()
-		require.NoError(t, err)
-		b, err := io.ReadAll(rc)
-		require.NoError(t, err, "%s: read (its CRC is checked)", f.Name)
-		rc.Close()
-		files[f.Name] = b
-	}
+	files := readZip(t, path)
 	require.ElementsMatch(t, []string{"adapter_model.safetensors", "adapter_config.json"}, slices.Collect(maps.Keys(files)))
 	cfg, err := checkpoint.ReadAdapterConfig(bytes.NewReader(files["adapter_config.json"]), "adapter_config.json")
 	require.NoError(t, err, "the config parses")

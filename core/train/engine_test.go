@@ -222,14 +222,7 @@ func TestEngineSweepConfigs(t *testing.T) {
 	e := loadedEngine(t)
 	v, _ := engineCall(t, e, "validateSweep", map[string]any{"config": map[string]any{"alpha": 8}, "ranks": []int{1, 2},
 		"full": true}, Bulk{})
-	var cfgs []Config
-	for _, raw := range v["configs"].([]any) {
-		text, err := json.Marshal(raw)
-		require.NoError(t, err)
-		c, err := ParsePageConfig(text, nil)
-		require.NoError(t, err)
-		cfgs = append(cfgs, c)
-	}
+	cfgs := sweepConfigsOf(t, v)
 	require.Len(t, cfgs, 3)
 	assert.Equal(t, []int{1, 2}, []int{cfgs[0].Rank, cfgs[1].Rank})
 	assert.Equal(t, []float32{8, 8}, []float32{cfgs[0].Alpha, cfgs[1].Alpha}, "the form's alpha at every rank")
@@ -260,14 +253,7 @@ func TestEngineMethodsSweep(t *testing.T) {
 	form := map[string]any{"rank": 4, "alpha": 8, "init": "pissa", "lrRatioB": 4, "prefixProjection": true}
 	v, _ = engineCall(t, e, "validateSweep", map[string]any{"config": form,
 		"methods": []string{MethodLoRA, MethodDoRA, MethodTop, MethodIA3, MethodFull}, "sizes": map[string][]int{MethodLoRA: {1, 2}}}, Bulk{})
-	var cfgs []Config
-	for _, raw := range v["configs"].([]any) {
-		text, err := json.Marshal(raw)
-		require.NoError(t, err)
-		c, err := ParsePageConfig(text, nil)
-		require.NoError(t, err)
-		cfgs = append(cfgs, c)
-	}
+	cfgs := sweepConfigsOf(t, v)
 	var labels []string
 	for _, c := range cfgs {
 		labels = append(labels, c.Label())

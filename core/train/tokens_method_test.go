@@ -159,12 +159,7 @@ func TestReadTrainableTokensRejects(t *testing.T) {
 			return append(ts, checkpoint.Tensor{Name: name, Shape: shape, Data: d})
 		}
 	}
-	for _, tc := range []struct {
-		name    string
-		fields  map[string]any
-		edit    func([]checkpoint.Tensor) []checkpoint.Tensor
-		wantErr string
-	}{
+	requireRefusals(t, base, weights, config, []refusal{
 		{"id outside the vocabulary", map[string]any{"token_indices": []int{48, 49, 258}}, nil, "outside the vocabulary"},
 		{"id twice", map[string]any{"token_indices": []int{48, 49, 48}}, nil, "given twice"},
 		{"no ids", map[string]any{"token_indices": []int{}}, nil, "token_indices is empty"},
@@ -180,20 +175,7 @@ func TestReadTrainableTokensRejects(t *testing.T) {
 			ts[0].Data[5] = float32(math.NaN())
 			return ts
 		}, "NaN"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			w, c := weights, config
-			if tc.fields != nil {
-				c = editConfig(t, config, tc.fields)
-			}
-			if tc.edit != nil {
-				w = editWeights(t, weights, tc.edit)
-			}
-			_, err := readAdapter(base, w, c)
-			require.Error(t, err)
-			assert.Contains(t, err.Error(), tc.wantErr)
-		})
-	}
+	})
 	// PEFT's tied copy of the rows under lm_head, equal to the embedding's, is read as the same rows.
 	m, err := readAdapter(base, editWeights(t, weights, withTensor(headKey, []int{3, 16}, false)), config)
 	require.NoError(t, err)

@@ -205,12 +205,7 @@ func TestReadTokenRowsRejects(t *testing.T) {
 	weights, config, err := s.ExportAdapter("tiny.safetensors")
 	require.NoError(t, err)
 	key := "base_model.model.model.embed_tokens.token_adapter.trainable_tokens_delta"
-	for _, tc := range []struct {
-		name    string
-		fields  map[string]any
-		edit    func([]checkpoint.Tensor) []checkpoint.Tensor
-		wantErr string
-	}{
+	requireRefusals(t, base, weights, config, []refusal{
 		{"id outside the vocabulary", map[string]any{"trainable_token_indices": []int{48, 49, 258}}, nil, "outside the vocabulary"},
 		{"id twice", map[string]any{"trainable_token_indices": []int{48, 49, 48}}, nil, "given twice"},
 		{"fewer ids than rows", map[string]any{"trainable_token_indices": []int{48, 49}}, nil, "has shape [3 16], expected [2 16]"},
@@ -234,20 +229,7 @@ func TestReadTokenRowsRejects(t *testing.T) {
 			}
 			return ts
 		}, "NaN"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			w, c := weights, config
-			if tc.fields != nil {
-				c = editConfig(t, config, tc.fields)
-			}
-			if tc.edit != nil {
-				w = editWeights(t, weights, tc.edit)
-			}
-			_, err := readAdapter(base, w, c)
-			require.Error(t, err)
-			assert.Contains(t, err.Error(), tc.wantErr)
-		})
-	}
+	})
 }
 
 // TestTokensLR: with TokensLR the rows step at their own rate and the adapters at the run's: after one step the
@@ -332,4 +314,31 @@ func TestTokenRowsUntied(t *testing.T) {
 	_, err = readAdapter(base, weights, editConfig(t, config, map[string]any{"trainable_token_indices": map[string][]int{
 		"embed_tokens": {50, 51, 52, 53, 54, 55, 56, 57, 58, 59}, "lm_head": {50, 51, 52, 53, 54, 55, 56, 57, 58, 60}}}))
 	assert.ErrorContains(t, err, "must train the same tokens")
+}
+
+// refusal is a damaged token-rows adapter: its config's fields replaced, or its tensors edited, and the error wanted.
+type refusal struct {
+	name    string
+	fields  map[string]any
+	edit    func([]checkpoint.Tensor) []checkpoint.Tensor
+	wantErr string
+}
+
+// requireRefusals reads each damaged copy of the adapter (weights, config) onto base and requires the error it names.
+func requireRefusals(t *testing.T, base *model.Model, weights, config []byte, cases []refusal) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			w, c := weights, config
+			if tc.fields != nil {
+				c = editConfig(t, config, tc.fields)
+			}
+			if tc.edit != nil {
+				w = editWeights(t, weights, tc.edit)
+			}
+			_, err := readAdapter(base, w, c)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.wantErr)
+		})
+	}
 }
