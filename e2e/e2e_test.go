@@ -1215,9 +1215,11 @@ func TestBrowserBase(t *testing.T) {
 	assert.Equal(t, stories, eval[string](t, ctx, `app.state.model.fingerprint`), "the base stays after a refusal")
 	shot(t, ctx, "base-1-refused")
 
-	// 2. A short LoRA run on stories260K: the table and the downloads name the base.
+	// 2. A short LoRA run on stories260K: the table and the downloads name the base. 48 steps, so that part 3's pause,
+	// clicked once the first snapshot (step 6) is saved, lands mid-run: at 12 the run could finish first on an idle
+	// machine (stories260K's steps take milliseconds).
 	waitFor(t, ctx, "e2e examples on stories260K", `document.querySelectorAll("#examples li").length > 0`, 30*time.Second)
-	const steps = 12
+	const steps = 48
 	for id, v := range map[string]string{"steps": strconv.Itoa(steps), "batch": "4", "warmup": "2", "evalEvery": "6", "evalLimit": "2"} {
 		setField(id, v)
 	}
